@@ -1,0 +1,1297 @@
+//! The sans-I/O session: one PostgreSQL connection's protocol state.
+//!
+//! Every entry point takes what the host observed or wants and returns a [`Step`]: the bytes to
+//! write, the next [`Action`] and the [`Event`]s produced. The session never blocks and never
+//! touches I/O, so it is driven identically by the Rust host, by Python, and by unit tests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::authentication::md5_hash;
+use postgres_protocol::message::backend::{DataRowBody, Message, RowDescriptionBody};
+use postgres_protocol::message::frontend;
+use postgres_protocol::IsNull;
+
+use crate::batch::{self, BatchWriter, RowBatch};
+use crate::codec::{self, Decoder};
+use crate::conninfo::{self, ConnInfo, SslMode, Target};
+use crate::error::{DbError, Error, ErrorKind};
+use crate::scram::{self, ScramSha256};
+
+/// Session limits and behaviour, from the host.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub max_message_size: u32,
+    pub batch_bytes: u32,
+    pub statement_cache: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_message_size: 64 << 20,
+            batch_bytes: 256 << 10,
+            statement_cache: 256,
+        }
+    }
+}
+
+/// One result column, from RowDescription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub type_oid: u32,
+    pub type_modifier: i32,
+    pub table_oid: u32,
+    pub column_id: i16,
+    pub type_size: i16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandComplete {
+    pub tag: String,
+    pub rows: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementInfo {
+    pub name: String,
+    pub param_types: Vec<u32>,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatus {
+    Idle,
+    InTransaction,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordRequest {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+    pub passfile: Option<String>,
+}
+
+/// What happened, in protocol order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Columns(Vec<Column>),
+    Rows(RowBatch),
+    Complete(CommandComplete),
+    EmptyQuery,
+    Prepared(StatementInfo),
+    Error(Error),
+    Notice(DbError),
+    Notification {
+        process_id: i32,
+        channel: String,
+        payload: String,
+    },
+    Parameter {
+        name: String,
+        value: String,
+    },
+    BackendKey {
+        process_id: i32,
+        secret_key: i32,
+    },
+    Ready(TxStatus),
+}
+
+/// What the host must do next, after sending `Step::send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Open(Target),
+    Read,
+    Done,
+    Close,
+    NeedPassword(PasswordRequest),
+}
+
+/// The result of every call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub send: Vec<u8>,
+    pub action: Action,
+    pub events: Vec<Event>,
+}
+
+/// A statement's description: what the server resolved for it.
+#[derive(Debug)]
+struct Described {
+    param_types: Vec<u32>,
+    columns: Arc<Vec<Column>>,
+    decoders: Arc<Vec<Decoder>>,
+}
+
+impl Described {
+    fn new(param_types: Vec<u32>, columns: Vec<Column>) -> Described {
+        let decoders = columns
+            .iter()
+            .map(|c| codec::decoder_for(c.type_oid))
+            .collect();
+        Described {
+            param_types,
+            columns: Arc::new(columns),
+            decoders: Arc::new(decoders),
+        }
+    }
+}
+
+/// An automatically prepared statement.
+#[derive(Debug)]
+struct Cached {
+    name: String,
+    described: Arc<Described>,
+    last_used: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    sql: String,
+    param_types: Vec<u32>,
+}
+
+/// Where a statement being described in the current request goes once it succeeds.
+#[derive(Debug)]
+enum DescribeTarget {
+    /// Insert into the automatic cache under this key and name.
+    Cache(CacheKey, String),
+    /// An explicit `prepare`: report `prepared` and remember it.
+    Prepared(String),
+    /// Unnamed or already known elsewhere: only used for this request.
+    Transient,
+}
+
+/// A Describe(Statement) in flight.
+#[derive(Debug)]
+struct Describing {
+    target: DescribeTarget,
+    param_types: Option<Vec<u32>>,
+    result: Option<Arc<Described>>,
+}
+
+/// The result set being received.
+#[derive(Debug)]
+struct Current {
+    decoders: Arc<Vec<Decoder>>,
+    /// A client-side decode error ended this result; its remaining rows are skipped.
+    discarding: bool,
+}
+
+#[derive(Debug)]
+enum Auth {
+    None,
+    Cleartext,
+    Md5([u8; 4]),
+    /// The server offered SCRAM-SHA-256; the exchange starts once a password is known.
+    SaslRequested,
+    /// A SCRAM exchange in progress.
+    Scram(Box<ScramSha256>),
+}
+
+#[derive(Debug)]
+enum State {
+    /// Created, no connect yet.
+    New,
+    /// Waiting for the host to open `info.hosts[index]`.
+    Opening,
+    /// Startup and authentication in progress.
+    Startup,
+    /// Waiting for the host's `password` answer.
+    NeedPassword,
+    /// Idle: ready for a request.
+    Ready,
+    /// A request is in flight; waiting for ReadyForQuery.
+    Busy,
+    /// The session is over.
+    Closed,
+}
+
+/// One PostgreSQL connection's protocol state.
+pub struct Session {
+    opts: Options,
+    state: State,
+    info: Option<ConnInfo>,
+    host_index: usize,
+    attempts: Vec<String>,
+    password: Option<String>,
+    auth: Auth,
+    inbuf: BytesMut,
+    out: BytesMut,
+    events: Vec<Event>,
+    parameters: HashMap<String, String>,
+    tx_status: TxStatus,
+    // Request state.
+    describing: Option<Describing>,
+    /// Descriptions for the executions of the current request, consumed at each BindComplete.
+    pending_results: std::collections::VecDeque<Option<Arc<Described>>>,
+    current: Option<Current>,
+    batch: BatchWriter,
+    scratch: String,
+    cache: HashMap<CacheKey, Cached>,
+    cache_names: u64,
+    cache_clock: u64,
+    /// Close(Statement) messages owed to the server, sent with the next request.
+    evicted: Vec<String>,
+    prepared: HashMap<String, Arc<Described>>,
+}
+
+fn write_err(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Encode, format!("cannot encode message: {e}"))
+}
+
+impl Session {
+    pub fn new(opts: Options) -> Session {
+        Session {
+            opts,
+            state: State::New,
+            info: None,
+            host_index: 0,
+            attempts: Vec::new(),
+            password: None,
+            auth: Auth::None,
+            inbuf: BytesMut::new(),
+            out: BytesMut::new(),
+            events: Vec::new(),
+            parameters: HashMap::new(),
+            tx_status: TxStatus::Idle,
+            describing: None,
+            pending_results: Default::default(),
+            current: None,
+            batch: BatchWriter::default(),
+            scratch: String::new(),
+            cache: HashMap::new(),
+            cache_names: 0,
+            cache_clock: 0,
+            evicted: Vec::new(),
+            prepared: HashMap::new(),
+        }
+    }
+
+    /// Server parameters reported so far (ParameterStatus).
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.parameters.get(name).map(String::as_str)
+    }
+
+    pub fn tx_status(&self) -> TxStatus {
+        self.tx_status
+    }
+
+    // ---- connection establishment ----
+
+    pub fn connect(
+        &mut self,
+        conninfo: &str,
+        defaults: &[(String, String)],
+    ) -> Result<Step, Error> {
+        if !matches!(self.state, State::New) {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "connect called on a session that was already used",
+            ));
+        }
+        let info = parse_conninfo(conninfo, defaults)?;
+        if info.hosts.is_empty() {
+            return Err(Error::new(ErrorKind::Config, "no host to connect to"));
+        }
+        self.password = info.password.clone();
+        self.info = Some(info);
+        self.host_index = 0;
+        self.state = State::Opening;
+        Ok(self.finish())
+    }
+
+    pub fn opened(&mut self) -> Step {
+        if !matches!(self.state, State::Opening) {
+            return self.usage("opened called while no connection was being opened");
+        }
+        let Some(info) = &self.info else {
+            return self.usage("opened called before connect");
+        };
+        let application_name = info
+            .application_name
+            .as_deref()
+            .or(info.fallback_application_name.as_deref());
+        let mut params: Vec<(&str, &str)> = vec![
+            ("user", &info.user),
+            ("database", &info.dbname),
+            // The canonical forms assume these; see wit/driver.wit.
+            ("client_encoding", "UTF8"),
+            ("DateStyle", "ISO, MDY"),
+            ("IntervalStyle", "postgres"),
+            ("extra_float_digits", "3"),
+        ];
+        if let Some(name) = application_name {
+            params.push(("application_name", name));
+        }
+        if let Some(options) = info.options.as_deref() {
+            params.push(("options", options));
+        }
+        if let Err(e) = frontend::startup_message(params, &mut self.out) {
+            return self.fail(write_err(e));
+        }
+        self.state = State::Startup;
+        self.finish()
+    }
+
+    pub fn open_failed(&mut self, kind: ErrorKind, reason: &str) -> Step {
+        if !matches!(self.state, State::Opening) {
+            return self.usage("open-failed called while no connection was being opened");
+        }
+        let described = self
+            .target()
+            .map(|t| describe_target(&t))
+            .unwrap_or_default();
+        self.attempts.push(format!("{described}: {reason}"));
+        self.host_index += 1;
+        let remaining = self.info.as_ref().map_or(0, |i| i.hosts.len());
+        if self.host_index < remaining {
+            return self.finish();
+        }
+        let message = if self.attempts.len() == 1 {
+            self.attempts[0].clone()
+        } else {
+            format!(
+                "could not connect to any host: {}",
+                self.attempts.join("; ")
+            )
+        };
+        self.fail(Error::new(kind, message))
+    }
+
+    pub fn password(&mut self, password: Option<String>) -> Step {
+        if !matches!(self.state, State::NeedPassword) {
+            return self.usage("password given while none was requested");
+        }
+        let Some(password) = password else {
+            return self.fail(Error::new(
+                ErrorKind::Authentication,
+                "the server requested password authentication, but no password was supplied",
+            ));
+        };
+        self.password = Some(password);
+        self.state = State::Startup;
+        let auth = std::mem::replace(&mut self.auth, Auth::None);
+        if let Err(e) = self.answer_auth(auth) {
+            return self.fail(e);
+        }
+        self.finish()
+    }
+
+    fn target(&self) -> Option<Target> {
+        let info = self.info.as_ref()?;
+        info.hosts.get(self.host_index).map(|h| h.target.clone())
+    }
+
+    /// Answers an authentication request now that a password is known.
+    fn answer_auth(&mut self, auth: Auth) -> Result<(), Error> {
+        let Some(password) = self.password.clone() else {
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                "no password available",
+            ));
+        };
+        let user = self
+            .info
+            .as_ref()
+            .map(|i| i.user.clone())
+            .unwrap_or_default();
+        match auth {
+            Auth::None | Auth::Scram(_) => {}
+            Auth::Cleartext => {
+                frontend::password_message(password.as_bytes(), &mut self.out)
+                    .map_err(write_err)?;
+            }
+            Auth::Md5(salt) => {
+                let hash = md5_hash(user.as_bytes(), password.as_bytes(), salt);
+                frontend::password_message(hash.as_bytes(), &mut self.out).map_err(write_err)?;
+            }
+            Auth::SaslRequested => {
+                let scram = ScramSha256::new(&password, &scram::random_nonce());
+                frontend::sasl_initial_response(
+                    ScramSha256::MECHANISM,
+                    &scram.client_first(),
+                    &mut self.out,
+                )
+                .map_err(write_err)?;
+                self.auth = Auth::Scram(Box::new(scram));
+            }
+        }
+        Ok(())
+    }
+
+    /// The server asked for a password: answer now, or ask the host for one.
+    fn password_needed(&mut self, auth: Auth) -> Result<(), Error> {
+        if self.password.is_some() {
+            return self.answer_auth(auth);
+        }
+        self.auth = auth;
+        self.state = State::NeedPassword;
+        Ok(())
+    }
+
+    // ---- requests ----
+
+    fn begin_request(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Ready => {}
+            State::Closed => return Err(Error::new(ErrorKind::Closed, "the session is closed")),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "another request is in progress or the session is not connected",
+                ))
+            }
+        }
+        for name in std::mem::take(&mut self.evicted) {
+            frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
+        }
+        Ok(())
+    }
+
+    /// Simple query protocol: one or more statements.
+    pub fn simple_query(&mut self, sql: &str) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        if let Err(e) = frontend::query(sql, &mut self.out) {
+            self.out.clear();
+            return self.reject(write_err(e));
+        }
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    /// Extended query: Parse (unless cached) + Bind/Execute per parameter row + Sync.
+    pub fn query(&mut self, sql: &str, param_types: &[u32], params: &str) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        let rows = match param_rows(params) {
+            Ok(rows) => rows,
+            Err(e) => return self.reject(e),
+        };
+        let key = CacheKey {
+            sql: sql.to_owned(),
+            param_types: param_types.to_vec(),
+        };
+        self.cache_clock += 1;
+        let clock = self.cache_clock;
+        let cached = self.cache.get_mut(&key).map(|c| {
+            c.last_used = clock;
+            (c.name.clone(), c.described.clone())
+        });
+        let result = match cached {
+            Some((name, described)) => {
+                self.send_executions(&name, Some(described), param_types, &rows)
+            }
+            None => {
+                let (name, target) = if self.opts.statement_cache == 0 {
+                    (String::new(), DescribeTarget::Transient)
+                } else {
+                    self.cache_names += 1;
+                    let name = format!("wasmpg_s{}", self.cache_names);
+                    (name.clone(), DescribeTarget::Cache(key, name))
+                };
+                self.send_parse_describe(&name, sql, param_types, target)
+                    .and_then(|()| self.send_executions(&name, None, param_types, &rows))
+            }
+        };
+        if let Err(e) = result {
+            return self.reject(e);
+        }
+        if let Err(e) = self.encode_sync() {
+            return self.reject(e);
+        }
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    /// Prepares a named statement and reports it with `Event::Prepared`.
+    pub fn prepare(&mut self, name: &str, sql: &str, param_types: &[u32]) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        let target = DescribeTarget::Prepared(name.to_owned());
+        if let Err(e) = self
+            .send_parse_describe(name, sql, param_types, target)
+            .and_then(|()| self.encode_sync())
+        {
+            return self.reject(e);
+        }
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    /// Executes a statement from `prepare` (or an SQL-level PREPARE).
+    pub fn execute(&mut self, name: &str, params: &str) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        let rows = match param_rows(params) {
+            Ok(rows) => rows,
+            Err(e) => return self.reject(e),
+        };
+        let known = self.prepared.get(name).cloned();
+        let result = (|| {
+            if known.is_none() {
+                // Not prepared through this session: describe it first.
+                frontend::describe(b'S', name, &mut self.out).map_err(write_err)?;
+                self.describing = Some(Describing {
+                    target: DescribeTarget::Transient,
+                    param_types: None,
+                    result: None,
+                });
+            }
+            // Values are encoded for the server-resolved types of a statement prepared here.
+            let types = known
+                .as_ref()
+                .map(|d| d.param_types.clone())
+                .unwrap_or_default();
+            self.send_executions(name, known, &types, &rows)?;
+            self.encode_sync()
+        })();
+        if let Err(e) = result {
+            return self.reject(e);
+        }
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    pub fn close_statement(&mut self, name: &str) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        if let Err(e) = frontend::close(b'S', name, &mut self.out).map_err(write_err) {
+            return self.reject(e);
+        }
+        frontend::sync(&mut self.out);
+        self.prepared.remove(name);
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    pub fn terminate(&mut self) -> Step {
+        if !matches!(self.state, State::Closed | State::New) {
+            frontend::terminate(&mut self.out);
+        }
+        self.state = State::Closed;
+        self.finish()
+    }
+
+    fn encode_sync(&mut self) -> Result<(), Error> {
+        frontend::sync(&mut self.out);
+        Ok(())
+    }
+
+    fn send_parse_describe(
+        &mut self,
+        name: &str,
+        sql: &str,
+        param_types: &[u32],
+        target: DescribeTarget,
+    ) -> Result<(), Error> {
+        frontend::parse(name, sql, param_types.iter().copied(), &mut self.out)
+            .map_err(write_err)?;
+        frontend::describe(b'S', name, &mut self.out).map_err(write_err)?;
+        self.describing = Some(Describing {
+            target,
+            param_types: None,
+            result: None,
+        });
+        Ok(())
+    }
+
+    /// Encodes Bind + Execute for each parameter row. `described` is the statement's
+    /// description when already known; otherwise the Describe in flight supplies it. Values are
+    /// converted from canonical form by `types` (0: unchanged), always the types the host
+    /// declared, so an execution encodes the same whether or not its statement was cached.
+    fn send_executions(
+        &mut self,
+        statement: &str,
+        described: Option<Arc<Described>>,
+        types: &[u32],
+        rows: &[Vec<Option<String>>],
+    ) -> Result<(), Error> {
+        let empty = [Vec::new()];
+        let rows = if rows.is_empty() { &empty[..] } else { rows };
+        for row in rows {
+            let mut encoded: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
+            for (i, value) in row.iter().enumerate() {
+                let Some(value) = value else {
+                    encoded.push(None);
+                    continue;
+                };
+                let oid = types.get(i).copied().unwrap_or(0);
+                let mut buf = Vec::with_capacity(value.len());
+                codec::encode_param(oid, value, &mut buf).map_err(|e| {
+                    Error::new(ErrorKind::Encode, format!("parameter ${}: {e}", i + 1))
+                })?;
+                encoded.push(Some(buf));
+            }
+            frontend::bind(
+                "",
+                statement,
+                Some(0i16),
+                encoded.iter(),
+                |value, out| match value {
+                    None => Ok(IsNull::Yes),
+                    Some(bytes) => {
+                        out.extend_from_slice(bytes);
+                        Ok(IsNull::No)
+                    }
+                },
+                Some(0i16),
+                &mut self.out,
+            )
+            .map_err(|e| match e {
+                frontend::BindError::Conversion(e) => {
+                    Error::new(ErrorKind::Encode, format!("cannot bind parameters: {e}"))
+                }
+                frontend::BindError::Serialization(e) => write_err(e),
+            })?;
+            frontend::execute("", 0, &mut self.out).map_err(write_err)?;
+            self.pending_results.push_back(described.clone());
+        }
+        Ok(())
+    }
+
+    // ---- input ----
+
+    pub fn feed(&mut self, data: &[u8]) -> Step {
+        if matches!(self.state, State::Closed) {
+            return self.finish();
+        }
+        self.inbuf.extend_from_slice(data);
+        if let Err(e) = self.process() {
+            return self.fail(e);
+        }
+        self.finish()
+    }
+
+    pub fn eof(&mut self) -> Step {
+        if matches!(self.state, State::Closed) {
+            return self.finish();
+        }
+        let message = match self.state {
+            State::Startup | State::NeedPassword => {
+                "the server closed the connection during startup"
+            }
+            State::Busy => {
+                "the server closed the connection unexpectedly while a request was running; \
+                 its outcome is unknown"
+            }
+            _ => "the server closed the connection",
+        };
+        self.fail(Error::new(ErrorKind::Closed, message))
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        loop {
+            if self.inbuf.len() < 5 {
+                return Ok(());
+            }
+            let len =
+                u32::from_be_bytes([self.inbuf[1], self.inbuf[2], self.inbuf[3], self.inbuf[4]]);
+            if len < 4 || len > i32::MAX as u32 {
+                return Err(Error::protocol(format!(
+                    "invalid message length {len} for message type {:?}",
+                    self.inbuf[0] as char
+                )));
+            }
+            let total = len as u64 + 1;
+            if total > u64::from(self.opts.max_message_size) {
+                return Err(Error::new(
+                    ErrorKind::MessageTooLarge,
+                    format!(
+                        "the server announced a {total}-byte message (type {:?}); the limit is {} bytes",
+                        self.inbuf[0] as char, self.opts.max_message_size
+                    ),
+                ));
+            }
+            if (self.inbuf.len() as u64) < total {
+                return Ok(());
+            }
+            let message = match Message::parse(&mut self.inbuf) {
+                Ok(Some(message)) => message,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(Error::protocol(format!("malformed server message: {e}"))),
+            };
+            self.handle(message)?;
+            if matches!(self.state, State::Closed | State::NeedPassword) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn handle(&mut self, message: Message) -> Result<(), Error> {
+        // Messages that may arrive at any time.
+        match message {
+            Message::NoticeResponse(body) => {
+                let notice = DbError::parse(body.fields())?;
+                self.events.push(Event::Notice(notice));
+                return Ok(());
+            }
+            Message::ParameterStatus(body) => {
+                let name = body.name().map_err(malformed)?.to_owned();
+                let value = body.value().map_err(malformed)?.to_owned();
+                self.parameters.insert(name.clone(), value.clone());
+                self.events.push(Event::Parameter { name, value });
+                return Ok(());
+            }
+            Message::NotificationResponse(body) => {
+                self.events.push(Event::Notification {
+                    process_id: body.process_id(),
+                    channel: body.channel().map_err(malformed)?.to_owned(),
+                    payload: body.message().map_err(malformed)?.to_owned(),
+                });
+                return Ok(());
+            }
+            Message::ErrorResponse(body) if matches!(self.state, State::Ready) => {
+                // E.g. the backend was terminated while the session was idle.
+                let db = DbError::parse(body.fields())?;
+                let fatal = db.is_fatal();
+                let error = Error::db(db, false);
+                if fatal {
+                    return Err(error);
+                }
+                self.events.push(Event::Error(error));
+                return Ok(());
+            }
+            message => match self.state {
+                State::Startup => self.handle_startup(message),
+                State::Busy => self.handle_response(message),
+                _ => Err(Error::protocol(format!(
+                    "unexpected message {} while {}",
+                    message_name(&message),
+                    match self.state {
+                        State::Ready => "idle",
+                        _ => "not expecting one",
+                    }
+                ))),
+            },
+        }
+    }
+
+    fn handle_startup(&mut self, message: Message) -> Result<(), Error> {
+        match message {
+            Message::AuthenticationOk => Ok(()),
+            Message::AuthenticationCleartextPassword => self.password_needed(Auth::Cleartext),
+            Message::AuthenticationMd5Password(body) => {
+                self.password_needed(Auth::Md5(body.salt()))
+            }
+            Message::AuthenticationSasl(body) => {
+                let mut mechanisms = Vec::new();
+                let mut iter = body.mechanisms();
+                while let Some(m) = iter.next().map_err(malformed)? {
+                    mechanisms.push(m.to_owned());
+                }
+                if !mechanisms.iter().any(|m| m == ScramSha256::MECHANISM) {
+                    return Err(Error::new(
+                        ErrorKind::Authentication,
+                        format!(
+                            "the server offered no supported SASL mechanism (offered: {})",
+                            mechanisms.join(", ")
+                        ),
+                    ));
+                }
+                self.password_needed(Auth::SaslRequested)
+            }
+            Message::AuthenticationSaslContinue(body) => {
+                let Auth::Scram(scram) = &mut self.auth else {
+                    return Err(Error::protocol("SASL continue without a SASL exchange"));
+                };
+                let reply = scram
+                    .server_first(body.data())
+                    .map_err(|e| Error::new(ErrorKind::Authentication, format!("SCRAM: {e}")))?;
+                frontend::sasl_response(&reply, &mut self.out).map_err(write_err)
+            }
+            Message::AuthenticationSaslFinal(body) => {
+                let Auth::Scram(scram) = &self.auth else {
+                    return Err(Error::protocol("SASL final without a SASL exchange"));
+                };
+                scram
+                    .server_final(body.data())
+                    .map_err(|e| Error::new(ErrorKind::Authentication, format!("SCRAM: {e}")))?;
+                self.auth = Auth::None;
+                Ok(())
+            }
+            Message::AuthenticationGss
+            | Message::AuthenticationKerberosV5
+            | Message::AuthenticationScmCredential
+            | Message::AuthenticationSspi
+            | Message::AuthenticationGssContinue(_) => Err(Error::new(
+                ErrorKind::Authentication,
+                "the server requested an authentication method wasmpg does not support \
+                 (GSSAPI/SSPI/Kerberos/SCM)",
+            )),
+            Message::BackendKeyData(body) => {
+                self.events.push(Event::BackendKey {
+                    process_id: body.process_id(),
+                    secret_key: body.secret_key(),
+                });
+                Ok(())
+            }
+            Message::ErrorResponse(body) => {
+                let db = DbError::parse(body.fields())?;
+                Err(Error::db(db, true))
+            }
+            Message::ReadyForQuery(body) => {
+                self.set_ready(body.status())?;
+                Ok(())
+            }
+            other => Err(Error::protocol(format!(
+                "unexpected message {} during startup",
+                message_name(&other)
+            ))),
+        }
+    }
+
+    fn handle_response(&mut self, message: Message) -> Result<(), Error> {
+        match message {
+            Message::ParseComplete | Message::CloseComplete => Ok(()),
+            Message::ParameterDescription(body) => {
+                let Some(describing) = &mut self.describing else {
+                    return Err(Error::protocol("unexpected ParameterDescription"));
+                };
+                let mut types = Vec::new();
+                let mut iter = body.parameters();
+                while let Some(oid) = iter.next().map_err(malformed)? {
+                    types.push(oid);
+                }
+                describing.param_types = Some(types);
+                Ok(())
+            }
+            Message::RowDescription(body) => {
+                let columns = parse_columns(&body)?;
+                if let Some(describing) = &mut self.describing {
+                    if describing.result.is_none() {
+                        let types = describing.param_types.take().unwrap_or_default();
+                        describing.result = Some(Arc::new(Described::new(types, columns)));
+                        return Ok(());
+                    }
+                }
+                // Simple query: a result set starts.
+                self.start_result(Arc::new(Described::new(Vec::new(), columns)));
+                Ok(())
+            }
+            Message::NoData => {
+                let Some(describing) = &mut self.describing else {
+                    return Err(Error::protocol("unexpected NoData"));
+                };
+                let types = describing.param_types.take().unwrap_or_default();
+                describing.result = Some(Arc::new(Described::new(types, Vec::new())));
+                Ok(())
+            }
+            Message::BindComplete => {
+                let described = match self.pending_results.pop_front() {
+                    Some(Some(d)) => d,
+                    Some(None) => match self.describing.as_ref().and_then(|d| d.result.clone()) {
+                        Some(d) => d,
+                        None => {
+                            return Err(Error::protocol(
+                                "BindComplete before the statement was described",
+                            ))
+                        }
+                    },
+                    None => return Err(Error::protocol("unexpected BindComplete")),
+                };
+                if !described.columns.is_empty() {
+                    self.start_result(described);
+                }
+                Ok(())
+            }
+            Message::DataRow(body) => self.data_row(&body),
+            Message::CommandComplete(body) => {
+                self.flush_batch();
+                self.current = None;
+                let tag = body.tag().map_err(malformed)?.to_owned();
+                let rows = tag_rows(&tag);
+                self.events
+                    .push(Event::Complete(CommandComplete { tag, rows }));
+                Ok(())
+            }
+            Message::EmptyQueryResponse => {
+                self.current = None;
+                self.events.push(Event::EmptyQuery);
+                Ok(())
+            }
+            Message::PortalSuspended => {
+                self.flush_batch();
+                self.current = None;
+                Ok(())
+            }
+            Message::ErrorResponse(body) => {
+                let db = DbError::parse(body.fields())?;
+                self.flush_batch();
+                self.current = None;
+                self.pending_results.clear();
+                if let Some(describing) = &mut self.describing {
+                    // A statement whose Parse or Describe failed does not exist on the server:
+                    // it must not be cached or reported. One that was described (the failure
+                    // came later, e.g. in Bind) exists and stays usable.
+                    if describing.result.is_none() {
+                        describing.target = DescribeTarget::Transient;
+                    }
+                }
+                if db.code == "26000"
+                    || db
+                        .message
+                        .contains("cached plan must not change result type")
+                {
+                    // The server no longer knows our statements (DISCARD ALL, DEALLOCATE) or
+                    // their shape changed: start the cache afresh.
+                    self.cache.clear();
+                }
+                let fatal = db.is_fatal();
+                let error = Error::db(db, false);
+                if fatal {
+                    return Err(error);
+                }
+                self.events.push(Event::Error(error));
+                Ok(())
+            }
+            Message::CopyInResponse(_) => {
+                frontend::copy_fail(
+                    "COPY FROM STDIN is not supported by wasmpg yet",
+                    &mut self.out,
+                )
+                .map_err(write_err)?;
+                Ok(())
+            }
+            Message::CopyOutResponse(_) => {
+                self.events.push(Event::Error(Error::new(
+                    ErrorKind::Usage,
+                    "COPY TO STDOUT is not supported by wasmpg yet; the copied data was discarded",
+                )));
+                Ok(())
+            }
+            Message::CopyData(_) | Message::CopyDone => Ok(()),
+            Message::ReadyForQuery(body) => {
+                self.flush_batch();
+                self.current = None;
+                self.pending_results.clear();
+                if let Some(describing) = self.describing.take() {
+                    self.remember(describing);
+                }
+                self.set_ready(body.status())
+            }
+            other => Err(Error::protocol(format!(
+                "unexpected message {} during a query",
+                message_name(&other)
+            ))),
+        }
+    }
+
+    /// Stores a successfully described statement where its request said.
+    fn remember(&mut self, describing: Describing) {
+        let Some(described) = describing.result else {
+            return;
+        };
+        match describing.target {
+            DescribeTarget::Transient => {}
+            DescribeTarget::Prepared(name) => {
+                self.events.push(Event::Prepared(StatementInfo {
+                    name: name.clone(),
+                    param_types: described.param_types.clone(),
+                    columns: described.columns.as_ref().clone(),
+                }));
+                self.prepared.insert(name, described);
+            }
+            DescribeTarget::Cache(key, name) => {
+                let capacity = self.opts.statement_cache as usize;
+                if self.cache.len() >= capacity {
+                    let oldest = self
+                        .cache
+                        .iter()
+                        .min_by_key(|(_, c)| c.last_used)
+                        .map(|(k, _)| k.clone());
+                    if let Some(oldest) = oldest {
+                        if let Some(evicted) = self.cache.remove(&oldest) {
+                            self.evicted.push(evicted.name);
+                        }
+                    }
+                }
+                self.cache.insert(
+                    key,
+                    Cached {
+                        name,
+                        described,
+                        last_used: self.cache_clock,
+                    },
+                );
+            }
+        }
+    }
+
+    fn set_ready(&mut self, status: u8) -> Result<(), Error> {
+        let status = match status {
+            b'I' => TxStatus::Idle,
+            b'T' => TxStatus::InTransaction,
+            b'E' => TxStatus::Failed,
+            other => {
+                return Err(Error::protocol(format!(
+                    "invalid transaction status {:?} in ReadyForQuery",
+                    other as char
+                )))
+            }
+        };
+        self.tx_status = status;
+        self.state = State::Ready;
+        self.events.push(Event::Ready(status));
+        Ok(())
+    }
+
+    fn start_result(&mut self, described: Arc<Described>) {
+        self.flush_batch();
+        self.events
+            .push(Event::Columns(described.columns.as_ref().clone()));
+        self.current = Some(Current {
+            decoders: described.decoders.clone(),
+            discarding: false,
+        });
+    }
+
+    fn data_row(&mut self, body: &DataRowBody) -> Result<(), Error> {
+        let Some(current) = &mut self.current else {
+            return Err(Error::protocol("DataRow without a RowDescription"));
+        };
+        if current.discarding {
+            return Ok(());
+        }
+        let decoders = current.decoders.clone();
+        let buffer = body.buffer();
+        let mut ranges = body.ranges();
+        let mut index = 0usize;
+        let mut failure = None;
+        while let Some(range) = ranges.next().map_err(malformed)? {
+            let Some(decoder) = decoders.get(index) else {
+                return Err(Error::protocol(format!(
+                    "a DataRow has more fields than the {} columns of its RowDescription",
+                    decoders.len()
+                )));
+            };
+            index += 1;
+            if failure.is_some() {
+                continue;
+            }
+            let Some(range) = range else {
+                self.batch.push_null();
+                continue;
+            };
+            let Some(raw) = buffer.get(range) else {
+                return Err(Error::protocol("a DataRow field extends past its message"));
+            };
+            if decoder.is_passthrough() {
+                match std::str::from_utf8(raw) {
+                    Ok(text) => self.batch.push_field(text),
+                    Err(_) => {
+                        failure = Some(format!("column {index}: invalid UTF-8 in a text value"))
+                    }
+                }
+                continue;
+            }
+            self.scratch.clear();
+            match decoder.decode(raw, &mut self.scratch) {
+                Ok(()) => self.batch.push_field(&self.scratch),
+                Err(e) => failure = Some(format!("column {index}: {e}")),
+            }
+        }
+        if index != decoders.len() {
+            return Err(Error::protocol(format!(
+                "a DataRow has {index} fields but its RowDescription has {} columns",
+                decoders.len()
+            )));
+        }
+        if let Some(message) = failure {
+            // Rows already complete are delivered; this row and the rest of the result are not.
+            self.batch.discard_partial_row();
+            self.flush_batch();
+            if let Some(current) = &mut self.current {
+                current.discarding = true;
+            }
+            self.events
+                .push(Event::Error(Error::new(ErrorKind::Decode, message)));
+            return Ok(());
+        }
+        self.batch.end_row();
+        if self.batch.len() >= self.opts.batch_bytes as usize {
+            self.flush_batch();
+        }
+        Ok(())
+    }
+
+    fn flush_batch(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = self.batch.take();
+            self.events.push(Event::Rows(batch));
+        }
+    }
+
+    // ---- step assembly ----
+
+    /// Ends the session with an error.
+    fn fail(&mut self, error: Error) -> Step {
+        self.flush_batch();
+        self.events.push(Event::Error(error));
+        self.state = State::Closed;
+        self.finish()
+    }
+
+    /// Refuses a request without changing state.
+    fn reject(&mut self, error: Error) -> Step {
+        self.out.clear();
+        self.describing = None;
+        self.pending_results.clear();
+        self.events.push(Event::Error(error));
+        self.finish()
+    }
+
+    fn usage(&mut self, message: &str) -> Step {
+        self.events
+            .push(Event::Error(Error::new(ErrorKind::Usage, message)));
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Step {
+        // Deliver the rows decoded so far with every step, so the host can stream them.
+        self.flush_batch();
+        let action = match self.state {
+            State::New | State::Ready => Action::Done,
+            State::Opening => match self.target() {
+                Some(target) => Action::Open(target),
+                None => Action::Close,
+            },
+            State::Startup | State::Busy => Action::Read,
+            State::NeedPassword => match self.password_request() {
+                Some(request) => Action::NeedPassword(request),
+                None => Action::Close,
+            },
+            State::Closed => Action::Close,
+        };
+        Step {
+            send: self.out.split().to_vec(),
+            action,
+            events: std::mem::take(&mut self.events),
+        }
+    }
+
+    fn password_request(&self) -> Option<PasswordRequest> {
+        let info = self.info.as_ref()?;
+        let host = info.hosts.get(self.host_index)?;
+        Some(PasswordRequest {
+            host: host.host.clone(),
+            port: host.port,
+            dbname: info.dbname.clone(),
+            user: info.user.clone(),
+            passfile: info.passfile.clone(),
+        })
+    }
+}
+
+/// Parses a conninfo and rejects settings this client cannot honour.
+pub fn parse_conninfo(conninfo: &str, defaults: &[(String, String)]) -> Result<ConnInfo, Error> {
+    let info = conninfo::parse(conninfo, defaults)
+        .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
+    if matches!(
+        info.sslmode,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+    ) {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "sslmode requires TLS, which wasmpg does not support yet (use sslmode=disable or prefer)",
+        ));
+    }
+    if let Some(encoding) = &info.client_encoding {
+        let normalized = encoding.to_ascii_uppercase().replace(['-', '_'], "");
+        if normalized != "UTF8" && normalized != "UNICODE" {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("client_encoding {encoding:?} is not supported: wasmpg always uses UTF8"),
+            ));
+        }
+    }
+    Ok(info)
+}
+
+pub fn describe_target(target: &Target) -> String {
+    match target {
+        Target::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
+        Target::Tcp { host, port } => format!("{host}:{port}"),
+        Target::Unix { path } => path.clone(),
+    }
+}
+
+/// Parameter rows in canonical form; owned so the encoder can run while `self` is borrowed.
+fn param_rows(params: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+    let rows = batch::parse_rows(params)
+        .map_err(|e| Error::new(ErrorKind::Encode, format!("malformed parameters: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|f| f.map(|v| v.into_owned())).collect())
+        .collect())
+}
+
+fn parse_columns(body: &RowDescriptionBody) -> Result<Vec<Column>, Error> {
+    let mut columns = Vec::new();
+    let mut fields = body.fields();
+    while let Some(field) = fields.next().map_err(malformed)? {
+        columns.push(Column {
+            name: field.name().to_owned(),
+            type_oid: field.type_oid(),
+            type_modifier: field.type_modifier(),
+            table_oid: field.table_oid(),
+            column_id: field.column_id(),
+            type_size: field.type_size(),
+        });
+    }
+    Ok(columns)
+}
+
+/// The row count in a command tag: the last word for the commands that carry one.
+pub fn tag_rows(tag: &str) -> Option<u64> {
+    let mut words = tag.split(' ');
+    let command = words.next()?;
+    if !matches!(
+        command,
+        "INSERT" | "UPDATE" | "DELETE" | "SELECT" | "MERGE" | "MOVE" | "FETCH" | "COPY"
+    ) {
+        return None;
+    }
+    tag.rsplit(' ').next()?.parse().ok()
+}
+
+fn malformed(e: std::io::Error) -> Error {
+    Error::protocol(format!("malformed server message: {e}"))
+}
+
+fn message_name(message: &Message) -> &'static str {
+    match message {
+        Message::AuthenticationOk => "AuthenticationOk",
+        Message::BackendKeyData(_) => "BackendKeyData",
+        Message::BindComplete => "BindComplete",
+        Message::CloseComplete => "CloseComplete",
+        Message::CommandComplete(_) => "CommandComplete",
+        Message::CopyData(_) => "CopyData",
+        Message::CopyDone => "CopyDone",
+        Message::CopyInResponse(_) => "CopyInResponse",
+        Message::CopyOutResponse(_) => "CopyOutResponse",
+        Message::DataRow(_) => "DataRow",
+        Message::EmptyQueryResponse => "EmptyQueryResponse",
+        Message::ErrorResponse(_) => "ErrorResponse",
+        Message::NoData => "NoData",
+        Message::ParameterDescription(_) => "ParameterDescription",
+        Message::ParseComplete => "ParseComplete",
+        Message::PortalSuspended => "PortalSuspended",
+        Message::ReadyForQuery(_) => "ReadyForQuery",
+        Message::RowDescription(_) => "RowDescription",
+        _ => "an authentication message",
+    }
+}

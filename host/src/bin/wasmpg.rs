@@ -1,0 +1,267 @@
+//! `wasmpg [CONNINFO] -c SQL [--csv] [--allow HOST:PORT]...`
+//!
+//! Runs SQL through the sandboxed driver and prints the results like psql. With no CONNINFO and
+//! no PG* variables it starts a throwaway local cluster, runs against it (a demo when no `-c` is
+//! given) and removes it.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use wasmpg::cluster::Cluster;
+use wasmpg::types::oid;
+use wasmpg::{Client, Config, Driver, Policy, SimpleQueryMessage};
+
+const USAGE: &str = "usage: wasmpg [CONNINFO] [-c SQL]... [--csv] [--allow HOST:PORT|SOCKET]...
+
+  CONNINFO           libpq conninfo: 'host=... port=... user=... dbname=...' or postgresql://...
+                     Without it (and without PG* variables) a throwaway local cluster is used.
+  -c, --command SQL  SQL to run (repeatable; each may hold several statements)
+      --csv          print results as CSV instead of an aligned table
+      --allow ENTRY  allow connecting to HOST:PORT or a socket path; replaces the default
+                     allow-list (exactly the conninfo's targets). Repeatable.
+  -h, --help         this text";
+
+const DEMO: &[&str] = &[
+    "SELECT version()",
+    "CREATE TABLE planets (id int PRIMARY KEY, name text NOT NULL, discovered date, \
+     mass_earths numeric, moons int[])",
+    "INSERT INTO planets VALUES (1, 'Mercury', NULL, 0.0553, '{}'), \
+     (2, 'Neptune', '1846-09-23', 17.147, '{14,NULL}'), (3, 'Pluto?', '1930-02-18', 0.0022, '{5}')",
+    "SELECT id, name, discovered, mass_earths, moons FROM planets ORDER BY id",
+    "SELECT count(*) AS planets, sum(mass_earths) AS total_mass FROM planets",
+];
+
+struct Args {
+    conninfo: Option<String>,
+    commands: Vec<String>,
+    csv: bool,
+    allow: Vec<String>,
+}
+
+fn parse_args() -> anyhow::Result<Option<Args>> {
+    let mut args = Args {
+        conninfo: None,
+        commands: Vec::new(),
+        csv: false,
+        allow: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "-c" | "--command" => args
+                .commands
+                .push(it.next().context("-c needs an SQL argument")?),
+            "--csv" => args.csv = true,
+            "--allow" => args.allow.push(
+                it.next()
+                    .context("--allow needs HOST:PORT or a socket path")?,
+            ),
+            s if s.starts_with("--allow=") => args.allow.push(s["--allow=".len()..].to_owned()),
+            s if s.starts_with('-') && s.len() > 1 => bail!("unknown option {s}\n\n{USAGE}"),
+            _ if args.conninfo.is_none() => args.conninfo = Some(arg),
+            _ => bail!("more than one CONNINFO given\n\n{USAGE}"),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wasmpg: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let Some(args) = parse_args()? else {
+        println!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut config = Config::default();
+    if !args.allow.is_empty() {
+        config.policy = Some(Policy::parse_allow(&args.allow)?);
+    }
+    let driver = Driver::with_config(config)?;
+
+    let has_env = std::env::vars().any(|(k, _)| k.starts_with("PG"));
+    let mut cluster = None;
+    let conninfo = match args.conninfo {
+        Some(c) => c,
+        None if has_env => String::new(),
+        None => {
+            eprintln!("wasmpg: no CONNINFO and no PG* variables: starting a throwaway cluster");
+            let c = Cluster::start().context("cannot start a throwaway cluster")?;
+            eprintln!(
+                "wasmpg: cluster up in {} (port {}); it is removed on exit",
+                c.socket_dir().display(),
+                c.port()
+            );
+            let conninfo = c.conninfo("postgres");
+            cluster = Some(c);
+            conninfo
+        }
+    };
+    let commands: Vec<String> = if args.commands.is_empty() {
+        if cluster.is_none() {
+            bail!("no -c SQL given\n\n{USAGE}");
+        }
+        DEMO.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        args.commands
+    };
+
+    let mut client = match driver.connect(&conninfo) {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("wasmpg: connection failed: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let demo = cluster.is_some() && commands.len() == DEMO.len();
+    let mut out = std::io::stdout().lock();
+    for sql in &commands {
+        if demo {
+            writeln!(out, "=> {sql}")?;
+        }
+        if let Err(e) = run_one(&mut client, sql, args.csv, &mut out) {
+            out.flush()?;
+            eprintln!("wasmpg: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    out.flush()?;
+    drop(client);
+    if let Some(mut c) = cluster {
+        c.stop().context("cannot stop the throwaway cluster")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_one(client: &mut Client, sql: &str, csv: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let messages = client.simple_query(sql)?;
+    let mut table: Option<Table> = None;
+    for message in messages {
+        match message {
+            SimpleQueryMessage::RowDescription(columns) => {
+                table = Some(Table {
+                    headers: columns.iter().map(|c| c.name().to_owned()).collect(),
+                    right: columns.iter().map(|c| is_numeric(c.type_oid())).collect(),
+                    bytea: columns.iter().map(|c| c.type_oid() == oid::BYTEA).collect(),
+                    rows: Vec::new(),
+                });
+            }
+            SimpleQueryMessage::Row(row) => {
+                if let Some(t) = &mut table {
+                    let cells = (0..row.len())
+                        .map(|i| row.get(i).map(|v| display(v, t.bytea[i])))
+                        .collect();
+                    t.rows.push(cells);
+                }
+            }
+            SimpleQueryMessage::CommandComplete(_) => {
+                if let Some(t) = table.take() {
+                    if csv {
+                        t.write_csv(out)?;
+                    } else {
+                        t.write_aligned(out)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_numeric(ty: u32) -> bool {
+    matches!(
+        ty,
+        oid::INT2 | oid::INT4 | oid::INT8 | oid::OID | oid::FLOAT4 | oid::FLOAT8 | oid::NUMERIC
+    )
+}
+
+/// bytea's canonical form is raw latin-1; show it as psql does (`\x` hex).
+fn display(value: &str, bytea: bool) -> String {
+    if !bytea {
+        return value.to_owned();
+    }
+    let mut s = String::from("\\x");
+    for c in value.chars() {
+        s.push_str(&format!("{:02x}", u32::from(c)));
+    }
+    s
+}
+
+struct Table {
+    headers: Vec<String>,
+    right: Vec<bool>,
+    bytea: Vec<bool>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl Table {
+    fn write_aligned(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let width = |s: &str| s.chars().count();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                widths[i] = widths[i].max(cell.as_deref().map_or(0, width));
+            }
+        }
+        let header: Vec<String> = self
+            .headers
+            .iter()
+            .zip(&widths)
+            .map(|(h, w)| {
+                let pad = w - width(h);
+                format!("{}{}{}", " ".repeat(pad / 2), h, " ".repeat(pad - pad / 2))
+            })
+            .collect();
+        writeln!(out, " {} ", header.join(" | "))?;
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
+        writeln!(out, "{}", rule.join("+"))?;
+        for row in &self.rows {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| {
+                    let v = cell.as_deref().unwrap_or("");
+                    let pad = " ".repeat(widths[i] - width(v));
+                    if self.right[i] {
+                        format!("{pad}{v}")
+                    } else {
+                        format!("{v}{pad}")
+                    }
+                })
+                .collect();
+            writeln!(out, " {} ", cells.join(" | ").trim_end())?;
+        }
+        let n = self.rows.len();
+        writeln!(out, "({n} row{})\n", if n == 1 { "" } else { "s" })
+    }
+
+    fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let quote = |v: &str| {
+            if v.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", v.replace('"', "\"\""))
+            } else {
+                v.to_owned()
+            }
+        };
+        let header: Vec<String> = self.headers.iter().map(|h| quote(h)).collect();
+        writeln!(out, "{}", header.join(","))?;
+        for row in &self.rows {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| c.as_deref().map(quote).unwrap_or_default())
+                .collect();
+            writeln!(out, "{}", cells.join(","))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! [`Driver`] (the compiled sandbox, shared) and [`Client`] (one connection).
+
+use std::sync::Arc;
+
+use wasmpg_guest::batch::BatchWriter;
+
+use crate::config::Config;
+use crate::connection::{Connection, Response};
+use crate::error::{DbError, Error, ErrorKind};
+use crate::row::{rows_from_batches, simple_rows, Column, Row, SimpleQueryMessage};
+use crate::runtime::{wit, Runtime};
+use crate::statement::Statement;
+use crate::transaction::Transaction;
+use crate::types::{IsNull, ToSql};
+
+/// The driver: the guest component compiled once (and cached on disk), the sandbox limits and
+/// the connection policy. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Driver {
+    inner: Arc<DriverInner>,
+}
+
+struct DriverInner {
+    runtime: Runtime,
+    config: Config,
+}
+
+impl Driver {
+    /// A driver with the default [`Config`]: each connection may reach exactly its conninfo's
+    /// targets.
+    pub fn new() -> Result<Driver, Error> {
+        Driver::with_config(Config::default())
+    }
+
+    pub fn with_config(config: Config) -> Result<Driver, Error> {
+        let runtime = Runtime::new(
+            config.memory_limit,
+            config.cpu_limit_per_call,
+            config.cache_dir.as_deref(),
+        )?;
+        Ok(Driver {
+            inner: Arc::new(DriverInner { runtime, config }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Connects with a libpq conninfo (`key=value ...` or `postgresql://...`); PG* environment
+    /// variables and the password file supply what it leaves out.
+    pub fn connect(&self, conninfo: &str) -> Result<Client, Error> {
+        let conn = Connection::connect(&self.inner.runtime, &self.inner.config, conninfo)?;
+        Ok(Client {
+            conn,
+            statements: 0,
+        })
+    }
+}
+
+/// Something that can be executed: SQL text or a prepared [`Statement`].
+pub trait ToStatement {
+    #[doc(hidden)]
+    fn statement(&self) -> StatementRef<'_>;
+}
+
+#[doc(hidden)]
+pub enum StatementRef<'a> {
+    Sql(&'a str),
+    Prepared(&'a Statement),
+}
+
+impl ToStatement for str {
+    fn statement(&self) -> StatementRef<'_> {
+        StatementRef::Sql(self)
+    }
+}
+
+impl ToStatement for String {
+    fn statement(&self) -> StatementRef<'_> {
+        StatementRef::Sql(self)
+    }
+}
+
+impl ToStatement for Statement {
+    fn statement(&self) -> StatementRef<'_> {
+        StatementRef::Prepared(self)
+    }
+}
+
+/// A connection to PostgreSQL through the sandboxed driver.
+pub struct Client {
+    conn: Connection,
+    statements: u64,
+}
+
+/// Parameters in the contract's form: declared types and one row-batch row of values.
+fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>, String), Error> {
+    let mut types = Vec::with_capacity(params.len());
+    let mut writer = BatchWriter::default();
+    let mut value = String::new();
+    for (i, param) in params.iter().enumerate() {
+        types.push(param.sql_type());
+        value.clear();
+        match param.to_sql(&mut value) {
+            Ok(IsNull::Yes) => writer.push_null(),
+            Ok(IsNull::No) => writer.push_field(&value),
+            Err(e) => {
+                return Err(Error::with_cause(
+                    ErrorKind::Encode,
+                    format!("cannot encode parameter ${}", i + 1),
+                    e,
+                ))
+            }
+        }
+    }
+    writer.end_row();
+    Ok((types, writer.take().data))
+}
+
+fn columns_of(columns: &[wit::Column]) -> Arc<[Column]> {
+    columns.iter().map(Column::from_wit).collect()
+}
+
+impl Client {
+    fn run<T: ?Sized + ToStatement>(
+        &mut self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Response, Error> {
+        let (types, values) = encode_params(params)?;
+        match statement.statement() {
+            StatementRef::Sql(sql) => self.conn.request("query", |s, store, session| {
+                s.call_query(store, session, sql, &types, &values)
+            }),
+            StatementRef::Prepared(stmt) => {
+                if stmt.params.len() != params.len() {
+                    return Err(Error::new(
+                        ErrorKind::Usage,
+                        format!(
+                            "the statement takes {} parameters but {} were given",
+                            stmt.params.len(),
+                            params.len()
+                        ),
+                    ));
+                }
+                self.conn.request("execute", |s, store, session| {
+                    s.call_execute(store, session, &stmt.name, &values)
+                })
+            }
+        }
+    }
+
+    /// Runs a statement and returns its rows.
+    pub fn query<T: ?Sized + ToStatement>(
+        &mut self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let response = self.run(statement, params)?;
+        let Some(result) = response.results.into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        let columns = columns_of(result.columns.as_deref().unwrap_or_default());
+        rows_from_batches(&columns, result.batches)
+    }
+
+    /// Runs a statement that must return exactly one row.
+    pub fn query_one<T: ?Sized + ToStatement>(
+        &mut self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        let mut rows = self.query(statement, params)?;
+        if rows.len() != 1 {
+            return Err(Error::new(
+                ErrorKind::RowCount,
+                format!(
+                    "query_one expected 1 row, the query returned {}",
+                    rows.len()
+                ),
+            ));
+        }
+        Ok(rows.remove(0))
+    }
+
+    /// Runs a statement that returns zero or one row.
+    pub fn query_opt<T: ?Sized + ToStatement>(
+        &mut self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        let mut rows = self.query(statement, params)?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(Some(rows.remove(0))),
+            n => Err(Error::new(
+                ErrorKind::RowCount,
+                format!("query_opt expected at most 1 row, the query returned {n}"),
+            )),
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub fn execute<T: ?Sized + ToStatement>(
+        &mut self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let response = self.run(statement, params)?;
+        Ok(response
+            .results
+            .last()
+            .and_then(|r| r.complete.as_ref())
+            .and_then(|c| c.rows)
+            .unwrap_or(0))
+    }
+
+    /// Prepares a named statement; the server resolves its parameter and column types.
+    pub fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        self.prepare_typed(sql, &[])
+    }
+
+    /// Prepares a statement, declaring some parameter types (0 or missing: inferred).
+    pub fn prepare_typed(&mut self, sql: &str, types: &[u32]) -> Result<Statement, Error> {
+        self.statements += 1;
+        let name = format!("wasmpg_p{}", self.statements);
+        let response = self.conn.request("prepare", |s, store, session| {
+            s.call_prepare(store, session, &name, sql, types)
+        })?;
+        let Some(info) = response.prepared else {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "the guest did not report the prepared statement",
+            ));
+        };
+        Ok(Statement {
+            name: info.name,
+            params: info.param_types,
+            columns: columns_of(&info.columns),
+        })
+    }
+
+    /// Closes a prepared statement on the server.
+    pub fn close_statement(&mut self, statement: Statement) -> Result<(), Error> {
+        self.conn.request("close-statement", |s, store, session| {
+            s.call_close_statement(store, session, &statement.name)
+        })?;
+        Ok(())
+    }
+
+    /// Runs one or more statements with the simple query protocol.
+    pub fn simple_query(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        let response = self.conn.request("simple-query", |s, store, session| {
+            s.call_simple_query(store, session, sql)
+        })?;
+        let mut messages = Vec::new();
+        for result in response.results {
+            if let Some(columns) = &result.columns {
+                let columns = columns_of(columns);
+                messages.push(SimpleQueryMessage::RowDescription(columns.clone()));
+                for row in simple_rows(&columns, result.batches)? {
+                    messages.push(SimpleQueryMessage::Row(row));
+                }
+            }
+            if let Some(complete) = result.complete {
+                messages.push(SimpleQueryMessage::CommandComplete(
+                    complete.rows.unwrap_or(0),
+                ));
+            }
+        }
+        Ok(messages)
+    }
+
+    /// Runs one or more statements, discarding their results.
+    pub fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
+        self.conn.request("simple-query", |s, store, session| {
+            s.call_simple_query(store, session, sql)
+        })?;
+        Ok(())
+    }
+
+    /// Begins a transaction; it rolls back unless committed.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        self.batch_execute("BEGIN")?;
+        Ok(Transaction::new(self, None))
+    }
+
+    /// The backend's process ID (for `pg_terminate_backend`, `pg_cancel_backend`).
+    pub fn backend_pid(&self) -> i32 {
+        self.conn.backend_key.map_or(0, |(pid, _)| pid)
+    }
+
+    /// A server parameter reported at startup or since (`server_version`, `TimeZone`, ...).
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.conn.parameters.get(name).cloned()
+    }
+
+    /// Whether the connection has ended (server closed it, fatal error, trap).
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// Whether a transaction block is open.
+    pub fn in_transaction(&self) -> bool {
+        !matches!(self.conn.tx_status, Some(wit::TxStatus::Idle) | None)
+    }
+
+    /// Notices the server sent since the last call.
+    pub fn take_notices(&mut self) -> Vec<DbError> {
+        std::mem::take(&mut self.conn.notices)
+    }
+
+    /// Bytes of linear memory the sandboxed guest of this connection has.
+    pub fn guest_memory_bytes(&self) -> usize {
+        self.conn.guest_memory()
+    }
+
+    /// Ends the session gracefully.
+    pub fn close(mut self) -> Result<(), Error> {
+        self.conn.terminate()
+    }
+}

@@ -1,0 +1,48 @@
+//! wasmpg: a PostgreSQL driver whose protocol client runs sandboxed in a WebAssembly component.
+//!
+//! The guest component (built from `guest/`, contract in `wit/driver.wit`) speaks the wire
+//! protocol as a pure state machine; this crate hosts it on wasmtime, owns the sockets, and
+//! opens only the connections its [`Policy`] allows. The API follows rust-postgres:
+//!
+//! ```no_run
+//! let driver = wasmpg::Driver::new()?;
+//! let mut client = driver.connect("host=127.0.0.1 user=postgres dbname=postgres")?;
+//! let row = client.query_one("SELECT $1::int + 1", &[&41i32])?;
+//! assert_eq!(row.get::<_, i32>(0), 42);
+//! # Ok::<(), wasmpg::Error>(())
+//! ```
+//!
+//! Modules:
+//! - [`client`]: [`Driver`] (engine, compiled component, limits) and [`Client`] (queries).
+//! - [`transaction`]: [`Transaction`] with savepoints.
+//! - [`row`]: [`Row`], [`Column`], simple-query messages.
+//! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types.
+//! - [`config`]: [`Config`] and the connection [`Policy`].
+//! - [`error`]: [`Error`], [`ErrorKind`], [`DbError`].
+//! - [`cluster`]: a throwaway local PostgreSQL cluster (the CLI's demo, tests, benchmarks).
+//! - `connection` (private): performs the guest's effects on real sockets.
+//! - `runtime` (private): the wasmtime sandbox (engine, on-disk compile cache, limits).
+//! - `env` (private): PG* variables and the password file, which the guest cannot read.
+
+pub mod client;
+pub mod cluster;
+pub mod config;
+mod connection;
+mod env;
+pub mod error;
+pub mod row;
+mod runtime;
+pub mod statement;
+pub mod transaction;
+pub mod types;
+
+pub use chrono;
+pub use serde_json;
+pub use uuid;
+
+pub use client::{Client, Driver, ToStatement};
+pub use config::{Config, Endpoint, Policy};
+pub use error::{DbError, Error, ErrorKind};
+pub use row::{Column, Row, RowIndex, SimpleQueryMessage, SimpleQueryRow};
+pub use statement::Statement;
+pub use transaction::Transaction;

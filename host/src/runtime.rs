@@ -1,0 +1,310 @@
+//! The sandbox: one wasmtime [`Engine`] per driver, the guest component compiled once and cached
+//! on disk, and one [`Store`] per session with a WASI context that grants nothing, a memory
+//! limit and an epoch deadline on every call.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::error::{Error, ErrorKind};
+
+/// Generated bindings for the contract in `wit/driver.wit`.
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        // The one contract shared with every host.
+        path: "../wit",
+        world: "driver",
+    });
+}
+
+pub(crate) use bindings::exports::wasmpg::driver::session as wit;
+pub(crate) use bindings::exports::wasmpg::driver::types as wit_types;
+
+/// The guest component, built by `build.rs` from `guest/` for wasm32-wasip2.
+pub(crate) static GUEST_WASM: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/wasmpg_guest.wasm"));
+
+/// Epoch ticks per second: the granularity of the CPU bound.
+const TICKS_PER_SECOND: u64 = 100;
+
+/// Per-store host state: the (empty) WASI context and the resource limits.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: Limits,
+}
+
+/// Bounds the guest's linear memory and tables, and records how much memory it uses.
+struct Limits {
+    memory_limit: usize,
+    memory_used: usize,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let used = self
+            .memory_used
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if used > self.memory_limit {
+            // The guest sees a failed `memory.grow`; Rust's allocator then aborts, which traps.
+            return Ok(false);
+        }
+        self.memory_used = used;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The compiled guest, ready to instantiate cheaply.
+pub(crate) struct Runtime {
+    engine: Engine,
+    pre: bindings::DriverPre<HostState>,
+    memory_limit: usize,
+    cpu_ticks: u64,
+}
+
+impl Runtime {
+    pub(crate) fn new(
+        memory_limit: usize,
+        cpu_limit: Duration,
+        cache_dir: Option<&Path>,
+    ) -> Result<Runtime, Error> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        // Interrupt a runaway guest: each call gets a deadline in epoch ticks.
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(setup("cannot create the wasm engine"))?;
+        spawn_ticker(&engine);
+
+        let component = load_component(&engine, cache_dir)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        // Rust's standard library links a few WASI interfaces (clocks, random, cli); the
+        // context below grants none of the capabilities behind them.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(setup("cannot link WASI"))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(setup("the guest component does not link"))?;
+        let pre = bindings::DriverPre::new(instance_pre)
+            .map_err(setup("the guest component does not match the contract"))?;
+        let ticks = cpu_limit.as_millis() as u64 * TICKS_PER_SECOND / 1000;
+        Ok(Runtime {
+            engine,
+            pre,
+            memory_limit,
+            cpu_ticks: ticks.max(1),
+        })
+    }
+
+    /// A fresh instance in its own store.
+    pub(crate) fn instantiate(&self) -> Result<Sandbox, Error> {
+        let wasi = WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        let limits = Limits {
+            memory_limit: self.memory_limit,
+            memory_used: 0,
+        };
+        let mut store = Store::new(
+            &self.engine,
+            HostState {
+                wasi,
+                table: ResourceTable::new(),
+                limits,
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.cpu_ticks);
+        let driver = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| trap("cannot instantiate the guest", e))?;
+        Ok(Sandbox {
+            store,
+            driver,
+            cpu_ticks: self.cpu_ticks,
+            poisoned: false,
+        })
+    }
+}
+
+fn setup(what: &'static str) -> impl Fn(wasmtime::Error) -> Error {
+    move |e| Error::with_cause(ErrorKind::Setup, what, e.into())
+}
+
+fn trap(what: &str, e: wasmtime::Error) -> Error {
+    Error::with_cause(ErrorKind::Trap, what.to_owned(), e.into())
+}
+
+/// Advances the engine's epoch until the engine is dropped.
+fn spawn_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("wasmpg-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(1000 / TICKS_PER_SECOND));
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        });
+    // Without the ticker calls are never interrupted; that only weakens the CPU bound.
+    drop(spawned);
+}
+
+/// Compiles the component, or loads the compiled artifact cached by an earlier process.
+///
+/// The cache key covers the component bytes and the engine's compatibility hash (wasmtime
+/// version and every setting that affects compiled code), so a stale artifact is never loaded.
+fn load_component(engine: &Engine, cache_dir: Option<&Path>) -> Result<Component, Error> {
+    let dir = cache_dir.map(Path::to_path_buf).or_else(default_cache_dir);
+    let Some(dir) = dir else {
+        return compile(engine);
+    };
+    let path = dir.join(cache_file_name(engine));
+    if path.is_file() {
+        // SAFETY: `deserialize_file` trusts the file to be a wasmtime artifact: only this crate
+        // writes into the cache directory (atomically, by rename), under the user's own cache
+        // directory; a corrupt or foreign file fails wasmtime's header and version checks and
+        // is then recompiled and replaced.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            return Ok(component);
+        }
+    }
+    let component = compile(engine)?;
+    // Caching is an optimisation: failing to write it is not an error.
+    if let Ok(bytes) = component.serialize() {
+        let _ = std::fs::create_dir_all(&dir);
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            std::process::id(),
+            cache_file_name(engine)
+        ));
+        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+    Ok(component)
+}
+
+fn compile(engine: &Engine) -> Result<Component, Error> {
+    Component::new(engine, GUEST_WASM).map_err(setup("cannot compile the guest component"))
+}
+
+fn cache_file_name(engine: &Engine) -> String {
+    let digest = Sha256::digest(GUEST_WASM);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("guest-{hex}-{:016x}.cwasm", hasher.finish())
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WASMPG_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("wasmpg"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("wasmpg"))
+}
+
+/// One guest instance and its session resource. Any trap poisons it: the store is dropped
+/// with the sandbox, and every later call reports the session closed.
+pub(crate) struct Sandbox {
+    store: Store<HostState>,
+    driver: bindings::Driver,
+    cpu_ticks: u64,
+    poisoned: bool,
+}
+
+impl Sandbox {
+    fn guard<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut Self) -> wasmtime::Result<T>,
+    ) -> Result<T, Error> {
+        if self.poisoned {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "the driver instance trapped earlier and was discarded",
+            ));
+        }
+        self.store.set_epoch_deadline(self.cpu_ticks);
+        match f(self) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.poisoned = true;
+                Err(trap(&format!("the guest trapped in {what}"), e))
+            }
+        }
+    }
+
+    pub(crate) fn parse_conninfo(
+        &mut self,
+        conninfo: &str,
+        defaults: &[(String, String)],
+    ) -> Result<Result<wit::Conninfo, wit_types::Error>, Error> {
+        self.guard("parse-conninfo", |s| {
+            s.driver
+                .wasmpg_driver_session()
+                .call_parse_conninfo(&mut s.store, conninfo, defaults)
+        })
+    }
+
+    pub(crate) fn new_session(&mut self, options: &wit::Options) -> Result<ResourceAny, Error> {
+        self.guard("the session constructor", |s| {
+            s.driver
+                .wasmpg_driver_session()
+                .session()
+                .call_constructor(&mut s.store, options.clone())
+        })
+    }
+
+    /// Calls one session method.
+    pub(crate) fn call<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&wit::GuestSession, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, Error> {
+        self.guard(what, |s| {
+            f(&s.driver.wasmpg_driver_session().session(), &mut s.store)
+        })
+    }
+
+    /// Bytes of linear memory the instance currently has (for benchmarks and tests).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.store.data().limits.memory_used
+    }
+}

@@ -1,0 +1,95 @@
+//! The integration-test harness of wasmpg.
+//!
+//! * [`cluster()`]: one real PostgreSQL server per test process, started on first use, stopped
+//!   and deleted at process exit (see `cluster.rs` and tests/README.md).
+//! * [`Cluster::psql`]: the real `psql`, to set up and to check results independently of the
+//!   driver under test.
+//! * Driver helpers: [`driver()`], [`connect`], [`client`], and assertions on errors.
+
+mod cluster;
+mod util;
+
+pub use cluster::*;
+pub use util::*;
+pub use wasmpg;
+
+use std::sync::OnceLock;
+
+use wasmpg::{Client, Driver, Error, ErrorKind};
+
+/// One driver with the default configuration, shared by every test of the process (the driver
+/// is cheap to clone and thread-safe; sharing it also tests that).
+pub fn driver() -> &'static Driver {
+    static DRIVER: OnceLock<Driver> = OnceLock::new();
+    DRIVER.get_or_init(|| Driver::new().unwrap_or_else(|e| panic!("Driver::new() failed: {e}")))
+}
+
+/// Connects with the shared driver; panics with the error and the server log's tail on failure.
+pub fn connect(conninfo: &str) -> Client {
+    connect_with(driver(), conninfo)
+}
+
+/// Connects with `driver`; panics with the error and the server log's tail on failure.
+pub fn connect_with(driver: &Driver, conninfo: &str) -> Client {
+    driver.connect(conninfo).unwrap_or_else(|e| {
+        panic!(
+            "connect({conninfo:?}) failed: {e} (kind {:?})\n--- server log tail:\n{}",
+            e.kind(),
+            cluster().log_tail()
+        )
+    })
+}
+
+/// A client connected as `role` over TCP.
+pub fn connect_as(role: &Role) -> Client {
+    connect(&cluster().role_conninfo(role))
+}
+
+/// A superuser client over TCP, in `wasmpg_test`.
+pub fn client() -> Client {
+    connect(&cluster().superuser_conninfo())
+}
+
+/// The error of `result`; panics naming `what` if it succeeded.
+#[track_caller]
+pub fn expect_err<T>(result: Result<T, Error>, what: &str) -> Error {
+    match result {
+        Ok(_) => panic!("{what}: succeeded, but an error was expected"),
+        Err(e) => e,
+    }
+}
+
+/// Asserts the error's kind, showing the whole error when it differs.
+#[track_caller]
+pub fn assert_kind(err: &Error, kind: ErrorKind) {
+    assert_eq!(
+        err.kind(),
+        kind,
+        "unexpected error kind; the error: {err} / {err:?}"
+    );
+}
+
+/// Asserts that `err` is a server error with SQLSTATE `code`, and returns its fields.
+#[track_caller]
+pub fn assert_db_code<'e>(err: &'e Error, code: &str) -> &'e wasmpg::DbError {
+    assert_eq!(
+        err.code(),
+        Some(code),
+        "unexpected SQLSTATE; the error: {err} / {err:?}"
+    );
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("no DbError in {err:?}"));
+    assert_eq!(db.code(), code, "DbError::code differs from Error::code");
+    let shown = err.to_string();
+    assert!(
+        shown.contains(code),
+        "Display of a server error lacks its SQLSTATE: {shown}"
+    );
+    db
+}
+
+/// `s` as a SQL string literal (standard_conforming_strings: only `'` needs doubling).
+pub fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

@@ -1,0 +1,107 @@
+//! Helpers that do not need the driver: unique names, bounded polling, running commands, the
+//! CLI's path.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A name no other test (of this or a concurrent process) uses: `<prefix>_<pid>_<n>`, lower case,
+/// a valid unquoted SQL identifier when `prefix` is one.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}_{}_{n}", std::process::id()).to_lowercase()
+}
+
+/// Calls `probe` until it returns `Some`, for at most `timeout` (first after no delay, then
+/// backing off from 5 ms to 100 ms). Panics naming `what` if it never does.
+pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(5);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if start.elapsed() >= timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// The `wasmpg` CLI binary, built by `cargo build [--release] -p wasmpg`. Cargo only builds the
+/// binaries of the package under test, so this looks next to the running test executable
+/// (`<target>/<profile>/deps/<test>` → `<target>/<profile>/wasmpg`), then in the other profile.
+/// `WASMPG_CLI` overrides the search. Panics with the command to run when it finds none.
+pub fn cli_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("WASMPG_CLI") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut candidates = Vec::new();
+    // <target>/<profile>/deps/<test-exe>
+    if let Some(profile_dir) = exe.parent().and_then(|deps| deps.parent()) {
+        candidates.push(profile_dir.join("wasmpg"));
+        if let Some(target) = profile_dir.parent() {
+            for profile in ["release", "debug"] {
+                candidates.push(target.join(profile).join("wasmpg"));
+            }
+        }
+    }
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "the wasmpg CLI binary is not built; looked at {candidates:?}. Run \
+             `cargo build --release -p wasmpg --bin wasmpg` (same profile as the tests) first, \
+             or set WASMPG_CLI"
+            )
+        })
+}
+
+/// Runs `cmd` to completion with `stdin` as its input (else /dev/null), capturing whatever
+/// output `cmd` pipes (`Command::spawn` inherits by default: set `Stdio::piped()` to capture).
+/// Kills it after `timeout`.
+pub fn output_with_timeout(
+    cmd: &mut Command,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Output, String> {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+    let pid = child.id();
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        let input = input.to_vec();
+        // A writer thread, so a child that prints a lot before reading cannot deadlock us.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(result) => result.map_err(|e| format!("waiting for {cmd:?}: {e}")),
+        Err(_) => {
+            // SAFETY: `pid` is our child and not yet reaped: the waiter thread still waits on it.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            Err(format!(
+                "{cmd:?} did not finish within {timeout:?}; killed it"
+            ))
+        }
+    }
+}

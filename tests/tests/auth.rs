@@ -1,0 +1,166 @@
+//! Authentication against the real server: trust, cleartext password, md5 and SCRAM-SHA-256
+//! (pg_hba.conf picks the method per role, see the harness), over TCP and the Unix socket.
+
+use wasmpg::{Client, ErrorKind};
+use wasmpg_tests::*;
+
+/// Connects as `role`, checks who the server thinks we are, and how we are connected.
+fn assert_connects_as(role: &Role) {
+    let mut c = connect_as(role);
+    let user: String = c
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(user, role.name, "{} login", role.method);
+    // Independently: the server lists our backend under that role, from 127.0.0.1.
+    let seen = cluster().psql(&format!(
+        "SELECT usename || '|' || host(client_addr) FROM pg_stat_activity WHERE pid = {}",
+        c.backend_pid()
+    ));
+    assert_eq!(seen, format!("{}|127.0.0.1", role.name));
+}
+
+/// A wrong password is refused by the server with 28P01.
+fn assert_wrong_password_refused(role: &Role) {
+    let conninfo = cluster().conninfo(role.name, Some("definitely-wrong"));
+    let err = expect_err(
+        driver().connect(&conninfo),
+        &format!("{} with a wrong password", role.method),
+    );
+    assert!(
+        matches!(err.kind(), ErrorKind::Authentication | ErrorKind::Db),
+        "{}: kind {:?}: {err}",
+        role.method,
+        err.kind()
+    );
+    assert_eq!(
+        err.code(),
+        Some("28P01"),
+        "{}: {err} / {err:?}",
+        role.method
+    );
+    let db = err.as_db_error().expect("the server's ErrorResponse");
+    assert_eq!(db.severity(), "FATAL");
+    assert!(
+        db.message().contains("password authentication failed") && db.message().contains(role.name),
+        "{}: {}",
+        role.method,
+        db.message()
+    );
+}
+
+/// No password at all for a role that needs one: the client cannot answer the server.
+fn assert_missing_password_refused(role: &Role) {
+    // An empty passfile, so no ~/.pgpass of the machine can supply one.
+    let passfile = std::env::temp_dir().join(unique_name("empty_pgpass"));
+    std::fs::write(&passfile, "").unwrap();
+    let conninfo = format!(
+        "{} passfile={}",
+        cluster().conninfo(role.name, None),
+        passfile.display()
+    );
+    let err = expect_err(
+        driver().connect(&conninfo),
+        &format!("{} without a password", role.method),
+    );
+    let _ = std::fs::remove_file(&passfile);
+    assert_kind(&err, ErrorKind::Authentication);
+}
+
+#[test]
+fn trust_connects() {
+    assert_connects_as(&TRUST_USER);
+}
+
+#[test]
+fn trust_ignores_a_password() {
+    let mut c = connect(&cluster().conninfo(TRUST_USER.name, Some("anything")));
+    let user: String = c
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(user, TRUST_USER.name);
+}
+
+#[test]
+fn cleartext_password_connects() {
+    assert_connects_as(&PW_USER);
+}
+
+#[test]
+fn md5_connects() {
+    assert_connects_as(&MD5_USER);
+}
+
+#[test]
+fn scram_sha_256_connects() {
+    assert_connects_as(&SCRAM_USER);
+}
+
+#[test]
+fn wrong_password_is_28p01_for_every_password_method() {
+    for role in [PW_USER, MD5_USER, SCRAM_USER] {
+        assert_wrong_password_refused(&role);
+    }
+}
+
+#[test]
+fn missing_password_is_an_authentication_error_for_every_password_method() {
+    for role in [PW_USER, MD5_USER, SCRAM_USER] {
+        assert_missing_password_refused(&role);
+    }
+}
+
+#[test]
+fn unknown_role_is_refused() {
+    let conninfo = cluster().conninfo("no_such_role", Some("x"));
+    let err = expect_err(driver().connect(&conninfo), "unknown role");
+    // pg_hba's catch-all line asks for SCRAM; the server then refuses the login (28P01), without
+    // telling whether the role exists.
+    assert_eq!(err.code(), Some("28P01"), "{err}");
+}
+
+#[test]
+fn unix_socket_connects() {
+    let cluster = cluster();
+    for role in AUTH_ROLES {
+        // Every local connection is trusted: no password needed, whatever the role.
+        let mut c: Client = connect(&cluster.unix_conninfo(role.name));
+        let user: String = c
+            .query_one("SELECT current_user::text", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(user, role.name);
+        // A Unix-socket backend has no client address.
+        let addr = cluster.psql(&format!(
+            "SELECT coalesce(host(client_addr), 'unix') FROM pg_stat_activity WHERE pid = {}",
+            c.backend_pid()
+        ));
+        assert_eq!(
+            addr, "unix",
+            "{} did not connect over the Unix socket",
+            role.name
+        );
+    }
+}
+
+#[test]
+fn password_roles_work_from_many_threads_at_once() {
+    // SCRAM and md5 handshakes in parallel through one shared driver.
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            let role = [PW_USER, MD5_USER, SCRAM_USER][i % 3];
+            std::thread::spawn(move || {
+                let mut c = connect_as(&role);
+                let user: String = c
+                    .query_one("SELECT current_user::text", &[])
+                    .unwrap()
+                    .get(0);
+                assert_eq!(user, role.name);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("an authenticating thread failed");
+    }
+}

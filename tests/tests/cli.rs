@@ -1,0 +1,199 @@
+//! The `wasmpg` command-line client, run as a separate process against the real server.
+//! Needs the binary built first: `cargo build --release -p wasmpg` (see tests/README.md).
+
+use std::io::ErrorKind as IoErrorKind;
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use wasmpg_tests::*;
+
+/// Runs the CLI with `args`, without any PG* variable of ours, for at most a minute.
+fn wasmpg(args: &[&str]) -> Output {
+    let mut cmd = Command::new(cli_path());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(|k| k.starts_with("PG")) {
+            cmd.env_remove(key);
+        }
+    }
+    output_with_timeout(&mut cmd, None, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {}; stderr:\n{}",
+        out.status,
+        stderr(out)
+    );
+}
+
+#[track_caller]
+fn assert_failure(out: &Output) {
+    assert!(
+        !out.status.success(),
+        "exit 0, failure expected; stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+    assert!(
+        out.status.code().is_some(),
+        "killed by a signal: {}",
+        out.status
+    );
+}
+
+fn trimmed_lines(text: &str) -> Vec<&str> {
+    text.lines().map(str::trim).collect()
+}
+
+#[test]
+fn prints_a_result_table() {
+    let conninfo = cluster().superuser_conninfo();
+    let out = wasmpg(&[&conninfo, "-c", "SELECT 1+1"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        trimmed_lines(&text).contains(&"2"),
+        "no line with 2 in:\n{text}"
+    );
+
+    let out = wasmpg(&[
+        &conninfo,
+        "-c",
+        "SELECT 1+1 AS answer, 'héllo ✓' AS greeting",
+    ]);
+    assert_success(&out);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.contains("answer"))
+        .expect("a header line");
+    assert!(lines[header].contains("greeting"), "{text}");
+    assert!(
+        lines[header + 1].trim_start().starts_with('-'),
+        "no rule under the header:\n{text}"
+    );
+    let row = lines[header + 2];
+    assert!(row.contains('2') && row.contains("héllo ✓"), "{text}");
+    // psql-like: the column separator lines up in the header and the row.
+    assert_eq!(
+        lines[header].find('|'),
+        row.find('|'),
+        "columns are not aligned:\n{text}"
+    );
+}
+
+#[test]
+fn missing_table_fails_with_its_sqlstate() {
+    let table = unique_name("cli_missing");
+    let out = wasmpg(&[
+        &cluster().superuser_conninfo(),
+        "-c",
+        &format!("SELECT * FROM {table}"),
+    ]);
+    assert_failure(&out);
+    let err = stderr(&out);
+    assert!(err.contains("42P01"), "stderr lacks the SQLSTATE:\n{err}");
+    assert!(err.contains(&table), "stderr lacks the message:\n{err}");
+}
+
+#[test]
+fn allow_list_denies_and_nothing_is_contacted() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let conninfo =
+        format!("host=127.0.0.1 port={port} user=postgres dbname={DBNAME} connect_timeout=5");
+    let out = wasmpg(&[&conninfo, "--allow", "127.0.0.1:9", "-c", "SELECT 1"]);
+    assert_failure(&out);
+    let err = stderr(&out);
+    assert!(
+        err.to_lowercase().contains("policy"),
+        "stderr does not name the policy:\n{err}"
+    );
+    assert!(
+        err.contains(&port.to_string()),
+        "stderr does not name the target:\n{err}"
+    );
+    match listener.accept() {
+        Err(e) if e.kind() == IoErrorKind::WouldBlock => {}
+        other => panic!("the denied CLI reached the listener: {other:?}"),
+    }
+}
+
+#[test]
+fn allow_list_admits_the_real_server() {
+    let cluster = cluster();
+    let allow = format!("127.0.0.1:{}", cluster.port);
+    let out = wasmpg(&[
+        &cluster.superuser_conninfo(),
+        "--allow",
+        "127.0.0.1:9",
+        "--allow",
+        &allow,
+        "-c",
+        "SELECT 40+2",
+    ]);
+    assert_success(&out);
+    assert!(
+        trimmed_lines(&stdout(&out)).contains(&"42"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Denied against the real server: the server logs no connection for it.
+    let application = unique_name("cli_denied");
+    let conninfo = format!(
+        "{} application_name={application}",
+        cluster.superuser_conninfo()
+    );
+    let out = wasmpg(&[&conninfo, "--allow", "127.0.0.1:9", "-c", "SELECT 1"]);
+    assert_failure(&out);
+    assert!(
+        !cluster.log().contains(&application),
+        "the server saw the denied CLI"
+    );
+}
+
+#[test]
+fn csv_output() {
+    let conninfo = cluster().superuser_conninfo();
+    let out = wasmpg(&[
+        &conninfo,
+        "--csv",
+        "-c",
+        "SELECT 1 AS a, 'x,y' AS b, NULL::text AS c, 'say \"hi\"' AS d",
+    ]);
+    assert_success(&out);
+    assert_eq!(stdout(&out), "a,b,c,d\n1,\"x,y\",,\"say \"\"hi\"\"\"\n");
+
+    let out = wasmpg(&[
+        &conninfo,
+        "--csv",
+        "-c",
+        "SELECT g FROM generate_series(1, 3) AS g",
+    ]);
+    assert_success(&out);
+    assert_eq!(stdout(&out), "g\n1\n2\n3\n");
+}
+
+#[test]
+fn bad_conninfo_fails_without_a_panic() {
+    let out = wasmpg(&["port=abc", "-c", "SELECT 1"]);
+    assert_failure(&out);
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "the CLI panicked:\n{err}");
+    assert!(err.contains("port"), "stderr does not explain:\n{err}");
+}

@@ -36,7 +36,8 @@ fn main() {
     cmd.current_dir(&root)
         .args([
             "build",
-            "--release",
+            "--profile",
+            "guest",
             "--locked",
             "-p",
             "wasmpg-guest",
@@ -66,6 +67,6 @@ fn main() {
             "building the guest component failed (is the target installed? `rustup target add wasm32-wasip2`)"
         );
     }
-    let built = target_dir.join("wasm32-wasip2/release/wasmpg_guest.wasm");
+    let built = target_dir.join("wasm32-wasip2/guest/wasmpg_guest.wasm");
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
 }

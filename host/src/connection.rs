@@ -56,7 +56,6 @@ pub(crate) struct ResultSet {
     pub(crate) columns: Option<Vec<wit::Column>>,
     pub(crate) batches: Vec<wit::RowBatch>,
     pub(crate) complete: Option<wit::CommandComplete>,
-    pub(crate) empty_query: bool,
 }
 
 /// A connected session: the sandboxed guest, its session resource and the socket.
@@ -286,10 +285,8 @@ impl Connection {
                     ..ResultSet::default()
                 }),
             },
-            wit::Event::EmptyQuery => response.results.push(ResultSet {
-                empty_query: true,
-                ..ResultSet::default()
-            }),
+            // An empty query string: a result with no columns, rows or tag.
+            wit::Event::EmptyQuery => response.results.push(ResultSet::default()),
             wit::Event::Prepared(info) => response.prepared = Some(info),
             wit::Event::Error(e) => {
                 // The first error of a request is the one to report.

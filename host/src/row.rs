@@ -9,7 +9,7 @@ use wasmpg_guest::batch;
 
 use crate::error::{Error, ErrorKind};
 use crate::runtime::wit;
-use crate::types::{type_name, FromSql, Oid};
+use crate::types::{type_name, FromSql, Oid, WrongType};
 
 /// A result column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,12 +129,10 @@ impl Row {
         let ty = self.columns[i].type_oid;
         let rust = std::any::type_name::<T>();
         if !T::accepts(ty) {
-            return Err(Error::new(
+            return Err(Error::with_cause(
                 ErrorKind::Conversion,
-                format!(
-                    "cannot convert column {idx} of type {} (OID {ty}) to {rust}",
-                    type_name(ty).unwrap_or("unknown")
-                ),
+                format!("column {idx}"),
+                Box::new(WrongType::new::<T>(ty)),
             ));
         }
         let result = match &self.fields[i] {

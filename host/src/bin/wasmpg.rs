@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use wasmpg::cluster::Cluster;
+use wasmpg::serde_json;
 use wasmpg::types::oid;
 use wasmpg::{Client, Config, Driver, Policy, SimpleQueryMessage};
 
@@ -151,14 +152,14 @@ fn run_one(client: &mut Client, sql: &str, csv: bool, out: &mut impl Write) -> a
                 table = Some(Table {
                     headers: columns.iter().map(|c| c.name().to_owned()).collect(),
                     right: columns.iter().map(|c| is_numeric(c.type_oid())).collect(),
-                    bytea: columns.iter().map(|c| c.type_oid() == oid::BYTEA).collect(),
+                    kinds: columns.iter().map(|c| Kind::of(c.type_oid())).collect(),
                     rows: Vec::new(),
                 });
             }
             SimpleQueryMessage::Row(row) => {
                 if let Some(t) = &mut table {
                     let cells = (0..row.len())
-                        .map(|i| row.get(i).map(|v| display(v, t.bytea[i])))
+                        .map(|i| row.get(i).map(|v| t.kinds[i].display(v)))
                         .collect();
                     t.rows.push(cells);
                 }
@@ -185,22 +186,88 @@ fn is_numeric(ty: u32) -> bool {
     )
 }
 
-/// bytea's canonical form is raw latin-1; show it as psql does (`\x` hex).
-fn display(value: &str, bytea: bool) -> String {
-    if !bytea {
-        return value.to_owned();
+/// How a column's canonical values are shown: like psql's text output.
+#[derive(Clone, Copy)]
+enum Kind {
+    Plain,
+    /// Canonical bytea is raw latin-1; psql shows `\x` hex.
+    Bytea,
+    /// Canonical arrays are JSON; psql shows `{a,"b c",NULL}`.
+    Array,
+}
+
+impl Kind {
+    fn of(ty: u32) -> Kind {
+        if ty == oid::BYTEA {
+            Kind::Bytea
+        } else if wasmpg::types::element_oid(ty).is_some() {
+            Kind::Array
+        } else {
+            Kind::Plain
+        }
     }
-    let mut s = String::from("\\x");
-    for c in value.chars() {
-        s.push_str(&format!("{:02x}", u32::from(c)));
+
+    fn display(self, value: &str) -> String {
+        match self {
+            Kind::Plain => value.to_owned(),
+            Kind::Bytea => {
+                let mut s = String::from("\\x");
+                for c in value.chars() {
+                    s.push_str(&format!("{:02x}", u32::from(c)));
+                }
+                s
+            }
+            Kind::Array => match serde_json::from_str::<serde_json::Value>(value) {
+                Ok(json) => {
+                    let mut s = String::new();
+                    array_text(&json, &mut s);
+                    s
+                }
+                Err(_) => value.to_owned(),
+            },
+        }
     }
-    s
+}
+
+fn array_text(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::Array(items) => {
+            out.push('{');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                array_text(item, out);
+            }
+            out.push('}');
+        }
+        serde_json::Value::Null => out.push_str("NULL"),
+        serde_json::Value::String(s) => {
+            let quote = s.is_empty()
+                || s.eq_ignore_ascii_case("null")
+                || s.chars()
+                    .any(|c| c.is_whitespace() || "{}\",\\".contains(c));
+            if !quote {
+                out.push_str(s);
+                return;
+            }
+            out.push('"');
+            for c in s.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 struct Table {
     headers: Vec<String>,
     right: Vec<bool>,
-    bytea: Vec<bool>,
+    kinds: Vec<Kind>,
     rows: Vec<Vec<Option<String>>>,
 }
 

@@ -1,0 +1,434 @@
+//! The sans-I/O session driven natively with hand-built server messages: what it sends, which
+//! actions it asks for, which events it reports.
+
+use wasmpg_guest::batch::parse_rows;
+use wasmpg_guest::conninfo::Target;
+use wasmpg_guest::error::ErrorKind;
+use wasmpg_guest::session::{Action, Event, Options, Session, Step, TxStatus};
+
+/// A backend message: tag, length, body.
+fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![tag];
+    m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+fn cstr(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+fn auth(code: u32, extra: &[u8]) -> Vec<u8> {
+    let mut body = code.to_be_bytes().to_vec();
+    body.extend_from_slice(extra);
+    msg(b'R', &body)
+}
+
+fn ready(status: u8) -> Vec<u8> {
+    msg(b'Z', &[status])
+}
+
+fn parameter_status(name: &str, value: &str) -> Vec<u8> {
+    let mut body = cstr(name);
+    body.extend(cstr(value));
+    msg(b'S', &body)
+}
+
+fn row_description(columns: &[(&str, u32)]) -> Vec<u8> {
+    let mut body = (columns.len() as u16).to_be_bytes().to_vec();
+    for (name, oid) in columns {
+        body.extend(cstr(name));
+        body.extend_from_slice(&0u32.to_be_bytes()); // table oid
+        body.extend_from_slice(&0i16.to_be_bytes()); // column id
+        body.extend_from_slice(&oid.to_be_bytes());
+        body.extend_from_slice(&(-1i16).to_be_bytes()); // size
+        body.extend_from_slice(&(-1i32).to_be_bytes()); // modifier
+        body.extend_from_slice(&0i16.to_be_bytes()); // format
+    }
+    msg(b'T', &body)
+}
+
+fn data_row(fields: &[Option<&[u8]>]) -> Vec<u8> {
+    let mut body = (fields.len() as u16).to_be_bytes().to_vec();
+    for f in fields {
+        match f {
+            None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(v) => {
+                body.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                body.extend_from_slice(v);
+            }
+        }
+    }
+    msg(b'D', &body)
+}
+
+fn command_complete(tag: &str) -> Vec<u8> {
+    msg(b'C', &cstr(tag))
+}
+
+fn error_response(fields: &[(u8, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (code, value) in fields {
+        body.push(*code);
+        body.extend(cstr(value));
+    }
+    body.push(0);
+    msg(b'E', &body)
+}
+
+fn errors(step: &Step) -> Vec<(ErrorKind, String)> {
+    step.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error(e) => Some((e.kind, e.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A session connected over TCP with trust authentication.
+fn connected(opts: Options) -> Session {
+    let mut s = Session::new(opts);
+    let step = s
+        .connect("host=db.example port=5433 user=alice dbname=app", &[])
+        .unwrap();
+    assert_eq!(
+        step.action,
+        Action::Open(Target::Tcp {
+            host: "db.example".into(),
+            port: 5433
+        })
+    );
+    let step = s.opened();
+    assert_eq!(step.action, Action::Read);
+    // StartupMessage: length, protocol 3.0, then key/value pairs.
+    assert_eq!(&step.send[4..8], &196608u32.to_be_bytes());
+    let params = String::from_utf8_lossy(&step.send[8..]).into_owned();
+    for expected in [
+        "user\0alice\0",
+        "database\0app\0",
+        "client_encoding\0UTF8\0",
+        "DateStyle\0ISO",
+    ] {
+        assert!(
+            params.contains(expected),
+            "{expected:?} missing from {params:?}"
+        );
+    }
+    let mut input = auth(0, &[]);
+    input.extend(parameter_status("server_version", "15.0"));
+    input.extend(msg(b'K', &[0, 0, 0, 42, 0, 0, 0, 7]));
+    input.extend(ready(b'I'));
+    let step = s.feed(&input);
+    assert_eq!(step.action, Action::Done);
+    assert!(step.events.contains(&Event::BackendKey {
+        process_id: 42,
+        secret_key: 7
+    }));
+    assert!(step.events.contains(&Event::Ready(TxStatus::Idle)));
+    assert_eq!(s.parameter("server_version"), Some("15.0"));
+    s
+}
+
+#[test]
+fn simple_query_round_trip_in_arbitrary_chunks() {
+    let mut s = connected(Options::default());
+    let step = s.simple_query("SELECT 1 AS a, NULL::text AS b");
+    assert_eq!(step.action, Action::Read);
+    assert_eq!(step.send[0], b'Q');
+    let mut reply = row_description(&[("a", 23), ("b", 25)]);
+    reply.extend(data_row(&[Some(b"1"), None]));
+    reply.extend(data_row(&[Some(b"2"), Some("x\u{1e}y".as_bytes())]));
+    reply.extend(command_complete("SELECT 2"));
+    reply.extend(ready(b'I'));
+    // Feed one byte at a time: message framing must not depend on read boundaries.
+    let mut events = Vec::new();
+    let mut last = None;
+    for b in &reply {
+        let step = s.feed(std::slice::from_ref(b));
+        events.extend(step.events);
+        last = Some(step.action);
+    }
+    assert_eq!(last, Some(Action::Done));
+    let Event::Columns(columns) = &events[0] else {
+        panic!("expected columns first, got {events:?}");
+    };
+    assert_eq!(columns[0].name, "a");
+    assert_eq!(columns[1].type_oid, 25);
+    let rows: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rows(b) => Some(b.clone()),
+            _ => None,
+        })
+        .collect();
+    let total: u32 = rows.iter().map(|b| b.count).sum();
+    assert_eq!(total, 2);
+    let all: String = rows.iter().map(|b| b.data.as_str()).collect();
+    let parsed = parse_rows(&all).unwrap();
+    assert_eq!(parsed[0][0].as_deref(), Some("1"));
+    assert_eq!(parsed[0][1], None);
+    assert_eq!(parsed[1][1].as_deref(), Some("x\u{1e}y"));
+    assert!(events.iter().any(|e| matches!(e,
+        Event::Complete(c) if c.tag == "SELECT 2" && c.rows == Some(2))));
+}
+
+#[test]
+fn extended_query_is_cached_after_first_use() {
+    let mut s = connected(Options::default());
+    let first = s.query("SELECT $1::int", &[23], "41\u{1f}\u{1e}");
+    let tags: Vec<u8> = message_tags(&first.send);
+    assert_eq!(tags, b"PDBES");
+    let mut reply = msg(b'1', &[]);
+    reply.extend(msg(b't', &[0, 1, 0, 0, 0, 23]));
+    reply.extend(row_description(&[("int4", 23)]));
+    reply.extend(msg(b'2', &[]));
+    reply.extend(data_row(&[Some(b"41")]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert_eq!(step.action, Action::Done);
+    assert!(errors(&step).is_empty(), "{step:?}");
+    // Same SQL and types: only Bind/Execute/Sync, and the cached columns are reported.
+    let second = s.query("SELECT $1::int", &[23], "42\u{1f}\u{1e}");
+    assert_eq!(message_tags(&second.send), b"BES");
+    let mut reply = msg(b'2', &[]);
+    reply.extend(data_row(&[Some(b"42")]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert!(matches!(&step.events[0], Event::Columns(c) if c[0].name == "int4"));
+}
+
+#[test]
+fn executemany_pipelines_every_row_before_one_sync() {
+    let mut s = connected(Options::default());
+    let step = s.query(
+        "INSERT INTO t VALUES ($1)",
+        &[23],
+        "1\u{1f}\u{1e}2\u{1f}\u{1e}3\u{1f}\u{1e}",
+    );
+    assert_eq!(message_tags(&step.send), b"PDBEBEBES");
+}
+
+#[test]
+fn server_error_keeps_session_usable_and_reports_fields() {
+    let mut s = connected(Options::default());
+    s.simple_query("INSERT INTO t VALUES (1)");
+    let mut reply = error_response(&[
+        (b'S', "ERROR"),
+        (b'V', "ERROR"),
+        (b'C', "23505"),
+        (
+            b'M',
+            "duplicate key value violates unique constraint \"t_pkey\"",
+        ),
+        (b'D', "Key (id)=(1) already exists."),
+        (b's', "public"),
+        (b't', "t"),
+        (b'n', "t_pkey"),
+        (b'Z', "unknown field codes are ignored"),
+    ]);
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert_eq!(step.action, Action::Done);
+    let Some(Event::Error(e)) = step.events.iter().find(|e| matches!(e, Event::Error(_))) else {
+        panic!("no error in {step:?}");
+    };
+    let db = e.db.as_ref().unwrap();
+    assert_eq!(e.kind, ErrorKind::Db);
+    assert_eq!(db.code, "23505");
+    assert_eq!(db.constraint.as_deref(), Some("t_pkey"));
+    assert_eq!(db.table.as_deref(), Some("t"));
+    assert_eq!(db.detail.as_deref(), Some("Key (id)=(1) already exists."));
+    // The session takes the next request.
+    assert_eq!(s.simple_query("SELECT 1").action, Action::Read);
+}
+
+#[test]
+fn oversized_message_is_refused_before_buffering() {
+    let mut s = connected(Options {
+        max_message_size: 1024,
+        ..Options::default()
+    });
+    s.simple_query("SELECT big");
+    // Only the header of a 1 GiB DataRow arrives.
+    let mut header = vec![b'D'];
+    header.extend_from_slice(&(1u32 << 30).to_be_bytes());
+    let step = s.feed(&header);
+    assert_eq!(step.action, Action::Close);
+    assert_eq!(errors(&step)[0].0, ErrorKind::MessageTooLarge);
+}
+
+#[test]
+fn row_that_disagrees_with_its_description_is_a_protocol_error() {
+    let mut s = connected(Options::default());
+    s.simple_query("SELECT 1");
+    let mut reply = row_description(&[("a", 23)]);
+    reply.extend(data_row(&[Some(b"1"), Some(b"2")]));
+    let step = s.feed(&reply);
+    assert_eq!(step.action, Action::Close);
+    assert_eq!(errors(&step)[0].0, ErrorKind::Protocol);
+
+    let mut s = connected(Options::default());
+    s.simple_query("SELECT 1");
+    let step = s.feed(&data_row(&[Some(b"1")]));
+    assert_eq!(
+        errors(&step)[0].0,
+        ErrorKind::Protocol,
+        "DataRow without RowDescription"
+    );
+}
+
+#[test]
+fn garbage_and_unknown_messages_are_protocol_errors() {
+    for input in [
+        msg(b'!', b"what"),
+        vec![b'D', 0, 0, 0, 2],
+        b"HTTP/1.1 400 Bad Request\r\n".to_vec(),
+    ] {
+        let mut s = connected(Options::default());
+        s.simple_query("SELECT 1");
+        let step = s.feed(&input);
+        assert_eq!(step.action, Action::Close, "{input:?}");
+        assert!(matches!(
+            errors(&step)[0].0,
+            ErrorKind::Protocol | ErrorKind::MessageTooLarge
+        ));
+    }
+}
+
+#[test]
+fn fatal_error_and_eof_close_the_session() {
+    let mut s = connected(Options::default());
+    s.simple_query("SELECT pg_sleep(10)");
+    let step = s.feed(&error_response(&[
+        (b'S', "FATAL"),
+        (b'C', "57P01"),
+        (b'M', "terminating connection due to administrator command"),
+    ]));
+    assert_eq!(step.action, Action::Close);
+    assert_eq!(errors(&step)[0].0, ErrorKind::Db);
+    assert_eq!(
+        s.simple_query("SELECT 1").events.len(),
+        1,
+        "closed session refuses requests"
+    );
+
+    let mut s = connected(Options::default());
+    s.simple_query("COMMIT");
+    let step = s.eof();
+    assert_eq!(step.action, Action::Close);
+    let (kind, message) = &errors(&step)[0];
+    assert_eq!(*kind, ErrorKind::Closed);
+    assert!(message.contains("outcome is unknown"), "{message}");
+}
+
+#[test]
+fn md5_password_from_host_when_missing() {
+    let mut s = Session::new(Options::default());
+    s.connect("host=h user=md5_user dbname=d", &[]).unwrap();
+    s.opened();
+    let step = s.feed(&auth(5, &[1, 2, 3, 4]));
+    let Action::NeedPassword(request) = step.action else {
+        panic!("expected need-password, got {:?}", step.action);
+    };
+    assert_eq!(
+        (request.host.as_str(), request.port, request.user.as_str()),
+        ("h", 5432, "md5_user")
+    );
+    let step = s.password(Some("secret".into()));
+    assert_eq!(step.action, Action::Read);
+    // PasswordMessage with md5(md5(password + user) + salt).
+    assert_eq!(step.send[0], b'p');
+    let sent = String::from_utf8_lossy(&step.send[5..step.send.len() - 1]).into_owned();
+    assert_eq!(
+        sent,
+        postgres_protocol::authentication::md5_hash(b"md5_user", b"secret", [1, 2, 3, 4])
+    );
+}
+
+#[test]
+fn no_password_is_an_authentication_error() {
+    let mut s = Session::new(Options::default());
+    s.connect("host=h user=u dbname=d", &[]).unwrap();
+    s.opened();
+    s.feed(&auth(3, &[]));
+    let step = s.password(None);
+    assert_eq!(step.action, Action::Close);
+    assert_eq!(errors(&step)[0].0, ErrorKind::Authentication);
+}
+
+#[test]
+fn scram_exchange_checks_the_server_signature() {
+    let mut s = Session::new(Options::default());
+    s.connect("host=h user=u dbname=d password=pencil", &[])
+        .unwrap();
+    s.opened();
+    let mut mechanisms = cstr("SCRAM-SHA-256");
+    mechanisms.push(0);
+    let step = s.feed(&auth(10, &mechanisms));
+    assert_eq!(step.action, Action::Read);
+    let sent = String::from_utf8_lossy(&step.send).into_owned();
+    assert!(sent.contains("SCRAM-SHA-256\0"), "{sent:?}");
+    let nonce = sent.split("r=").nth(1).unwrap().to_owned();
+    // A server nonce that does not extend ours is refused.
+    let server_first = format!("r=someoneelse{},s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", "x");
+    let step = s.feed(&auth(11, server_first.as_bytes()));
+    assert_eq!(step.action, Action::Close);
+    assert_eq!(errors(&step)[0].0, ErrorKind::Authentication);
+    assert!(!nonce.is_empty());
+}
+
+#[test]
+fn policy_refusal_moves_to_the_next_host_then_fails_with_every_attempt() {
+    let mut s = Session::new(Options::default());
+    let step = s.connect("host=a,b port=1,2 user=u dbname=d", &[]).unwrap();
+    assert!(matches!(step.action, Action::Open(Target::Tcp { ref host, port: 1 }) if host == "a"));
+    let step = s.open_failed(ErrorKind::PolicyDenied, "denied by policy");
+    assert!(matches!(step.action, Action::Open(Target::Tcp { ref host, port: 2 }) if host == "b"));
+    let step = s.open_failed(ErrorKind::ConnectionRefused, "refused");
+    assert_eq!(step.action, Action::Close);
+    let (kind, message) = &errors(&step)[0];
+    assert_eq!(*kind, ErrorKind::ConnectionRefused);
+    assert!(
+        message.contains("a:1: denied by policy") && message.contains("b:2: refused"),
+        "{message}"
+    );
+}
+
+#[test]
+fn tls_modes_and_other_encodings_are_refused_at_connect() {
+    for conninfo in [
+        "host=h user=u sslmode=require",
+        "host=h user=u client_encoding=LATIN1",
+        "host='x",
+    ] {
+        let mut s = Session::new(Options::default());
+        let e = s.connect(conninfo, &[]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config, "{conninfo}");
+    }
+}
+
+#[test]
+fn requests_while_busy_are_refused_without_sending() {
+    let mut s = connected(Options::default());
+    s.simple_query("SELECT 1");
+    let step = s.simple_query("SELECT 2");
+    assert!(step.send.is_empty());
+    assert_eq!(errors(&step)[0].0, ErrorKind::Usage);
+}
+
+/// The tags of the frontend messages in `bytes`.
+fn message_tags(bytes: &[u8]) -> Vec<u8> {
+    let mut tags = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 5 {
+        tags.push(rest[0]);
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        rest = &rest[1 + len..];
+    }
+    tags
+}

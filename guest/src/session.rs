@@ -126,19 +126,22 @@ pub struct Step {
 #[derive(Debug)]
 struct Described {
     param_types: Vec<u32>,
-    columns: Arc<Vec<Column>>,
+    /// `None` when the statement returns no rows (NoData); `Some` may hold zero columns
+    /// (`SELECT FROM t` returns rows without columns).
+    columns: Option<Arc<Vec<Column>>>,
     decoders: Arc<Vec<Decoder>>,
 }
 
 impl Described {
-    fn new(param_types: Vec<u32>, columns: Vec<Column>) -> Described {
+    fn new(param_types: Vec<u32>, columns: Option<Vec<Column>>) -> Described {
         let decoders = columns
             .iter()
+            .flatten()
             .map(|c| codec::decoder_for(c.type_oid))
             .collect();
         Described {
             param_types,
-            columns: Arc::new(columns),
+            columns: columns.map(Arc::new),
             decoders: Arc::new(decoders),
         }
     }
@@ -223,6 +226,8 @@ pub struct Session {
     attempts: Vec<String>,
     password: Option<String>,
     auth: Auth,
+    /// AuthenticationOk arrived: only then may startup complete.
+    authenticated: bool,
     inbuf: BytesMut,
     out: BytesMut,
     events: Vec<Event>,
@@ -257,6 +262,7 @@ impl Session {
             attempts: Vec::new(),
             password: None,
             auth: Auth::None,
+            authenticated: false,
             inbuf: BytesMut::new(),
             out: BytesMut::new(),
             events: Vec::new(),
@@ -782,7 +788,16 @@ impl Session {
 
     fn handle_startup(&mut self, message: Message) -> Result<(), Error> {
         match message {
-            Message::AuthenticationOk => Ok(()),
+            Message::AuthenticationOk => {
+                if matches!(self.auth, Auth::Scram(_)) {
+                    return Err(Error::new(
+                        ErrorKind::Authentication,
+                        "the server ended SCRAM authentication without proving it knows the password",
+                    ));
+                }
+                self.authenticated = true;
+                Ok(())
+            }
             Message::AuthenticationCleartextPassword => self.password_needed(Auth::Cleartext),
             Message::AuthenticationMd5Password(body) => {
                 self.password_needed(Auth::Md5(body.salt()))
@@ -843,6 +858,9 @@ impl Session {
                 let db = DbError::parse(body.fields())?;
                 Err(Error::db(db, true))
             }
+            Message::ReadyForQuery(_) if !self.authenticated => Err(Error::protocol(
+                "the server reported ReadyForQuery before authentication completed",
+            )),
             Message::ReadyForQuery(body) => {
                 self.set_ready(body.status())?;
                 Ok(())
@@ -874,12 +892,12 @@ impl Session {
                 if let Some(describing) = &mut self.describing {
                     if describing.result.is_none() {
                         let types = describing.param_types.take().unwrap_or_default();
-                        describing.result = Some(Arc::new(Described::new(types, columns)));
+                        describing.result = Some(Arc::new(Described::new(types, Some(columns))));
                         return Ok(());
                     }
                 }
                 // Simple query: a result set starts.
-                self.start_result(Arc::new(Described::new(Vec::new(), columns)));
+                self.start_result(Arc::new(Described::new(Vec::new(), Some(columns))));
                 Ok(())
             }
             Message::NoData => {
@@ -887,7 +905,7 @@ impl Session {
                     return Err(Error::protocol("unexpected NoData"));
                 };
                 let types = describing.param_types.take().unwrap_or_default();
-                describing.result = Some(Arc::new(Described::new(types, Vec::new())));
+                describing.result = Some(Arc::new(Described::new(types, None)));
                 Ok(())
             }
             Message::BindComplete => {
@@ -903,7 +921,7 @@ impl Session {
                     },
                     None => return Err(Error::protocol("unexpected BindComplete")),
                 };
-                if !described.columns.is_empty() {
+                if described.columns.is_some() {
                     self.start_result(described);
                 }
                 Ok(())
@@ -1001,7 +1019,7 @@ impl Session {
                 self.events.push(Event::Prepared(StatementInfo {
                     name: name.clone(),
                     param_types: described.param_types.clone(),
-                    columns: described.columns.as_ref().clone(),
+                    columns: described.columns.as_deref().cloned().unwrap_or_default(),
                 }));
                 self.prepared.insert(name, described);
             }
@@ -1051,8 +1069,8 @@ impl Session {
 
     fn start_result(&mut self, described: Arc<Described>) {
         self.flush_batch();
-        self.events
-            .push(Event::Columns(described.columns.as_ref().clone()));
+        let columns = described.columns.as_deref().cloned().unwrap_or_default();
+        self.events.push(Event::Columns(columns));
         self.current = Some(Current {
             decoders: described.decoders.clone(),
             discarding: false,

@@ -432,3 +432,34 @@ fn message_tags(bytes: &[u8]) -> Vec<u8> {
     }
     tags
 }
+
+#[test]
+fn rows_without_columns_are_rows() {
+    let mut s = connected(Options::default());
+    s.query("SELECT FROM generate_series(1, 2)", &[], "");
+    let mut reply = msg(b'1', &[]);
+    reply.extend(msg(b't', &[0, 0]));
+    reply.extend(row_description(&[]));
+    reply.extend(msg(b'2', &[]));
+    reply.extend(data_row(&[]));
+    reply.extend(data_row(&[]));
+    reply.extend(command_complete("SELECT 2"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert!(errors(&step).is_empty(), "{step:?}");
+    assert!(matches!(&step.events[0], Event::Columns(c) if c.is_empty()));
+    assert!(step
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Rows(b) if b.count == 2 && b.data == "\u{1e}\u{1e}")));
+}
+
+#[test]
+fn startup_cannot_skip_authentication() {
+    let mut s = Session::new(Options::default());
+    s.connect("host=h user=u dbname=d", &[]).unwrap();
+    s.opened();
+    let step = s.feed(&ready(b'I'));
+    assert_eq!(step.action, Action::Close);
+    assert_eq!(errors(&step)[0].0, ErrorKind::Protocol);
+}

@@ -2,10 +2,12 @@
 //! CLI's path.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// A name no other test (of this or a concurrent process) uses: `<prefix>_<pid>_<n>`, lower case,
@@ -103,5 +105,88 @@ pub fn output_with_timeout(
                 "{cmd:?} did not finish within {timeout:?}; killed it"
             ))
         }
+    }
+}
+
+/// A listener that must never be reached: it accepts and at once closes every connection (so a
+/// client that wrongly gets through fails fast instead of hanging), and counts them.
+pub struct Trap {
+    /// The TCP port, for [`Trap::tcp`].
+    pub port: u16,
+    /// The socket file, for [`Trap::unix`].
+    pub path: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Trap {
+    /// A trap on 127.0.0.1, on a port of the kernel's choice.
+    pub fn tcp() -> Trap {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Trap::spawn(port, None, move || listener.accept().map(|_| ()))
+    }
+
+    /// A trap on the Unix socket `<dir>/.s.PGSQL.<port>` (the directory must exist).
+    pub fn unix(dir: &Path, port: u16) -> Trap {
+        let path = dir.join(format!(".s.PGSQL.{port}"));
+        let listener = UnixListener::bind(&path).expect("bind the Unix socket");
+        listener.set_nonblocking(true).unwrap();
+        Trap::spawn(port, Some(path), move || listener.accept().map(|_| ()))
+    }
+
+    fn spawn(
+        port: u16,
+        path: Option<PathBuf>,
+        mut accept: impl FnMut() -> std::io::Result<()> + Send + 'static,
+    ) -> Trap {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut hits = 0;
+            loop {
+                // Read the flag before draining: once it is set, every attempt has returned, so
+                // this last drain sees every connection that ever reached the socket.
+                let last = stopping.load(Ordering::SeqCst);
+                // Accepted streams are dropped (closed) at once.
+                while accept().is_ok() {
+                    hits += 1;
+                }
+                if last {
+                    return hits;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Trap {
+            port,
+            path,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// How many connections reached the trap. Call it after the attempts have returned.
+    pub fn hits(mut self) -> usize {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        let hits = self
+            .thread
+            .take()
+            .map_or(0, |t| t.join().expect("trap thread"));
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+        hits
+    }
+}
+
+impl Drop for Trap {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

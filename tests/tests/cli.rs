@@ -1,8 +1,6 @@
 //! The `wasmpg` command-line client, run as a separate process against the real server.
 //! Needs the binary built first: `cargo build --release -p wasmpg` (see tests/README.md).
 
-use std::io::ErrorKind as IoErrorKind;
-use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -111,9 +109,8 @@ fn missing_table_fails_with_its_sqlstate() {
 
 #[test]
 fn allow_list_denies_and_nothing_is_contacted() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let trap = Trap::tcp();
+    let port = trap.port;
     let conninfo =
         format!("host=127.0.0.1 port={port} user=postgres dbname={DBNAME} connect_timeout=5");
     let out = wasmpg(&[&conninfo, "--allow", "127.0.0.1:9", "-c", "SELECT 1"]);
@@ -127,10 +124,7 @@ fn allow_list_denies_and_nothing_is_contacted() {
         err.contains(&port.to_string()),
         "stderr does not name the target:\n{err}"
     );
-    match listener.accept() {
-        Err(e) if e.kind() == IoErrorKind::WouldBlock => {}
-        other => panic!("the denied CLI reached the listener: {other:?}"),
-    }
+    assert_eq!(trap.hits(), 0, "the denied CLI reached the listener");
 }
 
 #[test]

@@ -286,14 +286,14 @@ fn wrong_rust_type_or_index_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn wrong_parameter_count_is_an_error() {
+fn too_few_parameters_is_an_error() {
+    // (A parameter too many is legal: the driver declares its type, and the server accepts
+    // declared but unused parameters, as libpq's PQexecParams does.)
     let mut c = client();
     let err = expect_err(
         c.query("SELECT $1::int4, $2::int4", &[&1i32]),
         "one of two parameters",
     );
-    assert_ne!(err.kind(), ErrorKind::Trap, "{err}");
-    let err = expect_err(c.query("SELECT 1", &[&1i32]), "a parameter too many");
     assert_ne!(err.kind(), ErrorKind::Trap, "{err}");
     assert_usable(&mut c);
 }

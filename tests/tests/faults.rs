@@ -342,7 +342,7 @@ fn fake_conninfo(port: u16) -> String {
 }
 
 /// Connects to a fake server that sends `reply` after the startup packet, then closes.
-fn connect_to_fake(driver: &Driver, reply: Vec<u8>) -> wasmpg::Error {
+fn connect_to_fake(driver: &Driver, what: &str, reply: Vec<u8>) -> wasmpg::Error {
     let (port, server) = fake_server(move |mut stream| {
         stream.write_all(&reply).unwrap();
         let _ = stream.flush();
@@ -356,8 +356,8 @@ fn connect_to_fake(driver: &Driver, reply: Vec<u8>) -> wasmpg::Error {
     let result = catch_unwind(AssertUnwindSafe(|| driver.connect(&fake_conninfo(port))));
     server.join().expect("fake server thread");
     match result {
-        Err(_) => panic!("connect panicked on a misbehaving server"),
-        Ok(r) => expect_err(r, "connect to a misbehaving server"),
+        Err(_) => panic!("{what}: connect panicked"),
+        Ok(r) => expect_err(r, what),
     }
 }
 
@@ -385,7 +385,7 @@ fn garbage_from_the_server_is_a_protocol_error() {
         ),
     ];
     for (what, reply) in cases {
-        let err = connect_to_fake(driver(), reply);
+        let err = connect_to_fake(driver(), what, reply);
         assert!(
             matches!(err.kind(), ErrorKind::Protocol | ErrorKind::Authentication),
             "{what}: expected a protocol error, got {err} / {err:?}"
@@ -403,7 +403,7 @@ fn announced_oversized_message_is_refused_before_reading_it() {
     // until the server closes, then report something else.
     let mut reply = vec![b'R'];
     reply.extend_from_slice(&(64u32 * 1024 * 1024).to_be_bytes());
-    let err = connect_to_fake(&driver, reply);
+    let err = connect_to_fake(&driver, "an announced 64 MiB message", reply);
     assert_kind(&err, ErrorKind::MessageTooLarge);
 }
 
@@ -411,6 +411,7 @@ fn announced_oversized_message_is_refused_before_reading_it() {
 fn server_error_during_startup_is_reported_with_its_code() {
     let err = connect_to_fake(
         driver(),
+        "a FATAL error during startup",
         error_response(&[
             (b'S', "FATAL"),
             (b'V', "FATAL"),
@@ -432,11 +433,10 @@ fn silent_server_times_out() {
         drop(stream);
     });
     let driver = driver_with(|c| c.read_timeout = Some(Duration::from_millis(300)));
+    // No connect_timeout: the read timeout alone must bound the handshake.
+    let conninfo = format!("host=127.0.0.1 port={port} user=postgres dbname=x password=p");
     let start = Instant::now();
-    let err = expect_err(
-        driver.connect(&fake_conninfo(port)),
-        "connect to a silent server",
-    );
+    let err = expect_err(driver.connect(&conninfo), "connect to a silent server");
     let elapsed = start.elapsed();
     let _ = release.send(());
     server.join().unwrap();

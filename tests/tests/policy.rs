@@ -1,10 +1,6 @@
 //! The host's connection policy: a denied target is never contacted (our own listeners prove
 //! that nothing reached them), an allowed one works.
 
-use std::io::ErrorKind as IoErrorKind;
-use std::net::TcpListener;
-use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use wasmpg::{Config, Driver, ErrorKind, Policy};
@@ -16,21 +12,14 @@ fn driver_with(policy: Policy) -> Driver {
     Driver::with_config(config).expect("Driver::with_config")
 }
 
-/// A TCP listener on 127.0.0.1 that no one else knows; `accept` never blocks.
-fn tcp_trap() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
-
+/// Asserts that nothing reached the trap.
 #[track_caller]
-fn assert_untouched(listener: &TcpListener) {
-    match listener.accept() {
-        Err(e) if e.kind() == IoErrorKind::WouldBlock => {}
-        Ok((_, peer)) => panic!("a denied connection reached the listener (from {peer})"),
-        Err(e) => panic!("accept: {e}"),
-    }
+fn assert_untouched(trap: Trap) {
+    let hits = trap.hits();
+    assert_eq!(
+        hits, 0,
+        "a denied connection reached the listener ({hits} connections)"
+    );
 }
 
 /// Asserts a PolicyDenied error whose message names the policy and the target.
@@ -52,7 +41,8 @@ fn assert_denied(err: &wasmpg::Error, target_parts: &[&str]) {
 
 #[test]
 fn denied_tcp_target_is_never_contacted() {
-    let (listener, port) = tcp_trap();
+    let trap = Trap::tcp();
+    let port = trap.port;
     let driver = driver_with(Policy::parse_allow(&["127.0.0.1:9"]).unwrap());
     let err = expect_err(
         driver.connect(&format!(
@@ -61,7 +51,7 @@ fn denied_tcp_target_is_never_contacted() {
         "connect to a target outside the policy",
     );
     assert_denied(&err, &["127.0.0.1", &port.to_string()]);
-    assert_untouched(&listener);
+    assert_untouched(trap);
 }
 
 #[test]
@@ -122,7 +112,8 @@ fn explicit_allow_tcp_admits_the_server() {
 #[test]
 fn port_is_part_of_the_rule() {
     let cluster = cluster();
-    let (listener, port) = tcp_trap();
+    let trap = Trap::tcp();
+    let port = trap.port;
     // Allowing the cluster's port on the same host does not allow another port.
     let driver = driver_with(Policy::deny_all().allow_tcp("127.0.0.1", cluster.port));
     let err = expect_err(
@@ -132,7 +123,7 @@ fn port_is_part_of_the_rule() {
         "other port on an allowed host",
     );
     assert_denied(&err, &[&port.to_string()]);
-    assert_untouched(&listener);
+    assert_untouched(trap);
 }
 
 #[test]
@@ -143,23 +134,17 @@ fn deny_all_denies_unix_sockets() {
     // Our own socket: nothing may reach it.
     let dir = std::env::temp_dir().join(unique_name("wasmpg_policy_sock"));
     std::fs::create_dir(&dir).unwrap();
-    let port = 5999;
-    let path: PathBuf = dir.join(format!(".s.PGSQL.{port}"));
-    let listener = UnixListener::bind(&path).unwrap();
-    listener.set_nonblocking(true).unwrap();
+    let trap = Trap::unix(&dir, 5999);
+    let path = trap.path.clone().unwrap();
     let err = expect_err(
         driver.connect(&format!(
-            "host={} port={port} user=postgres dbname=x connect_timeout=5",
+            "host={} port=5999 user=postgres dbname=x connect_timeout=5",
             dir.display()
         )),
         "Unix socket under deny_all",
     );
     assert_denied(&err, &[&path.display().to_string()]);
-    match listener.accept() {
-        Err(e) if e.kind() == IoErrorKind::WouldBlock => {}
-        other => panic!("a denied connection reached the Unix listener: {other:?}"),
-    }
-    drop(listener);
+    assert_untouched(trap);
     std::fs::remove_dir_all(&dir).unwrap();
 
     // And the real server's socket.
@@ -198,7 +183,8 @@ fn allow_unix_admits_the_socket() {
 #[test]
 fn multi_host_skips_the_denied_host_and_uses_the_allowed_one() {
     let cluster = cluster();
-    let (listener, trap_port) = tcp_trap();
+    let trap = Trap::tcp();
+    let trap_port = trap.port;
     let driver = driver_with(Policy::deny_all().allow_tcp("127.0.0.1", cluster.port));
     let conninfo = format!(
         "host=127.0.0.1,127.0.0.1 port={trap_port},{} user=postgres dbname={DBNAME} connect_timeout=5",
@@ -210,13 +196,13 @@ fn multi_host_skips_the_denied_host_and_uses_the_allowed_one() {
         .unwrap()
         .get(0);
     assert_eq!(port, i32::from(cluster.port));
-    assert_untouched(&listener);
+    assert_untouched(trap);
 }
 
 #[test]
 fn multi_host_all_denied_names_every_attempt() {
-    let (first, port1) = tcp_trap();
-    let (second, port2) = tcp_trap();
+    let (first, second) = (Trap::tcp(), Trap::tcp());
+    let (port1, port2) = (first.port, second.port);
     let driver = driver_with(Policy::parse_allow(&["127.0.0.1:9"]).unwrap());
     let err = expect_err(
         driver.connect(&format!(
@@ -232,8 +218,8 @@ fn multi_host_all_denied_names_every_attempt() {
             "the error does not name the attempt {part}: {message}"
         );
     }
-    assert_untouched(&first);
-    assert_untouched(&second);
+    assert_untouched(first);
+    assert_untouched(second);
 }
 
 #[test]

@@ -68,9 +68,21 @@ fn rows_by_index_and_name() {
         let oids: Vec<u32> = row.columns().iter().map(|c| c.type_oid()).collect();
         assert_eq!(oids, [23, 25]);
     }
-    let empty = c.query("SELECT FROM generate_series(1, 2)", &[]).unwrap();
-    assert_eq!(empty.len(), 2, "zero-column rows still count");
-    assert!(empty[0].is_empty());
+}
+
+#[test]
+fn zero_column_rows_are_rows() {
+    // `SELECT FROM t` is legal: a RowDescription with no fields, then empty DataRows.
+    let mut c = client();
+    let rows = c.query("SELECT FROM generate_series(1, 2)", &[]).unwrap();
+    assert_eq!(rows.len(), 2, "zero-column rows still count");
+    assert!(rows[0].is_empty() && rows[0].columns().is_empty());
+    let messages = c.simple_query("SELECT FROM generate_series(1, 3)").unwrap();
+    let count = messages
+        .iter()
+        .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
+        .count();
+    assert_eq!(count, 3);
 }
 
 #[test]
@@ -88,7 +100,7 @@ fn prepared_statement_metadata_and_reuse() {
     assert_eq!(columns, [("next", 20), ("label", 25), ("at", 1184)]);
     for i in 0..20i64 {
         let label = format!("n{i}");
-        let rows = c.query_prepared(&stmt, &[&i, &label]).unwrap();
+        let rows = c.query(&stmt, &[&i, &label]).unwrap();
         assert_eq!(rows.len(), 1);
         let next: i64 = rows[0].get(0);
         let back: String = rows[0].get(1);
@@ -110,7 +122,7 @@ fn prepared_statement_metadata_and_reuse() {
         .prepare(&format!("INSERT INTO {t} VALUES ($1), ($1 + 1)"))
         .unwrap();
     assert!(insert.columns().is_empty());
-    assert_eq!(c.execute_prepared(&insert, &[&10i32]).unwrap(), 2);
+    assert_eq!(c.execute(&insert, &[&10i32]).unwrap(), 2);
     assert_eq!(
         cluster().psql(&format!(
             "SELECT string_agg(x::text, ',' ORDER BY x) FROM {t}"

@@ -187,7 +187,7 @@ fn a_statement_prepared_in_a_transaction_outlives_it() {
     assert!(stmt.columns().is_empty());
     tx.rollback().unwrap();
     for x in [7i32, 8, 9] {
-        assert_eq!(c.execute_prepared(&stmt, &[&x]).unwrap(), 1);
+        assert_eq!(c.execute(&stmt, &[&x]).unwrap(), 1);
     }
     assert_eq!(committed(&t), "7,8,9");
 }

@@ -890,7 +890,8 @@ fn array_lower_bounds_are_dropped() {
 /// NULL of `ty` decodes into `None`, fails into a plain `T`, and `None` binds as NULL.
 fn check_null<T>(c: &mut Client, ty: &str)
 where
-    T: ToSql + Sync + for<'a> FromSql<'a> + Debug,
+    T: for<'a> FromSql<'a> + Debug,
+    Option<T>: ToSql + Sync,
 {
     let none: Option<T> = None;
     let row = c

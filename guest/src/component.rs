@@ -219,7 +219,7 @@ fn event_out(event: session::Event) -> wit::Event {
             columns: s.columns.into_iter().map(column_out).collect(),
         }),
         session::Event::Error(e) => wit::Event::Error(error_out(e)),
-        session::Event::Notice(n) => wit::Event::Notice(db_error_out(n)),
+        session::Event::Notice(n) => wit::Event::Notice(db_error_out(*n)),
         session::Event::Notification {
             process_id,
             channel,

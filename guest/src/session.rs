@@ -87,7 +87,7 @@ pub enum Event {
     EmptyQuery,
     Prepared(StatementInfo),
     Error(Error),
-    Notice(DbError),
+    Notice(Box<DbError>),
     Notification {
         process_id: i32,
         channel: String,
@@ -742,15 +742,15 @@ impl Session {
         match message {
             Message::NoticeResponse(body) => {
                 let notice = DbError::parse(body.fields())?;
-                self.events.push(Event::Notice(notice));
-                return Ok(());
+                self.events.push(Event::Notice(Box::new(notice)));
+                Ok(())
             }
             Message::ParameterStatus(body) => {
                 let name = body.name().map_err(malformed)?.to_owned();
                 let value = body.value().map_err(malformed)?.to_owned();
                 self.parameters.insert(name.clone(), value.clone());
                 self.events.push(Event::Parameter { name, value });
-                return Ok(());
+                Ok(())
             }
             Message::NotificationResponse(body) => {
                 self.events.push(Event::Notification {
@@ -758,7 +758,7 @@ impl Session {
                     channel: body.channel().map_err(malformed)?.to_owned(),
                     payload: body.message().map_err(malformed)?.to_owned(),
                 });
-                return Ok(());
+                Ok(())
             }
             Message::ErrorResponse(body) if matches!(self.state, State::Ready) => {
                 // E.g. the backend was terminated while the session was idle.
@@ -769,7 +769,7 @@ impl Session {
                     return Err(error);
                 }
                 self.events.push(Event::Error(error));
-                return Ok(());
+                Ok(())
             }
             message => match self.state {
                 State::Startup => self.handle_startup(message),

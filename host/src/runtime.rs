@@ -288,7 +288,7 @@ impl Sandbox {
             s.driver
                 .wasmpg_driver_session()
                 .session()
-                .call_constructor(&mut s.store, options.clone())
+                .call_constructor(&mut s.store, *options)
         })
     }
 

@@ -7,8 +7,10 @@ use wasmpg::{Config, Driver, ErrorKind, Policy};
 use wasmpg_tests::*;
 
 fn driver_with(policy: Policy) -> Driver {
-    let mut config = Config::default();
-    config.policy = Some(policy);
+    let config = Config {
+        policy: Some(policy),
+        ..Config::default()
+    };
     Driver::with_config(config).expect("Driver::with_config")
 }
 

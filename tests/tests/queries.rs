@@ -229,8 +229,10 @@ fn large_results_and_values() {
 
 #[test]
 fn statement_cache_disabled_leaves_no_server_side_statements() {
-    let mut config = Config::default();
-    config.statement_cache = 0;
+    let config = Config {
+        statement_cache: 0,
+        ..Config::default()
+    };
     let driver = Driver::with_config(config).unwrap();
     let mut c = connect_with(&driver, &cluster().superuser_conninfo());
     for i in 0..5i32 {
@@ -249,8 +251,10 @@ fn statement_cache_disabled_leaves_no_server_side_statements() {
 
 #[test]
 fn statement_cache_prepares_once_per_text() {
-    let mut config = Config::default();
-    config.statement_cache = 16;
+    let config = Config {
+        statement_cache: 16,
+        ..Config::default()
+    };
     let driver = Driver::with_config(config).unwrap();
     let mut c = connect_with(&driver, &cluster().superuser_conninfo());
     for i in 0..5i32 {

@@ -763,13 +763,7 @@ impl Session {
             Message::ErrorResponse(body) if matches!(self.state, State::Ready) => {
                 // E.g. the backend was terminated while the session was idle.
                 let db = DbError::parse(body.fields())?;
-                let fatal = db.is_fatal();
-                let error = Error::db(db, false);
-                if fatal {
-                    return Err(error);
-                }
-                self.events.push(Event::Error(error));
-                Ok(())
+                self.server_error(db)
             }
             message => match self.state {
                 State::Startup => self.handle_startup(message),
@@ -968,13 +962,7 @@ impl Session {
                     // their shape changed: start the cache afresh.
                     self.cache.clear();
                 }
-                let fatal = db.is_fatal();
-                let error = Error::db(db, false);
-                if fatal {
-                    return Err(error);
-                }
-                self.events.push(Event::Error(error));
-                Ok(())
+                self.server_error(db)
             }
             Message::CopyInResponse(_) => {
                 frontend::copy_fail(
@@ -1047,6 +1035,18 @@ impl Session {
                 );
             }
         }
+    }
+
+    /// Reports a server error: FATAL and PANIC end the session (the `Err`), others fail only
+    /// the current request.
+    fn server_error(&mut self, db: DbError) -> Result<(), Error> {
+        let fatal = db.is_fatal();
+        let error = Error::db(db, false);
+        if fatal {
+            return Err(error);
+        }
+        self.events.push(Event::Error(error));
+        Ok(())
     }
 
     fn set_ready(&mut self, status: u8) -> Result<(), Error> {

@@ -88,7 +88,7 @@ impl<T: RowIndex + ?Sized> RowIndex for &T {
 #[derive(Clone)]
 pub struct Row {
     columns: Arc<[Column]>,
-    text: Arc<str>,
+    text: Arc<String>,
     fields: Box<[Option<Range<usize>>]>,
 }
 
@@ -259,13 +259,14 @@ fn split_rows(columns: &Arc<[Column]>, b: wit::RowBatch, rows: &mut Vec<Row>) ->
             }
             rows.push(Row {
                 columns: columns.clone(),
-                text: Arc::from(text),
+                text: Arc::new(text),
                 fields: ranges.into_boxed_slice(),
             });
         }
         return Ok(());
     }
-    let text: Arc<str> = Arc::from(b.data);
+    // `Arc<String>`, not `Arc<str>`: the batch is shared by its rows without another copy.
+    let text: Arc<String> = Arc::new(b.data);
     let bytes = text.as_bytes();
     let mut pos = 0usize;
     let mut ranges = Vec::with_capacity(ncols);

@@ -1,0 +1,148 @@
+"""wasmpg: a PostgreSQL DB-API 2.0 driver whose protocol client is a sandboxed Wasm component.
+
+The PostgreSQL protocol runs inside a WebAssembly component (the same one every wasmpg host
+uses) that performs no I/O: this package owns the socket, opens only the connections its policy
+allows, and drives the component through ``wasmtime``. It runs on CPython and PyPy.
+
+>>> import wasmpg
+>>> conn = wasmpg.connect("host=localhost dbname=app")          # doctest: +SKIP
+>>> with conn, conn.cursor() as cur:                              # doctest: +SKIP
+...     cur.execute("select %s::int + 1", (41,))
+...     cur.fetchone()
+(42,)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from . import types
+from ._conninfo import make_conninfo
+from ._dbapi import (
+    BINARY,
+    DATETIME,
+    NUMBER,
+    ROWID,
+    STRING,
+    Binary,
+    Date,
+    DateFromTicks,
+    Time,
+    TimeFromTicks,
+    Timestamp,
+    TimestampFromTicks,
+)
+from ._session import Session
+from .connection import Connection
+from .cursor import Column, Cursor
+from .errors import (
+    DatabaseError,
+    DataError,
+    Diagnostic,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    QueryCanceledError,
+    TransactionRollbackError,
+    Warning,
+)
+from .types import Json, Jsonb
+
+__version__ = "0.1.0"
+
+apilevel = "2.0"
+threadsafety = 2
+paramstyle = "pyformat"
+
+__all__ = [
+    "connect",
+    "Connection",
+    "Cursor",
+    "Column",
+    "apilevel",
+    "threadsafety",
+    "paramstyle",
+    "Warning",
+    "Error",
+    "InterfaceError",
+    "DatabaseError",
+    "DataError",
+    "OperationalError",
+    "IntegrityError",
+    "InternalError",
+    "ProgrammingError",
+    "NotSupportedError",
+    "TransactionRollbackError",
+    "QueryCanceledError",
+    "Diagnostic",
+    "Date",
+    "Time",
+    "Timestamp",
+    "DateFromTicks",
+    "TimeFromTicks",
+    "TimestampFromTicks",
+    "Binary",
+    "STRING",
+    "BINARY",
+    "NUMBER",
+    "DATETIME",
+    "ROWID",
+    "Json",
+    "Jsonb",
+    "make_conninfo",
+    "types",
+]
+
+
+def connect(
+    dsn: Optional[str] = None,
+    *,
+    allow: Optional[Sequence[str]] = None,
+    autocommit: bool = False,
+    read_timeout: Optional[float] = None,
+    statement_cache: int = 256,
+    max_message_size: int = 64 << 20,
+    memory_limit: int = 256 << 20,
+    **kwargs: Any,
+) -> Connection:
+    """Opens a connection.
+
+    ``dsn`` is a libpq connection string (``"host=... dbname=..."`` or a ``postgresql://``
+    URI); keyword arguments (``host``, ``port``, ``user``, ``password``, ``dbname`` or
+    ``database``, ``connect_timeout``, ``application_name``, ``options``, ``sslmode``, any libpq
+    keyword) are added to it, and libpq's ``PG*`` environment variables, the password file and
+    the OS user name fill in what neither gives.
+
+    ``allow``: the connection policy, a list of ``"host:port"``, ``"[v6addr]:port"`` or Unix
+    socket paths. By default exactly the targets the connection string names are allowed. A
+    target outside the list is refused before any socket is created (OperationalError naming
+    the policy), and multi-host connection strings move on to their next host.
+
+    ``read_timeout``: seconds to wait for each read from the server (default: no limit).
+    ``statement_cache``: capacity of the automatic prepared-statement cache for parameterised
+    queries (0 disables it, for PgBouncer in transaction mode).
+    ``max_message_size``: the largest server message accepted, in bytes (a longer one is an
+    OperationalError and ends the connection). ``memory_limit``: the guest instance's linear
+    memory bound, in bytes (exceeding it traps the guest: OperationalError, connection closed).
+    """
+    if not isinstance(statement_cache, int) or statement_cache < 0:
+        raise ProgrammingError("statement_cache must be a non-negative integer")
+    if read_timeout is not None and (not isinstance(read_timeout, (int, float)) or read_timeout <= 0):
+        raise ProgrammingError("read_timeout must be a positive number of seconds")
+    for name, value in (("max_message_size", max_message_size), ("memory_limit", memory_limit)):
+        if not isinstance(value, int) or not 0 < value < 2 ** 32:
+            raise ProgrammingError("%s must be a positive number of bytes below 4 GiB" % name)
+    conninfo = make_conninfo(dsn, **kwargs)
+    session = Session(
+        conninfo,
+        allow=allow,
+        read_timeout=read_timeout,
+        statement_cache=statement_cache,
+        max_message_size=max_message_size,
+        memory_limit=memory_limit,
+    )
+    return Connection(session, autocommit=autocommit)

@@ -1,0 +1,645 @@
+"""Cursors (PEP 249).
+
+``conn.cursor()`` is a client-side cursor: ``execute`` reads the whole result before it
+returns, so ``rowcount`` is known at once (psycopg's default). Rows stay in the compact batch
+strings the guest produced and are converted to tuples one batch at a time as they are fetched.
+
+``conn.cursor(name="...")`` is a streaming cursor, the counterpart of psycopg's server-side
+cursors: ``execute`` returns as soon as the first rows (or the end) arrive, and ``fetch*`` read
+more from the socket only when the rows already received are used up. The server then waits on
+TCP backpressure, so memory stays bounded whatever the result's size. ``rowcount`` is -1 until
+the last row has been read. The result streams on the connection itself (no DECLARE/FETCH): any
+other statement on the connection, ``commit`` and ``rollback`` first read and discard what is
+left of it, and a later fetch on the streaming cursor then raises ProgrammingError.
+
+Results of several statements (``execute("select 1; select 2")``, without parameters) are
+reached with ``nextset()``, as in psycopg 3; ``executemany`` discards row results.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque, namedtuple
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from . import _sql
+from ._session import Sink
+from .errors import DataError, Error, InterfaceError, ProgrammingError
+from .types import dump, fast_loader_for, loader_for, oids
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .connection import Connection
+
+__all__ = ["Cursor", "Column"]
+
+_NUL = "\x00"
+_FS = "\x1f"
+_RS = "\x1e"
+_ESC = re.compile("[\x00\x1b\x1e\x1f]")
+
+
+class Column(namedtuple("Column", "name type_code display_size internal_size precision scale null_ok")):
+    """One entry of ``cursor.description`` (a 7-item sequence, PEP 249). ``type_code`` is the
+    type OID; ``table_oid`` and ``table_column`` say where the column comes from (0 if
+    computed)."""
+
+    table_oid: int = 0
+    table_column: int = 0
+
+
+def _describe(col: tuple) -> Column:
+    name, oid, typmod, table_oid, column_id, size = col
+    display = precision = scale = None
+    if oid in (oids.VARCHAR, oids.BPCHAR) and typmod >= 4:
+        display = typmod - 4
+    elif oid == oids.NUMERIC and typmod >= 4:
+        precision = ((typmod - 4) >> 16) & 0xFFFF
+        scale = (typmod - 4) & 0xFFFF
+    c = Column(name, oid, display, size, precision, scale, None)
+    c.table_oid = table_oid
+    c.table_column = column_id
+    return c
+
+
+# -- rows: one generated batch converter per result shape --
+
+
+class _Shape:
+    """What a result's columns imply, computed once per distinct RowDescription: the
+    description, the careful loaders, and a generated converter for whole batches."""
+
+    __slots__ = ("description", "loaders", "convert")
+
+    def __init__(self, columns: List[tuple]) -> None:
+        self.description = tuple(_describe(c) for c in columns)
+        self.loaders = tuple(loader_for(c[1]) for c in columns)
+        self.convert = _batch_converter(tuple(fast_loader_for(c[1]) for c in columns))
+
+
+_shapes: Dict[Tuple[tuple, ...], _Shape] = {}
+
+
+def _shape(columns: List[tuple]) -> _Shape:
+    key = tuple(columns)
+    shape = _shapes.get(key)
+    if shape is None:
+        shape = _Shape(columns)
+        if len(_shapes) >= 1024:
+            _shapes.clear()
+        _shapes[key] = shape
+    return shape
+
+
+def _batch_converter(loaders: Tuple[Any, ...]) -> Callable[[List[str]], List[tuple]]:
+    """``convert(rows) -> [tuple]`` for the rows of one batch (each row's fields end with
+    U+001F; NULL is U+0000). Generated code: one comprehension, no call per row."""
+    n = len(loaders)
+    env: Dict[str, Any] = {}
+    exprs = []
+    for i, loader in enumerate(loaders):
+        if loader is None:
+            exprs.append("None if v%d == %r else v%d" % (i, _NUL, i))
+        else:
+            env["L%d" % i] = loader
+            exprs.append("None if v%d == %r else L%d(v%d)" % (i, _NUL, i, i))
+    if n:
+        targets = ", ".join("v%d" % i for i in range(n)) + ", _"
+        src = "def convert(rows):\n    return [(%s,) for r in rows for %s in [r.split(%r)]]\n" % (
+            ", ".join(exprs), targets, _FS)
+    else:
+        src = "def convert(rows):\n    return [() for r in rows]\n"
+    exec(compile(src, "<wasmpg row converter>", "exec"), env)  # noqa: S102 - built from constants
+    return env["convert"]
+
+
+def _unescape(field: str) -> str:
+    # Every U+001B starts a pair, and no pair's second character is U+001B, so replacing the
+    # pairs one kind at a time (U+001B itself last) is exact.
+    return (
+        field.replace("\x1b@", "\x00")
+        .replace("\x1b^", "\x1e")
+        .replace("\x1b_", "\x1f")
+        .replace("\x1b[", "\x1b")
+    )
+
+
+class _Result:
+    """One result set: its columns, the batches not yet converted, the current rows."""
+
+    __slots__ = ("columns", "description", "shape", "batches", "rows", "pos", "tag", "count",
+                 "done", "fetched")
+
+    def __init__(self, columns: Optional[List[tuple]]) -> None:
+        self.columns = columns
+        self.shape: Optional[_Shape] = None
+        self.description: Optional[Tuple[Column, ...]] = None
+        if columns is not None:
+            self.shape = _shape(columns)
+            self.description = self.shape.description
+        self.batches: Deque[Tuple[int, bool, str]] = deque()
+        self.rows: List[tuple] = []
+        self.pos = 0
+        self.tag: Optional[str] = None
+        self.count: Optional[int] = None
+        self.done = False
+        self.fetched = 0
+
+    def convert(self, batch: Tuple[int, bool, str]) -> List[tuple]:
+        _count, escaped, data = batch
+        rows = data.split(_RS)
+        rows.pop()  # the text after the last row separator is empty
+        shape = self.shape
+        assert shape is not None
+        if not escaped:
+            try:
+                return shape.convert(rows)
+            except (ValueError, ArithmeticError, TypeError, KeyError):
+                pass  # a value the fast loaders do not take: the careful path below
+        try:
+            return self._careful(rows, escaped, shape.loaders)
+        except Error:
+            raise
+        except (ValueError, TypeError, ArithmeticError, LookupError) as e:
+            raise DataError("cannot convert a value of the result: %s" % e) from None
+
+    @staticmethod
+    def _careful(rows: List[str], escaped: bool, loaders: Tuple[Any, ...]) -> List[tuple]:
+        out = []
+        for r in rows:
+            fields = r.split(_FS)
+            if len(fields) != len(loaders) + 1:
+                raise DataError("a result row has %d fields, not %d" % (len(fields) - 1, len(loaders)))
+            row = []
+            for value, loader in zip(fields, loaders):
+                if value == _NUL:
+                    row.append(None)
+                    continue
+                if escaped and "\x1b" in value:
+                    value = _unescape(value)
+                row.append(value if loader is None else loader(value))
+            out.append(tuple(row))
+        return out
+
+
+class _Collector(Sink):
+    """The sink of a cursor's request: result sets in order."""
+
+    def __init__(self) -> None:
+        self.results: List[_Result] = []
+        self.error: Optional[Error] = None
+        self.pending = 0  # batches received and not yet taken by the cursor
+
+    def _open(self) -> _Result:
+        if self.results:
+            last = self.results[-1]
+            if last.columns is not None and not last.done:
+                return last
+        r = _Result(None)
+        self.results.append(r)
+        return r
+
+    def columns(self, cols: List[tuple]) -> None:
+        self.results.append(_Result(cols))
+
+    def rows(self, batch: Tuple[int, bool, str]) -> None:
+        self._open().batches.append(batch)
+        self.pending += 1
+
+    def complete(self, tag: str, rows: Optional[int]) -> None:
+        r = self._open()
+        r.tag = tag
+        r.count = rows
+        r.done = True
+
+    def empty(self) -> None:
+        r = _Result(None)
+        r.done = True
+        self.results.append(r)
+
+    def has_rows(self) -> bool:
+        return self.pending > 0
+
+
+def _merge_oid(a: Optional[int], b: int, column: int) -> int:
+    """The type declared for a parameter column whose rows have types a and b."""
+    if a is None or a == b:
+        return b
+    rank = {oids.INT4: 0, oids.INT8: 1, oids.NUMERIC: 2}
+    if a in rank and b in rank:
+        return a if rank[a] > rank[b] else b
+    numeric = {oids.INT4, oids.INT8, oids.NUMERIC, oids.FLOAT8}
+    if a in numeric and b in numeric:
+        return oids.NUMERIC
+    # The guest rewrites only bytea, interval and array values; others pass unchanged, so
+    # their column can be declared unknown and left to the server.
+    special = (oids.BYTEA, oids.INTERVAL)
+    if a in special or b in special or a in oids.ARRAY_ELEMENT or b in oids.ARRAY_ELEMENT:
+        raise ProgrammingError(
+            "parameter $%d has values of different types (oids %d and %d) across rows"
+            % (column + 1, a, b)
+        )
+    return 0
+
+
+def _field(text: Optional[str]) -> str:
+    if text is None:
+        return "\x00\x1f"
+    if _ESC.search(text):
+        text = (
+            text.replace("\x1b", "\x1b[")
+            .replace("\x00", "\x1b@")
+            .replace("\x1e", "\x1b^")
+            .replace("\x1f", "\x1b_")
+        )
+    return text + _FS
+
+
+def adapt_rows(rows: Sequence[Sequence[Any]]) -> Tuple[List[int], str]:
+    """Parameter rows -> (declared type per column, the row-batch string)."""
+    if not rows:
+        return [], ""
+    width = len(rows[0])
+    declared: List[Optional[int]] = [None] * width
+    parts = []
+    for values in rows:
+        if len(values) != width:
+            raise ProgrammingError("every parameter row must have the same number of values")
+        for i, value in enumerate(values):
+            oid, text = dump(value)
+            if text is not None:
+                current = declared[i]
+                declared[i] = oid if current is None else _merge_oid(current, oid, i)
+            parts.append(_field(text))
+        parts.append(_RS)
+    return [0 if t is None else t for t in declared], "".join(parts)
+
+
+_PROC_NAME = re.compile(r'^(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+")(?:\.(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+"))*$')
+
+
+class Cursor:
+    """A PEP 249 cursor. Create it with ``Connection.cursor()``."""
+
+    def __init__(self, connection: "Connection", name: Optional[str] = None) -> None:
+        self._conn: Optional["Connection"] = connection
+        self.name = name
+        self.arraysize = 1
+        self.itersize = 2000
+        self._stream = name is not None
+        self._sink: Optional[_Collector] = None
+        self._results: List[_Result] = []
+        self._index = 0
+        self._res: Optional[_Result] = None
+        self._discarded = False
+        self.description: Optional[Tuple[Column, ...]] = None
+        self.rowcount = -1
+        self.rownumber: Optional[int] = None
+        self.statusmessage: Optional[str] = None
+        self.query: Optional[str] = None
+        self.lastrowid = None
+        self.closed = False
+
+    # -- PEP 249 attributes --
+
+    @property
+    def connection(self) -> "Connection":
+        if self._conn is None:
+            raise InterfaceError("the cursor is closed")
+        return self._conn
+
+    def setinputsizes(self, sizes: Any) -> None:
+        """Does nothing (PEP 249 allows it): parameter types come from the values."""
+
+    def setoutputsize(self, size: Any, column: Any = None) -> None:
+        """Does nothing (PEP 249 allows it)."""
+
+    # -- execution --
+
+    def _check(self) -> "Connection":
+        if self.closed or self._conn is None:
+            raise InterfaceError("the cursor is closed")
+        conn = self._conn
+        if conn.closed:
+            raise InterfaceError("the connection is closed")
+        return conn
+
+    def _reset(self) -> None:
+        self._sink = None
+        self._results = []
+        self._index = 0
+        self._res = None
+        self._discarded = False
+        self.description = None
+        self.rowcount = -1
+        self.rownumber = None
+        self.statusmessage = None
+
+    def execute(self, query: str, params: Any = None) -> "Cursor":
+        """Executes one query (without parameters: one or more statements).
+
+        ``params``: a sequence for ``%s`` placeholders or a mapping for ``%(name)s``; the values
+        are bound server-side, never interpolated. With ``params`` None the query is sent as
+        is (``%`` needs no doubling) through the simple query protocol.
+        """
+        conn = self._check()
+        if not isinstance(query, str):
+            raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
+        with conn._lock:
+            self._reset()
+            self.query = query
+            conn._before_statement(self)
+            sink = _Collector()
+            self._sink = sink
+            session = conn._session
+            if params is None:
+                session.simple_query(query, sink, stream=self._stream)
+            else:
+                sql, spec = _sql.convert(query)
+                values = _sql.bind(spec, params)
+                if values:
+                    types, batch = adapt_rows([values])
+                else:
+                    types, batch = [], ""
+                session.query(sql, types, batch, sink, stream=self._stream)
+            if self._stream and session.busy():
+                conn._streaming = self
+            self._after_request(sink)
+        return self
+
+    def executemany(self, query: str, params_seq: Any) -> "Cursor":
+        """Executes the query once per parameter set, all in ONE round trip: every execution
+        is pipelined before a single Sync, so they form one implicit transaction (in
+        autocommit mode too: one failure rolls all of them back). ``rowcount`` is the total;
+        results of row-returning statements are discarded."""
+        conn = self._check()
+        if not isinstance(query, str):
+            raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
+        sql, spec = _sql.convert(query)
+        if isinstance(params_seq, (str, bytes)) or not hasattr(params_seq, "__iter__"):
+            raise ProgrammingError(
+                "executemany needs a sequence (or iterable) of parameter sets, not %s"
+                % type(params_seq).__name__
+            )
+        rows = [_sql.bind(spec, p) for p in params_seq]
+        with conn._lock:
+            self._reset()
+            self.query = query
+            if not rows:
+                self.rowcount = 0
+                return self
+            if spec == 0:
+                types, batch = [], _RS * len(rows)  # zero-column rows: one execution each
+            else:
+                types, batch = adapt_rows(rows)
+            conn._before_statement(self)
+            sink = _Collector()
+            self._sink = sink
+            conn._session.query(sql, types, batch, sink, stream=False)
+            if sink.error is not None:
+                raise sink.error
+            total = 0
+            for r in sink.results:
+                if r.count is None:
+                    total = -1
+                    break
+                total += r.count
+            self.rowcount = total
+            self.statusmessage = sink.results[-1].tag if sink.results else None
+        return self
+
+    def callproc(self, procname: str, params: Sequence[Any] = ()) -> Sequence[Any]:
+        """Calls a function as ``SELECT * FROM procname(params...)``; returns ``params``
+        unchanged (PostgreSQL functions have no OUT-parameter binding here)."""
+        if not isinstance(procname, str) or not _PROC_NAME.match(procname):
+            raise ProgrammingError("invalid procedure name %r" % (procname,))
+        if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
+            raise ProgrammingError("callproc parameters must be a sequence")
+        placeholders = ", ".join(["%s"] * len(params))
+        self.execute("SELECT * FROM %s(%s)" % (procname, placeholders), list(params))
+        return params
+
+    def _after_request(self, sink: _Collector) -> None:
+        self._results = sink.results
+        if sink.error is not None and not self._results_pending():
+            self._streaming_done()
+            raise sink.error
+        self._select(0)
+
+    def _results_pending(self) -> bool:
+        conn = self._conn
+        return conn is not None and conn._streaming is self
+
+    def _streaming_done(self) -> None:
+        conn = self._conn
+        if conn is not None and conn._streaming is self:
+            conn._streaming = None
+
+    def _select(self, index: int) -> None:
+        self._index = index
+        res = self._results[index] if index < len(self._results) else None
+        self._res = res
+        if res is None:
+            self.description = None
+            self.rowcount = -1
+            self.rownumber = None
+            return
+        self.description = res.description
+        self.rownumber = 0 if res.description is not None else None
+        self._update_count()
+
+    def _update_count(self) -> None:
+        res = self._res
+        if res is None:
+            return
+        if res.done:
+            self.rowcount = -1 if res.count is None else res.count
+            self.statusmessage = res.tag
+        else:
+            self.rowcount = -1
+
+    def nextset(self) -> Optional[bool]:
+        """Moves to the next result set of a multi-statement query: True, or None when there
+        is none. The rest of the current result set is skipped."""
+        conn = self._check()
+        with conn._lock:
+            while True:
+                res = self._res
+                if res is not None and res.batches:
+                    if self._sink is not None:
+                        self._sink.pending -= len(res.batches)
+                    res.batches.clear()
+                if res is not None:
+                    res.rows = []
+                    res.pos = 0
+                if self._index + 1 < len(self._results):
+                    self._select(self._index + 1)
+                    return True
+                if not self._pump():
+                    return None
+
+    # -- fetching --
+
+    def _pump(self) -> bool:
+        """Streaming: reads more from the socket. False when the request is complete."""
+        conn = self._conn
+        sink = self._sink
+        if conn is None or sink is None:
+            return False
+        if self._discarded or sink.discarded:
+            self._discarded = True
+            raise ProgrammingError(
+                "the rest of this streamed result was discarded: another statement ran on the "
+                "connection before it was read to the end"
+            )
+        if conn._streaming is not self:
+            return False
+        if conn.closed:
+            conn._streaming = None
+            raise InterfaceError("the connection is closed")
+        session = conn._session
+        session.resume(sink)
+        if not session.busy():
+            conn._streaming = None
+            if sink.error is not None:
+                raise sink.error
+        return True
+
+    def _fill(self) -> bool:
+        """Makes sure the current result has an unread converted row; False at its end."""
+        if self._discarded:
+            raise ProgrammingError(
+                "the rest of this streamed result was discarded: another statement ran on the "
+                "connection before it was read to the end"
+            )
+        res = self._res
+        if res is None or res.description is None:
+            raise ProgrammingError("no results to fetch: the last statement returned no rows")
+        while res.pos >= len(res.rows):
+            if res.batches:
+                batch = res.batches.popleft()
+                sink = self._sink
+                if sink is not None:
+                    sink.pending -= 1
+                res.rows = res.convert(batch)
+                res.pos = 0
+                continue
+            if res.done:
+                self._update_count()
+                return False
+            if not self._pump():
+                res.done = True
+                self._update_count()
+                return False
+        return True
+
+    def _fetch_check(self) -> None:
+        if self.closed or self._conn is None:
+            raise InterfaceError("the cursor is closed")
+
+    def fetchone(self) -> Optional[tuple]:
+        """The next row, or None at the end."""
+        self._fetch_check()
+        with self.connection._lock:
+            if not self._fill():
+                return None
+            res = self._res
+            assert res is not None
+            row = res.rows[res.pos]
+            res.pos += 1
+            res.fetched += 1
+            self.rownumber = res.fetched
+            return row
+
+    def fetchmany(self, size: Optional[int] = None) -> List[tuple]:
+        """Up to ``size`` rows (default ``arraysize``); an empty list at the end."""
+        self._fetch_check()
+        if size is None:
+            size = self.arraysize
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise ProgrammingError("fetchmany size must be an integer, got %r" % (size,))
+        out: List[tuple] = []
+        with self.connection._lock:
+            while len(out) < size and self._fill():
+                res = self._res
+                assert res is not None
+                take = min(size - len(out), len(res.rows) - res.pos)
+                out.extend(res.rows[res.pos : res.pos + take])
+                res.pos += take
+                res.fetched += take
+            if self._res is not None and self._res.description is not None:
+                self.rownumber = self._res.fetched
+        return out
+
+    def fetchall(self) -> List[tuple]:
+        """Every remaining row."""
+        self._fetch_check()
+        out: List[tuple] = []
+        with self.connection._lock:
+            while self._fill():
+                res = self._res
+                assert res is not None
+                if res.pos:
+                    out.extend(res.rows[res.pos :])
+                else:
+                    out.extend(res.rows)
+                res.fetched += len(res.rows) - res.pos
+                res.pos = len(res.rows)
+            if self._res is not None:
+                self.rownumber = self._res.fetched
+        return out
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self
+
+    def __next__(self) -> tuple:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def scroll(self, value: int, mode: str = "relative") -> None:
+        """Moves within the rows converted so far (client-side only)."""
+        self._fetch_check()
+        res = self._res
+        if res is None or res.description is None:
+            raise ProgrammingError("no results to scroll")
+        if mode not in ("relative", "absolute"):
+            raise ProgrammingError("scroll mode must be 'relative' or 'absolute'")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ProgrammingError("scroll value must be an integer, got %r" % (value,))
+        target = res.fetched + value if mode == "relative" else value
+        start = res.fetched - res.pos
+        if not start <= target <= start + len(res.rows):
+            raise IndexError("scroll target out of the rows held in memory")
+        res.pos = target - start
+        res.fetched = target
+        self.rownumber = target
+
+    # -- lifecycle --
+
+    def close(self) -> None:
+        """Closes the cursor; a streaming cursor discards the rest of its result."""
+        if self.closed:
+            return
+        conn = self._conn
+        if conn is not None and conn._streaming is self and not conn.closed:
+            with conn._lock:
+                try:
+                    conn._session.drain()
+                finally:
+                    conn._streaming = None
+        self.closed = True
+        self._results = []
+        self._res = None
+        self._sink = None
+
+    def __enter__(self) -> "Cursor":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        kind = "streaming %r" % self.name if self._stream else "client-side"
+        return "<wasmpg.Cursor %s %s>" % (kind, state)

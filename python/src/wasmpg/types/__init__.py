@@ -1,0 +1,175 @@
+"""Adaptation between Python values and the canonical forms of ``wit/driver.wit``.
+
+* ``loader_for(oid)`` chooses the function that turns a column's canonical text into a Python
+  value (None: the text itself), once per result column.
+* ``dump(value)`` turns a parameter into ``(type oid, canonical text)``, the type OID being what
+  the driver declares to the server (0 lets the server infer it).
+
+=====================  ==========================  ====================================
+PostgreSQL             Python (results)            parameters
+=====================  ==========================  ====================================
+bool                   bool                        bool
+int2, int4, int8, oid  int                         int (int4, int8 or numeric by value)
+float4, float8         float                       float (float8)
+numeric                Decimal                     Decimal
+text types, unknown    str                         str (declared unknown)
+bytea                  bytes                       bytes, bytearray, memoryview
+date                   date                        date
+time / timetz          time (naive / aware)        time (naive / aware)
+timestamp(tz)          datetime (naive / aware)    datetime (naive / aware)
+interval               timedelta                   timedelta
+uuid                   UUID                        UUID
+json, jsonb            json.loads(...)             Json(obj), Jsonb(obj)
+arrays of the above    (nested) list               list
+=====================  ==========================  ====================================
+"""
+
+from __future__ import annotations
+
+import datetime as _pydt
+import uuid
+from decimal import Decimal
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from ..errors import ProgrammingError
+from . import array as _array
+from . import datetime as _dt
+from . import numeric as _num
+from . import oids
+from . import string as _str
+from .json import Json, Jsonb, load_json
+
+__all__ = ["loader_for", "dump", "Json", "Jsonb", "oids"]
+
+Loader = Optional[Callable[[str], Any]]
+
+_LOADERS: Dict[int, Loader] = {
+    oids.BOOL: _num.load_bool,
+    oids.INT2: int,
+    oids.INT4: int,
+    oids.INT8: int,
+    oids.OID: int,
+    oids.FLOAT4: float,
+    oids.FLOAT8: float,
+    oids.NUMERIC: Decimal,
+    oids.BYTEA: _str.load_bytea,
+    oids.DATE: _dt.load_date,
+    oids.TIME: _dt.load_time,
+    oids.TIMETZ: _dt.load_timetz,
+    oids.TIMESTAMP: _dt.load_timestamp,
+    oids.TIMESTAMPTZ: _dt.load_timestamptz,
+    oids.INTERVAL: _dt.load_interval,
+    oids.UUID: _str.load_uuid,
+    oids.JSON: load_json,
+    oids.JSONB: load_json,
+}
+
+
+def loader_for(oid: int) -> Loader:
+    """The loader for values of type ``oid``; None means the canonical text as a ``str``."""
+    element = oids.ARRAY_ELEMENT.get(oid)
+    if element is not None:
+        return _array.make_loader(_LOADERS.get(element))
+    return _LOADERS.get(oid)
+
+
+# Loaders for the common case only: they may raise ValueError on values the careful loader
+# handles (infinity, BC dates, 24:00:00), and the row converter then redoes the batch with
+# ``loader_for``'s loaders. On CPython they are the C-coded ``fromisoformat`` methods, which
+# read the canonical forms exactly.
+_FAST: Dict[int, Loader] = {
+    oids.DATE: _dt._date_fast,
+    oids.TIME: _dt._time_fast,
+    oids.TIMETZ: _pydt.time.fromisoformat if _dt._CPYTHON else _dt.load_timetz,
+    oids.TIMESTAMP: _dt._timestamp_fast,
+    oids.TIMESTAMPTZ: _pydt.datetime.fromisoformat if _dt._CPYTHON else _dt._load_timestamptz_py,
+}
+
+
+def fast_loader_for(oid: int) -> Loader:
+    """A loader for the common values of ``oid`` (see ``_FAST``); else ``loader_for``'s."""
+    if oid in _FAST and _LOADERS.get(oid) is _DEFAULT_LOADERS.get(oid):
+        return _FAST[oid]
+    return loader_for(oid)
+
+
+def _dump_list(value: Any) -> Tuple[int, str]:
+    return _array.dump_list(value, dump)
+
+
+def _dump_json(value: Json) -> Tuple[int, str]:
+    return value.dump()
+
+
+def _refuse_dict(value: Any) -> Tuple[int, str]:
+    raise ProgrammingError(
+        "cannot adapt a dict as a parameter: wrap it in wasmpg.Json() or wasmpg.Jsonb()"
+    )
+
+
+def _refuse_tuple(value: Any) -> Tuple[int, str]:
+    raise ProgrammingError(
+        "cannot adapt a tuple as a parameter: values are bound server-side, so use a list "
+        "(an array), e.g. 'WHERE x = ANY(%s)' with [1, 2, 3]"
+    )
+
+
+_DUMPERS: Dict[type, Callable[[Any], Tuple[int, str]]] = {
+    str: _str.dump_str,
+    int: _num.dump_int,
+    bool: _num.dump_bool,
+    float: _num.dump_float,
+    Decimal: _num.dump_decimal,
+    bytes: _str.dump_bytes,
+    bytearray: _str.dump_bytes,
+    memoryview: _str.dump_bytes,
+    _pydt.date: _dt.dump_date,
+    _pydt.datetime: _dt.dump_datetime,
+    _pydt.time: _dt.dump_time,
+    _pydt.timedelta: _dt.dump_timedelta,
+    uuid.UUID: _str.dump_uuid,
+    list: _dump_list,
+    Json: _dump_json,
+    Jsonb: _dump_json,
+    dict: _refuse_dict,
+    tuple: _refuse_tuple,
+}
+
+
+def dumper_for(cls: type) -> Callable[[Any], Tuple[int, str]]:
+    """The dumper of a class: exact match first, then the nearest base class."""
+    fn = _DUMPERS.get(cls)
+    if fn is None:
+        for base in cls.__mro__[1:]:
+            fn = _DUMPERS.get(base)
+            if fn is not None:
+                _DUMPERS[cls] = fn
+                break
+        else:
+            raise ProgrammingError(
+                "cannot adapt a parameter of type %s" % cls.__name__
+            )
+    return fn
+
+
+def dump(value: Any) -> Tuple[int, Optional[str]]:
+    """``(type oid, canonical text)`` of a parameter; None is ``(0, None)`` (NULL)."""
+    if value is None:
+        return 0, None
+    fn = _DUMPERS.get(type(value))
+    if fn is None:
+        fn = dumper_for(type(value))
+    return fn(value)
+
+
+_DEFAULT_LOADERS = dict(_LOADERS)
+
+
+def register_loader(oid: int, loader: Loader) -> None:
+    """Replaces the loader of a type OID (None: return the canonical text)."""
+    _LOADERS[oid] = loader
+
+
+def register_dumper(cls: type, dumper: Callable[[Any], Tuple[int, str]]) -> None:
+    """Adapts instances of ``cls`` as parameters: ``dumper(value) -> (oid, canonical text)``."""
+    _DUMPERS[cls] = dumper

@@ -1,0 +1,85 @@
+"""Arrays, both ways.
+
+Canonical form (``wit/driver.wit``): a JSON list, nested once per dimension (lower bounds are
+dropped), each element the JSON string of the element's canonical form, or ``null``. So an
+array result is ``json.loads`` plus the element type's loader applied to the leaves, and an
+array parameter is the same JSON built from the elements' canonical forms.
+
+A ``list`` parameter is an array. Its element type is the type of the first non-None element
+(integers widen across elements: int4, then int8, then numeric; integers mixed with floats or
+Decimals are sent as numeric). A list with no non-None element is sent as an untyped array
+literal (``'{}'``, ``'{NULL}'``...) and the server infers its type.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, List, Optional, Tuple
+
+from ..errors import ProgrammingError
+from . import oids
+
+_NUMERIC_RANK = {oids.INT4: 0, oids.INT8: 1, oids.NUMERIC: 2, oids.FLOAT8: 3}
+
+
+def make_loader(element: Optional[Callable[[str], Any]]) -> Callable[[str], Any]:
+    """A loader for an array whose elements are loaded by ``element`` (None: strings)."""
+    loads = json.loads
+    if element is None:
+        return loads
+
+    def convert(value: Any) -> Any:
+        if type(value) is list:
+            return [None if v is None else convert(v) for v in value]
+        return element(value)
+
+    def load(text: str) -> Any:
+        return convert(loads(text))
+
+    return load
+
+
+def _merge(a: int, b: int, value: Any) -> int:
+    if a == b:
+        return a
+    if a in _NUMERIC_RANK and b in _NUMERIC_RANK:
+        if oids.FLOAT8 in (a, b):
+            return oids.NUMERIC
+        return a if _NUMERIC_RANK[a] > _NUMERIC_RANK[b] else b
+    raise ProgrammingError(
+        "cannot send a list mixing element types as one array (element %r)" % (value,)
+    )
+
+
+def _untyped_literal(value: List[Any]) -> str:
+    return "{" + ",".join(_untyped_literal(v) if type(v) is list else "NULL" for v in value) + "}"
+
+
+def dump_list(value: List[Any], dump: Callable[[Any], Tuple[int, Optional[str]]]) -> Tuple[int, str]:
+    """(array type oid, canonical JSON) of a (nested) list; ``dump`` adapts the leaves."""
+    element_oid: List[Optional[int]] = [None]
+
+    def walk(v: Any) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, tuple):
+            raise ProgrammingError(
+                "cannot send a tuple inside an array parameter; use a list (element %r)" % (v,)
+            )
+        oid, text = dump(v)
+        current = element_oid[0]
+        element_oid[0] = oid if current is None else _merge(current, oid, v)
+        return text
+
+    leaves = walk(value)
+    oid = element_oid[0]
+    if oid is None:
+        return 0, _untyped_literal(value)
+    if oid == 0:
+        oid = oids.TEXT
+    array = oids.ARRAY_OF.get(oid)
+    if array is None:
+        raise ProgrammingError("no array type for elements of type oid %d" % oid)
+    return array, json.dumps(leaves, separators=(",", ":"))

@@ -1,0 +1,219 @@
+"""Connection strings, keyword arguments, PG* variables, the password file, timeouts,
+authentication methods."""
+
+import os
+import socket
+import stat
+import time
+
+import pytest
+
+import wasmpg
+from wasmpg import _env
+from wasmpg._conninfo import make_conninfo
+
+
+def test_make_conninfo():
+    assert make_conninfo() == ""
+    assert make_conninfo("host=a") == "host=a"
+    assert make_conninfo("host=a", port=5, dbname=None) == "host=a port='5'"
+    assert make_conninfo(database="d b", password="it's\\") == "dbname='d b' password='it\\'s\\\\'"
+    assert make_conninfo("postgresql://h/db", user="u s", application_name="a&b") == (
+        "postgresql://h/db?user=u%20s&application_name=a%26b")
+    assert make_conninfo("postgresql://h/db?sslmode=disable", port=1) == (
+        "postgresql://h/db?sslmode=disable&port=1")
+    with pytest.raises(wasmpg.ProgrammingError):
+        make_conninfo(port=True)
+
+
+def test_keywords_and_quoting(cluster):
+    c = wasmpg.connect(host="127.0.0.1", port=cluster.port, user="postgres",
+                       database="wasmpg_test", application_name="it's a test",
+                       options="-c search_path=pg_catalog", connect_timeout=5)
+    cur = c.cursor()
+    cur.execute("SELECT current_setting('application_name'), current_setting('search_path'), "
+                "current_database(), current_user")
+    assert cur.fetchone() == ("it's a test", "pg_catalog", "wasmpg_test", "postgres")
+    assert c.get_parameter_status("application_name") == "it's a test"
+    assert c.server_version >= 100000
+    c.close()
+
+
+def test_uri(cluster):
+    c = wasmpg.connect("postgresql://postgres@127.0.0.1:%d/wasmpg_test" % cluster.port,
+                       application_name="uri")
+    cur = c.cursor()
+    cur.execute("SELECT current_setting('application_name')")
+    assert cur.fetchone() == ("uri",)
+    c.close()
+
+
+def test_environment_defaults(cluster, monkeypatch):
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", str(cluster.port))
+    monkeypatch.setenv("PGUSER", "postgres")
+    monkeypatch.setenv("PGDATABASE", "wasmpg_test")
+    monkeypatch.setenv("PGAPPNAME", "from-env")
+    c = wasmpg.connect()
+    cur = c.cursor()
+    cur.execute("SELECT current_setting('application_name')")
+    assert cur.fetchone() == ("from-env",)
+    c.close()
+    # the conninfo wins over the environment
+    monkeypatch.setenv("PGDATABASE", "nope")
+    c = wasmpg.connect("dbname=wasmpg_test")
+    c.close()
+
+
+def test_os_user_is_the_default_user(monkeypatch):
+    monkeypatch.delenv("PGUSER", raising=False)
+    monkeypatch.setenv("USER", "someone")
+    assert ("PGUSER", "someone") in _env.defaults()
+    monkeypatch.setenv("PGUSER", "explicit")
+    assert [v for k, v in _env.defaults() if k == "PGUSER"] == ["explicit"]
+    monkeypatch.delenv("USER")
+    monkeypatch.delenv("LOGNAME", raising=False)
+    monkeypatch.delenv("PGUSER")
+    assert _env.os_user()  # from the passwd database
+
+
+def test_passfile_lookup_rules():
+    text = ("# comment\n"
+            "db.example:5432:app:alice:secret\n"
+            "*:*:*:bob:pa\\:ss\\\\word\n"
+            "localhost:5433:*:carol:sock\n"
+            "h:1:d:u:a:b\n")
+    assert _env.lookup(text, "db.example", 5432, "app", "alice") == "secret"
+    assert _env.lookup(text, "db.example", 5433, "app", "alice") is None
+    assert _env.lookup(text, "anything", 1, "x", "bob") == "pa:ss\\word"
+    assert _env.lookup(text, "/var/run/postgresql", 5433, "x", "carol") == "sock"
+    assert _env.lookup(text, "otherhost", 5433, "x", "carol") is None
+    assert _env.lookup(text, "h", 1, "d", "u") == "a:b"
+
+
+@pytest.mark.parametrize("role, password", [("pw_user", "pw_secret"), ("md5_user", "md5_secret"),
+                                            ("scram_user", "scram_secret")])
+def test_passfile(cluster, tmp_path, role, password):
+    path = tmp_path / "pgpass"
+    path.write_text("127.0.0.1:%d:*:%s:%s\n" % (cluster.port, role, password))
+    os.chmod(path, 0o600)
+    c = wasmpg.connect(cluster.dsn(role), passfile=str(path))
+    cur = c.cursor()
+    cur.execute("SELECT current_user")
+    assert cur.fetchone() == (role,)
+    c.close()
+    # PGPASSFILE too
+    os.environ["PGPASSFILE"] = str(path)
+    try:
+        wasmpg.connect(cluster.dsn(role)).close()
+    finally:
+        del os.environ["PGPASSFILE"]
+    # a file readable by others is ignored, as libpq does
+    os.chmod(path, 0o644)
+    with pytest.raises(wasmpg.OperationalError):
+        wasmpg.connect(cluster.dsn(role), passfile=str(path))
+
+
+@pytest.mark.parametrize("role", ["trust_user", "pw_user", "md5_user", "scram_user"])
+def test_authentication_methods(cluster, role):
+    from _pgcluster import ROLES
+
+    password, method = ROLES[role]
+    c = wasmpg.connect(cluster.dsn(role, password))
+    cur = c.cursor()
+    cur.execute("SELECT current_user")
+    assert cur.fetchone() == (role,)
+    c.close()
+    if password is not None:
+        with pytest.raises(wasmpg.OperationalError) as e:
+            wasmpg.connect(cluster.dsn(role, "wrong"))
+        assert e.value.sqlstate == "28P01"
+        with pytest.raises(wasmpg.OperationalError, match="password"):
+            wasmpg.connect(cluster.dsn(role))  # no password anywhere
+
+
+def test_unix_socket(cluster):
+    c = wasmpg.connect(cluster.unix_dsn())
+    cur = c.cursor()
+    cur.execute("SELECT inet_server_addr()")
+    assert cur.fetchone() == (None,)
+    c.close()
+
+
+def test_connection_refused():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(wasmpg.OperationalError) as e:
+        wasmpg.connect(host="127.0.0.1", port=port, user="u", dbname="d")
+    assert e.value.kind == "connection-refused"
+
+
+def test_connect_timeout_covers_the_handshake():
+    """A server that accepts the TCP connection and never answers: connect_timeout (raised to
+    libpq's minimum of 2 s) bounds the whole establishment."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)  # the kernel completes the handshake; nobody ever reads
+    try:
+        start = time.monotonic()
+        with pytest.raises(wasmpg.OperationalError) as e:
+            wasmpg.connect(host="127.0.0.1", port=s.getsockname()[1], user="u", dbname="d",
+                           connect_timeout=1)
+        elapsed = time.monotonic() - start
+        assert e.value.kind == "timeout"
+        assert 1.9 < elapsed < 5, elapsed
+    finally:
+        s.close()
+
+
+def test_read_timeout(cluster):
+    c = wasmpg.connect(cluster.dsn(), read_timeout=1.0, autocommit=True)
+    cur = c.cursor()
+    cur.execute("SELECT 1")
+    with pytest.raises(wasmpg.OperationalError) as e:
+        cur.execute("SELECT pg_sleep(10)")
+    assert e.value.kind == "timeout"
+    assert c.closed  # the request's outcome is unknown: the connection is given up
+    with pytest.raises(wasmpg.ProgrammingError):
+        wasmpg.connect(cluster.dsn(), read_timeout=-1)
+
+
+def test_server_closing_during_startup():
+    """A 'server' that closes the connection at once."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)
+    import threading
+
+    def serve():
+        conn, _ = s.accept()
+        conn.recv(1024)
+        conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        with pytest.raises(wasmpg.OperationalError) as e:
+            wasmpg.connect(host="127.0.0.1", port=s.getsockname()[1], user="u", dbname="d",
+                           connect_timeout=5)
+        assert "closed" in str(e.value)
+    finally:
+        t.join()
+        s.close()
+
+
+def test_component_cache(tmp_path):
+    """The compiled component is cached on disk, keyed by its sha256 and wasmtime's version."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, WASMPG_CACHE_DIR=str(tmp_path))
+    code = "import wasmpg._runtime as r; r.runtime(); print('ok')"
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.stdout.strip() == "ok", out.stderr
+    files = os.listdir(tmp_path)
+    assert len(files) == 1 and files[0].endswith(".cwasm") and "wasmtime-50." in files[0]
+    assert stat.S_ISREG(os.stat(tmp_path / files[0]).st_mode)

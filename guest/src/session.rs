@@ -701,6 +701,18 @@ impl Session {
 
     fn process(&mut self) -> Result<(), Error> {
         loop {
+            // The type byte is checked first: something that is not a PostgreSQL server (an
+            // HTTP or SSH banner, random bytes) is a protocol error at once, instead of a
+            // length word read out of text that announces a huge message and waits for it.
+            if let Some(&tag) = self.inbuf.first() {
+                if !BACKEND_TAGS.contains(&tag) {
+                    return Err(Error::protocol(format!(
+                        "unknown message type {:?} (0x{tag:02x}) from the server; is it a \
+                         PostgreSQL server?",
+                        tag as char
+                    )));
+                }
+            }
             if self.inbuf.len() < 5 {
                 return Ok(());
             }
@@ -709,6 +721,15 @@ impl Session {
             if len < 4 || len > i32::MAX as u32 {
                 return Err(Error::protocol(format!(
                     "invalid message length {len} for message type {:?}",
+                    self.inbuf[0] as char
+                )));
+            }
+            if len > SHORT_MESSAGE_MAX && !LONG_TAGS.contains(&self.inbuf[0]) {
+                // libpq's rule (`VALID_LONG_MESSAGE_TYPE`): only these types can be long; a
+                // huge length on another one means the stream is not what we think it is.
+                return Err(Error::protocol(format!(
+                    "lost synchronization with the server: a {len}-byte message of type {:?}, \
+                     which is never longer than {SHORT_MESSAGE_MAX} bytes",
                     self.inbuf[0] as char
                 )));
             }
@@ -1285,6 +1306,18 @@ pub fn tag_rows(tag: &str) -> Option<u64> {
     }
     tag.rsplit(' ').next()?.parse().ok()
 }
+
+/// The type bytes of the backend messages this client parses (the rest, e.g. CopyBothResponse
+/// or NegotiateProtocolVersion, are never sent to it).
+const BACKEND_TAGS: &[u8] = b"123AcCdDEGHIKnNRsStTZ";
+
+/// The message types that may be longer than [`SHORT_MESSAGE_MAX`]: RowDescription, DataRow,
+/// CopyData, ErrorResponse, NoticeResponse, NotificationResponse (libpq's list) and
+/// ParameterDescription (up to 65535 parameters).
+const LONG_TAGS: &[u8] = b"TDdENAt";
+
+/// libpq's bound on the length of every other message type.
+const SHORT_MESSAGE_MAX: u32 = 30_000;
 
 fn malformed(e: std::io::Error) -> Error {
     Error::protocol(format!("malformed server message: {e}"))

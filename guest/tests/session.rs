@@ -263,6 +263,29 @@ fn oversized_message_is_refused_before_buffering() {
 }
 
 #[test]
+fn only_long_message_types_may_announce_long_lengths() {
+    // ReadyForQuery is 5 bytes: announcing 1 MiB is a lost synchronization, found at once.
+    let mut s = connected(Options::default());
+    s.simple_query("SELECT 1");
+    let mut header = vec![b'Z'];
+    header.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    let step = s.feed(&header);
+    assert_eq!(step.action, Action::Close);
+    let errors = errors(&step);
+    assert_eq!(errors[0].0, ErrorKind::Protocol);
+    assert!(errors[0].1.contains("lost synchronization"), "{errors:?}");
+    // A 1 MiB DataRow is legitimate: the session waits for the rest of it.
+    let mut s = connected(Options::default());
+    s.simple_query("SELECT 1");
+    s.feed(&row_description(&[("a", 25)]));
+    let mut header = vec![b'D'];
+    header.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    let step = s.feed(&header);
+    assert_eq!(step.action, Action::Read);
+    assert!(step.events.is_empty(), "{step:?}");
+}
+
+#[test]
 fn row_that_disagrees_with_its_description_is_a_protocol_error() {
     let mut s = connected(Options::default());
     s.simple_query("SELECT 1");
@@ -293,10 +316,33 @@ fn garbage_and_unknown_messages_are_protocol_errors() {
         s.simple_query("SELECT 1");
         let step = s.feed(&input);
         assert_eq!(step.action, Action::Close, "{input:?}");
-        assert!(matches!(
-            errors(&step)[0].0,
-            ErrorKind::Protocol | ErrorKind::MessageTooLarge
-        ));
+        assert_eq!(errors(&step)[0].0, ErrorKind::Protocol, "{input:?}");
+    }
+}
+
+#[test]
+fn a_server_that_is_not_postgresql_is_refused_at_its_first_byte() {
+    // Text read as a length word would announce a huge message and wait for it: the type byte
+    // is checked first, and only a few types may be longer than 30000 bytes (libpq's rule).
+    for banner in [
+        &b"HTTP/1.1 400 Bad Request\r\n"[..],
+        b"SSH-2.0-OpenSSH_9.6\r\n",
+        b"\x16\x03\x01\x02\x00",
+        b"<html>",
+        b"\x00\x00\x00\x08",
+    ] {
+        let mut s = Session::new(Options::default());
+        s.connect("host=h user=u dbname=d", &[]).unwrap();
+        s.opened();
+        let step = s.feed(banner);
+        assert_eq!(step.action, Action::Close, "{banner:?}");
+        let errors = errors(&step);
+        assert_eq!(errors[0].0, ErrorKind::Protocol, "{banner:?}");
+        assert!(
+            errors[0].1.contains("unknown message type")
+                || errors[0].1.contains("lost synchronization"),
+            "{errors:?}"
+        );
     }
 }
 

@@ -149,6 +149,14 @@ pub struct Config {
     pub read_timeout: Option<Duration>,
     /// Connect timeout when the conninfo gives none.
     pub connect_timeout: Option<Duration>,
+    /// The server's `statement_timeout` for every session: any statement running longer is
+    /// cancelled by the server with SQLSTATE 57014 (`query_canceled`), and the session stays
+    /// usable. Sent as a run-time parameter in the startup packet (as libpq's
+    /// `options='-c statement_timeout=N'` would), in whole milliseconds, rounded up; so it is the
+    /// session's default: `SET` changes it, `RESET`/`DISCARD ALL` return to it. It takes
+    /// precedence over a `-c statement_timeout` in the conninfo's `options` and over role and
+    /// database settings. `Some(Duration::ZERO)` sends 0 (no timeout); `None` sends nothing.
+    pub statement_timeout: Option<Duration>,
     /// Capacity of the automatic prepared-statement cache (0 disables it).
     pub statement_cache: u32,
     /// Where compiled components are cached. `None`: `$WASMPG_CACHE_DIR`, else
@@ -167,6 +175,7 @@ impl Default for Config {
             cpu_limit_per_call: Duration::from_secs(5),
             read_timeout: None,
             connect_timeout: None,
+            statement_timeout: None,
             statement_cache: 256,
             cache_dir: None,
             read_chunk: 256 << 10,

@@ -68,6 +68,10 @@ pub(crate) struct Connection {
     read_buf: Vec<u8>,
     closed: bool,
     deadline: Option<Instant>,
+    /// A request is being driven: a failure now leaves its outcome unknown.
+    in_request: bool,
+    /// Run-time parameters the host adds to the guest's StartupMessage (`statement_timeout`).
+    startup_parameters: Vec<(String, String)>,
     pub(crate) backend_key: Option<(i32, i32)>,
     pub(crate) parameters: HashMap<String, String>,
     pub(crate) tx_status: Option<wit::TxStatus>,
@@ -109,6 +113,10 @@ impl Connection {
             statement_cache: config.statement_cache,
         };
         let session = sandbox.new_session(&options)?;
+        let mut startup_parameters = Vec::new();
+        if let Some(timeout) = config.statement_timeout {
+            startup_parameters.push(("statement_timeout".to_owned(), millis(timeout)));
+        }
         let mut conn = Connection {
             sandbox,
             session,
@@ -118,6 +126,8 @@ impl Connection {
             read_buf: vec![0; config.read_chunk.max(4096)],
             closed: false,
             deadline: None,
+            in_request: false,
+            startup_parameters,
             backend_key: None,
             parameters: HashMap::new(),
             tx_status: None,
@@ -171,7 +181,10 @@ impl Connection {
         }
         let session = self.session;
         let step = self.call(what, |s, store| f(s, store, session))?;
-        let response = self.drive(step, None)?;
+        self.in_request = true;
+        let response = self.drive(step, None);
+        self.in_request = false;
+        let response = response?;
         match response.error {
             Some(error) => Err(error),
             None => Ok(response),
@@ -216,16 +229,29 @@ impl Connection {
                     }
                     return Ok(response);
                 }
-                wit::Action::Open(target) => match self.open(&target, connect_timeout) {
-                    Ok(()) => self.call("opened", |s, store| s.call_opened(store, session))?,
-                    Err(e) => {
-                        let kind = kind_out(e.kind());
-                        let reason = e.message().to_owned();
-                        self.call("open-failed", |s, store| {
-                            s.call_open_failed(store, session, kind, &reason)
-                        })?
+                wit::Action::Open(target) => {
+                    // libpq: connect_timeout applies to each host separately; it bounds the
+                    // whole establishment with that host, from the TCP connect through
+                    // authentication to ReadyForQuery.
+                    if let Some(timeout) = connect_timeout {
+                        self.deadline = Some(Instant::now() + timeout);
                     }
-                },
+                    match self.open(&target, connect_timeout) {
+                        Ok(()) => {
+                            let mut step =
+                                self.call("opened", |s, store| s.call_opened(store, session))?;
+                            self.add_startup_parameters(&mut step.send)?;
+                            step
+                        }
+                        Err(e) => {
+                            let kind = kind_out(e.kind());
+                            let reason = e.message().to_owned();
+                            self.call("open-failed", |s, store| {
+                                s.call_open_failed(store, session, kind, &reason)
+                            })?
+                        }
+                    }
+                }
                 wit::Action::Read => match self.read() {
                     Ok(0) => self.call("eof", |s, store| s.call_eof(store, session))?,
                     Ok(n) => {
@@ -321,13 +347,56 @@ impl Connection {
             return Err(Error::new(ErrorKind::Closed, "no connection to send on"));
         };
         if let Err(e) = socket.write_all(&bytes) {
+            let message = self.in_flight("cannot write to the server");
             self.close_socket();
-            return Err(Error::with_cause(
-                ErrorKind::Io,
-                "cannot write to the server",
-                e.into(),
-            ));
+            return Err(Error::with_cause(ErrorKind::Io, message, e.into()));
         }
+        Ok(())
+    }
+
+    /// `what`, saying that the request's outcome is unknown when one is running: the server may
+    /// have carried it out (a COMMIT may have committed) before the connection failed.
+    fn in_flight(&self, what: &str) -> String {
+        if self.in_request {
+            format!(
+                "{what}; the connection failed while a request was running, so its outcome is \
+                 unknown (it may or may not have been carried out)"
+            )
+        } else {
+            what.to_owned()
+        }
+    }
+
+    /// Adds [`Connection::startup_parameters`] to the StartupMessage the guest wrote, before its
+    /// final terminator. The server sets each as a run-time parameter of the session, exactly
+    /// as `-c name=value` in `options` (and after `options`, so these win).
+    fn add_startup_parameters(&self, send: &mut wit::Payload) -> Result<(), Error> {
+        if self.startup_parameters.is_empty() {
+            return Ok(());
+        }
+        let wit::Payload::Bytes(message) = send else {
+            return Err(startup_mismatch());
+        };
+        let declared = message
+            .get(..4)
+            .map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize);
+        let protocol = message
+            .get(4..8)
+            .map(|p| u32::from_be_bytes([p[0], p[1], p[2], p[3]]));
+        if declared != Some(message.len()) || protocol != Some(196608) || message.last() != Some(&0)
+        {
+            return Err(startup_mismatch());
+        }
+        let terminator = message.pop();
+        for (name, value) in &self.startup_parameters {
+            message.extend_from_slice(name.as_bytes());
+            message.push(0);
+            message.extend_from_slice(value.as_bytes());
+            message.push(0);
+        }
+        message.extend(terminator);
+        let len = u32::try_from(message.len()).map_err(|_| startup_mismatch())?;
+        message[..4].copy_from_slice(&len.to_be_bytes());
         Ok(())
     }
 
@@ -366,12 +435,12 @@ impl Connection {
                     } else {
                         "read timeout expired waiting for the server"
                     };
-                    return Err(Error::new(ErrorKind::Timeout, what));
+                    return Err(Error::new(ErrorKind::Timeout, self.in_flight(what)));
                 }
                 Err(e) => {
                     return Err(Error::with_cause(
                         ErrorKind::Io,
-                        "cannot read from the server",
+                        self.in_flight("cannot read from the server"),
                         e.into(),
                     ));
                 }
@@ -437,6 +506,21 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let _ = self.terminate();
     }
+}
+
+fn startup_mismatch() -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        "the guest's StartupMessage is not in the expected form; cannot add the configured \
+         startup parameters",
+    )
+}
+
+/// A duration as whole milliseconds for a server setting: rounded up (so a nonzero duration
+/// never becomes 0, which means "none"), at most `i32::MAX`.
+fn millis(duration: Duration) -> String {
+    let ms = duration.as_nanos().div_ceil(1_000_000);
+    ms.min(i32::MAX as u128).to_string()
 }
 
 fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
@@ -539,5 +623,19 @@ pub(crate) fn error_in(e: wit_types::Error) -> Error {
     match e.db {
         Some(db) => Error::with_db(kind, db_error_in(db)),
         None => Error::new(kind, e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millis_rounds_up_and_saturates() {
+        assert_eq!(millis(Duration::ZERO), "0");
+        assert_eq!(millis(Duration::from_nanos(1)), "1");
+        assert_eq!(millis(Duration::from_micros(1500)), "2");
+        assert_eq!(millis(Duration::from_millis(200)), "200");
+        assert_eq!(millis(Duration::from_secs(u64::MAX)), i32::MAX.to_string());
     }
 }

@@ -46,3 +46,6 @@ pub use error::{DbError, Error, ErrorKind};
 pub use row::{Column, Row, RowIndex, SimpleQueryMessage, SimpleQueryRow};
 pub use statement::Statement;
 pub use transaction::Transaction;
+
+#[doc(hidden)]
+pub use runtime::{guest_imports, wasi_grants, WasiGrants};

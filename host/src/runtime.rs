@@ -97,11 +97,7 @@ impl Runtime {
         cpu_limit: Duration,
         cache_dir: Option<&Path>,
     ) -> Result<Runtime, Error> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        // Interrupt a runaway guest: each call gets a deadline in epoch ticks.
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(setup("cannot create the wasm engine"))?;
+        let engine = new_engine()?;
         spawn_ticker(&engine);
 
         let component = load_component(&engine, cache_dir)?;
@@ -125,12 +121,7 @@ impl Runtime {
 
     /// A fresh instance in its own store.
     pub(crate) fn instantiate(&self) -> Result<Sandbox, Error> {
-        let wasi = WasiCtxBuilder::new()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            .build();
+        let wasi = wasi_ctx();
         let limits = Limits {
             memory_limit: self.memory_limit,
             memory_used: 0,
@@ -157,6 +148,137 @@ impl Runtime {
             poisoned: false,
         })
     }
+}
+
+fn new_engine() -> Result<Engine, Error> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    // Interrupt a runaway guest: each call gets a deadline in epoch ticks.
+    config.epoch_interruption(true);
+    Engine::new(&config).map_err(setup("cannot create the wasm engine"))
+}
+
+/// The WASI context of every instance: no environment, arguments, working directory or
+/// preopened directories; stdin closed, stdout and stderr discarded (the builder's defaults);
+/// no sockets, no name lookup. Clocks and randomness (the SCRAM nonce) are the only services.
+fn wasi_ctx() -> WasiCtx {
+    WasiCtxBuilder::new()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }))
+        .build()
+}
+
+/// Every import of the guest component: each interface (`wasi:cli/environment@0.2.x`) and each
+/// function in it (`wasi:cli/environment@0.2.x#get-environment`). For tests: what the guest
+/// could ask the host for at all.
+#[doc(hidden)]
+pub fn guest_imports() -> Result<Vec<String>, Error> {
+    use wasmtime::component::types::ComponentItem;
+    let engine = new_engine()?;
+    let component = load_component(&engine, None)?;
+    let mut names = Vec::new();
+    for (name, item) in component.component_type().imports(&engine) {
+        names.push(name.to_owned());
+        if let ComponentItem::ComponentInstance(instance) = item.ty {
+            for (function, _) in instance.exports(&engine) {
+                names.push(format!("{name}#{function}"));
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// What the WASI context of an instance hands out, asked of the same host implementations the
+/// guest's imports are linked to. For tests.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct WasiGrants {
+    /// `wasi:cli/environment#get-environment`.
+    pub environment: Vec<(String, String)>,
+    /// `wasi:cli/environment#get-arguments`.
+    pub arguments: Vec<String>,
+    /// `wasi:cli/environment#initial-cwd`.
+    pub initial_cwd: Option<String>,
+    /// `wasi:filesystem/preopens#get-directories`: the guest's only way to any file.
+    pub preopens: Vec<String>,
+    /// `wasi:sockets/tcp-create-socket#create-tcp-socket` (IPv4, IPv6): `Ok` would be a socket.
+    pub tcp_socket: Vec<Result<(), String>>,
+    /// `wasi:sockets/udp-create-socket#create-udp-socket` (IPv4, IPv6).
+    pub udp_socket: Vec<Result<(), String>>,
+}
+
+#[doc(hidden)]
+pub fn wasi_grants() -> Result<WasiGrants, Error> {
+    use wasmtime_wasi::cli::WasiCliCtxView;
+    use wasmtime_wasi::filesystem::WasiFilesystemCtxView;
+    use wasmtime_wasi::p2::bindings::cli::environment::Host as _;
+    use wasmtime_wasi::p2::bindings::filesystem::preopens::Host as _;
+    use wasmtime_wasi::p2::bindings::sockets::network::IpAddressFamily;
+    use wasmtime_wasi::p2::bindings::sockets::tcp_create_socket::Host as _;
+    use wasmtime_wasi::p2::bindings::sync::sockets::udp_create_socket::Host as _;
+    use wasmtime_wasi::sockets::WasiSocketsCtxView;
+
+    let failed = |e: wasmtime::Error| Error::with_cause(ErrorKind::Setup, "WASI probe", e.into());
+    let mut wasi = wasi_ctx();
+    let mut table = ResourceTable::new();
+    let mut cli = WasiCliCtxView {
+        ctx: wasi.cli(),
+        table: &mut table,
+    };
+    let environment = cli.get_environment().map_err(failed)?;
+    let arguments = cli.get_arguments().map_err(failed)?;
+    let initial_cwd = cli.initial_cwd().map_err(failed)?;
+    let mut fs = WasiFilesystemCtxView {
+        ctx: wasi.filesystem(),
+        table: &mut table,
+    };
+    let preopens = fs
+        .get_directories()
+        .map_err(failed)?
+        .into_iter()
+        .map(|(_, path)| path)
+        .collect();
+    let mut sockets = WasiSocketsCtxView {
+        ctx: wasi.sockets(),
+        table: &mut table,
+    };
+    let families = [IpAddressFamily::Ipv4, IpAddressFamily::Ipv6];
+    let tcp_socket = families
+        .iter()
+        .map(|f| {
+            sockets
+                .create_tcp_socket(*f)
+                .map(drop)
+                .map_err(|e| format!("{e:?}"))
+        })
+        .collect();
+    let udp_socket = families
+        .iter()
+        .map(|f| {
+            let family = match f {
+                IpAddressFamily::Ipv4 => {
+                    wasmtime_wasi::p2::bindings::sync::sockets::udp::IpAddressFamily::Ipv4
+                }
+                IpAddressFamily::Ipv6 => {
+                    wasmtime_wasi::p2::bindings::sync::sockets::udp::IpAddressFamily::Ipv6
+                }
+            };
+            sockets
+                .create_udp_socket(family)
+                .map(drop)
+                .map_err(|e| format!("{e:?}"))
+        })
+        .collect();
+    Ok(WasiGrants {
+        environment,
+        arguments,
+        initial_cwd,
+        preopens,
+        tcp_socket,
+        udp_socket,
+    })
 }
 
 fn setup(what: &'static str) -> impl Fn(wasmtime::Error) -> Error {

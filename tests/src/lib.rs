@@ -5,11 +5,15 @@
 //! * [`Cluster::psql`]: the real `psql`, to set up and to check results independently of the
 //!   driver under test.
 //! * Driver helpers: [`driver()`], [`connect`], [`client`], and assertions on errors.
+//! * [`Proxy`]: a TCP proxy that cuts connections at exact protocol points and records what
+//!   the server sent.
 
 mod cluster;
+mod proxy;
 mod util;
 
 pub use cluster::*;
+pub use proxy::*;
 pub use util::*;
 pub use wasmpg;
 

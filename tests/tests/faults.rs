@@ -399,9 +399,10 @@ fn garbage_from_the_server_is_a_protocol_error() {
 #[test]
 fn announced_oversized_message_is_refused_before_reading_it() {
     let driver = driver_with(|c| c.max_message_size = 1024 * 1024);
-    // Announces 64 MiB and sends nothing more: a client that tried to read it would hang
-    // until the server closes, then report something else.
-    let mut reply = vec![b'R'];
+    // Announces a 64 MiB ErrorResponse (a type that may be long; a 64 MiB authentication
+    // request is a protocol error at once) and sends nothing more: a client that tried to read
+    // it would hang until the server closes, then report something else.
+    let mut reply = vec![b'E'];
     reply.extend_from_slice(&(64u32 * 1024 * 1024).to_be_bytes());
     let err = connect_to_fake(&driver, "an announced 64 MiB message", reply);
     assert_kind(&err, ErrorKind::MessageTooLarge);

@@ -63,6 +63,9 @@ pub(crate) struct Connection {
     sandbox: Sandbox,
     session: ResourceAny,
     socket: Option<Socket>,
+    /// The read timeout last set on `socket`: a `setsockopt` per read would cost a syscall per
+    /// round trip.
+    socket_timeout: Option<Option<Duration>>,
     policy: Policy,
     read_timeout: Option<Duration>,
     read_buf: Vec<u8>,
@@ -121,6 +124,7 @@ impl Connection {
             sandbox,
             session,
             socket: None,
+            socket_timeout: None,
             policy,
             read_timeout: config.read_timeout,
             read_buf: vec![0; config.read_chunk.max(4096)],
@@ -417,9 +421,12 @@ impl Connection {
             }
             None => self.read_timeout,
         };
-        socket.set_read_timeout(timeout).map_err(|e| {
-            Error::with_cause(ErrorKind::Io, "cannot set the read timeout", e.into())
-        })?;
+        if self.socket_timeout != Some(timeout) {
+            socket.set_read_timeout(timeout).map_err(|e| {
+                Error::with_cause(ErrorKind::Io, "cannot set the read timeout", e.into())
+            })?;
+            self.socket_timeout = Some(timeout);
+        }
         loop {
             match socket.read(&mut self.read_buf) {
                 Ok(n) => return Ok(n),
@@ -481,6 +488,7 @@ impl Connection {
             })?),
         };
         self.socket = Some(socket);
+        self.socket_timeout = None;
         Ok(())
     }
 

@@ -1,0 +1,207 @@
+//! Shared by the fuzz targets: the record format of the `session` target and the type OIDs the
+//! codec targets choose from.
+//!
+//! A `session` input is a sequence of records, `tag: u8, len: u16 (big-endian), payload`, replayed
+//! against one [`Session`]; a record whose length runs past the input takes the rest. The first
+//! byte of the input (before any record) selects the conninfo: odd = with a password, even =
+//! without (so `NeedPassword` is reachable). Tags:
+//!
+//! | tag | call |
+//! | --- | --- |
+//! | `F` | `feed(payload)`: bytes from the server |
+//! | `E` | `eof()` |
+//! | `Q` | `simple_query(payload)` |
+//! | `X` | `query(sql, types, params)`: payload = `n: u8`, `n` type OIDs (u32 BE), `plen: u16 BE`, params (a row batch), sql |
+//! | `P` | `prepare(name, sql, [])`: payload = `name NUL sql` |
+//! | `x` | `execute(name, params)`: payload = `name NUL params` |
+//! | `C` | `close_statement(payload)` |
+//! | `W` | `password(payload)`, empty = `None` |
+//! | `T` | `terminate()` |
+//!
+//! Anything else is skipped. Text payloads are decoded lossily. The recorder
+//! (`tests/tests/fuzz_seeds.rs`) writes real sessions in this format.
+
+use wasmpg_guest::conninfo::Target;
+use wasmpg_guest::session::{Action, Options, Session, Step};
+
+pub const CONNINFO_WITH_PASSWORD: &str = "host=h port=5432 user=u dbname=d password=p";
+pub const CONNINFO_WITHOUT_PASSWORD: &str = "host=h port=5432 user=u dbname=d";
+
+/// One record of a `session` input.
+pub enum Record<'a> {
+    Feed(&'a [u8]),
+    Eof,
+    SimpleQuery(String),
+    Query {
+        sql: String,
+        types: Vec<u32>,
+        params: String,
+    },
+    Prepare {
+        name: String,
+        sql: String,
+    },
+    Execute {
+        name: String,
+        params: String,
+    },
+    Close(String),
+    Password(Option<String>),
+    Terminate,
+    Unknown,
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn split_nul(bytes: &[u8]) -> (String, String) {
+    match bytes.iter().position(|&b| b == 0) {
+        Some(i) => (text(&bytes[..i]), text(&bytes[i + 1..])),
+        None => (text(bytes), String::new()),
+    }
+}
+
+/// Splits a `session` input (after its first byte) into records.
+pub fn records(mut data: &[u8]) -> Vec<Record<'_>> {
+    let mut out = Vec::new();
+    while data.len() >= 3 {
+        let tag = data[0];
+        let len = u16::from_be_bytes([data[1], data[2]]) as usize;
+        let end = (3 + len).min(data.len());
+        let payload = &data[3..end];
+        data = &data[end..];
+        out.push(match tag {
+            b'F' => Record::Feed(payload),
+            b'E' => Record::Eof,
+            b'Q' => Record::SimpleQuery(text(payload)),
+            b'X' => {
+                let n = payload.first().copied().unwrap_or(0) as usize;
+                let mut rest = payload.get(1..).unwrap_or_default();
+                let mut types = Vec::new();
+                for _ in 0..n {
+                    let Some((oid, tail)) = rest.split_first_chunk::<4>() else {
+                        break;
+                    };
+                    types.push(u32::from_be_bytes(*oid));
+                    rest = tail;
+                }
+                let (plen, tail) = match rest.split_first_chunk::<2>() {
+                    Some((plen, tail)) => (u16::from_be_bytes(*plen) as usize, tail),
+                    None => (0, rest),
+                };
+                let plen = plen.min(tail.len());
+                Record::Query {
+                    params: text(&tail[..plen]),
+                    sql: text(&tail[plen..]),
+                    types,
+                }
+            }
+            b'P' => {
+                let (name, sql) = split_nul(payload);
+                Record::Prepare { name, sql }
+            }
+            b'x' => {
+                let (name, params) = split_nul(payload);
+                Record::Execute { name, params }
+            }
+            b'C' => Record::Close(text(payload)),
+            b'W' => Record::Password((!payload.is_empty()).then(|| text(payload))),
+            b'T' => Record::Terminate,
+            _ => Record::Unknown,
+        });
+    }
+    out
+}
+
+/// Encodes one record (for the recorder and for hand-made seeds).
+pub fn record(tag: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in payload.chunks(u16::MAX as usize) {
+        out.push(tag);
+        out.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        out.extend_from_slice(chunk);
+    }
+    if payload.is_empty() {
+        out.extend_from_slice(&[tag, 0, 0]);
+    }
+    out
+}
+
+/// Checks what every step must satisfy whatever the input.
+fn check(step: &Step) {
+    if let Action::Open(target) = &step.action {
+        // Nothing is sent together with a request for the host to open a target.
+        assert!(step.send.is_empty(), "bytes to send with an Open action");
+        // The server cannot redirect the client: the only target ever opened is the
+        // conninfo's.
+        assert_eq!(
+            target,
+            &Target::Tcp {
+                host: "h".to_owned(),
+                port: 5432
+            },
+            "the session asked to open a target its conninfo does not name"
+        );
+    }
+}
+
+/// Replays a `session` input. Never panics unless the session does (or breaks an invariant).
+pub fn run_session(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let conninfo = if mode & 1 == 1 {
+        CONNINFO_WITH_PASSWORD
+    } else {
+        CONNINFO_WITHOUT_PASSWORD
+    };
+    let mut session = Session::new(Options {
+        // Small, so that the size check is reachable with small inputs.
+        max_message_size: 1 << 16,
+        batch_bytes: 1 << 10,
+        statement_cache: 4,
+    });
+    let step = session
+        .connect(conninfo, &[])
+        .expect("a fixed, valid conninfo");
+    assert!(matches!(step.action, Action::Open(_)));
+    check(&step);
+    let step = session.opened();
+    check(&step);
+    assert!(!step.send.is_empty(), "no startup message");
+    for record in records(rest) {
+        let step = match record {
+            Record::Feed(bytes) => session.feed(bytes),
+            Record::Eof => session.eof(),
+            Record::SimpleQuery(sql) => session.simple_query(&sql),
+            Record::Query { sql, types, params } => session.query(&sql, &types, &params),
+            Record::Prepare { name, sql } => session.prepare(&name, &sql, &[]),
+            Record::Execute { name, params } => session.execute(&name, &params),
+            Record::Close(name) => session.close_statement(&name),
+            Record::Password(password) => session.password(password),
+            Record::Terminate => session.terminate(),
+            Record::Unknown => continue,
+        };
+        check(&step);
+    }
+}
+
+/// Type OIDs the codec targets pick from (every OID the codec knows, plus unknown ones).
+pub const OIDS: &[u32] = &[
+    0, 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 705, 1042, 1043, 1082, 1083, 1114, 1184,
+    1186, 1266, 1700, 2950, 3802, 199, 1000, 1001, 1002, 1003, 1005, 1007, 1009, 1014, 1015, 1016,
+    1021, 1022, 1028, 1115, 1182, 1183, 1185, 1187, 1231, 1270, 2951, 3807, 4242,
+];
+
+/// The OID an input's first byte selects, and the rest of the input: 0xFF takes the OID from
+/// the next four bytes (big-endian; the recorder writes seeds so), any other byte indexes
+/// [`OIDS`] (modulo its length).
+pub fn pick_oid(data: &[u8]) -> Option<(u32, &[u8])> {
+    let (&selector, rest) = data.split_first()?;
+    if selector == 0xff {
+        let (oid, rest) = rest.split_first_chunk::<4>()?;
+        return Some((u32::from_be_bytes(*oid), rest));
+    }
+    Some((OIDS[selector as usize % OIDS.len()], rest))
+}

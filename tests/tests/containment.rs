@@ -247,18 +247,6 @@ fn the_wasi_context_grants_nothing() {
 // Memory
 // ---------------------------------------------------------------------------------------------
 
-/// The process's resident set size, from /proc/self/status.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    kb * 1024
-}
-
 /// A fake server that completes a trust startup, reads the query, then sends `header` and, if
 /// `stream` is set, zeros as fast as the client takes them (until it leaves, at most 60 s).
 fn huge_message_server(header: Vec<u8>, stream: bool) -> (u16, thread::JoinHandle<u64>) {

@@ -20,18 +20,6 @@ const WARM_UP: usize = 200;
 /// The whole test must finish within this, or it is a deadlock (or far too slow).
 const DEADLINE: Duration = Duration::from_secs(300);
 
-/// The process's resident set size, from /proc/self/status.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    kb * 1024
-}
-
 #[test]
 fn sixty_four_connections_one_hundred_thousand_queries() {
     let cluster = cluster();

@@ -30,6 +30,7 @@ fn main() {
     for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
+    ensure_wasm_target();
     let target_dir = root.join("target").join("guest");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -69,4 +70,39 @@ fn main() {
     }
     let built = target_dir.join("wasm32-wasip2/guest/wasmpg_guest.wasm");
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("cannot copy {}: {e}", built.display()));
+}
+
+/// The guest needs the `wasm32-wasip2` standard library. `rust-toolchain.toml` names the target,
+/// but rustup installs a toolchain file's targets only when it installs the toolchain itself, so
+/// a machine whose toolchain was already there lacks it: then add it with rustup (the same thing
+/// `rustup target add wasm32-wasip2` does by hand) instead of failing minutes later with
+/// "can't find crate for `core`".
+fn ensure_wasm_target() {
+    const TARGET: &str = "wasm32-wasip2";
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let Some(sysroot) = sysroot else {
+        return; // Unknown layout: let the guest build report what is missing.
+    };
+    if sysroot.join("lib/rustlib").join(TARGET).exists() {
+        return;
+    }
+    println!("cargo:warning=the {TARGET} target is not installed; running `rustup target add {TARGET}`");
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", TARGET]);
+    if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {
+        cmd.arg("--toolchain").arg(toolchain);
+    }
+    match cmd.status() {
+        Ok(status) if status.success() => {}
+        _ => panic!(
+            "the {TARGET} Rust target is missing and `rustup target add {TARGET}` failed; \
+             install it by hand, or set WASMPG_GUEST_WASM to a prebuilt component"
+        ),
+    }
 }

@@ -12,7 +12,7 @@
 //! Without `--conninfo` the bench starts its own throwaway cluster. Unless `--no-pin`, it pins
 //! itself and the server (postmaster and all its processes) to CPU `--cpu` (default 0) with
 //! `taskset`, the steadiest condition for round trips on these machines (see
-//! /work/shared/reference/measurements.md).
+//! docs/measurements.md).
 
 mod common;
 

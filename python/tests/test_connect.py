@@ -118,7 +118,7 @@ def test_passfile(cluster, tmp_path, role, password):
 def test_authentication_methods(cluster, role):
     from _pgcluster import ROLES
 
-    password, method = ROLES[role]
+    password, _method = ROLES[role]
     c = wasmpg.connect(cluster.dsn(role, password))
     cur = c.cursor()
     cur.execute("SELECT current_user")

@@ -1,16 +1,18 @@
 """The DB-API 2.0 compliance suite (dbapi20.py, vendored unmodified) run against wasmpg, as
 psycopg2 and pg8000 do. Only what PostgreSQL cannot do is skipped."""
 
-import pytest
+from typing import Any, ClassVar
 
 import dbapi20
+import pytest
+
 import wasmpg
 
 
 class WasmpgDBAPI20Test(dbapi20.DatabaseAPI20Test):
     driver = wasmpg
     connect_args = ()
-    connect_kw_args = {}  # the cluster's DSN, set by the fixture below
+    connect_kw_args: ClassVar[dict[str, Any]] = {}  # the cluster's DSN, set by the fixture below
     lower_func = "lower"  # callproc("lower", ("FOO",)) runs SELECT * FROM lower('FOO')
 
     @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ def count_io(conn):
     """Counts socket writes and guest `query` calls of a connection."""
     session = conn._session
     stats = {"send": 0, "query": 0, "recv": 0}
-    send, recv, sb_call = session._send, session._recv, session._sb.call
+    send, recv, sb_call = session._io.send, session._io.recv, session._sb.call
 
     def counting_send(data):
         stats["send"] += 1
@@ -25,8 +25,8 @@ def count_io(conn):
             stats["query"] += 1
         return sb_call(method, *args)
 
-    session._send = counting_send
-    session._recv = counting_recv
+    session._io.send = counting_send
+    session._io.recv = counting_recv
     session._sb.call = counting_call
     return stats
 

@@ -33,7 +33,11 @@ def test_threads_with_their_own_connections(cluster):
         try:
             conn = wasmpg.connect(cluster.dsn(), autocommit=True)
             cur = conn.cursor()
-            for phase, count in (("warm-up", WARMUP_PER_THREAD), ("measured", QUERIES_PER_THREAD - WARMUP_PER_THREAD)):
+            phases = (
+                ("warm-up", WARMUP_PER_THREAD),
+                ("measured", QUERIES_PER_THREAD - WARMUP_PER_THREAD),
+            )
+            for phase, count in phases:
                 if phase == "measured":
                     barrier.wait(timeout=DEADLINE_S)
                 for i in range(count):

@@ -77,7 +77,7 @@ def test_context_manager_commits_and_stays_open(cluster, table):
     with pytest.raises(ZeroDivisionError):
         with c:
             c.cursor().execute("INSERT INTO %s VALUES (2)" % table)
-            1 / 0
+            _ = 1 / 0
     assert count(cluster, table) == 1
     assert c.transaction_status == "idle"
     with pytest.raises(wasmpg.DataError):

@@ -97,7 +97,10 @@ LITERALS = [
     ("'-1 days +02:00:00'::interval", timedelta(days=-1, hours=2)),
     ("'0'::interval", timedelta(0)),
     ("'-178956970 years'::interval", RAISES),  # out of timedelta's range
-    ("'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid", uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")),
+    (
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid",
+        uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    ),
     ("'{\"a\": [1, 2.5, null, \"\\u00e9\"]}'::json", {"a": [1, 2.5, None, "é"]}),
     ("'{\"b\": 1, \"a\": {\"c\": true}}'::jsonb", {"a": {"c": True}, "b": 1}),
     ("'[1, \"x\"]'::jsonb", [1, "x"]),
@@ -114,7 +117,10 @@ LITERALS = [
     ("'{2024-01-01,infinity}'::date[]", [date(2024, 1, 1), date.max]),
     ("'{\"2024-01-02 03:04:05+00\"}'::timestamptz[]", [datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)]),
     ("'{\"1 day\",\"-00:00:01\"}'::interval[]", [timedelta(days=1), timedelta(seconds=-1)]),
-    ("'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'::uuid[]", [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")]),
+    (
+        "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'::uuid[]",
+        [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")],
+    ),
     ("ARRAY['{\"a\": 1}'::jsonb, '[2]'::jsonb]", [{"a": 1}, [2]]),
     ("ARRAY['12:00:00+01'::timetz]", [time(12, 0, tzinfo=timezone(timedelta(hours=1)))]),
     ("'(1,2)'::point", "(1,2)"),
@@ -248,7 +254,14 @@ def test_param_cast(aconn, value, typ):
 
 
 UNCAST = [p for p in PARAMS if not (isinstance(p[0], str) or p[1] in ("int2", "float4"))]
-UNCAST = [p for p in UNCAST if not (isinstance(p[0], list) and not [x for x in p[0] if x is not None and not isinstance(x, list)])]
+UNCAST = [
+    p
+    for p in UNCAST
+    if not (
+        isinstance(p[0], list)
+        and not [x for x in p[0] if x is not None and not isinstance(x, list)]
+    )
+]
 
 
 @pytest.mark.parametrize("value, typ", UNCAST, ids=_ids(UNCAST))
@@ -267,7 +280,10 @@ def test_param_compared_server_side(aconn):
     """The server sees the same value as the literal, not just something that reads back."""
     cur = aconn.cursor()
     checks = [
-        (datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=IST), "'2024-01-02 03:04:05.5+05:30'::timestamptz"),
+        (
+            datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=IST),
+            "'2024-01-02 03:04:05.5+05:30'::timestamptz",
+        ),
         (timedelta(days=1, hours=2), "'1 day 2 hours'::interval"),
         (b"\x00\xffA", "'\\x00ff41'::bytea"),
         ([1, None], "'{1,NULL}'::int4[]"),

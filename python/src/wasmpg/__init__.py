@@ -4,6 +4,23 @@ The PostgreSQL protocol runs inside a WebAssembly component (the same one every 
 uses) that performs no I/O: this package owns the socket, opens only the connections its policy
 allows, and drives the component through ``wasmtime``. It runs on CPython and PyPy.
 
+Modules:
+
+* ``connection``, ``cursor``: the PEP 249 ``Connection`` and ``Cursor``.
+* ``errors``: the PEP 249 exception hierarchy, and server/guest errors mapped onto it.
+* ``types``: Python values to and from the canonical text forms of ``wit/driver.wit``.
+* ``_dbapi``: PEP 249 type objects and constructors.
+* ``_conninfo``: ``connect()`` arguments to one libpq connection string.
+* ``_env``: libpq's ``PG*`` variables, the OS user name and the password file.
+* ``_sql``: ``pyformat`` placeholders to ``$n``, client-side.
+* ``_session``: the host half of a session: the loop that performs the guest's steps.
+* ``_policy``: the allow-list of targets the host may open (deny by default).
+* ``_socket``: the session's socket: connect, read, write, cancel request.
+* ``_sandbox``: one guest instance per connection, and the calls into it.
+* ``_abi``: the contract's records and variants to and from wasmtime's C value layout.
+* ``_backend``: the FFI backends (ctypes, cffi) for wasmtime's C API, and native memory.
+* ``_runtime``: the process-wide engine, cached compiled component and epoch ticker.
+
 >>> import wasmpg
 >>> conn = wasmpg.connect("host=localhost dbname=app")          # doctest: +SKIP
 >>> with conn, conn.cursor() as cur:                              # doctest: +SKIP
@@ -14,7 +31,8 @@ allows, and drives the component through ``wasmtime``. It runs on CPython and Py
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from . import types
 from ._conninfo import make_conninfo
@@ -131,10 +149,12 @@ def connect(
     """
     if not isinstance(statement_cache, int) or statement_cache < 0:
         raise ProgrammingError("statement_cache must be a non-negative integer")
-    if read_timeout is not None and (not isinstance(read_timeout, (int, float)) or read_timeout <= 0):
+    if read_timeout is not None and (
+        not isinstance(read_timeout, (int, float)) or read_timeout <= 0
+    ):
         raise ProgrammingError("read_timeout must be a positive number of seconds")
     for name, value in (("max_message_size", max_message_size), ("memory_limit", memory_limit)):
-        if not isinstance(value, int) or not 0 < value < 2 ** 32:
+        if not isinstance(value, int) or not 0 < value < 2**32:
             raise ProgrammingError("%s must be a positive number of bytes below 4 GiB" % name)
     conninfo = make_conninfo(dsn, **kwargs)
     session = Session(

@@ -13,7 +13,7 @@ adds keyword arguments to the DSN the user gave:
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 from urllib.parse import quote
 
 from .errors import ProgrammingError
@@ -34,8 +34,7 @@ def _to_str(key: str, value: Any) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     raise ProgrammingError(
-        "connection option %r: expected a string or a number, got %s"
-        % (key, type(value).__name__)
+        "connection option %r: expected a string or a number, got %s" % (key, type(value).__name__)
     )
 
 
@@ -44,7 +43,7 @@ def make_conninfo(dsn: Optional[str] = None, **kwargs: Any) -> str:
     if dsn is not None and not isinstance(dsn, str):
         raise ProgrammingError("dsn must be a string, got %s" % type(dsn).__name__)
     dsn = (dsn or "").strip()
-    params: Dict[str, str] = {}
+    params: dict[str, str] = {}
     for key, value in kwargs.items():
         if value is None:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time as _time
-from typing import Any, FrozenSet
+from typing import Any
 
 from .types import oids
 
@@ -52,7 +52,7 @@ def Binary(data: Any) -> bytes:  # noqa: N802
 class DBAPITypeObject:
     """Compares equal to every type OID of its group (``cursor.description[i][1]``)."""
 
-    def __init__(self, name: str, type_oids: FrozenSet[int]) -> None:
+    def __init__(self, name: str, type_oids: frozenset[int]) -> None:
         self.name = name
         self.values = type_oids
 
@@ -74,19 +74,38 @@ class DBAPITypeObject:
 STRING = DBAPITypeObject(
     "STRING",
     frozenset(
-        {oids.TEXT, oids.VARCHAR, oids.BPCHAR, oids.NAME, oids.CHAR, oids.UNKNOWN, oids.JSON,
-         oids.JSONB, oids.XML, oids.UUID}
+        {
+            oids.TEXT,
+            oids.VARCHAR,
+            oids.BPCHAR,
+            oids.NAME,
+            oids.CHAR,
+            oids.UNKNOWN,
+            oids.JSON,
+            oids.JSONB,
+            oids.XML,
+            oids.UUID,
+        }
     ),
 )
 BINARY = DBAPITypeObject("BINARY", frozenset({oids.BYTEA}))
 NUMBER = DBAPITypeObject(
     "NUMBER",
-    frozenset({oids.INT2, oids.INT4, oids.INT8, oids.FLOAT4, oids.FLOAT8, oids.NUMERIC,
-               oids.MONEY, oids.BOOL}),
+    frozenset(
+        {
+            oids.INT2,
+            oids.INT4,
+            oids.INT8,
+            oids.FLOAT4,
+            oids.FLOAT8,
+            oids.NUMERIC,
+            oids.MONEY,
+            oids.BOOL,
+        }
+    ),
 )
 DATETIME = DBAPITypeObject(
     "DATETIME",
-    frozenset({oids.DATE, oids.TIME, oids.TIMETZ, oids.TIMESTAMP, oids.TIMESTAMPTZ,
-               oids.INTERVAL}),
+    frozenset({oids.DATE, oids.TIME, oids.TIMETZ, oids.TIMESTAMP, oids.TIMESTAMPTZ, oids.INTERVAL}),
 )
 ROWID = DBAPITypeObject("ROWID", frozenset({oids.OID, oids.TID}))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import List, Optional, Tuple
+from typing import Optional
 
 __all__ = ["defaults", "os_user", "passfile_password"]
 
 
-def defaults() -> List[Tuple[str, str]]:
+def defaults() -> list[tuple[str, str]]:
     """The PG* variables of this process, plus the OS user as ``PGUSER`` when that is unset
     (libpq's default user)."""
     pairs = [(k, v) for k, v in os.environ.items() if k.startswith("PG")]
@@ -78,10 +78,10 @@ def lookup(text: str, host: str, port: int, dbname: str, user: str) -> Optional[
     return None
 
 
-def _split_fields(line: str) -> List[str]:
+def _split_fields(line: str) -> list[str]:
     """Splits on unescaped ``:``; the password is the rest of the line."""
-    fields: List[str] = []
-    field: List[str] = []
+    fields: list[str] = []
+    field: list[str] = []
     chars = iter(line)
     for c in chars:
         if c == "\\":

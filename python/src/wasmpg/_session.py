@@ -14,114 +14,29 @@ produced. The loop is::
 A request can also be *streamed*: the loop stops as soon as the sink holds rows, and resumes
 when they are consumed, so the socket is read only as fast as rows are used (TCP backpressure
 then bounds memory). A new request first drains what is left of a streamed one.
+
+The policy itself is `_policy`, the socket `_socket`, the guest instance `_sandbox`.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import select
-import socket
-import struct
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
 
+from . import _abi as A
 from . import _env
-from . import _runtime as R
-from .errors import Diagnostic, Error, InterfaceError, OperationalError, from_guest, format_notice
+from ._abi import ColumnInfo, Step, Target
+from ._policy import Policy, describe
+from ._runtime import runtime
+from ._sandbox import GuestTrap, Sandbox
+from ._socket import Channel, send_cancel
+from .errors import Diagnostic, Error, InterfaceError, OperationalError, format_notice, from_guest
 
-__all__ = ["Policy", "Session", "Sink"]
+__all__ = ["Session", "Sink"]
 
-READ_CHUNK = 256 << 10
 BATCH_BYTES = 256 << 10
 MAX_NOTICES = 50
-
-
-# ---------------------------------------------------------------------------------------------
-# Policy
-
-
-def _normalize_host(host: str) -> str:
-    """Host names compare case-insensitively; IPv6 literals compare without brackets."""
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return host.lower()
-
-
-class Policy:
-    """Which connections the host opens for the guest: an allow-list, deny by default.
-
-    A TCP entry allows a host name or address and a port. A connection to a name is allowed
-    only when the name itself is listed (it is then resolved), one to an address literal only
-    when that literal is listed: a name resolving somewhere unexpected never widens the list.
-    """
-
-    def __init__(self) -> None:
-        self.entries: List[Tuple[str, Any]] = []
-
-    @classmethod
-    def from_targets(cls, targets: Sequence[Tuple[str, Any]]) -> "Policy":
-        """Exactly the targets a conninfo names."""
-        p = cls()
-        for kind, value in targets:
-            if kind == "tcp":
-                p.entries.append(("tcp", (_normalize_host(value[0]), value[1])))
-            else:
-                p.entries.append(("unix", value))
-        return p
-
-    @classmethod
-    def parse(cls, entries: Sequence[str]) -> "Policy":
-        """``HOST:PORT``, ``[V6]:PORT`` and absolute socket paths."""
-        if isinstance(entries, (str, bytes)) or not hasattr(entries, "__iter__"):
-            raise InterfaceError(
-                "allow must be a list of entries such as ['db.example:5432'], not %s"
-                % type(entries).__name__
-            )
-        p = cls()
-        for entry in entries:
-            p.entries.append(cls._parse_entry(entry))
-        return p
-
-    @staticmethod
-    def _parse_entry(entry: Any) -> Tuple[str, Any]:
-        bad = InterfaceError(
-            "invalid allow-list entry %r: expected HOST:PORT, [IPV6]:PORT or an absolute "
-            "socket path" % (entry,)
-        )
-        if not isinstance(entry, str):
-            raise bad
-        if entry.startswith("/"):
-            return ("unix", entry)
-        host, sep, port_s = entry.rpartition(":")
-        if not sep or not host or (":" in host and not host.startswith("[")):
-            raise bad
-        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-            raise bad
-        return ("tcp", (_normalize_host(host), int(port_s)))
-
-    def allows(self, target: Tuple[str, Any]) -> bool:
-        kind, value = target
-        if kind == "tcp":
-            wanted = ("tcp", (_normalize_host(value[0]), value[1]))
-        else:
-            wanted = ("unix", value)
-        return wanted in self.entries
-
-    def __str__(self) -> str:
-        if not self.entries:
-            return "deny all"
-        return "allow " + ", ".join(describe(t) for t in self.entries)
-
-
-def describe(target: Tuple[str, Any]) -> str:
-    kind, value = target
-    if kind == "tcp":
-        host, port = value
-        return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,10 +49,10 @@ class Sink:
     error: Optional[Error] = None
     discarded = False
 
-    def columns(self, cols: List[tuple]) -> None:
+    def columns(self, cols: list[ColumnInfo]) -> None:
         pass
 
-    def rows(self, batch: Tuple[int, bool, str]) -> None:
+    def rows(self, batch: tuple[int, bool, str]) -> None:
         pass
 
     def complete(self, tag: str, rows: Optional[int]) -> None:
@@ -177,23 +92,21 @@ class Session:
         memory_limit: int = 256 << 20,
     ) -> None:
         self.closed = True
-        self.sock: Optional[socket.socket] = None
-        self.parameters: Dict[str, str] = {}
-        self.backend_key: Optional[Tuple[int, int]] = None
+        self._io = Channel()
+        self.parameters: dict[str, str] = {}
+        self.backend_key: Optional[tuple[int, int]] = None
         self.tx_status = "idle"
-        self.notices: List[str] = []
-        self.notice_handlers: List[Callable[[Diagnostic], None]] = []
-        self.notifies: List[Tuple[int, str, str]] = []
+        self.notices: list[str] = []
+        self.notice_handlers: list[Callable[[Diagnostic], None]] = []
+        self.notifies: list[tuple[int, str, str]] = []
         self.read_timeout = read_timeout
-        self._action = R.A_DONE
+        self._action = A.A_DONE
         self._action_arg: Any = None
         self._sink: Sink = Sink()
-        self._stash: List[bytes] = []
-        self._deadline: Optional[float] = None
-        self.target: Optional[Tuple[str, Any]] = None  # the target connected to
+        self.target: Optional[Target] = None  # the target connected to
         policy = Policy.parse(allow) if allow is not None else None
 
-        sb = R.runtime().instantiate(memory_limit)
+        sb = Sandbox(runtime(), memory_limit)
         self._sb = sb
         try:
             defaults = _env.defaults()
@@ -212,20 +125,20 @@ class Session:
             if tag == "error":
                 raise from_guest(*step)
             self.closed = False
-            self._deadline = time.monotonic() + timeout if timeout else None
+            self._io.deadline = time.monotonic() + timeout if timeout else None
             sink = Sink()
             self._sink = sink
             self._process(step)
             self._run(sink, stream=False)
-            self._deadline = None
+            self._io.deadline = None
             if sink.error is not None:
                 raise sink.error
             if self.closed:
                 raise OperationalError(
                     "the server closed the connection during startup", kind="closed"
                 )
-            if self.sock is not None:
-                self.sock.settimeout(read_timeout)
+            if self._io.sock is not None:
+                self._io.sock.settimeout(read_timeout)
         except BaseException:
             self._close_socket()
             sb.close()
@@ -235,7 +148,7 @@ class Session:
 
     def busy(self) -> bool:
         """True while a (streamed) request is not complete."""
-        return self._action not in (R.A_DONE, R.A_CLOSE)
+        return self._action not in (A.A_DONE, A.A_CLOSE)
 
     def drain(self) -> None:
         """Reads and discards the rest of a streamed request."""
@@ -264,13 +177,11 @@ class Session:
         self._run(sink, stream)
 
     def query(
-        self, sql: str, types: List[int], params: str, sink: Sink, stream: bool = False
+        self, sql: str, types: list[int], params: str, sink: Sink, stream: bool = False
     ) -> None:
         """Extended protocol: one or more parameter rows, one round trip."""
         self._begin(sink)
-        step = self._guarded(
-            self._sb.call, "query", ("s", sql), ("u32s", types), ("s", params)
-        )
+        step = self._guarded(self._sb.call, "query", ("s", sql), ("u32s", types), ("s", params))
         self._process(step)
         self._run(sink, stream)
 
@@ -285,9 +196,10 @@ class Session:
         if not self.closed:
             try:
                 step = self._sb.call_none("terminate")
-                if step[0] and self.sock is not None:
-                    self.sock.settimeout(1.0)
-                    self.sock.sendall(step[0])
+                sock = self._io.sock
+                if step[0] and sock is not None:
+                    sock.settimeout(1.0)
+                    sock.sendall(step[0])
             except (OSError, Error):
                 pass
         self._close_socket()
@@ -302,7 +214,7 @@ class Session:
     def _guarded(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
             return fn(*args)
-        except R.GuestTrap:
+        except GuestTrap:
             self._close_socket()
             raise
 
@@ -310,9 +222,9 @@ class Session:
         try:
             while True:
                 action = self._action
-                if action == R.A_DONE:
+                if action == A.A_DONE:
                     return
-                if action == R.A_CLOSE:
+                if action == A.A_CLOSE:
                     self._close_socket()
                     if sink.error is None:
                         sink.fail(OperationalError("the session ended", kind="closed"))
@@ -324,7 +236,7 @@ class Session:
             # A failure (or an interrupt) in the middle of a request leaves the protocol state
             # unknown: the session cannot continue.
             self._close_socket()
-            self._action = R.A_CLOSE
+            self._action = A.A_CLOSE
             if isinstance(e, (OSError, ValueError)) and not isinstance(e, Error):
                 raise OperationalError(str(e), kind="io") from None
             raise
@@ -332,13 +244,13 @@ class Session:
     def _advance(self) -> None:
         sb = self._sb
         action = self._action
-        if action == R.A_READ:
-            data = self._recv()
+        if action == A.A_READ:
+            data = self._io.recv()
             if data:
                 step = self._guarded(sb.call_str, "feed-latin1", data.decode("latin-1"))
             else:
                 step = self._guarded(sb.call_none, "eof")
-        elif action == R.A_OPEN:
+        elif action == A.A_OPEN:
             failure = self._open(self._action_arg)
             if failure is None:
                 step = self._guarded(sb.call_none, "opened")
@@ -346,7 +258,7 @@ class Session:
                 step = self._guarded(
                     sb.call, "open-failed", ("enum", failure[0]), ("s", failure[1])
                 )
-        elif action == R.A_NEED_PASSWORD:
+        elif action == A.A_NEED_PASSWORD:
             host, port, dbname, user, passfile = self._action_arg
             password = _env.passfile_password(passfile, host, port, dbname, user)
             step = self._guarded(sb.call, "password", ("opt_s", password))
@@ -354,38 +266,38 @@ class Session:
             raise AssertionError(action)
         self._process(step)
 
-    def _process(self, step: Tuple[bytes, int, Any, list]) -> None:
+    def _process(self, step: Step) -> None:
         send, action, arg, events = step
         if send:
-            self._send(send)
+            self._io.send(send)
         if events:
             sink = self._sink
             for tag, payload in events:
-                if tag == R.EV_ROWS:
+                if tag == A.EV_ROWS:
                     sink.rows(payload)
-                elif tag == R.EV_COLUMNS:
+                elif tag == A.EV_COLUMNS:
                     sink.columns(payload)
-                elif tag == R.EV_COMPLETE:
+                elif tag == A.EV_COMPLETE:
                     sink.complete(payload[0], payload[1])
-                elif tag == R.EV_READY:
+                elif tag == A.EV_READY:
                     self.tx_status = payload
-                elif tag == R.EV_ERROR:
+                elif tag == A.EV_ERROR:
                     sink.fail(from_guest(*payload))
-                elif tag == R.EV_EMPTY:
+                elif tag == A.EV_EMPTY:
                     sink.empty()
-                elif tag == R.EV_PARAMETER:
+                elif tag == A.EV_PARAMETER:
                     self.parameters[payload[0]] = payload[1]
-                elif tag == R.EV_NOTICE:
+                elif tag == A.EV_NOTICE:
                     self._notice(payload)
-                elif tag == R.EV_NOTIFICATION:
+                elif tag == A.EV_NOTIFICATION:
                     if len(self.notifies) < 10000:
                         self.notifies.append(payload)
-                elif tag == R.EV_BACKEND_KEY:
+                elif tag == A.EV_BACKEND_KEY:
                     self.backend_key = payload
         self._action = action
         self._action_arg = arg
 
-    def _notice(self, fields: Dict[str, Any]) -> None:
+    def _notice(self, fields: dict[str, Any]) -> None:
         self.notices.append(format_notice(fields))
         if len(self.notices) > MAX_NOTICES:
             del self.notices[: len(self.notices) - MAX_NOTICES]
@@ -396,7 +308,7 @@ class Session:
 
     # -- sockets --
 
-    def _open(self, target: Tuple[str, Any]) -> Optional[Tuple[str, str]]:
+    def _open(self, target: Target) -> Optional[tuple[str, str]]:
         """Opens the target if the policy allows it: None, or (error kind, reason). Nothing is
         sent to a denied target: the check happens before any socket exists."""
         self._close_socket(keep_session=True)
@@ -405,29 +317,10 @@ class Session:
                 "policy-denied",
                 "connection to %s denied by policy (%s)" % (describe(target), self.policy),
             )
-        timeout = self._remaining()
-        kind, value = target
-        try:
-            if kind == "tcp":
-                self.sock = _connect_tcp(value[0], value[1], timeout)
-            else:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    s.settimeout(timeout)
-                    s.connect(value)
-                except BaseException:
-                    s.close()
-                    raise
-                self.sock = s
-        except socket.timeout:
-            return ("timeout", "timeout expired connecting to %s" % describe(target))
-        except OSError as e:
-            return (
-                "connection-refused",
-                "cannot connect to %s: %s" % (describe(target), e.strerror or e),
-            )
-        self.target = target
-        return None
+        failure = self._io.connect(target)
+        if failure is None:
+            self.target = target
+        return failure
 
     def cancel(self, timeout: float = 10.0) -> None:
         """Sends a CancelRequest for the running statement, on a new connection to the same
@@ -435,132 +328,9 @@ class Session:
         key, target = self.backend_key, self.target
         if self.closed or key is None or target is None:
             raise InterfaceError("the connection is closed or was never established")
-        kind, value = target
-        message = struct.pack("!iiii", 16, 80877102, key[0], key[1])
-        try:
-            if kind == "tcp":
-                s = _connect_tcp(value[0], value[1], timeout)
-            else:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(timeout)
-                s.connect(value)
-            try:
-                s.sendall(message)
-                s.settimeout(timeout)
-                s.recv(1)  # the server closes the connection when it has the request
-            finally:
-                s.close()
-        except OSError as e:
-            raise OperationalError("cannot send the cancel request: %s" % e, kind="io") from None
-
-    def _remaining(self) -> Optional[float]:
-        if self._deadline is None:
-            return None
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise OperationalError("connect_timeout expired while connecting", kind="timeout")
-        return left
-
-    def _recv(self) -> bytes:
-        if self._stash:
-            return self._stash.pop(0)
-        sock = self.sock
-        if sock is None:
-            raise OperationalError("no connection to read from", kind="closed")
-        if self._deadline is not None:
-            sock.settimeout(self._remaining())
-        try:
-            return sock.recv(READ_CHUNK)
-        except socket.timeout:
-            what = (
-                "connect_timeout expired while connecting"
-                if self._deadline is not None
-                else "read timeout expired waiting for the server"
-            )
-            raise OperationalError(what, kind="timeout") from None
-        except InterruptedError:  # pragma: no cover - Python retries EINTR itself
-            return self._recv()
-        except OSError as e:
-            raise OperationalError(
-                "cannot read from the server: %s" % (e.strerror or e), kind="io"
-            ) from None
-
-    def _send(self, data: bytes) -> None:
-        sock = self.sock
-        if sock is None:
-            raise OperationalError("no connection to send on", kind="closed")
-        try:
-            if len(data) <= 65536:
-                sock.sendall(data)
-            else:
-                self._send_large(sock, data)
-        except socket.timeout:
-            raise OperationalError("timeout writing to the server", kind="timeout") from None
-        except OSError as e:
-            raise OperationalError(
-                "cannot write to the server: %s" % (e.strerror or e), kind="io"
-            ) from None
-
-    def _send_large(self, sock: socket.socket, data: bytes) -> None:
-        """Writes a big pipeline while reading whatever the server answers meanwhile: the
-        server may block writing replies to us, and stop reading, while we still write."""
-        view = memoryview(data)
-        timeout = sock.gettimeout()
-        poller = select.poll()
-        poller.register(sock, select.POLLIN | select.POLLOUT)
-        sock.setblocking(False)
-        try:
-            while view:
-                ready = poller.poll(None if timeout is None else int(timeout * 1000))
-                if not ready:
-                    raise socket.timeout()
-                events = ready[0][1]
-                if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
-                    try:
-                        chunk = sock.recv(READ_CHUNK)
-                    except BlockingIOError:
-                        chunk = None
-                    if chunk == b"":
-                        break  # EOF: the read loop reports it
-                    if chunk:
-                        self._stash.append(chunk)
-                if events & select.POLLOUT:
-                    try:
-                        n = sock.send(view[:262144])
-                    except BlockingIOError:
-                        continue
-                    view = view[n:]
-        finally:
-            sock.settimeout(timeout)
+        send_cancel(target, key, timeout)
 
     def _close_socket(self, keep_session: bool = False) -> None:
-        sock, self.sock = self.sock, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
+        self._io.close()
         if not keep_session:
             self.closed = True
-
-
-def _connect_tcp(host: str, port: int, timeout: Optional[float]) -> socket.socket:
-    """Connects to the first address of ``host`` that accepts; TCP_NODELAY set."""
-    addrs = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-    if not addrs:
-        raise OSError("%s resolved to no address" % host)
-    last: Optional[OSError] = None
-    for family, stype, proto, _name, addr in addrs:
-        s = socket.socket(family, stype, proto)
-        try:
-            s.settimeout(timeout)
-            s.connect(addr)
-        except OSError as e:
-            s.close()
-            last = e
-            continue
-        # Small request/reply messages: never wait for Nagle.
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return s
-    assert last is not None
-    raise last

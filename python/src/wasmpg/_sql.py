@@ -22,7 +22,8 @@ Values are never interpolated: they are bound server-side.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 from .errors import ProgrammingError
 
@@ -31,8 +32,8 @@ __all__ = ["convert", "bind"]
 _SPECIAL = re.compile(r"""['"$%]|--|/\*""")
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
 
-Spec = Union[int, Tuple[str, ...]]
-_cache: Dict[str, Tuple[str, Spec]] = {}
+Spec = Union[int, tuple[str, ...]]
+_cache: dict[str, tuple[str, Spec]] = {}
 _CACHE_MAX = 512
 
 
@@ -76,13 +77,13 @@ def _end_of_block_comment(q: str, start: int) -> int:
     return n
 
 
-def _scan(q: str) -> Tuple[str, Spec]:
-    out: List[str] = []
+def _scan(q: str) -> tuple[str, Spec]:
+    out: list[str] = []
     pos = 0  # start of the text not yet copied to out
     i = 0
     positional = 0
-    names: Dict[str, int] = {}
-    order: List[str] = []
+    names: dict[str, int] = {}
+    order: list[str] = []
     n = len(q)
     while True:
         m = _SPECIAL.search(q, i)
@@ -129,9 +130,7 @@ def _scan(q: str) -> Tuple[str, Spec]:
                 )
             continue
         if tok == "'":
-            backslash = (
-                j > 0 and q[j - 1] in "eE" and (j == 1 or not _ident_char(q[j - 2]))
-            )
+            backslash = j > 0 and q[j - 1] in "eE" and (j == 1 or not _ident_char(q[j - 2]))
             end = _end_of_quoted(q, j, "'", backslash)
         elif tok == '"':
             end = _end_of_quoted(q, j, '"', False)
@@ -158,7 +157,7 @@ def _scan(q: str) -> Tuple[str, Spec]:
     return "".join(out), (tuple(order) if order else positional)
 
 
-def convert(query: str) -> Tuple[str, Spec]:
+def convert(query: str) -> tuple[str, Spec]:
     """``(sql with $n placeholders, spec)``: spec is the number of positional parameters, or
     the tuple of parameter names in ``$n`` order. Cached per query text."""
     hit = _cache.get(query)
@@ -198,6 +197,12 @@ def bind(spec: Spec, params: Any) -> Sequence[Any]:
     if len(params) != spec:
         raise ProgrammingError(
             "the query has %d placeholder%s but %d parameter%s given"
-            % (spec, "" if spec == 1 else "s", len(params), " was" if len(params) == 1 else "s were")
+            % (
+                spec,
+                "" if spec == 1 else "s",
+                len(params),
+                " was" if len(params) == 1 else "s were",
+            )
         )
-    return params
+    seq: Sequence[Any] = params  # a sequence: checked above
+    return seq

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from . import errors
 from ._session import Session, Sink
@@ -70,13 +70,13 @@ class Connection:
         return self._session.tx_status
 
     @property
-    def notices(self) -> List[str]:
+    def notices(self) -> list[str]:
         """The last 50 notices from the server, as psycopg2 formats them
         (``"NOTICE:  text\\n"``)."""
         return self._session.notices
 
     @property
-    def notifies(self) -> List[Tuple[int, str, str]]:
+    def notifies(self) -> list[tuple[int, str, str]]:
         """LISTEN/NOTIFY notifications received: (backend pid, channel, payload)."""
         return self._session.notifies
 
@@ -85,7 +85,7 @@ class Connection:
         self._session.notice_handlers.append(handler)
 
     @property
-    def parameters(self) -> Dict[str, str]:
+    def parameters(self) -> dict[str, str]:
         """The server's reported parameters (server_version, TimeZone, ...)."""
         return dict(self._session.parameters)
 
@@ -177,7 +177,7 @@ class Connection:
             self._streaming = None
             self._session.terminate()
 
-    def __enter__(self) -> "Connection":
+    def __enter__(self) -> Connection:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

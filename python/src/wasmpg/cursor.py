@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from collections import deque, namedtuple
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import _sql
 from ._session import Sink
@@ -28,7 +29,10 @@ from .errors import DataError, Error, InterfaceError, ProgrammingError
 from .types import dump, fast_loader_for, loader_for, oids
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._abi import ColumnInfo
     from .connection import Connection
+
+Row = tuple[Any, ...]
 
 __all__ = ["Cursor", "Column"]
 
@@ -38,7 +42,9 @@ _RS = "\x1e"
 _ESC = re.compile("[\x00\x1b\x1e\x1f]")
 
 
-class Column(namedtuple("Column", "name type_code display_size internal_size precision scale null_ok")):
+class Column(
+    namedtuple("Column", "name type_code display_size internal_size precision scale null_ok")
+):
     """One entry of ``cursor.description`` (a 7-item sequence, PEP 249). ``type_code`` is the
     type OID; ``table_oid`` and ``table_column`` say where the column comes from (0 if
     computed)."""
@@ -47,7 +53,7 @@ class Column(namedtuple("Column", "name type_code display_size internal_size pre
     table_column: int = 0
 
 
-def _describe(col: tuple) -> Column:
+def _describe(col: ColumnInfo) -> Column:
     name, oid, typmod, table_oid, column_id, size = col
     display = precision = scale = None
     if oid in (oids.VARCHAR, oids.BPCHAR) and typmod >= 4:
@@ -70,16 +76,16 @@ class _Shape:
 
     __slots__ = ("description", "loaders", "convert")
 
-    def __init__(self, columns: List[tuple]) -> None:
+    def __init__(self, columns: list[ColumnInfo]) -> None:
         self.description = tuple(_describe(c) for c in columns)
         self.loaders = tuple(loader_for(c[1]) for c in columns)
         self.convert = _batch_converter(tuple(fast_loader_for(c[1]) for c in columns))
 
 
-_shapes: Dict[Tuple[tuple, ...], _Shape] = {}
+_shapes: dict[tuple[ColumnInfo, ...], _Shape] = {}
 
 
-def _shape(columns: List[tuple]) -> _Shape:
+def _shape(columns: list[ColumnInfo]) -> _Shape:
     key = tuple(columns)
     shape = _shapes.get(key)
     if shape is None:
@@ -90,11 +96,11 @@ def _shape(columns: List[tuple]) -> _Shape:
     return shape
 
 
-def _batch_converter(loaders: Tuple[Any, ...]) -> Callable[[List[str]], List[tuple]]:
+def _batch_converter(loaders: tuple[Any, ...]) -> Callable[[list[str]], list[Row]]:
     """``convert(rows) -> [tuple]`` for the rows of one batch (each row's fields end with
     U+001F; NULL is U+0000). Generated code: one comprehension, no call per row."""
     n = len(loaders)
-    env: Dict[str, Any] = {}
+    env: dict[str, Any] = {}
     exprs = []
     for i, loader in enumerate(loaders):
         if loader is None:
@@ -105,11 +111,15 @@ def _batch_converter(loaders: Tuple[Any, ...]) -> Callable[[List[str]], List[tup
     if n:
         targets = ", ".join("v%d" % i for i in range(n)) + ", _"
         src = "def convert(rows):\n    return [(%s,) for r in rows for %s in [r.split(%r)]]\n" % (
-            ", ".join(exprs), targets, _FS)
+            ", ".join(exprs),
+            targets,
+            _FS,
+        )
     else:
         src = "def convert(rows):\n    return [() for r in rows]\n"
     exec(compile(src, "<wasmpg row converter>", "exec"), env)  # noqa: S102 - built from constants
-    return env["convert"]
+    convert: Callable[[list[str]], list[Row]] = env["convert"]
+    return convert
 
 
 def _unescape(field: str) -> str:
@@ -126,25 +136,35 @@ def _unescape(field: str) -> str:
 class _Result:
     """One result set: its columns, the batches not yet converted, the current rows."""
 
-    __slots__ = ("columns", "description", "shape", "batches", "rows", "pos", "tag", "count",
-                 "done", "fetched")
+    __slots__ = (
+        "columns",
+        "description",
+        "shape",
+        "batches",
+        "rows",
+        "pos",
+        "tag",
+        "count",
+        "done",
+        "fetched",
+    )
 
-    def __init__(self, columns: Optional[List[tuple]]) -> None:
+    def __init__(self, columns: Optional[list[ColumnInfo]]) -> None:
         self.columns = columns
         self.shape: Optional[_Shape] = None
-        self.description: Optional[Tuple[Column, ...]] = None
+        self.description: Optional[tuple[Column, ...]] = None
         if columns is not None:
             self.shape = _shape(columns)
             self.description = self.shape.description
-        self.batches: Deque[Tuple[int, bool, str]] = deque()
-        self.rows: List[tuple] = []
+        self.batches: deque[tuple[int, bool, str]] = deque()
+        self.rows: list[Row] = []
         self.pos = 0
         self.tag: Optional[str] = None
         self.count: Optional[int] = None
         self.done = False
         self.fetched = 0
 
-    def convert(self, batch: Tuple[int, bool, str]) -> List[tuple]:
+    def convert(self, batch: tuple[int, bool, str]) -> list[Row]:
         _count, escaped, data = batch
         rows = data.split(_RS)
         rows.pop()  # the text after the last row separator is empty
@@ -163,13 +183,15 @@ class _Result:
             raise DataError("cannot convert a value of the result: %s" % e) from None
 
     @staticmethod
-    def _careful(rows: List[str], escaped: bool, loaders: Tuple[Any, ...]) -> List[tuple]:
+    def _careful(rows: list[str], escaped: bool, loaders: tuple[Any, ...]) -> list[Row]:
         out = []
         for r in rows:
             fields = r.split(_FS)
             if len(fields) != len(loaders) + 1:
-                raise DataError("a result row has %d fields, not %d" % (len(fields) - 1, len(loaders)))
-            row = []
+                raise DataError(
+                    "a result row has %d fields, not %d" % (len(fields) - 1, len(loaders))
+                )
+            row: list[Any] = []
             for value, loader in zip(fields, loaders):
                 if value == _NUL:
                     row.append(None)
@@ -185,7 +207,7 @@ class _Collector(Sink):
     """The sink of a cursor's request: result sets in order."""
 
     def __init__(self) -> None:
-        self.results: List[_Result] = []
+        self.results: list[_Result] = []
         self.error: Optional[Error] = None
         self.pending = 0  # batches received and not yet taken by the cursor
 
@@ -198,10 +220,10 @@ class _Collector(Sink):
         self.results.append(r)
         return r
 
-    def columns(self, cols: List[tuple]) -> None:
+    def columns(self, cols: list[ColumnInfo]) -> None:
         self.results.append(_Result(cols))
 
-    def rows(self, batch: Tuple[int, bool, str]) -> None:
+    def rows(self, batch: tuple[int, bool, str]) -> None:
         self._open().batches.append(batch)
         self.pending += 1
 
@@ -254,12 +276,12 @@ def _field(text: Optional[str]) -> str:
     return text + _FS
 
 
-def adapt_rows(rows: Sequence[Sequence[Any]]) -> Tuple[List[int], str]:
+def adapt_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[int], str]:
     """Parameter rows -> (declared type per column, the row-batch string)."""
     if not rows:
         return [], ""
     width = len(rows[0])
-    declared: List[Optional[int]] = [None] * width
+    declared: list[Optional[int]] = [None] * width
     parts = []
     for values in rows:
         if len(values) != width:
@@ -274,24 +296,26 @@ def adapt_rows(rows: Sequence[Sequence[Any]]) -> Tuple[List[int], str]:
     return [0 if t is None else t for t in declared], "".join(parts)
 
 
-_PROC_NAME = re.compile(r'^(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+")(?:\.(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+"))*$')
+_PROC_NAME = re.compile(
+    r'^(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+")(?:\.(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+"))*$'
+)
 
 
 class Cursor:
     """A PEP 249 cursor. Create it with ``Connection.cursor()``."""
 
-    def __init__(self, connection: "Connection", name: Optional[str] = None) -> None:
-        self._conn: Optional["Connection"] = connection
+    def __init__(self, connection: Connection, name: Optional[str] = None) -> None:
+        self._conn: Optional[Connection] = connection
         self.name = name
         self.arraysize = 1
         self.itersize = 2000
         self._stream = name is not None
         self._sink: Optional[_Collector] = None
-        self._results: List[_Result] = []
+        self._results: list[_Result] = []
         self._index = 0
         self._res: Optional[_Result] = None
         self._discarded = False
-        self.description: Optional[Tuple[Column, ...]] = None
+        self.description: Optional[tuple[Column, ...]] = None
         self.rowcount = -1
         self.rownumber: Optional[int] = None
         self.statusmessage: Optional[str] = None
@@ -302,7 +326,7 @@ class Cursor:
     # -- PEP 249 attributes --
 
     @property
-    def connection(self) -> "Connection":
+    def connection(self) -> Connection:
         if self._conn is None:
             raise InterfaceError("the cursor is closed")
         return self._conn
@@ -315,7 +339,7 @@ class Cursor:
 
     # -- execution --
 
-    def _check(self) -> "Connection":
+    def _check(self) -> Connection:
         if self.closed or self._conn is None:
             raise InterfaceError("the cursor is closed")
         conn = self._conn
@@ -334,7 +358,7 @@ class Cursor:
         self.rownumber = None
         self.statusmessage = None
 
-    def execute(self, query: str, params: Any = None) -> "Cursor":
+    def execute(self, query: str, params: Any = None) -> Cursor:
         """Executes one query (without parameters: one or more statements).
 
         ``params``: a sequence for ``%s`` placeholders or a mapping for ``%(name)s``; the values
@@ -366,7 +390,7 @@ class Cursor:
             self._after_request(sink)
         return self
 
-    def executemany(self, query: str, params_seq: Any) -> "Cursor":
+    def executemany(self, query: str, params_seq: Any) -> Cursor:
         """Executes the query once per parameter set, all in ONE round trip: every execution
         is pipelined before a single Sync, so they form one implicit transaction (in
         autocommit mode too: one failure rolls all of them back). ``rowcount`` is the total;
@@ -387,6 +411,7 @@ class Cursor:
             if not rows:
                 self.rowcount = 0
                 return self
+            types: list[int]
             if spec == 0:
                 types, batch = [], _RS * len(rows)  # zero-column rows: one execution each
             else:
@@ -536,7 +561,7 @@ class Cursor:
         if self.closed or self._conn is None:
             raise InterfaceError("the cursor is closed")
 
-    def fetchone(self) -> Optional[tuple]:
+    def fetchone(self) -> Optional[Row]:
         """The next row, or None at the end."""
         self._fetch_check()
         with self.connection._lock:
@@ -550,14 +575,14 @@ class Cursor:
             self.rownumber = res.fetched
             return row
 
-    def fetchmany(self, size: Optional[int] = None) -> List[tuple]:
+    def fetchmany(self, size: Optional[int] = None) -> list[Row]:
         """Up to ``size`` rows (default ``arraysize``); an empty list at the end."""
         self._fetch_check()
         if size is None:
             size = self.arraysize
         if not isinstance(size, int) or isinstance(size, bool):
             raise ProgrammingError("fetchmany size must be an integer, got %r" % (size,))
-        out: List[tuple] = []
+        out: list[Row] = []
         with self.connection._lock:
             while len(out) < size and self._fill():
                 res = self._res
@@ -570,10 +595,10 @@ class Cursor:
                 self.rownumber = self._res.fetched
         return out
 
-    def fetchall(self) -> List[tuple]:
+    def fetchall(self) -> list[Row]:
         """Every remaining row."""
         self._fetch_check()
-        out: List[tuple] = []
+        out: list[Row] = []
         with self.connection._lock:
             while self._fill():
                 res = self._res
@@ -588,10 +613,10 @@ class Cursor:
                 self.rownumber = self._res.fetched
         return out
 
-    def __iter__(self) -> Iterator[tuple]:
+    def __iter__(self) -> Iterator[Row]:
         return self
 
-    def __next__(self) -> tuple:
+    def __next__(self) -> Row:
         row = self.fetchone()
         if row is None:
             raise StopIteration
@@ -633,7 +658,7 @@ class Cursor:
         self._res = None
         self._sink = None
 
-    def __enter__(self) -> "Cursor":
+    def __enter__(self) -> Cursor:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

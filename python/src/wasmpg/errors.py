@@ -30,7 +30,7 @@ Every exception has ``sqlstate`` (alias ``pgcode``; None for client-side errors)
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, ClassVar, Optional
 
 __all__ = [
     "Warning",
@@ -76,8 +76,27 @@ class Diagnostic:
         "source_function",
     )
 
+    severity: Optional[str]
+    severity_nonlocalized: Optional[str]
+    sqlstate: Optional[str]
+    message_primary: Optional[str]
+    message_detail: Optional[str]
+    message_hint: Optional[str]
+    statement_position: Optional[int]
+    internal_position: Optional[int]
+    internal_query: Optional[str]
+    context: Optional[str]
+    schema_name: Optional[str]
+    table_name: Optional[str]
+    column_name: Optional[str]
+    datatype_name: Optional[str]
+    constraint_name: Optional[str]
+    source_file: Optional[str]
+    source_line: Optional[int]
+    source_function: Optional[str]
+
     # db-error field (wit) -> attribute
-    _FROM_WIT = {
+    _FROM_WIT: ClassVar[dict[str, str]] = {
         "severity": "severity",
         "severity_nonlocalized": "severity_nonlocalized",
         "code": "sqlstate",
@@ -98,7 +117,7 @@ class Diagnostic:
         "routine": "source_function",
     }
 
-    def __init__(self, fields: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, fields: Optional[dict[str, Any]] = None) -> None:
         for name in self.__slots__:
             setattr(self, name, None)
         if fields:
@@ -107,7 +126,7 @@ class Diagnostic:
                 if attr is not None:
                     setattr(self, attr, value)
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         """The fields that are set."""
         return {n: getattr(self, n) for n in self.__slots__ if getattr(self, n) is not None}
 
@@ -217,7 +236,7 @@ _BY_KIND = {
 }
 
 
-def class_for_sqlstate(sqlstate: Optional[str]) -> type:
+def class_for_sqlstate(sqlstate: Optional[str]) -> type[Error]:
     """The exception class for a SQLSTATE code."""
     if not sqlstate:
         return DatabaseError
@@ -226,7 +245,7 @@ def class_for_sqlstate(sqlstate: Optional[str]) -> type:
     return _BY_CLASS.get(sqlstate[:2], DatabaseError)
 
 
-def _format_db(db: Dict[str, Any]) -> str:
+def _format_db(db: dict[str, Any]) -> str:
     lines = [db.get("message") or ""]
     if db.get("detail"):
         lines.append("DETAIL:  " + db["detail"])
@@ -235,7 +254,7 @@ def _format_db(db: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def from_guest(kind: str, message: str, db: Optional[Dict[str, Any]]) -> Error:
+def from_guest(kind: str, message: str, db: Optional[dict[str, Any]]) -> Error:
     """The exception for an ``error`` record of the guest: (kind, message, db fields)."""
     if db is not None:
         cls = class_for_sqlstate(db.get("code"))
@@ -246,6 +265,6 @@ def from_guest(kind: str, message: str, db: Optional[Dict[str, Any]]) -> Error:
     return cls(message, kind=kind)
 
 
-def format_notice(db: Dict[str, Any]) -> str:
+def format_notice(db: dict[str, Any]) -> str:
     """A notice as psycopg2 shows it in ``connection.notices``: ``"NOTICE:  text\\n"``."""
     return "%s:  %s\n" % (db.get("severity") or "NOTICE", _format_db(db))

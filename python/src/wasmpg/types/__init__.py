@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as _pydt
 import uuid
 from decimal import Decimal
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from ..errors import ProgrammingError
 from . import array as _array
@@ -43,7 +43,7 @@ __all__ = ["loader_for", "dump", "Json", "Jsonb", "oids"]
 
 Loader = Optional[Callable[[str], Any]]
 
-_LOADERS: Dict[int, Loader] = {
+_LOADERS: dict[int, Loader] = {
     oids.BOOL: _num.load_bool,
     oids.INT2: int,
     oids.INT4: int,
@@ -77,7 +77,7 @@ def loader_for(oid: int) -> Loader:
 # handles (infinity, BC dates, 24:00:00), and the row converter then redoes the batch with
 # ``loader_for``'s loaders. On CPython they are the C-coded ``fromisoformat`` methods, which
 # read the canonical forms exactly.
-_FAST: Dict[int, Loader] = {
+_FAST: dict[int, Loader] = {
     oids.DATE: _dt._date_fast,
     oids.TIME: _dt._time_fast,
     oids.TIMETZ: _pydt.time.fromisoformat if _dt._CPYTHON else _dt.load_timetz,
@@ -93,28 +93,28 @@ def fast_loader_for(oid: int) -> Loader:
     return loader_for(oid)
 
 
-def _dump_list(value: Any) -> Tuple[int, str]:
+def _dump_list(value: Any) -> tuple[int, str]:
     return _array.dump_list(value, dump)
 
 
-def _dump_json(value: Json) -> Tuple[int, str]:
+def _dump_json(value: Json) -> tuple[int, str]:
     return value.dump()
 
 
-def _refuse_dict(value: Any) -> Tuple[int, str]:
+def _refuse_dict(value: Any) -> tuple[int, str]:
     raise ProgrammingError(
         "cannot adapt a dict as a parameter: wrap it in wasmpg.Json() or wasmpg.Jsonb()"
     )
 
 
-def _refuse_tuple(value: Any) -> Tuple[int, str]:
+def _refuse_tuple(value: Any) -> tuple[int, str]:
     raise ProgrammingError(
         "cannot adapt a tuple as a parameter: values are bound server-side, so use a list "
         "(an array), e.g. 'WHERE x = ANY(%s)' with [1, 2, 3]"
     )
 
 
-_DUMPERS: Dict[type, Callable[[Any], Tuple[int, str]]] = {
+_DUMPERS: dict[type, Callable[[Any], tuple[int, str]]] = {
     str: _str.dump_str,
     int: _num.dump_int,
     bool: _num.dump_bool,
@@ -136,7 +136,7 @@ _DUMPERS: Dict[type, Callable[[Any], Tuple[int, str]]] = {
 }
 
 
-def dumper_for(cls: type) -> Callable[[Any], Tuple[int, str]]:
+def dumper_for(cls: type) -> Callable[[Any], tuple[int, str]]:
     """The dumper of a class: exact match first, then the nearest base class."""
     fn = _DUMPERS.get(cls)
     if fn is None:
@@ -146,13 +146,11 @@ def dumper_for(cls: type) -> Callable[[Any], Tuple[int, str]]:
                 _DUMPERS[cls] = fn
                 break
         else:
-            raise ProgrammingError(
-                "cannot adapt a parameter of type %s" % cls.__name__
-            )
+            raise ProgrammingError("cannot adapt a parameter of type %s" % cls.__name__)
     return fn
 
 
-def dump(value: Any) -> Tuple[int, Optional[str]]:
+def dump(value: Any) -> tuple[int, Optional[str]]:
     """``(type oid, canonical text)`` of a parameter; None is ``(0, None)`` (NULL)."""
     if value is None:
         return 0, None
@@ -170,6 +168,6 @@ def register_loader(oid: int, loader: Loader) -> None:
     _LOADERS[oid] = loader
 
 
-def register_dumper(cls: type, dumper: Callable[[Any], Tuple[int, str]]) -> None:
+def register_dumper(cls: type, dumper: Callable[[Any], tuple[int, str]]) -> None:
     """Adapts instances of ``cls`` as parameters: ``dumper(value) -> (oid, canonical text)``."""
     _DUMPERS[cls] = dumper

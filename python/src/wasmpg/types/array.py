@@ -14,7 +14,7 @@ literal (``'{}'``, ``'{NULL}'``...) and the server infers its type.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from ..errors import ProgrammingError
 from . import oids
@@ -51,13 +51,15 @@ def _merge(a: int, b: int, value: Any) -> int:
     )
 
 
-def _untyped_literal(value: List[Any]) -> str:
+def _untyped_literal(value: list[Any]) -> str:
     return "{" + ",".join(_untyped_literal(v) if type(v) is list else "NULL" for v in value) + "}"
 
 
-def dump_list(value: List[Any], dump: Callable[[Any], Tuple[int, Optional[str]]]) -> Tuple[int, str]:
+def dump_list(
+    value: list[Any], dump: Callable[[Any], tuple[int, Optional[str]]]
+) -> tuple[int, str]:
     """(array type oid, canonical JSON) of a (nested) list; ``dump`` adapts the leaves."""
-    element_oid: List[Optional[int]] = [None]
+    element_oid: list[Optional[int]] = [None]
 
     def walk(v: Any) -> Any:
         if v is None:

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import platform
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 from ..errors import DataError
 from . import oids
 
 _CPYTHON = platform.python_implementation() == "CPython"
 _UTC = timezone.utc
-_tz_cache: Dict[str, tzinfo] = {}
+_tz_cache: dict[str, tzinfo] = {}
 
 MAX_TZ = datetime.max.replace(tzinfo=_UTC)
 MIN_TZ = datetime.min.replace(tzinfo=_UTC)
@@ -113,7 +113,7 @@ def load_time(text: str) -> time:
         raise DataError("malformed time: %r" % text) from None
 
 
-def _split_offset(text: str, start: int) -> Tuple[str, str]:
+def _split_offset(text: str, start: int) -> tuple[str, str]:
     """Splits ``<value><offset>`` at the sign of the offset, searching from ``start``."""
     i = text.find("+", start)
     if i < 0:
@@ -245,7 +245,7 @@ def load_interval(text: str) -> timedelta:
 # -- dumpers --
 
 
-def dump_date(value: date) -> Tuple[int, str]:
+def dump_date(value: date) -> tuple[int, str]:
     if value == date.max:
         return oids.DATE, "infinity"
     if value == date.min:
@@ -253,7 +253,7 @@ def dump_date(value: date) -> Tuple[int, str]:
     return oids.DATE, value.isoformat()
 
 
-def dump_datetime(value: datetime) -> Tuple[int, str]:
+def dump_datetime(value: datetime) -> tuple[int, str]:
     offset: Optional[timedelta] = value.utcoffset()
     if offset is None:
         if value == datetime.max:
@@ -269,11 +269,11 @@ def dump_datetime(value: datetime) -> Tuple[int, str]:
     return oids.TIMESTAMPTZ, value.isoformat(" ")
 
 
-def dump_time(value: time) -> Tuple[int, str]:
+def dump_time(value: time) -> tuple[int, str]:
     if value.utcoffset() is None:
         return oids.TIME, value.replace(tzinfo=None).isoformat()
     return oids.TIMETZ, value.isoformat()
 
 
-def dump_timedelta(value: timedelta) -> Tuple[int, str]:
+def dump_timedelta(value: timedelta) -> tuple[int, str]:
     return oids.INTERVAL, "0 %d %d" % (value.days, value.seconds * 1000000 + value.microseconds)

@@ -9,7 +9,7 @@ explicit (as in psycopg 3).
 from __future__ import annotations
 
 import json as _json
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 from . import oids
 
@@ -35,7 +35,7 @@ class Json:
     def __repr__(self) -> str:
         return "%s(%r)" % (type(self).__name__, self.obj)
 
-    def dump(self) -> Tuple[int, str]:
+    def dump(self) -> tuple[int, str]:
         return self.oid, self.dumps(self.obj)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Tuple
 
 from ..errors import DataError
 from . import oids
@@ -40,12 +39,12 @@ def int_oid(value: int) -> int:
     return oids.NUMERIC
 
 
-def dump_int(value: int) -> Tuple[int, str]:
+def dump_int(value: int) -> tuple[int, str]:
     value = int(value)  # IntEnum and other subclasses: the plain number
     return int_oid(value), str(value)
 
 
-def dump_bool(value: bool) -> Tuple[int, str]:
+def dump_bool(value: bool) -> tuple[int, str]:
     return oids.BOOL, "t" if value else "f"
 
 
@@ -57,7 +56,7 @@ def float_text(value: float) -> str:
     return repr(float(value))
 
 
-def dump_float(value: float) -> Tuple[int, str]:
+def dump_float(value: float) -> tuple[int, str]:
     return oids.FLOAT8, float_text(value)
 
 
@@ -71,5 +70,5 @@ def decimal_text(value: Decimal) -> str:
     return str(value)
 
 
-def dump_decimal(value: Decimal) -> Tuple[int, str]:
+def dump_decimal(value: Decimal) -> tuple[int, str]:
     return oids.NUMERIC, decimal_text(value)

@@ -12,7 +12,7 @@ parameters. ``uuid.UUID`` maps to uuid.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Tuple
+from typing import Any
 
 from . import oids
 
@@ -24,13 +24,13 @@ def load_bytea(text: str) -> bytes:
 load_uuid = uuid.UUID
 
 
-def dump_str(value: str) -> Tuple[int, str]:
+def dump_str(value: str) -> tuple[int, str]:
     return 0, value
 
 
-def dump_bytes(value: Any) -> Tuple[int, str]:
+def dump_bytes(value: Any) -> tuple[int, str]:
     return oids.BYTEA, bytes(value).decode("latin-1")
 
 
-def dump_uuid(value: uuid.UUID) -> Tuple[int, str]:
+def dump_uuid(value: uuid.UUID) -> tuple[int, str]:
     return oids.UUID, str(value)

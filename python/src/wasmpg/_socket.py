@@ -1,0 +1,188 @@
+"""The socket of a session: connecting (TCP or Unix), reading and writing with the errors the
+driver reports, large writes interleaved with reads, and the cancel request."""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import time
+from typing import TYPE_CHECKING, Optional
+
+from ._policy import describe
+from .errors import OperationalError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._abi import Target
+
+__all__ = ["Channel", "send_cancel"]
+
+READ_CHUNK = 256 << 10
+
+
+class Channel:
+    """One session's socket (None until opened and after closing), the deadline of the
+    connection attempt in progress, and the replies read ahead while a large write went out."""
+
+    def __init__(self) -> None:
+        self.sock: Optional[socket.socket] = None
+        self.deadline: Optional[float] = None  # a time.monotonic() value, while connecting
+        self._stash: list[bytes] = []
+
+    def connect(self, target: Target) -> Optional[tuple[str, str]]:
+        """Connects to the target (the policy allowed it): None, or (error kind, reason)."""
+        timeout = self.remaining()
+        kind, value = target
+        try:
+            if kind == "tcp":
+                self.sock = _connect_tcp(value[0], value[1], timeout)
+            else:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.settimeout(timeout)
+                    s.connect(value)
+                except BaseException:
+                    s.close()
+                    raise
+                self.sock = s
+        except socket.timeout:
+            return ("timeout", "timeout expired connecting to %s" % describe(target))
+        except OSError as e:
+            return (
+                "connection-refused",
+                "cannot connect to %s: %s" % (describe(target), e.strerror or e),
+            )
+        return None
+
+    def remaining(self) -> Optional[float]:
+        """Seconds left before the deadline (None: no deadline); raises once it has passed."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OperationalError("connect_timeout expired while connecting", kind="timeout")
+        return left
+
+    def recv(self) -> bytes:
+        """The next bytes from the server (b"" at EOF)."""
+        if self._stash:
+            return self._stash.pop(0)
+        sock = self.sock
+        if sock is None:
+            raise OperationalError("no connection to read from", kind="closed")
+        if self.deadline is not None:
+            sock.settimeout(self.remaining())
+        try:
+            return sock.recv(READ_CHUNK)
+        except socket.timeout:
+            what = (
+                "connect_timeout expired while connecting"
+                if self.deadline is not None
+                else "read timeout expired waiting for the server"
+            )
+            raise OperationalError(what, kind="timeout") from None
+        except InterruptedError:  # pragma: no cover - Python retries EINTR itself
+            return self.recv()
+        except OSError as e:
+            raise OperationalError(
+                "cannot read from the server: %s" % (e.strerror or e), kind="io"
+            ) from None
+
+    def send(self, data: bytes) -> None:
+        sock = self.sock
+        if sock is None:
+            raise OperationalError("no connection to send on", kind="closed")
+        try:
+            if len(data) <= 65536:
+                sock.sendall(data)
+            else:
+                self._send_large(sock, data)
+        except socket.timeout:
+            raise OperationalError("timeout writing to the server", kind="timeout") from None
+        except OSError as e:
+            raise OperationalError(
+                "cannot write to the server: %s" % (e.strerror or e), kind="io"
+            ) from None
+
+    def _send_large(self, sock: socket.socket, data: bytes) -> None:
+        """Writes a big pipeline while reading whatever the server answers meanwhile: the
+        server may block writing replies to us, and stop reading, while we still write."""
+        view = memoryview(data)
+        timeout = sock.gettimeout()
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLOUT)
+        sock.setblocking(False)
+        try:
+            while view:
+                ready = poller.poll(None if timeout is None else int(timeout * 1000))
+                if not ready:
+                    raise socket.timeout()
+                events = ready[0][1]
+                if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                    try:
+                        chunk: Optional[bytes] = sock.recv(READ_CHUNK)
+                    except BlockingIOError:
+                        chunk = None
+                    if chunk == b"":
+                        break  # EOF: the read loop reports it
+                    if chunk:
+                        self._stash.append(chunk)
+                if events & select.POLLOUT:
+                    try:
+                        n = sock.send(view[:262144])
+                    except BlockingIOError:
+                        continue
+                    view = view[n:]
+        finally:
+            sock.settimeout(timeout)
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+def send_cancel(target: Target, key: tuple[int, int], timeout: float) -> None:
+    """Sends a CancelRequest for backend `key` on a new connection to `target`."""
+    kind, value = target
+    message = struct.pack("!iiii", 16, 80877102, key[0], key[1])
+    try:
+        if kind == "tcp":
+            s = _connect_tcp(value[0], value[1], timeout)
+        else:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            s.connect(value)
+        try:
+            s.sendall(message)
+            s.settimeout(timeout)
+            s.recv(1)  # the server closes the connection when it has the request
+        finally:
+            s.close()
+    except OSError as e:
+        raise OperationalError("cannot send the cancel request: %s" % e, kind="io") from None
+
+
+def _connect_tcp(host: str, port: int, timeout: Optional[float]) -> socket.socket:
+    """Connects to the first address of ``host`` that accepts; TCP_NODELAY set."""
+    addrs = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    if not addrs:
+        raise OSError("%s resolved to no address" % host)
+    last: Optional[OSError] = None
+    for family, stype, proto, _name, addr in addrs:
+        s = socket.socket(family, stype, proto)
+        try:
+            s.settimeout(timeout)
+            s.connect(addr)
+        except OSError as e:
+            s.close()
+            last = e
+            continue
+        # Small request/reply messages: never wait for Nagle.
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+    assert last is not None
+    raise last

@@ -118,8 +118,9 @@ def make_venvs() -> None:
     for name, py, extra in [("cpython", "python3", ["psycopg2-binary"]), ("pypy", "pypy3", [])]:
         venv = os.path.join(base, name)
         subprocess.check_call([py, "-m", "venv", "--clear", venv])
-        subprocess.check_call([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q",
-                               HERE] + extra)
+        subprocess.check_call(
+            [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", HERE, *extra]
+        )
         print("%s: %s" % (name, os.path.join(venv, "bin", "python")))
 
 
@@ -128,8 +129,14 @@ def main() -> int:
     ap.add_argument("--worker")
     ap.add_argument("--dsn")
     ap.add_argument("--make-venvs", action="store_true")
-    ap.add_argument("--cpython", default=os.path.join(tempfile.gettempdir(), "wasmpg-bench", "cpython", "bin", "python"))
-    ap.add_argument("--pypy", default=os.path.join(tempfile.gettempdir(), "wasmpg-bench", "pypy", "bin", "python"))
+    ap.add_argument(
+        "--cpython",
+        default=os.path.join(tempfile.gettempdir(), "wasmpg-bench", "cpython", "bin", "python"),
+    )
+    ap.add_argument(
+        "--pypy",
+        default=os.path.join(tempfile.gettempdir(), "wasmpg-bench", "pypy", "bin", "python"),
+    )
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n-rt", type=int, default=3000)
     ap.add_argument("--n-fetch", type=int, default=5)
@@ -145,17 +152,21 @@ def main() -> int:
     sys.path.insert(0, os.path.join(HERE, "tests"))
     import _pgcluster
 
-    contenders = [("wasmpg / CPython", args.cpython, "wasmpg"),
-                  ("wasmpg / PyPy", args.pypy, "wasmpg"),
-                  ("psycopg2 / CPython", args.cpython, "psycopg2")]
+    contenders = [
+        ("wasmpg / CPython", args.cpython, "wasmpg"),
+        ("wasmpg / PyPy", args.pypy, "wasmpg"),
+        ("psycopg2 / CPython", args.cpython, "psycopg2"),
+    ]
     for _, py, _ in contenders:
         if not os.path.exists(py):
             print("missing interpreter %s (run with --make-venvs first)" % py, file=sys.stderr)
             return 2
     cluster = _pgcluster.Cluster().start()
     try:
-        cluster.psql("CREATE TABLE bench100k AS SELECT i AS a, i * 2 AS b, 'row ' || i AS c, "
-                     "now() + i * interval '1 second' AS d FROM generate_series(1, 100000) i")
+        cluster.psql(
+            "CREATE TABLE bench100k AS SELECT i AS a, i * 2 AS b, 'row ' || i AS c, "
+            "now() + i * interval '1 second' AS d FROM generate_series(1, 100000) i"
+        )
         cluster.psql("VACUUM ANALYZE bench100k")
         prefix = []
         if args.pin:
@@ -166,10 +177,23 @@ def main() -> int:
         for r in range(args.rounds):
             for name, py, driver in contenders:
                 out = subprocess.run(
-                    prefix + [py, os.path.abspath(__file__), "--worker", driver, "--dsn",
-                              cluster.dsn(), "--n-rt", str(args.n_rt), "--n-fetch",
-                              str(args.n_fetch)],
-                    capture_output=True, text=True, timeout=600)
+                    [
+                        *prefix,
+                        py,
+                        os.path.abspath(__file__),
+                        "--worker",
+                        driver,
+                        "--dsn",
+                        cluster.dsn(),
+                        "--n-rt",
+                        str(args.n_rt),
+                        "--n-fetch",
+                        str(args.n_fetch),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                )
                 if out.returncode != 0:
                     print("%s failed:\n%s" % (name, out.stderr), file=sys.stderr)
                     return 1
@@ -182,18 +206,32 @@ def main() -> int:
         vals = [x[key] for x in results[name] if key in x]
         return statistics.median(vals) if vals else None
 
-    condition = ("server and clients pinned to CPU 0 (taskset)" if args.pin
-                 else "unpinned (scheduler's choice of CPUs)")
-    print("\nwasmpg bench_quick: %d rounds, medians; %s; load average %s"
-          % (args.rounds, condition, " ".join("%.2f" % x for x in os.getloadavg())))
-    header = ("contender", "SELECT 1 (us)", "SELECT %s (us)", "100k rows fetchall (ms)",
-              "100k rows streamed (ms)")
+    condition = (
+        "server and clients pinned to CPU 0 (taskset)"
+        if args.pin
+        else "unpinned (scheduler's choice of CPUs)"
+    )
+    print(
+        "\nwasmpg bench_quick: %d rounds, medians; %s; load average %s"
+        % (args.rounds, condition, " ".join("%.2f" % x for x in os.getloadavg()))
+    )
+    header = (
+        "contender",
+        "SELECT 1 (us)",
+        "SELECT %s (us)",
+        "100k rows fetchall (ms)",
+        "100k rows streamed (ms)",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for name, _, _ in contenders:
         cells = [name]
-        for key, fmt in [("select1_us", "%.0f"), ("select_param_us", "%.0f"),
-                         ("fetch100k_ms", "%.0f"), ("stream100k_ms", "%.0f")]:
+        for key, fmt in [
+            ("select1_us", "%.0f"),
+            ("select_param_us", "%.0f"),
+            ("fetch100k_ms", "%.0f"),
+            ("stream100k_ms", "%.0f"),
+        ]:
             v = med(name, key)
             cells.append(fmt % v if v is not None else "-")
         print("| " + " | ".join(cells) + " |")

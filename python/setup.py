@@ -39,7 +39,9 @@ def _cargo_build() -> str:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("CARGO_BUILD_", "CARGO_PROFILE_", "CARGO_TARGET_", "CARGO_ENCODED_", "RUSTC_"))
+        if not k.startswith(
+            ("CARGO_BUILD_", "CARGO_PROFILE_", "CARGO_TARGET_", "CARGO_ENCODED_", "RUSTC_")
+        )
         and k not in ("RUSTFLAGS", "CARGO_TARGET_DIR")
     }
     cmd = [
@@ -62,7 +64,7 @@ def _cargo_build() -> str:
         raise SystemExit(
             "wasmpg: building the guest component failed (%s); is the target installed? "
             "`rustup target add wasm32-wasip2`" % e
-        )
+        ) from e
     return BUILT
 
 

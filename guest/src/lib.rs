@@ -7,6 +7,8 @@
 //! - [`session`]: the sans-I/O state machine (startup, authentication, simple and extended
 //!   query, the automatic statement cache); every call returns a [`session::Step`].
 //! - [`conninfo`]: libpq connection strings (`key=value` and `postgresql://` URIs).
+//! - [`passfile`]: password-file (`.pgpass`) matching and the file-permission rule, libpq's
+//!   rules, pure (the host reads the file).
 //! - [`scram`]: the SCRAM-SHA-256 client exchange, with an injectable nonce.
 //! - [`codec`]: server text output to the canonical value forms, and canonical parameters to
 //!   server text input.
@@ -18,6 +20,7 @@ pub mod batch;
 pub mod codec;
 pub mod conninfo;
 pub mod error;
+pub mod passfile;
 pub mod scram;
 pub mod session;
 

@@ -27,7 +27,14 @@ fn main() {
         std::fs::copy(&prebuilt, &out).expect("cannot copy WASMPG_GUEST_WASM");
         return;
     }
-    for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+    for path in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wire/src",
+        "wire/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     ensure_wasm_target();

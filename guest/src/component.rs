@@ -1,9 +1,10 @@
 //! The component glue: `wit-bindgen` bindings and conversions between the core's types and the
-//! contract's. No logic lives here.
+//! contract's. No logic lives here: each export calls the core (the latin-1 io encoding is
+//! `io_encoding`'s) and converts what it returns.
 
 use std::cell::RefCell;
 
-use crate::{error, session};
+use crate::{error, io_encoding, session};
 
 wit_bindgen::generate!({
     // The contract, shared with every host.
@@ -32,7 +33,7 @@ impl wit::Guest for Component {
         conninfo: String,
         defaults: Vec<(String, String)>,
     ) -> Result<wit::Conninfo, wit_types::Error> {
-        let info = session::parse_conninfo(&conninfo, &defaults).map_err(error_out)?;
+        let info = crate::conninfo::parse_supported(&conninfo, &defaults).map_err(error_out)?;
         Ok(wit::Conninfo {
             targets: info.hosts.iter().map(|h| target_out(&h.target)).collect(),
             user: info.user,
@@ -87,31 +88,10 @@ impl wit::GuestSession for SessionResource {
     }
 
     fn feed_latin1(&self, data: String) -> wit::Step {
-        let mut bytes = Vec::with_capacity(data.len());
-        for c in data.chars() {
-            match u8::try_from(u32::from(c)) {
-                Ok(b) => bytes.push(b),
-                Err(_) => {
-                    let mut s = self.inner.borrow_mut();
-                    let step = s.feed(&[]);
-                    drop(s);
-                    let mut out = self.step_out(step);
-                    out.events.insert(
-                        0,
-                        wit::Event::Error(wit_types::Error {
-                            kind: wit_types::ErrorKind::Usage,
-                            message: format!(
-                                "feed-latin1 received U+{:04X}, which is not a latin-1 byte",
-                                u32::from(c)
-                            ),
-                            db: None,
-                        }),
-                    );
-                    return out;
-                }
-            }
-        }
-        self.step_out(self.inner.borrow_mut().feed(&bytes))
+        self.step_out(io_encoding::feed_latin1(
+            &mut self.inner.borrow_mut(),
+            &data,
+        ))
     }
 
     fn eof(&self) -> wit::Step {
@@ -148,7 +128,7 @@ impl SessionResource {
         let send = match self.io {
             wit::IoEncoding::Bytes => wit::Payload::Bytes(step.send),
             wit::IoEncoding::Latin1 => {
-                wit::Payload::Latin1(step.send.iter().map(|&b| char::from(b)).collect())
+                wit::Payload::Latin1(io_encoding::bytes_to_latin1(&step.send))
             }
         };
         wit::Step {

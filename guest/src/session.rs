@@ -14,11 +14,14 @@ use postgres_protocol::message::backend::{DataRowBody, Message, RowDescriptionBo
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 
-use crate::batch::{self, BatchWriter, RowBatch};
+use wasmpg_wire::batch::{self, BatchWriter, RowBatch};
+
 use crate::codec::{self, Decoder};
-use crate::conninfo::{self, ConnInfo, SslMode, Target};
+use crate::conninfo::{self, ConnInfo, Target};
 use crate::error::{DbError, Error, ErrorKind};
+use crate::framing::{self, message_name};
 use crate::scram::{self, ScramSha256};
+use crate::statement_cache::{Lookup, Pending, StatementCache};
 
 /// Session limits and behaviour, from the host.
 #[derive(Debug, Clone)]
@@ -147,25 +150,11 @@ impl Described {
     }
 }
 
-/// An automatically prepared statement.
-#[derive(Debug)]
-struct Cached {
-    name: String,
-    described: Arc<Described>,
-    last_used: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    sql: String,
-    param_types: Vec<u32>,
-}
-
 /// Where a statement being described in the current request goes once it succeeds.
 #[derive(Debug)]
 enum DescribeTarget {
-    /// Insert into the automatic cache under this key and name.
-    Cache(CacheKey, String),
+    /// Insert into the automatic cache under its pending name.
+    Cache(Pending),
     /// An explicit `prepare`: report `prepared` and remember it.
     Prepared(String),
     /// Unnamed or already known elsewhere: only used for this request.
@@ -240,11 +229,7 @@ pub struct Session {
     current: Option<Current>,
     batch: BatchWriter,
     scratch: String,
-    cache: HashMap<CacheKey, Cached>,
-    cache_names: u64,
-    cache_clock: u64,
-    /// Close(Statement) messages owed to the server, sent with the next request.
-    evicted: Vec<String>,
+    cache: StatementCache<Arc<Described>>,
     prepared: HashMap<String, Arc<Described>>,
 }
 
@@ -255,6 +240,7 @@ fn write_err(e: std::io::Error) -> Error {
 impl Session {
     pub fn new(opts: Options) -> Session {
         Session {
+            cache: StatementCache::new(opts.statement_cache),
             opts,
             state: State::New,
             info: None,
@@ -273,10 +259,6 @@ impl Session {
             current: None,
             batch: BatchWriter::default(),
             scratch: String::new(),
-            cache: HashMap::new(),
-            cache_names: 0,
-            cache_clock: 0,
-            evicted: Vec::new(),
             prepared: HashMap::new(),
         }
     }
@@ -303,7 +285,7 @@ impl Session {
                 "connect called on a session that was already used",
             ));
         }
-        let info = parse_conninfo(conninfo, defaults)?;
+        let info = conninfo::parse_supported(conninfo, defaults)?;
         if info.hosts.is_empty() {
             return Err(Error::new(ErrorKind::Config, "no host to connect to"));
         }
@@ -353,7 +335,7 @@ impl Session {
         }
         let described = self
             .target()
-            .map(|t| describe_target(&t))
+            .map(|t| conninfo::describe_target(&t))
             .unwrap_or_default();
         self.attempts.push(format!("{described}: {reason}"));
         self.host_index += 1;
@@ -456,7 +438,7 @@ impl Session {
                 ))
             }
         }
-        for name in std::mem::take(&mut self.evicted) {
+        for name in self.cache.take_evicted() {
             frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
         }
         Ok(())
@@ -484,27 +466,14 @@ impl Session {
             Ok(rows) => rows,
             Err(e) => return self.reject(e),
         };
-        let key = CacheKey {
-            sql: sql.to_owned(),
-            param_types: param_types.to_vec(),
-        };
-        self.cache_clock += 1;
-        let clock = self.cache_clock;
-        let cached = self.cache.get_mut(&key).map(|c| {
-            c.last_used = clock;
-            (c.name.clone(), c.described.clone())
-        });
-        let result = match cached {
-            Some((name, described)) => {
+        let result = match self.cache.lookup(sql, param_types) {
+            Lookup::Hit(name, described) => {
                 self.send_executions(&name, Some(described), param_types, &rows)
             }
-            None => {
-                let (name, target) = if self.opts.statement_cache == 0 {
-                    (String::new(), DescribeTarget::Transient)
-                } else {
-                    self.cache_names += 1;
-                    let name = format!("wasmpg_s{}", self.cache_names);
-                    (name.clone(), DescribeTarget::Cache(key, name))
+            Lookup::Miss(pending) => {
+                let (name, target) = match pending {
+                    None => (String::new(), DescribeTarget::Transient),
+                    Some(pending) => (pending.name().to_owned(), DescribeTarget::Cache(pending)),
                 };
                 self.send_parse_describe(&name, sql, param_types, target)
                     .and_then(|()| self.send_executions(&name, None, param_types, &rows))
@@ -701,55 +670,9 @@ impl Session {
 
     fn process(&mut self) -> Result<(), Error> {
         loop {
-            // The type byte is checked first: something that is not a PostgreSQL server (an
-            // HTTP or SSH banner, random bytes) is a protocol error at once, instead of a
-            // length word read out of text that announces a huge message and waits for it.
-            if let Some(&tag) = self.inbuf.first() {
-                if !BACKEND_TAGS.contains(&tag) {
-                    return Err(Error::protocol(format!(
-                        "unknown message type {:?} (0x{tag:02x}) from the server; is it a \
-                         PostgreSQL server?",
-                        tag as char
-                    )));
-                }
-            }
-            if self.inbuf.len() < 5 {
+            let Some(message) = framing::next_message(&mut self.inbuf, self.opts.max_message_size)?
+            else {
                 return Ok(());
-            }
-            let len =
-                u32::from_be_bytes([self.inbuf[1], self.inbuf[2], self.inbuf[3], self.inbuf[4]]);
-            if len < 4 || len > i32::MAX as u32 {
-                return Err(Error::protocol(format!(
-                    "invalid message length {len} for message type {:?}",
-                    self.inbuf[0] as char
-                )));
-            }
-            if len > SHORT_MESSAGE_MAX && !LONG_TAGS.contains(&self.inbuf[0]) {
-                // libpq's rule (`VALID_LONG_MESSAGE_TYPE`): only these types can be long; a
-                // huge length on another one means the stream is not what we think it is.
-                return Err(Error::protocol(format!(
-                    "lost synchronization with the server: a {len}-byte message of type {:?}, \
-                     which is never longer than {SHORT_MESSAGE_MAX} bytes",
-                    self.inbuf[0] as char
-                )));
-            }
-            let total = len as u64 + 1;
-            if total > u64::from(self.opts.max_message_size) {
-                return Err(Error::new(
-                    ErrorKind::MessageTooLarge,
-                    format!(
-                        "the server announced a {total}-byte message (type {:?}); the limit is {} bytes",
-                        self.inbuf[0] as char, self.opts.max_message_size
-                    ),
-                ));
-            }
-            if (self.inbuf.len() as u64) < total {
-                return Ok(());
-            }
-            let message = match Message::parse(&mut self.inbuf) {
-                Ok(Some(message)) => message,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(Error::protocol(format!("malformed server message: {e}"))),
             };
             self.handle(message)?;
             if matches!(self.state, State::Closed | State::NeedPassword) {
@@ -1032,29 +955,7 @@ impl Session {
                 }));
                 self.prepared.insert(name, described);
             }
-            DescribeTarget::Cache(key, name) => {
-                let capacity = self.opts.statement_cache as usize;
-                if self.cache.len() >= capacity {
-                    let oldest = self
-                        .cache
-                        .iter()
-                        .min_by_key(|(_, c)| c.last_used)
-                        .map(|(k, _)| k.clone());
-                    if let Some(oldest) = oldest {
-                        if let Some(evicted) = self.cache.remove(&oldest) {
-                            self.evicted.push(evicted.name);
-                        }
-                    }
-                }
-                self.cache.insert(
-                    key,
-                    Cached {
-                        name,
-                        described,
-                        last_used: self.cache_clock,
-                    },
-                );
-            }
+            DescribeTarget::Cache(pending) => self.cache.insert(pending, described),
         }
     }
 
@@ -1235,39 +1136,6 @@ impl Session {
     }
 }
 
-/// Parses a conninfo and rejects settings this client cannot honour.
-pub fn parse_conninfo(conninfo: &str, defaults: &[(String, String)]) -> Result<ConnInfo, Error> {
-    let info = conninfo::parse(conninfo, defaults)
-        .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
-    if matches!(
-        info.sslmode,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-    ) {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "sslmode requires TLS, which wasmpg does not support yet (use sslmode=disable or prefer)",
-        ));
-    }
-    if let Some(encoding) = &info.client_encoding {
-        let normalized = encoding.to_ascii_uppercase().replace(['-', '_'], "");
-        if normalized != "UTF8" && normalized != "UNICODE" {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("client_encoding {encoding:?} is not supported: wasmpg always uses UTF8"),
-            ));
-        }
-    }
-    Ok(info)
-}
-
-pub fn describe_target(target: &Target) -> String {
-    match target {
-        Target::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
-        Target::Tcp { host, port } => format!("{host}:{port}"),
-        Target::Unix { path } => path.clone(),
-    }
-}
-
 /// Parameter rows in canonical form; owned so the encoder can run while `self` is borrowed.
 fn param_rows(params: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
     let rows = batch::parse_rows(params)
@@ -1307,42 +1175,6 @@ pub fn tag_rows(tag: &str) -> Option<u64> {
     tag.rsplit(' ').next()?.parse().ok()
 }
 
-/// The type bytes of the backend messages this client parses (the rest, e.g. CopyBothResponse
-/// or NegotiateProtocolVersion, are never sent to it).
-const BACKEND_TAGS: &[u8] = b"123AcCdDEGHIKnNRsStTZ";
-
-/// The message types that may be longer than [`SHORT_MESSAGE_MAX`]: RowDescription, DataRow,
-/// CopyData, ErrorResponse, NoticeResponse, NotificationResponse (libpq's list) and
-/// ParameterDescription (up to 65535 parameters).
-const LONG_TAGS: &[u8] = b"TDdENAt";
-
-/// libpq's bound on the length of every other message type.
-const SHORT_MESSAGE_MAX: u32 = 30_000;
-
 fn malformed(e: std::io::Error) -> Error {
     Error::protocol(format!("malformed server message: {e}"))
-}
-
-fn message_name(message: &Message) -> &'static str {
-    match message {
-        Message::AuthenticationOk => "AuthenticationOk",
-        Message::BackendKeyData(_) => "BackendKeyData",
-        Message::BindComplete => "BindComplete",
-        Message::CloseComplete => "CloseComplete",
-        Message::CommandComplete(_) => "CommandComplete",
-        Message::CopyData(_) => "CopyData",
-        Message::CopyDone => "CopyDone",
-        Message::CopyInResponse(_) => "CopyInResponse",
-        Message::CopyOutResponse(_) => "CopyOutResponse",
-        Message::DataRow(_) => "DataRow",
-        Message::EmptyQueryResponse => "EmptyQueryResponse",
-        Message::ErrorResponse(_) => "ErrorResponse",
-        Message::NoData => "NoData",
-        Message::ParameterDescription(_) => "ParameterDescription",
-        Message::ParseComplete => "ParseComplete",
-        Message::PortalSuspended => "PortalSuspended",
-        Message::ReadyForQuery(_) => "ReadyForQuery",
-        Message::RowDescription(_) => "RowDescription",
-        _ => "an authentication message",
-    }
 }

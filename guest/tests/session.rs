@@ -1,10 +1,10 @@
 //! The sans-I/O session driven natively with hand-built server messages: what it sends, which
 //! actions it asks for, which events it reports.
 
-use wasmpg_guest::batch::parse_rows;
 use wasmpg_guest::conninfo::Target;
 use wasmpg_guest::error::ErrorKind;
 use wasmpg_guest::session::{Action, Event, Options, Session, Step, TxStatus};
+use wasmpg_wire::batch::parse_rows;
 
 /// A backend message: tag, length, body.
 fn msg(tag: u8, body: &[u8]) -> Vec<u8> {

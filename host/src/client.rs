@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wasmpg_guest::batch::BatchWriter;
+use wasmpg_wire::batch::BatchWriter;
 
 use crate::config::Config;
 use crate::connection::Connection;

@@ -17,18 +17,20 @@
 //! - [`scram`]: the SCRAM-SHA-256 client exchange, with an injectable nonce.
 //! - [`codec`]: server text output to the canonical value forms, and canonical parameters to
 //!   server text input.
-//! - [`io_encoding`]: socket bytes as latin-1 text, for hosts that ask for it.
 //! - [`error`]: error kinds and the server's error fields.
-//! - `component` (wasm32 only): the `wit-bindgen` glue, conversions only.
+//! - [`dispatch`]: the packed ABI (docs/abi.md) over the session: one request in, one step out.
+//! - [`cancel`]: the cancel token and the small session that delivers a cancel request.
+//! - `component` (wasm32 only): the `wit-bindgen` glue, forwarding the exports to [`dispatch`].
 //!
 //! The row-batch layout and the type OIDs are shared with hosts through the `wasmpg-wire`
 //! crate (`wasmpg_wire::batch`, `wasmpg_wire::oid`, re-exported as [`codec::oid`]).
 
+pub mod cancel;
 pub mod codec;
 pub mod conninfo;
+pub mod dispatch;
 pub mod error;
 mod framing;
-pub mod io_encoding;
 pub mod passfile;
 pub mod scram;
 pub mod session;

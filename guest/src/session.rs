@@ -29,7 +29,27 @@ pub struct Options {
     pub max_message_size: u32,
     pub batch_bytes: u32,
     pub statement_cache: u32,
+    /// The password file libpq reads when neither `passfile` nor `PGPASSFILE` names one
+    /// (`~/.pgpass`): the host knows the home directory, the guest does not.
+    pub default_passfile: Option<String>,
+    /// libpq's `DEFAULT_PGSOCKET_DIR`: a Unix-socket host equal to it is `localhost` in the
+    /// password file.
+    pub default_socket_dir: String,
+    /// Run-time parameters the host adds to the StartupMessage (`statement_timeout`, ...).
+    pub startup_params: Vec<(String, String)>,
 }
+
+/// StartupMessage parameters the session sets itself: the canonical value forms depend on
+/// them, so a host may not override them.
+const RESERVED_STARTUP_PARAMS: &[&str] = &[
+    "user",
+    "database",
+    "client_encoding",
+    "DateStyle",
+    "IntervalStyle",
+    "extra_float_digits",
+    "replication",
+];
 
 impl Default for Options {
     fn default() -> Self {
@@ -37,6 +57,9 @@ impl Default for Options {
             max_message_size: 64 << 20,
             batch_bytes: 256 << 10,
             statement_cache: 256,
+            default_passfile: None,
+            default_socket_dir: conninfo::DEFAULT_SOCKET_DIR.to_owned(),
+            startup_params: Vec::new(),
         }
     }
 }
@@ -78,7 +101,6 @@ pub struct PasswordRequest {
     pub port: u16,
     pub dbname: String,
     pub user: String,
-    pub passfile: Option<String>,
 }
 
 /// What happened, in protocol order.
@@ -105,6 +127,10 @@ pub enum Event {
         secret_key: i32,
     },
     Ready(TxStatus),
+    /// The token a cancel request needs (the answer to the host's `K` request).
+    CancelToken(String),
+    /// A parsed conninfo (the answer to the host's `i` request).
+    Conninfo(Box<ConnInfo>),
 }
 
 /// What the host must do next, after sending `Step::send`.
@@ -115,6 +141,24 @@ pub enum Action {
     Done,
     Close,
     NeedPassword(PasswordRequest),
+    /// Read a file (its policy permitting) and answer with [`Session::file`].
+    NeedFile {
+        purpose: String,
+        path: String,
+    },
+}
+
+/// How the host answered a [`Action::NeedFile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAnswer<'a> {
+    Text(&'a str),
+    Missing,
+    /// The host's policy does not let the session read it; the reason follows.
+    Denied(&'a str),
+    /// Group or others may read it.
+    TooOpen,
+    /// It could not be read; the reason follows.
+    Unreadable(&'a str),
 }
 
 /// The result of every call.
@@ -198,6 +242,8 @@ enum State {
     Startup,
     /// Waiting for the host's `password` answer.
     NeedPassword,
+    /// Waiting for the host to read the password file.
+    NeedPassfile,
     /// Idle: ready for a request.
     Ready,
     /// A request is in flight; waiting for ReadyForQuery.
@@ -214,6 +260,12 @@ pub struct Session {
     host_index: usize,
     attempts: Vec<String>,
     password: Option<String>,
+    /// The password file was consulted for this connection attempt.
+    passfile_read: bool,
+    /// The address the host reported for the open connection (for cancel requests).
+    peer_addr: Option<String>,
+    /// BackendKeyData: what a cancel request needs.
+    backend_key: Option<(i32, i32)>,
     auth: Auth,
     /// AuthenticationOk arrived: only then may startup complete.
     authenticated: bool,
@@ -247,6 +299,9 @@ impl Session {
             host_index: 0,
             attempts: Vec::new(),
             password: None,
+            passfile_read: false,
+            peer_addr: None,
+            backend_key: None,
             auth: Auth::None,
             authenticated: false,
             inbuf: BytesMut::new(),
@@ -266,6 +321,17 @@ impl Session {
     /// Server parameters reported so far (ParameterStatus).
     pub fn parameter(&self, name: &str) -> Option<&str> {
         self.parameters.get(name).map(String::as_str)
+    }
+
+    /// The parsed conninfo, once `connect` accepted it.
+    pub fn conninfo(&self) -> Option<&ConnInfo> {
+        self.info.as_ref()
+    }
+
+    /// The session's current action, with whatever events are pending: for requests that
+    /// change nothing (the cancel token, a parsed conninfo).
+    pub fn poll(&mut self) -> Step {
+        self.finish()
     }
 
     pub fn tx_status(&self) -> TxStatus {
@@ -296,7 +362,9 @@ impl Session {
         Ok(self.finish())
     }
 
-    pub fn opened(&mut self) -> Step {
+    /// The connection [`Action::Open`] asked for is established; `peer_addr` is the address it
+    /// reached, if the host reports it (kept for the cancel token).
+    pub fn opened(&mut self, peer_addr: Option<&str>) -> Step {
         if !matches!(self.state, State::Opening) {
             return self.usage("opened called while no connection was being opened");
         }
@@ -322,6 +390,21 @@ impl Session {
         if let Some(options) = info.options.as_deref() {
             params.push(("options", options));
         }
+        for (name, value) in &self.opts.startup_params {
+            if RESERVED_STARTUP_PARAMS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+                || params.iter().any(|(p, _)| p.eq_ignore_ascii_case(name))
+            {
+                return self.fail(Error::new(
+                    ErrorKind::Config,
+                    format!("the startup parameter {name:?} is set by the conninfo or the driver"),
+                ));
+            }
+            params.push((name, value));
+        }
+        self.peer_addr = peer_addr.map(str::to_owned);
+        self.passfile_read = false;
         if let Err(e) = frontend::startup_message(params, &mut self.out) {
             return self.fail(write_err(e));
         }
@@ -415,14 +498,102 @@ impl Session {
         Ok(())
     }
 
-    /// The server asked for a password: answer now, or ask the host for one.
+    /// The server asked for a password: answer now, or ask the host to read the password file,
+    /// or for a password.
     fn password_needed(&mut self, auth: Auth) -> Result<(), Error> {
         if self.password.is_some() {
             return self.answer_auth(auth);
         }
         self.auth = auth;
-        self.state = State::NeedPassword;
+        self.state = if !self.passfile_read && self.passfile_path().is_some() {
+            State::NeedPassfile
+        } else {
+            State::NeedPassword
+        };
         Ok(())
+    }
+
+    /// libpq's choice: `passfile` (conninfo or `PGPASSFILE`), else the host's default.
+    fn passfile_path(&self) -> Option<&str> {
+        let info = self.info.as_ref()?;
+        info.passfile
+            .as_deref()
+            .or(self.opts.default_passfile.as_deref())
+            .filter(|p| !p.is_empty())
+    }
+
+    /// The answer to [`Action::NeedFile`] for the password file: matched with libpq's rules;
+    /// no match (or no file) asks the host for a password.
+    pub fn file(&mut self, answer: FileAnswer<'_>) -> Step {
+        if !matches!(self.state, State::NeedPassfile) {
+            return self.usage("a file was given while none was requested");
+        }
+        self.passfile_read = true;
+        let path = self.passfile_path().unwrap_or_default().to_owned();
+        let found = match answer {
+            FileAnswer::Text(text) => self.passfile_lookup(text),
+            FileAnswer::Missing | FileAnswer::Unreadable(_) => None,
+            FileAnswer::TooOpen => {
+                let warning = crate::passfile::Ignored::GroupOrWorldAccess.warning(&path);
+                self.events
+                    .push(Event::Notice(Box::new(DbError::client_warning(warning))));
+                None
+            }
+            FileAnswer::Denied(reason) => {
+                return self.fail(Error::new(
+                    ErrorKind::PolicyDenied,
+                    format!("reading the password file \"{path}\" was denied: {reason}"),
+                ));
+            }
+        };
+        match found {
+            Some(password) => {
+                self.password = Some(password);
+                self.state = State::Startup;
+                let auth = std::mem::replace(&mut self.auth, Auth::None);
+                if let Err(e) = self.answer_auth(auth) {
+                    return self.fail(e);
+                }
+            }
+            None => self.state = State::NeedPassword,
+        }
+        self.finish()
+    }
+
+    fn passfile_lookup(&self, text: &str) -> Option<String> {
+        let info = self.info.as_ref()?;
+        let host = info.hosts.get(self.host_index)?;
+        let port = host.port.to_string();
+        crate::passfile::lookup(
+            text,
+            &crate::passfile::Target {
+                host: &host.host,
+                port: &port,
+                dbname: &info.dbname,
+                user: &info.user,
+            },
+            Some(&self.opts.default_socket_dir),
+        )
+        // libpq: an empty password from the file counts as none.
+        .filter(|p| !p.is_empty())
+    }
+
+    /// What a cancel request for this session needs, as an opaque token (see [`crate::cancel`]).
+    pub fn cancel_token(&self) -> Result<String, Error> {
+        let (Some((process_id, secret_key)), Some(target)) = (self.backend_key, self.target())
+        else {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "no cancel token: the session is not connected",
+            ));
+        };
+        Ok(crate::cancel::Token {
+            target,
+            addr: self.peer_addr.clone(),
+            process_id,
+            secret_key,
+        }
+        .encode())
     }
 
     // ---- requests ----
@@ -656,7 +827,7 @@ impl Session {
             return self.finish();
         }
         let message = match self.state {
-            State::Startup | State::NeedPassword => {
+            State::Startup | State::NeedPassword | State::NeedPassfile => {
                 "the server closed the connection during startup"
             }
             State::Busy => {
@@ -675,7 +846,10 @@ impl Session {
                 return Ok(());
             };
             self.handle(message)?;
-            if matches!(self.state, State::Closed | State::NeedPassword) {
+            if matches!(
+                self.state,
+                State::Closed | State::NeedPassword | State::NeedPassfile
+            ) {
                 return Ok(());
             }
         }
@@ -786,6 +960,7 @@ impl Session {
                  (GSSAPI/SSPI/Kerberos/SCM)",
             )),
             Message::BackendKeyData(body) => {
+                self.backend_key = Some((body.process_id(), body.secret_key()));
                 self.events.push(Event::BackendKey {
                     process_id: body.process_id(),
                     secret_key: body.secret_key(),
@@ -1114,6 +1289,13 @@ impl Session {
                 Some(request) => Action::NeedPassword(request),
                 None => Action::Close,
             },
+            State::NeedPassfile => match self.passfile_path() {
+                Some(path) => Action::NeedFile {
+                    purpose: "passfile".to_owned(),
+                    path: path.to_owned(),
+                },
+                None => Action::Close,
+            },
             State::Closed => Action::Close,
         };
         Step {
@@ -1131,7 +1313,6 @@ impl Session {
             port: host.port,
             dbname: info.dbname.clone(),
             user: info.user.clone(),
-            passfile: info.passfile.clone(),
         })
     }
 }

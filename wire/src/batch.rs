@@ -1,6 +1,6 @@
-//! The row-batch string layout shared by results and parameters (see `row-batch` in
-//! wit/driver.wit): fields end with U+001F, rows with U+001E, NULL is a lone U+0000, and the four
-//! separator characters inside a value are escaped with U+001B.
+//! The row-batch string layout shared by results, parameters and name/value lists (docs/abi.md):
+//! fields end with U+001F, rows with U+001E, NULL is a lone U+0000, and the five structuring
+//! characters inside a value are escaped as [`crate::escape`] says.
 //!
 //! [`BatchWriter`] builds a batch; [`split`] reads one back without copying (a field is
 //! borrowed from the batch unless it had to be unescaped); [`parse_rows`] collects what
@@ -9,18 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-pub const FIELD_END: char = '\u{1f}';
-pub const ROW_END: char = '\u{1e}';
-pub const NULL: char = '\u{0}';
-pub const ESCAPE: char = '\u{1b}';
-
-/// Characters that must be escaped inside a field, with their escape codes.
-const ESCAPES: [(char, char); 4] = [(NULL, '@'), (ESCAPE, '['), (ROW_END, '^'), (FIELD_END, '_')];
-
-#[inline]
-fn needs_escape(b: u8) -> bool {
-    matches!(b, 0x00 | 0x1b | 0x1e | 0x1f)
-}
+use crate::escape;
+pub use crate::escape::{ESC as ESCAPE, NUL as NULL, RS as ROW_END, US as FIELD_END};
 
 /// Accumulates rows into one string.
 #[derive(Debug, Default)]
@@ -46,24 +36,9 @@ impl BatchWriter {
         self.data.push(FIELD_END);
     }
 
-    /// Appends one non-NULL field, escaping separator characters.
+    /// Appends one non-NULL field, escaping structuring characters.
     pub fn push_field(&mut self, value: &str) {
-        let bytes = value.as_bytes();
-        // The separators are ASCII, so scanning bytes never splits a UTF-8 sequence.
-        if !bytes.iter().any(|&b| needs_escape(b)) {
-            self.data.push_str(value);
-        } else {
-            self.escaped = true;
-            for c in value.chars() {
-                match ESCAPES.iter().find(|(raw, _)| *raw == c) {
-                    Some((_, code)) => {
-                        self.data.push(ESCAPE);
-                        self.data.push(*code);
-                    }
-                    None => self.data.push(c),
-                }
-            }
-        }
+        self.escaped |= escape::escape_into(&mut self.data, value);
         self.data.push(FIELD_END);
     }
 
@@ -130,23 +105,7 @@ impl std::error::Error for BatchError {}
 
 /// Reverses the field escaping.
 pub fn unescape(field: &str) -> Result<Cow<'_, str>, BatchError> {
-    if !field.contains(ESCAPE) {
-        return Ok(Cow::Borrowed(field));
-    }
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != ESCAPE {
-            out.push(c);
-            continue;
-        }
-        let code = chars.next();
-        match ESCAPES.iter().find(|(_, esc)| Some(*esc) == code) {
-            Some((raw, _)) => out.push(*raw),
-            None => return Err(BatchError::InvalidEscape(code)),
-        }
-    }
-    Ok(Cow::Owned(out))
+    escape::unescape(field).map_err(|e| BatchError::InvalidEscape(e.0))
 }
 
 /// Splits a batch into rows, lazily and without copying.

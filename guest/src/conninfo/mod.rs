@@ -134,6 +134,15 @@ pub struct ConnInfo {
     pub client_encoding: Option<String>,
 }
 
+impl ConnInfo {
+    /// The time allowed per connection attempt, in milliseconds, as libpq applies
+    /// `connect_timeout`: none when unset or not positive, and never less than 2 seconds.
+    pub fn connect_timeout_ms(&self) -> Option<u32> {
+        self.connect_timeout
+            .map(|seconds| seconds.max(2).saturating_mul(1000))
+    }
+}
+
 impl fmt::Debug for ConnInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnInfo")

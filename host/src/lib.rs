@@ -19,13 +19,11 @@
 //! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types.
 //! - [`config`]: [`Config`] and the connection [`Policy`].
 //! - [`error`]: [`Error`], [`ErrorKind`], [`DbError`].
-//! - [`cluster`]: a throwaway local PostgreSQL cluster (the CLI's demo, tests, benchmarks).
 //! - `connection` (private): performs the guest's effects on real sockets.
 //! - `runtime` (private): the wasmtime sandbox (engine, on-disk compile cache, limits).
 //! - `env` (private): PG* variables and the password file, which the guest cannot read.
 
 pub mod client;
-pub mod cluster;
 pub mod config;
 mod connection;
 mod env;

@@ -21,7 +21,6 @@
 //! - [`policy`]: the connection [`Policy`] and [`Endpoint`]: what the host may open, compared
 //!   by name as written (also re-exported from [`config`]).
 //! - [`error`]: [`Error`], [`ErrorKind`], [`DbError`].
-//! - [`cluster`]: a throwaway local PostgreSQL cluster (the CLI's demo, tests, benchmarks).
 //! - `connection` (private): one session's drive loop, performing the guest's effects.
 //! - `socket` (private): the TCP/Unix socket: connect (resolution, timeout), read, write.
 //! - `results` (private): collects a request's result events into a response.
@@ -31,7 +30,6 @@
 //! - `env` (private): PG* variables and the password file, which the guest cannot read.
 
 pub mod client;
-pub mod cluster;
 pub mod config;
 mod connection;
 mod env;

@@ -16,7 +16,9 @@
 //! - [`client`]: [`Driver`] (engine, compiled component, limits) and [`Client`] (queries).
 //! - [`transaction`]: [`Transaction`] with savepoints.
 //! - [`row`]: [`Row`], [`Column`], simple-query messages.
-//! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types.
+//! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types, one
+//!   module per type family; chrono, uuid and serde_json behind the default features
+//!   `with-chrono`, `with-uuid`, `with-serde_json`.
 //! - [`config`]: [`Config`] and the connection [`Policy`].
 //! - [`error`]: [`Error`], [`ErrorKind`], [`DbError`].
 //! - [`cluster`]: a throwaway local PostgreSQL cluster (the CLI's demo, tests, benchmarks).
@@ -36,8 +38,11 @@ pub mod statement;
 pub mod transaction;
 pub mod types;
 
+#[cfg(feature = "with-chrono")]
 pub use chrono;
+#[cfg(feature = "with-serde_json")]
 pub use serde_json;
+#[cfg(feature = "with-uuid")]
 pub use uuid;
 
 pub use client::{Client, Driver, ToStatement};

@@ -99,7 +99,9 @@ fn ensure_wasm_target() {
     if sysroot.join("lib/rustlib").join(TARGET).exists() {
         return;
     }
-    println!("cargo:warning=the {TARGET} target is not installed; running `rustup target add {TARGET}`");
+    println!(
+        "cargo:warning=the {TARGET} target is not installed; running `rustup target add {TARGET}`"
+    );
     let mut cmd = Command::new("rustup");
     cmd.args(["target", "add", TARGET]);
     if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {

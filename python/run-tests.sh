@@ -4,8 +4,9 @@
 # either run fails or collects no tests.
 #
 # Needs: python3 (3.9+) with venv, pypy3 with venv (Debian: apt-get install pypy3 pypy3-venv),
-# the PostgreSQL server binaries (the tests start their own throwaway cluster), and the guest
-# component (built by `cargo build --release -p wasmpg`, or built here by setup.py with cargo).
+# the PostgreSQL server binaries (the tests start their own throwaway cluster with the `pgcluster`
+# binary: $WASMPG_PGCLUSTER, else target/release/pgcluster, built with cargo if missing), and the
+# guest component (built by `cargo build --release -p wasmpg`, or built here by setup.py with cargo).
 #
 # Environment: WASMPG_PYTHONS="python3 pypy3" picks the interpreters; WASMPG_KEEP_VENVS=1 keeps
 # the venvs (their directory is printed); extra arguments go to pytest.

@@ -188,7 +188,7 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 /// Pins the postmaster and every process under it; backends forked later inherit it.
-fn pin_server(cluster: &wasmpg::cluster::Cluster, cpu: u32) -> R<usize> {
+fn pin_server(cluster: &wasmpg_pgcluster::Cluster, cpu: u32) -> R<usize> {
     let pidfile = std::fs::read_to_string(cluster.data_dir().join("postmaster.pid"))?;
     let pm: u32 = pidfile
         .lines()
@@ -205,14 +205,23 @@ fn pin_server(cluster: &wasmpg::cluster::Cluster, cpu: u32) -> R<usize> {
     Ok(n)
 }
 
-fn start_cluster(args: &Args) -> R<(wasmpg::cluster::Cluster, String)> {
-    let options = wasmpg::cluster::ClusterOptions {
-        hba: Vec::new(),
-        // Steadier numbers: no autovacuum worker waking up in the middle of a repetition (every
-        // repetition recreates its tables anyway).
-        settings: vec![("autovacuum".into(), "off".into())],
+fn start_cluster(args: &Args) -> R<(wasmpg_pgcluster::Cluster, String)> {
+    let options = wasmpg_pgcluster::ClusterOptions {
+        settings: [
+            // Steadier numbers: no autovacuum worker waking up in the middle of a repetition
+            // (every repetition recreates its tables anyway).
+            ("autovacuum", "off"),
+            // The benchmark's conditions as before the shared cluster crate: PostgreSQL's
+            // default shared_buffers, and no log line per connection (connect time is measured).
+            ("shared_buffers", "128MB"),
+            ("log_connections", "off"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect(),
+        ..wasmpg_pgcluster::ClusterOptions::default()
     };
-    let cluster = wasmpg::cluster::Cluster::start_with(&options)?;
+    let cluster = wasmpg_pgcluster::Cluster::start(options)?;
     let mut pin_note = "server not pinned".to_owned();
     if args.pin {
         if have_taskset() {

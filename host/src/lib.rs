@@ -16,12 +16,13 @@
 //! - [`client`]: [`Driver`] (engine, compiled component, limits) and [`Client`] (queries).
 //! - [`transaction`]: [`Transaction`] with savepoints.
 //! - [`row`]: [`Row`], [`Column`], simple-query messages.
-//! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types.
+//! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types, one
+//!   module per type family; chrono, uuid and serde_json behind the default features
+//!   `with-chrono`, `with-uuid`, `with-serde_json`.
 //! - [`config`]: [`Config`]: the sandbox's limits, timeouts and caches.
 //! - [`policy`]: the connection [`Policy`] and [`Endpoint`]: what the host may open, compared
 //!   by name as written (also re-exported from [`config`]).
 //! - [`error`]: [`Error`], [`ErrorKind`], [`DbError`].
-//! - [`cluster`]: a throwaway local PostgreSQL cluster (the CLI's demo, tests, benchmarks).
 //! - `connection` (private): one session's drive loop, performing the guest's effects.
 //! - `socket` (private): the TCP/Unix socket: connect (resolution, timeout), read, write.
 //! - `results` (private): collects a request's result events into a response.
@@ -31,7 +32,6 @@
 //! - `env` (private): PG* variables and the password file, which the guest cannot read.
 
 pub mod client;
-pub mod cluster;
 pub mod config;
 mod connection;
 mod env;
@@ -47,8 +47,11 @@ pub mod transaction;
 pub mod types;
 mod wit_error;
 
+#[cfg(feature = "with-chrono")]
 pub use chrono;
+#[cfg(feature = "with-serde_json")]
 pub use serde_json;
+#[cfg(feature = "with-uuid")]
 pub use uuid;
 
 pub use client::{Client, Driver, ToStatement};

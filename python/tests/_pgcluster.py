@@ -1,11 +1,13 @@
-"""A throwaway PostgreSQL cluster for the tests and the benchmark (standard library only).
+"""A throwaway PostgreSQL cluster for the tests and the benchmark, through the ``pgcluster``
+binary (the workspace crate ``pgcluster/``, the one implementation the Rust tests use too).
 
-``Cluster.start()`` runs initdb and pg_ctl into a fresh directory under the temp directory, on a
-free port, listening on 127.0.0.1 and on a Unix socket inside that directory; ``stop()`` stops
-it and removes the directory. PostgreSQL refuses to run as root, so when this process is root
-the server commands run as the ``postgres`` OS user.
+``Cluster().start()`` runs ``pgcluster start --json``: a cluster in a fresh directory under the
+temp directory, on a free port, listening on 127.0.0.1 and on a Unix socket inside that
+directory (as the ``postgres`` OS user when this process is root). ``stop()`` runs
+``pgcluster stop``, which stops it and removes the directory.
 
-Roles, as in the Rust tests (``tests/src/cluster.rs``); every Unix-socket connection is trusted:
+Roles (from the JSON ``pgcluster`` prints, into ``ROLES`` at start); every Unix-socket connection
+is trusted:
 
 ==============  ==============  ==================  ==========
 role            password        TCP method          stored as
@@ -17,92 +19,66 @@ md5_user        md5_secret      md5                 MD5
 scram_user      scram_secret    scram-sha-256       SCRAM
 ==============  ==============  ==================  ==========
 
-``WASMPG_PG_BINDIR`` overrides the bin directory; ``WASMPG_TEST_KEEP=1`` keeps the cluster.
+The binary: ``$WASMPG_PGCLUSTER``, else ``target/release/pgcluster`` of this repository (under
+``$CARGO_TARGET_DIR`` if set), built with ``cargo build --release -p wasmpg-pgcluster`` when
+missing. ``WASMPG_PG_BINDIR`` overrides the PostgreSQL bin directory; ``WASMPG_TEST_KEEP=1``
+keeps the cluster.
 """
 
 from __future__ import annotations
 
-import glob
+import json
 import os
 import pwd
-import shutil
-import socket
 import subprocess
-import tempfile
+import sys
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 DBNAME = "wasmpg_test"
 
-PG_HBA = """\
-local all all                     trust
-host  all postgres   127.0.0.1/32 trust
-host  all trust_user 127.0.0.1/32 trust
-host  all pw_user    127.0.0.1/32 password
-host  all md5_user   127.0.0.1/32 md5
-host  all scram_user 127.0.0.1/32 scram-sha-256
-host  all all        127.0.0.1/32 scram-sha-256
-"""
+#: role name -> (password or None, pg_hba.conf method over TCP); filled from pgcluster's JSON.
+ROLES: Dict[str, Tuple[Optional[str], str]] = {}
 
-SETUP_SQL = """\
-CREATE ROLE trust_user LOGIN;
-SET password_encryption = 'scram-sha-256';
-CREATE ROLE pw_user LOGIN PASSWORD 'pw_secret';
-CREATE ROLE scram_user LOGIN PASSWORD 'scram_secret';
-SET password_encryption = 'md5';
-CREATE ROLE md5_user LOGIN PASSWORD 'md5_secret';
-CREATE DATABASE wasmpg_test OWNER postgres;
-"""
-
-ROLES = {
-    "trust_user": (None, "trust"),
-    "pw_user": ("pw_secret", "password"),
-    "md5_user": ("md5_secret", "md5"),
-    "scram_user": ("scram_secret", "scram-sha-256"),
-}
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def find_bindir() -> str:
-    env = os.environ.get("WASMPG_PG_BINDIR")
+def pgcluster_binary() -> str:
+    """The ``pgcluster`` binary: ``$WASMPG_PGCLUSTER``, else this repository's release build
+    (built here if missing)."""
+    env = os.environ.get("WASMPG_PGCLUSTER")
     if env:
         return env
+    target = os.environ.get("CARGO_TARGET_DIR") or "target"
+    path = os.path.join(REPO, target, "release", "pgcluster")
+    if os.path.isfile(path):
+        return path
+    build = ["cargo", "build", "--release", "-p", "wasmpg-pgcluster"]
+    print("_pgcluster: %s not built; running %s" % (path, " ".join(build)), file=sys.stderr)
     try:
-        out = subprocess.run(
-            ["pg_config", "--bindir"], capture_output=True, text=True, timeout=30
-        ).stdout.strip()
-        if out and os.path.isfile(os.path.join(out, "initdb")):
-            return out
-    except (OSError, subprocess.SubprocessError):
-        pass
-    candidates = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"),
-        key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0,
-    )
-    for c in reversed(candidates):
-        if os.path.isfile(os.path.join(c, "initdb")):
-            return c
-    raise RuntimeError(
-        "PostgreSQL server binaries not found (install Debian's postgresql package or set "
-        "WASMPG_PG_BINDIR)"
-    )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        proc = subprocess.run(build, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise RuntimeError(
+            "the pgcluster binary is not built (%s) and cargo failed: %s; set WASMPG_PGCLUSTER"
+            % (path, e)
+        ) from None
+    if proc.returncode != 0 or not os.path.isfile(path):
+        raise RuntimeError("%s failed:\n%s" % (" ".join(build), proc.stderr[-3000:]))
+    return path
 
 
 class Cluster:
     """A running throwaway cluster."""
 
     def __init__(self) -> None:
-        self.bindir = find_bindir()
+        self.pgcluster = ""
+        self.bindir = ""
         self.host = "127.0.0.1"
         self.port = 0
         self.dir = ""
         self.data_dir = ""
         self.log_file = ""
+        self.info: dict = {}
         self._account: Optional[pwd.struct_passwd] = None
         self._owner_pid = os.getpid()
 
@@ -148,9 +124,10 @@ class Cluster:
     def psql(self, sql: str, db: str = DBNAME) -> str:
         """Runs SQL with the real psql as the superuser over the Unix socket; output rows are
         lines, fields separated by ``|``."""
+        psql = os.path.join(self.bindir, "psql")
         proc = self._run(
             [
-                os.path.join(self.bindir, "psql"),
+                psql if os.path.isfile(psql) else "psql",
                 "-X",
                 "-A",
                 "-t",
@@ -186,82 +163,27 @@ class Cluster:
                 self._account = pwd.getpwnam("postgres")
             except KeyError:
                 raise RuntimeError("running as root, but there is no 'postgres' OS user") from None
-        self.dir = tempfile.mkdtemp(prefix="wasmpg-pytest-")
-        os.chmod(self.dir, 0o700)
-        if self._account is not None:
-            os.chown(self.dir, self._account.pw_uid, self._account.pw_gid)
-        self.data_dir = os.path.join(self.dir, "data")
-        self.log_file = os.path.join(self.dir, "server.log")
+        self.pgcluster = pgcluster_binary()
+        args = [self.pgcluster, "start", "--json", "--prefix", "wasmpg-pytest-"]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                "%s failed (%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout, proc.stderr)
+            )
         try:
-            self._run(
-                [
-                    os.path.join(self.bindir, "initdb"),
-                    "-D",
-                    self.data_dir,
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                ]
-            )
-            with open(os.path.join(self.data_dir, "pg_hba.conf"), "w") as f:
-                f.write(PG_HBA)
-            with open(os.path.join(self.data_dir, "postgresql.conf"), "a") as f:
-                f.write(
-                    "\nlisten_addresses = '127.0.0.1'\n"
-                    "unix_socket_directories = '%s'\n"
-                    "max_connections = 100\n"
-                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                    "log_connections = on\n" % self.dir
-                )
-            last = ""
-            for _attempt in range(5):
-                self.port = free_port()
-                proc = self._run(
-                    [
-                        os.path.join(self.bindir, "pg_ctl"),
-                        "start",
-                        "-w",
-                        "-t",
-                        "60",
-                        "-D",
-                        self.data_dir,
-                        "-l",
-                        self.log_file,
-                        "-o",
-                        "-p %d" % self.port,
-                    ],
-                    check=False,
-                )
-                if proc.returncode == 0:
-                    break
-                last = proc.stdout + proc.stderr + self.log_tail()
-            else:
-                raise RuntimeError("pg_ctl start failed:\n" + last)
-            self._run(
-                [
-                    os.path.join(self.bindir, "psql"),
-                    "-X",
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-h",
-                    self.dir,
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                ],
-                stdin=SETUP_SQL,
-            )
-        except BaseException:
-            self.stop()
-            raise
+            info = json.loads(proc.stdout)
+        except ValueError as e:
+            raise RuntimeError("pgcluster printed no JSON (%s):\n%s" % (e, proc.stdout)) from None
+        self.info = info
+        self.bindir = info["bindir"]
+        self.host = info["host"]
+        self.port = int(info["port"])
+        self.dir = info["socket_dir"]
+        self.data_dir = info["data_dir"]
+        self.log_file = info["log_file"]
+        for role in info["roles"]:
+            if not role["superuser"]:
+                ROLES[role["name"]] = (role["password"], role["method"])
         return self
 
     def stop(self) -> None:
@@ -269,20 +191,14 @@ class Cluster:
             return
         if os.environ.get("WASMPG_TEST_KEEP"):
             return
-        if self.data_dir and os.path.isdir(self.data_dir):
-            self._run(
-                [
-                    os.path.join(self.bindir, "pg_ctl"),
-                    "stop",
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "-D",
-                    self.data_dir,
-                ],
-                check=False,
-            )
-        shutil.rmtree(self.dir, ignore_errors=True)
+        proc = subprocess.run(
+            [self.pgcluster, "stop", "--immediate", self.data_dir],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            print("_pgcluster: pgcluster stop failed: %s" % proc.stderr.strip(), file=sys.stderr)
         self.dir = ""
 
     # -- connection strings --

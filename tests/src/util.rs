@@ -35,8 +35,8 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> O
     }
 }
 
-/// The `wasmpg` CLI binary, built by `cargo build [--release] -p wasmpg`. Cargo only builds the
-/// binaries of the package under test, so this looks next to the running test executable
+/// The `wasmpg` CLI binary, built by `cargo build [--release] -p wasmpg-cli`. Cargo only builds
+/// the binaries of the package under test, so this looks next to the running test executable
 /// (`<target>/<profile>/deps/<test>` → `<target>/<profile>/wasmpg`), then in the other profile.
 /// `WASMPG_CLI` overrides the search. Panics with the command to run when it finds none.
 pub fn cli_path() -> PathBuf {
@@ -61,7 +61,7 @@ pub fn cli_path() -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "the wasmpg CLI binary is not built; looked at {candidates:?}. Run \
-             `cargo build --release -p wasmpg --bin wasmpg` (same profile as the tests) first, \
+             `cargo build --release -p wasmpg-cli` (same profile as the tests) first, \
              or set WASMPG_CLI"
             )
         })

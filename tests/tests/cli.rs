@@ -1,5 +1,5 @@
 //! The `wasmpg` command-line client, run as a separate process against the real server.
-//! Needs the binary built first: `cargo build --release -p wasmpg` (see tests/README.md).
+//! Needs the binary built first: `cargo build --release -p wasmpg-cli` (see tests/README.md).
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

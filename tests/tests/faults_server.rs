@@ -4,7 +4,7 @@
 //! clear error, never a hang or a false success, and a new connection works afterwards.
 //!
 //! Restarts and connection limits need a server of their own (the harness cluster is shared by
-//! every test of this process): those tests start a throwaway `wasmpg::cluster::Cluster`.
+//! every test of this process): those tests start a throwaway `wasmpg_pgcluster::Cluster`.
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -12,8 +12,8 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wasmpg::cluster::{Cluster, ClusterOptions};
 use wasmpg::{Client, Config, Driver, ErrorKind};
+use wasmpg_pgcluster::{Cluster, ClusterOptions};
 use wasmpg_tests::*;
 
 fn driver_with(configure: impl FnOnce(&mut Config)) -> Driver {
@@ -31,10 +31,10 @@ fn own_cluster(settings: &[(&str, &str)]) -> Cluster {
             .collect(),
         ..ClusterOptions::default()
     };
-    Cluster::start_with(&options).unwrap_or_else(|e| panic!("starting a throwaway cluster: {e}"))
+    Cluster::start(options).unwrap_or_else(|e| panic!("starting a throwaway cluster: {e}"))
 }
 
-/// TCP conninfo for a throwaway cluster (it trusts loopback connections).
+/// TCP conninfo for a throwaway cluster (its superuser is trusted over loopback).
 fn tcp_conninfo(cluster: &Cluster) -> String {
     format!(
         "host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=10",
@@ -45,10 +45,10 @@ fn tcp_conninfo(cluster: &Cluster) -> String {
 /// `pg_ctl restart -m fast`, as the owner of the data directory (the server refuses root).
 fn restart_fast(cluster: &Cluster) {
     let data = cluster.data_dir();
-    let meta = std::fs::metadata(&data).expect("data directory");
+    let meta = std::fs::metadata(data).expect("data directory");
     let mut cmd = Command::new(cluster.bindir().join("pg_ctl"));
     cmd.arg("-D")
-        .arg(&data)
+        .arg(data)
         .arg("-l")
         .arg(cluster.socket_dir().join("server.log"))
         .args(["-m", "fast", "-w", "-t", "60", "restart"])
@@ -68,7 +68,7 @@ fn restart_fast(cluster: &Cluster) {
         out.status.success(),
         "pg_ctl restart failed: {}\n{}",
         String::from_utf8_lossy(&out.stderr),
-        cluster.log_tail()
+        cluster.log_tail(30)
     );
 }
 
@@ -100,7 +100,7 @@ fn fast_shutdown_restart_mid_transaction_is_a_clear_error_and_reconnecting_works
     let cluster = own_cluster(&[]);
     let conninfo = tcp_conninfo(&cluster);
     cluster
-        .psql("CREATE TABLE restart_t (v int)")
+        .psql_in("postgres", "CREATE TABLE restart_t (v int)")
         .expect("create table");
     let driver = driver_with(|c| c.read_timeout = Some(Duration::from_secs(30)));
     let mut client = driver.connect(&conninfo).expect("connect");

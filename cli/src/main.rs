@@ -1,17 +1,17 @@
 //! `wasmpg [CONNINFO] -c SQL [--csv] [--allow HOST:PORT]...`
 //!
 //! Runs SQL through the sandboxed driver and prints the results like psql. With no CONNINFO and
-//! no PG* variables it starts a throwaway local cluster, runs against it (a demo when no `-c` is
-//! given) and removes it.
+//! no PG* variables it starts a throwaway local cluster (`wasmpg-pgcluster`), runs against it (a
+//! demo when no `-c` is given) and removes it.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use wasmpg::cluster::Cluster;
 use wasmpg::serde_json;
 use wasmpg::types::oid;
 use wasmpg::{Client, Config, Driver, Policy, SimpleQueryMessage};
+use wasmpg_pgcluster::{Cluster, ClusterOptions, SUPERUSER};
 
 const USAGE: &str = "usage: wasmpg [CONNINFO] [-c SQL]... [--csv] [--allow HOST:PORT|SOCKET]...
 
@@ -96,13 +96,14 @@ fn run() -> anyhow::Result<ExitCode> {
         None if has_env => String::new(),
         None => {
             eprintln!("wasmpg: no CONNINFO and no PG* variables: starting a throwaway cluster");
-            let c = Cluster::start().context("cannot start a throwaway cluster")?;
+            let c = Cluster::start(ClusterOptions::default())
+                .context("cannot start a throwaway cluster")?;
             eprintln!(
                 "wasmpg: cluster up in {} (port {}); it is removed on exit",
                 c.socket_dir().display(),
                 c.port()
             );
-            let conninfo = c.conninfo("postgres");
+            let conninfo = c.unix_conninfo_db("postgres", SUPERUSER);
             cluster = Some(c);
             conninfo
         }

@@ -1,0 +1,52 @@
+//! Type OIDs, the same numbers as the guest's codec.
+
+use super::Oid;
+
+pub const BOOL: Oid = 16;
+pub const BYTEA: Oid = 17;
+pub const CHAR: Oid = 18;
+pub const NAME: Oid = 19;
+pub const INT8: Oid = 20;
+pub const INT2: Oid = 21;
+pub const INT4: Oid = 23;
+pub const TEXT: Oid = 25;
+pub const OID: Oid = 26;
+pub const JSON: Oid = 114;
+pub const FLOAT4: Oid = 700;
+pub const FLOAT8: Oid = 701;
+pub const UNKNOWN: Oid = 705;
+pub const BPCHAR: Oid = 1042;
+pub const VARCHAR: Oid = 1043;
+pub const DATE: Oid = 1082;
+pub const TIME: Oid = 1083;
+pub const TIMESTAMP: Oid = 1114;
+pub const TIMESTAMPTZ: Oid = 1184;
+pub const INTERVAL: Oid = 1186;
+pub const TIMETZ: Oid = 1266;
+pub const NUMERIC: Oid = 1700;
+pub const UUID: Oid = 2950;
+pub const JSONB: Oid = 3802;
+
+pub const BOOL_ARRAY: Oid = 1000;
+pub const BYTEA_ARRAY: Oid = 1001;
+pub const CHAR_ARRAY: Oid = 1002;
+pub const NAME_ARRAY: Oid = 1003;
+pub const INT2_ARRAY: Oid = 1005;
+pub const INT4_ARRAY: Oid = 1007;
+pub const TEXT_ARRAY: Oid = 1009;
+pub const BPCHAR_ARRAY: Oid = 1014;
+pub const VARCHAR_ARRAY: Oid = 1015;
+pub const INT8_ARRAY: Oid = 1016;
+pub const FLOAT4_ARRAY: Oid = 1021;
+pub const FLOAT8_ARRAY: Oid = 1022;
+pub const OID_ARRAY: Oid = 1028;
+pub const TIMESTAMP_ARRAY: Oid = 1115;
+pub const DATE_ARRAY: Oid = 1182;
+pub const TIME_ARRAY: Oid = 1183;
+pub const TIMESTAMPTZ_ARRAY: Oid = 1185;
+pub const INTERVAL_ARRAY: Oid = 1187;
+pub const NUMERIC_ARRAY: Oid = 1231;
+pub const TIMETZ_ARRAY: Oid = 1270;
+pub const UUID_ARRAY: Oid = 2951;
+pub const JSON_ARRAY: Oid = 199;
+pub const JSONB_ARRAY: Oid = 3807;

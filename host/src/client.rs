@@ -2,14 +2,18 @@
 
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
 use wasmpg_wire::batch::BatchWriter;
+use wasmpg_wire::Request;
 
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::{DbError, Error, ErrorKind};
+use crate::guest::{self, TxStatus};
 use crate::results::Response;
 use crate::row::{rows_from_batches, simple_rows, Column, Row, SimpleQueryMessage};
-use crate::runtime::{wit, Runtime};
+use crate::runtime::Runtime;
 use crate::statement::Statement;
 use crate::transaction::Transaction;
 use crate::types::{IsNull, ToSql};
@@ -55,6 +59,7 @@ impl Driver {
         Ok(Client {
             conn,
             statements: 0,
+            driver: self.clone(),
         })
     }
 }
@@ -93,6 +98,8 @@ impl ToStatement for Statement {
 pub struct Client {
     conn: Connection,
     statements: u64,
+    /// For cancel tokens: they open a fresh instance of the same compiled component.
+    driver: Driver,
 }
 
 /// Parameters in the contract's form: declared types and one row-batch row of values.
@@ -119,8 +126,8 @@ fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>, String), E
     Ok((types, writer.take().data))
 }
 
-fn columns_of(columns: &[wit::Column]) -> Arc<[Column]> {
-    columns.iter().map(Column::from_wit).collect()
+fn columns_of(columns: &[guest::Column]) -> Arc<[Column]> {
+    columns.iter().map(Column::from_guest).collect()
 }
 
 impl Client {
@@ -131,8 +138,10 @@ impl Client {
     ) -> Result<Response, Error> {
         let (types, values) = encode_params(params)?;
         match statement.statement() {
-            StatementRef::Sql(sql) => self.conn.request("query", |s, store, session| {
-                s.call_query(store, session, sql, &types, &values)
+            StatementRef::Sql(sql) => self.conn.request(&Request::Query {
+                param_types: types,
+                params: Cow::Owned(values),
+                sql: Cow::Borrowed(sql),
             }),
             StatementRef::Prepared(stmt) => {
                 if stmt.params.len() != params.len() {
@@ -145,8 +154,9 @@ impl Client {
                         ),
                     ));
                 }
-                self.conn.request("execute", |s, store, session| {
-                    s.call_execute(store, session, &stmt.name, &values)
+                self.conn.request(&Request::Execute {
+                    params: Cow::Owned(values),
+                    name: Cow::Borrowed(&stmt.name),
                 })
             }
         }
@@ -226,8 +236,10 @@ impl Client {
     pub fn prepare_typed(&mut self, sql: &str, types: &[u32]) -> Result<Statement, Error> {
         self.statements += 1;
         let name = format!("wasmpg_p{}", self.statements);
-        let response = self.conn.request("prepare", |s, store, session| {
-            s.call_prepare(store, session, &name, sql, types)
+        let response = self.conn.request(&Request::Prepare {
+            param_types: types.to_vec(),
+            name: Cow::Borrowed(&name),
+            sql: Cow::Borrowed(sql),
         })?;
         let Some(info) = response.prepared else {
             return Err(Error::new(
@@ -244,17 +256,16 @@ impl Client {
 
     /// Closes a prepared statement on the server.
     pub fn close_statement(&mut self, statement: Statement) -> Result<(), Error> {
-        self.conn.request("close-statement", |s, store, session| {
-            s.call_close_statement(store, session, &statement.name)
-        })?;
+        self.conn
+            .request(&Request::CloseStatement(Cow::Borrowed(&statement.name)))?;
         Ok(())
     }
 
     /// Runs one or more statements with the simple query protocol.
     pub fn simple_query(&mut self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        let response = self.conn.request("simple-query", |s, store, session| {
-            s.call_simple_query(store, session, sql)
-        })?;
+        let response = self
+            .conn
+            .request(&Request::SimpleQuery(Cow::Borrowed(sql)))?;
         let mut messages = Vec::new();
         for result in response.results {
             if let Some(columns) = &result.columns {
@@ -275,9 +286,8 @@ impl Client {
 
     /// Runs one or more statements, discarding their results.
     pub fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
-        self.conn.request("simple-query", |s, store, session| {
-            s.call_simple_query(store, session, sql)
-        })?;
+        self.conn
+            .request(&Request::SimpleQuery(Cow::Borrowed(sql)))?;
         Ok(())
     }
 
@@ -289,7 +299,7 @@ impl Client {
 
     /// The backend's process ID (for `pg_terminate_backend`, `pg_cancel_backend`).
     pub fn backend_pid(&self) -> i32 {
-        self.conn.backend_key.map_or(0, |(pid, _)| pid)
+        self.conn.backend_pid.unwrap_or(0)
     }
 
     /// A server parameter reported at startup or since (`server_version`, `TimeZone`, ...).
@@ -304,7 +314,7 @@ impl Client {
 
     /// Whether a transaction block is open.
     pub fn in_transaction(&self) -> bool {
-        !matches!(self.conn.tx_status, Some(wit::TxStatus::Idle) | None)
+        !matches!(self.conn.tx_status, Some(TxStatus::Idle) | None)
     }
 
     /// Notices the server sent since the last call.
@@ -317,8 +327,48 @@ impl Client {
         self.conn.guest_memory()
     }
 
+    /// A token that cancels whatever this connection is running, usable from another thread
+    /// (rust-postgres's `cancel_token`). The cancel request goes over a new connection, to the
+    /// address this session reached, under the same policy; the guest builds and sends it.
+    pub fn cancel_token(&mut self) -> Result<CancelToken, Error> {
+        Ok(CancelToken {
+            driver: self.driver.clone(),
+            policy: self.conn.policy().clone(),
+            token: self.conn.cancel_token()?,
+        })
+    }
+
     /// Ends the session gracefully.
     pub fn close(mut self) -> Result<(), Error> {
         self.conn.terminate()
+    }
+}
+
+/// Cancels what a [`Client`] is running, from any thread: [`Client::cancel_token`]. Like
+/// libpq's `PQcancel`, success means the server received the request, not that anything was
+/// running: a statement that was cancelled fails with SQLSTATE 57014 (`query_canceled`).
+#[derive(Clone)]
+pub struct CancelToken {
+    driver: Driver,
+    policy: crate::policy::Policy,
+    token: String,
+}
+
+impl CancelToken {
+    /// Sends the cancel request and waits until the server has taken it.
+    pub fn cancel_query(&self) -> Result<(), Error> {
+        Connection::cancel(
+            &self.driver.inner.runtime,
+            &self.driver.inner.config,
+            &self.policy,
+            &self.token,
+        )
+    }
+}
+
+impl std::fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token holds the backend's secret key.
+        f.debug_struct("CancelToken").finish_non_exhaustive()
     }
 }

@@ -1,25 +1,27 @@
-//! One session's drive loop: the sandboxed guest and its session resource, and the host
-//! performing the effects the guest's steps ask for (open, read, write, password lookup) on a
-//! real socket, opening only what the policy allows.
+//! One session's drive loop: the sandboxed guest and the host performing the effects its steps
+//! ask for (open, read, write, read a file) on a real socket, opening and reading only what the
+//! policy allows. The same loop delivers cancel requests from a fresh instance.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::ResourceAny;
+use wasmpg_wire::Request;
 
 use crate::config::Config;
 use crate::error::{DbError, Error, ErrorKind};
+use crate::guest::{kind_out, Action, Event, Step, Target, TxStatus};
 use crate::policy::{Endpoint, Policy};
 use crate::results::Response;
-use crate::runtime::{wit, wit_types, Runtime, Sandbox};
+use crate::runtime::{Runtime, Sandbox};
 use crate::socket::Socket;
-use crate::startup::{add_startup_parameters, startup_parameters};
-use crate::wit_error::{db_error_in, error_in, kind_out, open_error_in};
 
-/// A connected session: the sandboxed guest, its session resource and the socket.
+/// Bytes a row batch grows to before the guest hands it over.
+const BATCH_BYTES: u32 = 256 << 10;
+
+/// A connected session: the sandboxed guest and the socket.
 pub(crate) struct Connection {
     sandbox: Sandbox,
-    session: ResourceAny,
     socket: Option<Socket>,
     policy: Policy,
     read_timeout: Option<Duration>,
@@ -28,46 +30,18 @@ pub(crate) struct Connection {
     deadline: Option<Instant>,
     /// A request is being driven: a failure now leaves its outcome unknown.
     in_request: bool,
-    /// Run-time parameters the host adds to the guest's StartupMessage; see [`crate::startup`].
-    startup_parameters: Vec<(String, String)>,
-    pub(crate) backend_key: Option<(i32, i32)>,
+    /// This instance delivers a cancel request: its `close` is the success.
+    cancelling: bool,
+    pub(crate) backend_pid: Option<i32>,
     pub(crate) parameters: HashMap<String, String>,
-    pub(crate) tx_status: Option<wit::TxStatus>,
+    pub(crate) tx_status: Option<TxStatus>,
     pub(crate) notices: Vec<DbError>,
 }
 
 impl Connection {
-    pub(crate) fn connect(
-        runtime: &Runtime,
-        config: &Config,
-        conninfo: &str,
-    ) -> Result<Connection, Error> {
-        let mut sandbox = runtime.instantiate()?;
-        let defaults = crate::env::defaults();
-        let info = sandbox
-            .parse_conninfo(conninfo, &defaults)?
-            .map_err(error_in)?;
-        // The default policy is computed from the user's conninfo before any server byte has
-        // reached the guest.
-        let policy = match &config.policy {
-            Some(policy) => policy.clone(),
-            None => Policy::for_targets(&info.targets),
-        };
-        let connect_timeout = info
-            .connect_timeout
-            // libpq: values below 2 seconds are raised to 2.
-            .map(|s| Duration::from_secs(u64::from(s.max(2))))
-            .or(config.connect_timeout);
-        let options = wit::Options {
-            max_message_size: config.max_message_size,
-            batch_bytes: 256 << 10,
-            io: wit::IoEncoding::Bytes,
-            statement_cache: config.statement_cache,
-        };
-        let session = sandbox.new_session(&options)?;
-        let mut conn = Connection {
+    fn new(sandbox: Sandbox, policy: Policy, config: &Config) -> Connection {
+        Connection {
             sandbox,
-            session,
             socket: None,
             policy,
             read_timeout: config.read_timeout,
@@ -75,22 +49,59 @@ impl Connection {
             closed: false,
             deadline: None,
             in_request: false,
-            startup_parameters: startup_parameters(config),
-            backend_key: None,
+            cancelling: false,
+            backend_pid: None,
             parameters: HashMap::new(),
             tx_status: None,
             notices: Vec::new(),
+        }
+    }
+
+    pub(crate) fn connect(
+        runtime: &Runtime,
+        config: &Config,
+        conninfo: &str,
+    ) -> Result<Connection, Error> {
+        let mut sandbox = runtime.instantiate()?;
+        let defaults = crate::env::defaults();
+        let defaults: Vec<(Cow<'_, str>, Cow<'_, str>)> = defaults
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+            .collect();
+        // The default policy is computed from the user's conninfo before any server byte has
+        // reached the guest.
+        let parsed = sandbox.call(&Request::ParseConninfo {
+            defaults: defaults.clone(),
+            conninfo: Cow::Borrowed(conninfo),
+        })?;
+        let mut targets = None;
+        for event in parsed.events {
+            match event {
+                Event::Error(e) => return Err(e),
+                Event::Conninfo { targets: t } => targets = Some(t),
+                _ => {}
+            }
+        }
+        let policy = match (&config.policy, targets) {
+            (Some(policy), _) => policy.clone(),
+            (None, Some(targets)) => Policy::for_targets(&targets),
+            (None, None) => {
+                return Err(Error::new(
+                    ErrorKind::Trap,
+                    "the guest answered parse-conninfo without the conninfo",
+                ))
+            }
         };
-        let step = {
-            let session = conn.session;
-            conn.sandbox
-                .call("connect", |s, store| {
-                    s.call_connect(store, session, conninfo, &defaults)
-                })?
-                .map_err(error_in)?
-        };
-        conn.deadline = connect_timeout.map(|t| Instant::now() + t);
-        let response = conn.drive(step, connect_timeout);
+        let init = sandbox.call(&Request::Init(options(config)))?;
+        if let Some(e) = first_error(init.events) {
+            return Err(e);
+        }
+        let mut conn = Connection::new(sandbox, policy, config);
+        let step = conn.call(&Request::Connect {
+            defaults,
+            conninfo: Cow::Borrowed(conninfo),
+        })?;
+        let response = conn.drive(step, config.connect_timeout);
         conn.deadline = None;
         let response = response?;
         if let Some(error) = response.error {
@@ -105,6 +116,25 @@ impl Connection {
         Ok(conn)
     }
 
+    /// Delivers a cancel request from a fresh instance (see [`crate::CancelToken`]).
+    pub(crate) fn cancel(
+        runtime: &Runtime,
+        config: &Config,
+        policy: &Policy,
+        token: &str,
+    ) -> Result<(), Error> {
+        let sandbox = runtime.instantiate()?;
+        let mut conn = Connection::new(sandbox, policy.clone(), config);
+        conn.cancelling = true;
+        let step = conn.call(&Request::Cancel(Cow::Borrowed(token)))?;
+        let response = conn.drive(step, config.connect_timeout.or(Some(CANCEL_TIMEOUT)))?;
+        conn.closed = true;
+        match response.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed
     }
@@ -114,21 +144,35 @@ impl Connection {
         self.sandbox.memory_bytes()
     }
 
-    /// Calls a request method on the session and drives it to completion.
-    pub(crate) fn request(
-        &mut self,
-        what: &str,
-        f: impl FnOnce(
-            &wit::GuestSession,
-            &mut wasmtime::Store<crate::runtime::HostState>,
-            ResourceAny,
-        ) -> wasmtime::Result<wit::Step>,
-    ) -> Result<Response, Error> {
+    /// The token a cancel request for this session needs.
+    pub(crate) fn cancel_token(&mut self) -> Result<String, Error> {
+        let step = self.call(&Request::CancelToken)?;
+        let mut token = None;
+        for event in step.events {
+            match event {
+                Event::CancelToken(t) => token = Some(t),
+                Event::Error(e) => return Err(e),
+                _ => {}
+            }
+        }
+        token.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Trap,
+                "the guest answered the cancel-token request without a token",
+            )
+        })
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Sends a request to the guest and drives it to completion.
+    pub(crate) fn request(&mut self, request: &Request<'_>) -> Result<Response, Error> {
         if self.closed {
             return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
         }
-        let session = self.session;
-        let step = self.call(what, |s, store| f(s, store, session))?;
+        let step = self.call(request)?;
         self.in_request = true;
         let response = self.drive(step, None);
         self.in_request = false;
@@ -139,15 +183,8 @@ impl Connection {
         }
     }
 
-    fn call<T>(
-        &mut self,
-        what: &str,
-        f: impl FnOnce(
-            &wit::GuestSession,
-            &mut wasmtime::Store<crate::runtime::HostState>,
-        ) -> wasmtime::Result<T>,
-    ) -> Result<T, Error> {
-        let result = self.sandbox.call(what, f);
+    fn call(&mut self, request: &Request<'_>) -> Result<Step, Error> {
+        let result = self.sandbox.call(request);
         if result.is_err() {
             // A trapped instance is discarded: the session cannot continue.
             self.close_socket();
@@ -156,66 +193,53 @@ impl Connection {
     }
 
     /// Performs the guest's effects until the request is done or the session closes.
+    /// `connect_timeout` is the host's default when an `open` carries none.
     fn drive(
         &mut self,
-        mut step: wit::Step,
+        mut step: Step,
         connect_timeout: Option<Duration>,
     ) -> Result<Response, Error> {
         let mut response = Response::default();
-        // The host's kind of the open failure the guest was just told about, if any.
-        let mut failed_open: Option<ErrorKind> = None;
         loop {
             self.send(&step.send)?;
-            let answering_open_failed = failed_open.take();
             for event in std::mem::take(&mut step.events) {
-                match (event, answering_open_failed) {
-                    // The guest was given a WIT kind; the host's own can be more precise.
-                    (wit::Event::Error(e), Some(kind)) => {
-                        response.add_error(open_error_in(e, kind))
-                    }
-                    (event, _) => self.event(event, &mut response),
-                }
+                self.event(event, &mut response);
             }
-            let session = self.session;
             step = match step.action {
-                wit::Action::Done => return Ok(response),
-                wit::Action::Close => {
-                    self.close_socket();
-                    response.add_error(Error::new(ErrorKind::Closed, "the session ended"));
+                Action::Done(status) => {
+                    self.tx_status = Some(status);
                     return Ok(response);
                 }
-                wit::Action::Open(target) => {
+                Action::Close => {
+                    self.close_socket();
+                    if !self.cancelling {
+                        response.add_error(Error::new(ErrorKind::Closed, "the session ended"));
+                    }
+                    return Ok(response);
+                }
+                Action::Open {
+                    target,
+                    timeout,
+                    addr,
+                } => {
                     // libpq: connect_timeout applies to each host separately; it bounds the
                     // whole establishment with that host, from the TCP connect through
                     // authentication to ReadyForQuery.
-                    if let Some(timeout) = connect_timeout {
-                        self.deadline = Some(Instant::now() + timeout);
-                    }
-                    match self.open(&target, connect_timeout) {
-                        Ok(()) => {
-                            let mut step =
-                                self.call("opened", |s, store| s.call_opened(store, session))?;
-                            add_startup_parameters(&self.startup_parameters, &mut step.send)?;
-                            step
-                        }
-                        Err(e) => {
-                            let kind = kind_out(e.kind());
-                            let reason = e.message().to_owned();
-                            let step = self.call("open-failed", |s, store| {
-                                s.call_open_failed(store, session, kind, &reason)
-                            })?;
-                            failed_open = Some(e.kind());
-                            step
-                        }
+                    let timeout = timeout.or(connect_timeout);
+                    self.deadline = timeout.map(|t| Instant::now() + t);
+                    match self.open(&target, timeout, addr.as_deref()) {
+                        Ok(peer) => self.call(&Request::Opened(peer.map(Cow::Owned)))?,
+                        Err(e) => self.call(&Request::OpenFailed {
+                            kind: kind_out(e.kind()),
+                            reason: Cow::Borrowed(e.message()),
+                        })?,
                     }
                 }
-                wit::Action::Read => match self.read() {
-                    Ok(0) => self.call("eof", |s, store| s.call_eof(store, session))?,
+                Action::Read => match self.read() {
+                    Ok(0) => self.call(&Request::Eof)?,
                     Ok(n) => {
-                        let data = &self.read_buf[..n];
-                        let result = self
-                            .sandbox
-                            .call("feed", |s, store| s.call_feed(store, session, data));
+                        let data = Cow::Borrowed(&self.read_buf[..n]);
+                        let result = self.sandbox.call(&Request::Data(data));
                         match result {
                             Ok(step) => step,
                             Err(e) => {
@@ -229,54 +253,47 @@ impl Connection {
                         return Err(e);
                     }
                 },
-                wit::Action::NeedPassword(request) => {
-                    let password = crate::env::passfile_password(
-                        request.passfile.as_deref(),
-                        &request.host,
-                        request.port,
-                        &request.dbname,
-                        &request.user,
-                    );
-                    self.call("password", |s, store| {
-                        s.call_password(store, session, password.as_deref())
+                Action::NeedFile { path } => {
+                    let (status, contents) = crate::files::read_for_session(&self.policy, &path);
+                    self.call(&Request::File {
+                        status,
+                        contents: Cow::Owned(contents),
                     })?
                 }
+                // The Rust API has no password prompt: what the conninfo, PGPASSWORD and the
+                // password file did not give, the user did not give.
+                Action::NeedPassword => self.call(&Request::Password(None))?,
             };
         }
     }
 
-    /// Keeps the session-state events (notices, parameters, backend key, transaction status);
-    /// result events go to `response`.
-    fn event(&mut self, event: wit::Event, response: &mut Response) {
+    /// Keeps the session-state events (notices, parameters, backend); result events go to
+    /// `response`.
+    fn event(&mut self, event: Event, response: &mut Response) {
         match event {
-            wit::Event::Notice(n) => {
+            Event::Notice(n) => {
                 // Bounded: a server flooding notices cannot grow memory without limit.
                 if self.notices.len() < 1000 {
-                    self.notices.push(db_error_in(n));
+                    self.notices.push(*n);
                 }
             }
-            wit::Event::Notification(_) => {}
-            wit::Event::Parameter(p) => {
-                self.parameters.insert(p.name, p.value);
+            Event::Notification | Event::CancelToken(_) | Event::Conninfo { .. } => {}
+            Event::Parameter { name, value } => {
+                self.parameters.insert(name, value);
             }
-            wit::Event::BackendKey(k) => self.backend_key = Some((k.process_id, k.secret_key)),
-            wit::Event::Ready(status) => self.tx_status = Some(status),
+            Event::Backend { process_id } => self.backend_pid = Some(process_id),
             result => response.add(result),
         }
     }
 
-    fn send(&mut self, payload: &wit::Payload) -> Result<(), Error> {
-        let bytes: std::borrow::Cow<'_, [u8]> = match payload {
-            wit::Payload::Bytes(b) => b.as_slice().into(),
-            wit::Payload::Latin1(s) => s.chars().map(|c| c as u8).collect::<Vec<u8>>().into(),
-        };
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if bytes.is_empty() {
             return Ok(());
         }
         let Some(socket) = &mut self.socket else {
             return Err(Error::new(ErrorKind::Closed, "no connection to send on"));
         };
-        if let Err(e) = socket.write_all(&bytes) {
+        if let Err(e) = socket.write_all(bytes) {
             let message = self.in_flight("cannot write to the server");
             self.close_socket();
             return Err(Error::with_cause(ErrorKind::Io, message, e.into()));
@@ -340,14 +357,22 @@ impl Connection {
         }
     }
 
-    /// Opens the target if the policy allows it. Nothing is sent to a denied target: the check
-    /// happens before any socket exists and before a host name is resolved.
-    fn open(&mut self, target: &wit_types::Target, timeout: Option<Duration>) -> Result<(), Error> {
+    /// Opens the target if the policy allows it, and returns the peer address reached. Nothing
+    /// is sent to a denied target: the check happens before any socket exists and before a host
+    /// name is resolved. `prefer` (a cancel request's) is used only if the target resolves to it.
+    fn open(
+        &mut self,
+        target: &Target,
+        timeout: Option<Duration>,
+        prefer: Option<&str>,
+    ) -> Result<Option<String>, Error> {
         self.socket = None;
         let endpoint = Endpoint::of_target(target);
         self.policy.check(&endpoint)?;
-        self.socket = Some(Socket::connect(&endpoint, timeout)?);
-        Ok(())
+        let socket = Socket::connect(&endpoint, timeout, prefer)?;
+        let peer = socket.peer_addr();
+        self.socket = Some(socket);
+        Ok(peer)
     }
 
     fn close_socket(&mut self) {
@@ -360,8 +385,7 @@ impl Connection {
         if self.closed {
             return Ok(());
         }
-        let session = self.session;
-        let step = self.call("terminate", |s, store| s.call_terminate(store, session))?;
+        let step = self.call(&Request::Terminate)?;
         let result = self.send(&step.send);
         self.close_socket();
         result
@@ -370,6 +394,56 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        let _ = self.terminate();
+        if !self.cancelling {
+            let _ = self.terminate();
+        }
     }
+}
+
+/// How long a cancel request may take to connect and be acknowledged when no connect timeout
+/// is configured: it must not hang the thread that cancels.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The session options the host sends first (docs/abi.md, request `n`).
+fn options(config: &Config) -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
+    let mut options = vec![
+        (
+            Cow::Borrowed("max_message_size"),
+            Cow::Owned(config.max_message_size.to_string()),
+        ),
+        (
+            Cow::Borrowed("batch_bytes"),
+            Cow::Owned(BATCH_BYTES.to_string()),
+        ),
+        (
+            Cow::Borrowed("statement_cache"),
+            Cow::Owned(config.statement_cache.to_string()),
+        ),
+    ];
+    if let Some(path) = crate::env::default_passfile() {
+        options.push((
+            Cow::Borrowed("default_passfile"),
+            Cow::Owned(path.to_string_lossy().into_owned()),
+        ));
+    }
+    if let Some(timeout) = config.statement_timeout {
+        options.push((
+            Cow::Borrowed("param.statement_timeout"),
+            Cow::Owned(millis(timeout)),
+        ));
+    }
+    options
+}
+
+/// Whole milliseconds, rounded up (a positive timeout never becomes 0, which means none).
+fn millis(d: Duration) -> String {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    ms.to_string()
+}
+
+fn first_error(events: Vec<Event>) -> Option<Error> {
+    events.into_iter().find_map(|e| match e {
+        Event::Error(e) => Some(e),
+        _ => None,
+    })
 }

@@ -1,5 +1,5 @@
 //! What the guest cannot know because it has no environment: libpq's PG* variables, the OS
-//! user name, and the password file.
+//! user name, and where the user's own password file and `~/.postgresql/` are.
 
 use std::path::{Path, PathBuf};
 
@@ -42,110 +42,23 @@ fn os_user() -> Option<String> {
     })
 }
 
-/// Looks a password up in the password file, with libpq's rules: `passfile` from the conninfo,
-/// else `PGPASSFILE`, else `~/.pgpass`; lines `host:port:db:user:password` with `*` wildcards and
-/// `\` escapes; a file readable by group or others is ignored; a Unix-socket host also matches
-/// `localhost`.
-pub(crate) fn passfile_password(
-    passfile: Option<&str>,
-    host: &str,
-    port: u16,
-    dbname: &str,
-    user: &str,
-) -> Option<String> {
-    let path = passfile
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("PGPASSFILE").map(PathBuf::from))
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pgpass")))?;
-    let meta = std::fs::metadata(&path).ok()?;
-    if !meta.is_file() {
-        return None;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return None;
-        }
-    }
-    let text = std::fs::read_to_string(&path).ok()?;
-    lookup(&text, host, port, dbname, user)
+/// The password file libpq reads when neither the conninfo's `passfile` nor `PGPASSFILE` names
+/// one: `~/.pgpass`. The guest chooses among the three; matching happens in the guest too.
+pub(crate) fn default_passfile() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|home| Path::new(&home).join(".pgpass"))
 }
 
-fn lookup(text: &str, host: &str, port: u16, dbname: &str, user: &str) -> Option<String> {
-    let port = port.to_string();
-    let is_socket = host.starts_with('/') || host.starts_with('@');
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let fields = split_fields(line);
-        let [h, p, d, u, password] = fields.as_slice() else {
-            continue;
-        };
-        let host_ok = h == "*" || h == host || (is_socket && h == "localhost");
-        if host_ok
-            && (p == "*" || *p == port)
-            && (d == "*" || d == dbname)
-            && (u == "*" || u == user)
-        {
-            return Some(password.clone());
-        }
+/// The files a session may read without being granted them: the user's own password file
+/// (`PGPASSFILE` of this process, which the user set, else `~/.pgpass`) and the user's
+/// `~/.postgresql/` directory (certificates and keys).
+pub(crate) fn default_readable() -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut files = Vec::new();
+    if let Some(p) = std::env::var_os("PGPASSFILE") {
+        files.push(PathBuf::from(p));
     }
-    None
-}
-
-/// Splits a passfile line on unescaped `:`; the password is the rest of the line.
-fn split_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    field.push(next);
-                }
-            }
-            ':' if fields.len() < 4 => fields.push(std::mem::take(&mut field)),
-            c => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn matches_with_wildcards_and_escapes() {
-        let text = "# comment\n\
-                    db.example:5432:app:alice:secret\n\
-                    *:*:*:bob:pa\\:ss\\\\word\n\
-                    localhost:5433:*:carol:sock\n";
-        assert_eq!(
-            lookup(text, "db.example", 5432, "app", "alice").as_deref(),
-            Some("secret")
-        );
-        assert_eq!(lookup(text, "db.example", 5433, "app", "alice"), None);
-        assert_eq!(
-            lookup(text, "anything", 1, "x", "bob").as_deref(),
-            Some("pa:ss\\word")
-        );
-        assert_eq!(
-            lookup(text, "/var/run/postgresql", 5433, "x", "carol").as_deref(),
-            Some("sock")
-        );
-        assert_eq!(lookup(text, "otherhost", 5433, "x", "carol"), None);
-    }
-
-    #[test]
-    fn password_may_contain_colons_unescaped() {
-        assert_eq!(
-            lookup("h:1:d:u:a:b", "h", 1, "d", "u").as_deref(),
-            Some("a:b")
-        );
-    }
+    files.extend(default_passfile());
+    let dirs = std::env::var_os("HOME")
+        .map(|home| vec![Path::new(&home).join(".postgresql")])
+        .unwrap_or_default();
+    (files, dirs)
 }

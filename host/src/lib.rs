@@ -26,26 +26,28 @@
 //! - `connection` (private): one session's drive loop, performing the guest's effects.
 //! - `socket` (private): the TCP/Unix socket: connect (resolution, timeout), read, write.
 //! - `results` (private): collects a request's result events into a response.
-//! - `startup` (private): adds configured parameters to the StartupMessage (moving to the guest).
-//! - `wit_error` (private): converts the guest's WIT errors to [`Error`].
+//! - `guest` (private): the packed steps the guest returns (docs/abi.md), decoded once into owned
+//!   values and host errors.
+//! - `files` (private): reading a file on a session's behalf (the password file), under the
+//!   policy.
 //! - `runtime` (private): the wasmtime sandbox (engine, on-disk compile cache, limits).
-//! - `env` (private): PG* variables and the password file, which the guest cannot read.
+//! - `env` (private): PG* variables and the user's default files, which the guest cannot know.
 
 pub mod client;
 pub mod config;
 mod connection;
 mod env;
 pub mod error;
+mod files;
+mod guest;
 pub mod policy;
 mod results;
 pub mod row;
 mod runtime;
 mod socket;
-mod startup;
 pub mod statement;
 pub mod transaction;
 pub mod types;
-mod wit_error;
 
 #[cfg(feature = "with-chrono")]
 pub use chrono;
@@ -54,7 +56,7 @@ pub use serde_json;
 #[cfg(feature = "with-uuid")]
 pub use uuid;
 
-pub use client::{Client, Driver, ToStatement};
+pub use client::{CancelToken, Client, Driver, ToStatement};
 pub use config::{Config, Endpoint, Policy};
 pub use error::{DbError, Error, ErrorKind};
 pub use row::{Column, Row, RowIndex, SimpleQueryMessage, SimpleQueryRow};

@@ -1,5 +1,11 @@
-//! The connection policy: which endpoints the host may open for the guest, and the check made
-//! before any socket exists.
+//! The policy: which endpoints the host may open for the guest (checked before any socket
+//! exists), and which files it may read on a session's behalf.
+//!
+//! Files: by default a session may read the user's own password file (`PGPASSFILE` of this
+//! process, else `~/.pgpass`) and the files under `~/.postgresql/`; any other path only when
+//! granted with [`Policy::allow_file`] or [`Policy::allow_dir`]. Paths are compared after
+//! resolving symbolic links and `..`. [`Policy::without_default_files`] removes the defaults
+//! (for a host whose conninfos come from untrusted plugins).
 //!
 //! Deny by default. A TCP entry is a host (name or address literal) and a port, compared with
 //! the target **by name as written** in the conninfo, never after resolution: host names
@@ -9,10 +15,10 @@
 //! so where it resolves never widens the list. A Unix entry is the full path of the socket file.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
-use crate::runtime::wit_types;
+use crate::guest::Target;
 
 /// A place the host may connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,13 +32,13 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The endpoint the guest asked the host to open.
-    pub(crate) fn of_target(target: &wit_types::Target) -> Endpoint {
+    pub(crate) fn of_target(target: &Target) -> Endpoint {
         match target {
-            wit_types::Target::Tcp(t) => Endpoint::Tcp {
-                host: t.host.clone(),
-                port: t.port,
+            Target::Tcp { host, port } => Endpoint::Tcp {
+                host: host.clone(),
+                port: *port,
             },
-            wit_types::Target::Unix(path) => Endpoint::Unix {
+            Target::Unix(path) => Endpoint::Unix {
                 path: PathBuf::from(path),
             },
         }
@@ -56,15 +62,84 @@ impl fmt::Display for Endpoint {
 /// connection to an address literal only when that literal is listed. Entries and targets are
 /// compared by name as written, before any resolution, so a name that resolves somewhere
 /// unexpected never widens the list.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     allow: Vec<Endpoint>,
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    default_files: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            allow: Vec::new(),
+            files: Vec::new(),
+            dirs: Vec::new(),
+            default_files: true,
+        }
+    }
 }
 
 impl Policy {
-    /// Allows nothing.
+    /// Allows no endpoint (the user's own password file and `~/.postgresql/` stay readable; see
+    /// [`Policy::without_default_files`]).
     pub fn deny_all() -> Policy {
         Policy::default()
+    }
+
+    /// Lets sessions read `path` (for example a `passfile` or, later, a certificate).
+    pub fn allow_file(mut self, path: impl Into<PathBuf>) -> Policy {
+        self.files.push(path.into());
+        self
+    }
+
+    /// Lets sessions read the files under `dir`.
+    pub fn allow_dir(mut self, dir: impl Into<PathBuf>) -> Policy {
+        self.dirs.push(dir.into());
+        self
+    }
+
+    /// No file is readable unless granted with [`Policy::allow_file`] or
+    /// [`Policy::allow_dir`]: not even the user's own password file.
+    pub fn without_default_files(mut self) -> Policy {
+        self.default_files = false;
+        self
+    }
+
+    /// Whether a session may read `path`, a resolved absolute path (or a lexically absolute one
+    /// for a file that does not exist).
+    pub(crate) fn allows_file(&self, path: &Path) -> bool {
+        let (default_files, default_dirs) = if self.default_files {
+            crate::env::default_readable()
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let resolve = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        self.files
+            .iter()
+            .chain(&default_files)
+            .any(|f| resolve(f) == path)
+            || self
+                .dirs
+                .iter()
+                .chain(&default_dirs)
+                .any(|d| path.starts_with(resolve(d)))
+    }
+
+    /// The file rules, for error messages.
+    pub(crate) fn describe_files(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if self.default_files {
+            parts.push("the user's own password file and ~/.postgresql/".to_owned());
+        }
+        parts.extend(self.files.iter().map(|f| f.display().to_string()));
+        parts.extend(self.dirs.iter().map(|d| format!("{}/", d.display())));
+        if parts.is_empty() {
+            "no files".to_owned()
+        } else {
+            format!("files: {}", parts.join(", "))
+        }
     }
 
     /// Parses `HOST:PORT`, `[V6]:PORT` and absolute socket paths (`/run/pg/.s.PGSQL.5432`).
@@ -113,10 +188,10 @@ impl Policy {
     /// The default policy of a connection (no [`Config::policy`](crate::Config::policy)):
     /// exactly the targets of its conninfo, as the guest parsed them before any server byte
     /// reached it.
-    pub(crate) fn for_targets(targets: &[wit_types::Target]) -> Policy {
+    pub(crate) fn for_targets(targets: &[Target]) -> Policy {
         targets.iter().fold(Policy::deny_all(), |p, t| match t {
-            wit_types::Target::Tcp(t) => p.allow_tcp(&t.host, t.port),
-            wit_types::Target::Unix(path) => p.allow_unix(path),
+            Target::Tcp { host, port } => p.allow_tcp(host, *port),
+            Target::Unix(path) => p.allow_unix(path),
         })
     }
 

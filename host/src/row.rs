@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmpg_wire::batch;
 
 use crate::error::{Error, ErrorKind};
-use crate::runtime::wit;
+use crate::guest;
 use crate::types::{type_name, FromSql, Oid, WrongType};
 
 /// A result column.
@@ -22,7 +22,7 @@ pub struct Column {
 }
 
 impl Column {
-    pub(crate) fn from_wit(c: &wit::Column) -> Column {
+    pub(crate) fn from_guest(c: &guest::Column) -> Column {
         Column {
             name: c.name.clone(),
             type_oid: c.type_oid,
@@ -208,7 +208,7 @@ pub enum SimpleQueryMessage {
 /// Splits row batches into rows that share the batch text.
 pub(crate) fn rows_from_batches(
     columns: &Arc<[Column]>,
-    batches: Vec<wit::RowBatch>,
+    batches: Vec<guest::RowBatch>,
 ) -> Result<Vec<Row>, Error> {
     let total: usize = batches.iter().map(|b| b.count as usize).sum();
     let mut rows = Vec::with_capacity(total);
@@ -227,7 +227,7 @@ fn bad_batch(what: &str) -> Error {
 
 fn split_batch(
     columns: &Arc<[Column]>,
-    b: wit::RowBatch,
+    b: guest::RowBatch,
     rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
     let before = rows.len();
@@ -239,7 +239,11 @@ fn split_batch(
     Ok(())
 }
 
-fn split_rows(columns: &Arc<[Column]>, b: wit::RowBatch, rows: &mut Vec<Row>) -> Result<(), Error> {
+fn split_rows(
+    columns: &Arc<[Column]>,
+    b: guest::RowBatch,
+    rows: &mut Vec<Row>,
+) -> Result<(), Error> {
     let ncols = columns.len();
     if b.escaped {
         // Rare: rebuild each row with its fields unescaped.
@@ -309,7 +313,7 @@ fn split_rows(columns: &Arc<[Column]>, b: wit::RowBatch, rows: &mut Vec<Row>) ->
 
 pub(crate) fn simple_rows(
     columns: &Arc<[Column]>,
-    batches: Vec<wit::RowBatch>,
+    batches: Vec<guest::RowBatch>,
 ) -> Result<Vec<SimpleQueryRow>, Error> {
     Ok(rows_from_batches(columns, batches)?
         .into_iter()

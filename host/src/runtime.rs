@@ -7,23 +7,24 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use wasmpg_wire::Request;
+
 use crate::error::{Error, ErrorKind};
+use crate::guest::{self, Step};
 
 /// Generated bindings for the contract in `wit/driver.wit`.
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
-        // The one contract shared with every host.
+        // The one contract shared with every host: `version`, `call`, `call-bytes`.
         path: "../wit",
+        // The component's world: it exports the `packed` interface and imports nothing of ours.
         world: "driver",
     });
 }
-
-pub(crate) use bindings::exports::wasmpg::driver::session as wit;
-pub(crate) use bindings::exports::wasmpg::driver::types as wit_types;
 
 /// The guest component, built by `build.rs` from `guest/` for wasm32-wasip2.
 pub(crate) static GUEST_WASM: &[u8] =
@@ -111,12 +112,25 @@ impl Runtime {
         let pre = bindings::DriverPre::new(instance_pre)
             .map_err(setup("the guest component does not match the contract"))?;
         let ticks = cpu_limit.as_millis() as u64 * TICKS_PER_SECOND / 1000;
-        Ok(Runtime {
+        let runtime = Runtime {
             engine,
             pre,
             memory_limit,
             cpu_ticks: ticks.max(1),
-        })
+        };
+        // The layout of every call depends on the contract version: refuse a component this
+        // host was not written for, once, before any session.
+        let version = runtime.instantiate()?.version()?;
+        if version != wasmpg_wire::CONTRACT_VERSION {
+            return Err(Error::new(
+                ErrorKind::Setup,
+                format!(
+                    "the guest component speaks {version:?}, this host {:?}",
+                    wasmpg_wire::CONTRACT_VERSION
+                ),
+            ));
+        }
+        Ok(runtime)
     }
 
     /// A fresh instance in its own store.
@@ -362,7 +376,7 @@ fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("wasmpg"))
 }
 
-/// One guest instance and its session resource. Any trap poisons it: the store is dropped
+/// One guest instance: one session, or one cancel request. Any trap poisons it: the store is dropped
 /// with the sandbox, and every later call reports the session closed.
 pub(crate) struct Sandbox {
     store: Store<HostState>,
@@ -393,36 +407,28 @@ impl Sandbox {
         }
     }
 
-    pub(crate) fn parse_conninfo(
-        &mut self,
-        conninfo: &str,
-        defaults: &[(String, String)],
-    ) -> Result<Result<wit::Conninfo, wit_types::Error>, Error> {
-        self.guard("parse-conninfo", |s| {
-            s.driver
-                .wasmpg_driver_session()
-                .call_parse_conninfo(&mut s.store, conninfo, defaults)
+    /// The contract and layout version the component speaks.
+    pub(crate) fn version(&mut self) -> Result<String, Error> {
+        self.guard("version", |s| {
+            s.driver.wasmpg_driver_packed().call_version(&mut s.store)
         })
     }
 
-    pub(crate) fn new_session(&mut self, options: &wit::Options) -> Result<ResourceAny, Error> {
-        self.guard("the session constructor", |s| {
+    /// One packed request (byte form: a `list<u8>` is a copy for this host) and the step the
+    /// guest answers with, decoded.
+    pub(crate) fn call(&mut self, request: &Request<'_>) -> Result<Step, Error> {
+        let bytes = request.encode_bytes();
+        let packed = self.guard("call-bytes", |s| {
             s.driver
-                .wasmpg_driver_session()
-                .session()
-                .call_constructor(&mut s.store, *options)
-        })
-    }
-
-    /// Calls one session method.
-    pub(crate) fn call<T>(
-        &mut self,
-        what: &str,
-        f: impl FnOnce(&wit::GuestSession, &mut Store<HostState>) -> wasmtime::Result<T>,
-    ) -> Result<T, Error> {
-        self.guard(what, |s| {
-            f(&s.driver.wasmpg_driver_session().session(), &mut s.store)
-        })
+                .wasmpg_driver_packed()
+                .call_call_bytes(&mut s.store, &bytes)
+        })?;
+        let step = guest::decode(&packed);
+        if step.is_err() {
+            // A guest that breaks the contract is not trusted again.
+            self.poisoned = true;
+        }
+        step
     }
 
     /// Bytes of linear memory the instance currently has (for benchmarks and tests).

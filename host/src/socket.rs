@@ -27,10 +27,15 @@ pub(crate) struct Socket {
 impl Socket {
     /// Connects to `endpoint`, which the policy has allowed. A TCP host name is resolved here
     /// (a failure is [`ErrorKind::Dns`]) and each of its addresses is tried in turn, each
-    /// within `timeout`.
-    pub(crate) fn connect(endpoint: &Endpoint, timeout: Option<Duration>) -> Result<Socket, Error> {
+    /// within `timeout`; `prefer` (`ip:port`, a cancel request's address) goes first if the name
+    /// resolves to it, and is ignored otherwise: it never widens what the policy allowed.
+    pub(crate) fn connect(
+        endpoint: &Endpoint,
+        timeout: Option<Duration>,
+        prefer: Option<&str>,
+    ) -> Result<Socket, Error> {
         let stream = match endpoint {
-            Endpoint::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port, timeout)?),
+            Endpoint::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port, timeout, prefer)?),
             Endpoint::Unix { path } => Stream::Unix(connect_unix(path)?),
         };
         Ok(Socket {
@@ -67,6 +72,14 @@ impl Socket {
         }
     }
 
+    /// The address reached (`ip:port`, `[v6]:port`), for TCP.
+    pub(crate) fn peer_addr(&self) -> Option<String> {
+        match &self.stream {
+            Stream::Tcp(s) => s.peer_addr().ok().map(|a| a.to_string()),
+            Stream::Unix(_) => None,
+        }
+    }
+
     pub(crate) fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match &mut self.stream {
             Stream::Tcp(s) => s.write_all(buf),
@@ -85,8 +98,13 @@ fn connect_unix(path: &Path) -> Result<UnixStream, Error> {
     })
 }
 
-fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
-    let addrs: Vec<_> = (host, port)
+fn connect_tcp(
+    host: &str,
+    port: u16,
+    timeout: Option<Duration>,
+    prefer: Option<&str>,
+) -> Result<TcpStream, Error> {
+    let mut addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| {
             Error::with_cause(
@@ -96,6 +114,10 @@ fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpSt
             )
         })?
         .collect();
+    if let Some(i) = prefer.and_then(|p| addrs.iter().position(|a| a.to_string() == p)) {
+        let preferred = addrs.remove(i);
+        addrs.insert(0, preferred);
+    }
     let mut last = None;
     for addr in &addrs {
         let stream = match timeout {

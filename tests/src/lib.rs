@@ -28,6 +28,20 @@ pub fn driver() -> &'static Driver {
     DRIVER.get_or_init(|| Driver::new().unwrap_or_else(|e| panic!("Driver::new() failed: {e}")))
 }
 
+/// A driver whose policy allows the test cluster over TCP and reading `file` (a password file
+/// outside the user's own needs the policy's grant).
+pub fn driver_reading(file: &std::path::Path) -> Driver {
+    let c = cluster();
+    let policy = wasmpg::Policy::parse_allow(&[format!("{}:{}", c.host, c.port)])
+        .unwrap_or_else(|e| panic!("the cluster's endpoint: {e}"))
+        .allow_file(file);
+    Driver::with_config(wasmpg::Config {
+        policy: Some(policy),
+        ..wasmpg::Config::default()
+    })
+    .unwrap_or_else(|e| panic!("Driver::with_config failed: {e}"))
+}
+
 /// Connects with the shared driver; panics with the error and the server log's tail on failure.
 pub fn connect(conninfo: &str) -> Client {
     connect_with(driver(), conninfo)

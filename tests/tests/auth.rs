@@ -59,12 +59,103 @@ fn assert_missing_password_refused(role: &Role) {
         cluster().conninfo(role.name, None),
         passfile.display()
     );
+    // The file is not the user's own password file: the policy must grant it.
+    let driver = driver_reading(&passfile);
     let err = expect_err(
-        driver().connect(&conninfo),
+        driver.connect(&conninfo),
         &format!("{} without a password", role.method),
     );
     let _ = std::fs::remove_file(&passfile);
     assert_kind(&err, ErrorKind::Authentication);
+}
+
+fn private_file(name: &str, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(unique_name(name));
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+#[test]
+fn the_password_file_supplies_the_password_with_libpq_rules() {
+    let c = cluster();
+    // The guest matches the lines: a wildcard line for another role, then an escaped one.
+    let passfile = private_file(
+        "pgpass",
+        &format!(
+            "# comment\n*:*:*:nobody:wrong\n{}:{}:*:{}:{}\n",
+            c.host,
+            c.port,
+            SCRAM_USER.name,
+            SCRAM_USER.password.unwrap()
+        ),
+    );
+    let conninfo = format!(
+        "{} passfile={}",
+        c.conninfo(SCRAM_USER.name, None),
+        passfile.display()
+    );
+    let mut client = driver_reading(&passfile)
+        .connect(&conninfo)
+        .unwrap_or_else(|e| panic!("connect through the password file: {e}"));
+    let row = client.query_one("select current_user::text", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), SCRAM_USER.name);
+    let _ = std::fs::remove_file(&passfile);
+}
+
+#[test]
+fn a_password_file_outside_the_policy_is_refused_before_it_is_read() {
+    let c = cluster();
+    let passfile = private_file("pgpass_denied", "*:*:*:*:whatever\n");
+    let conninfo = format!(
+        "{} passfile={}",
+        c.conninfo(SCRAM_USER.name, None),
+        passfile.display()
+    );
+    // The default policy: the conninfo's targets, the user's own password file, ~/.postgresql.
+    let err = expect_err(driver().connect(&conninfo), "a passfile outside the policy");
+    assert_kind(&err, ErrorKind::PolicyDenied);
+    assert!(
+        err.to_string().contains(&passfile.display().to_string()),
+        "{err}"
+    );
+    // The same with a path that climbs out of an allowed directory.
+    let sneaky = format!(
+        "{} passfile={}/.postgresql/../{}",
+        c.conninfo(SCRAM_USER.name, None),
+        std::env::var("HOME").unwrap_or_default(),
+        passfile.file_name().unwrap().to_string_lossy()
+    );
+    let err = expect_err(driver().connect(&sneaky), "a passfile climbing out");
+    assert_kind(&err, ErrorKind::PolicyDenied);
+    let _ = std::fs::remove_file(&passfile);
+}
+
+#[test]
+fn a_password_file_readable_by_others_is_ignored_as_libpq_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = cluster();
+    let passfile = private_file(
+        "pgpass_open",
+        &format!(
+            "*:*:*:{}:{}\n",
+            SCRAM_USER.name,
+            SCRAM_USER.password.unwrap()
+        ),
+    );
+    std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let conninfo = format!(
+        "{} passfile={}",
+        c.conninfo(SCRAM_USER.name, None),
+        passfile.display()
+    );
+    let err = expect_err(
+        driver_reading(&passfile).connect(&conninfo),
+        "a group-readable password file",
+    );
+    assert_kind(&err, ErrorKind::Authentication);
+    let _ = std::fs::remove_file(&passfile);
 }
 
 #[test]

@@ -151,6 +151,14 @@ fn passfile_supplies_the_password() {
             passfile.display()
         )
     };
+    // A password file outside the user's own needs the policy's grant.
+    let driver = driver_reading(&passfile);
+    let current_user = |conninfo: &str| -> String {
+        connect_with(&driver, conninfo)
+            .query_one("SELECT current_user::text", &[])
+            .unwrap()
+            .get(0)
+    };
     assert_eq!(current_user(&with_passfile(&role)), role);
     assert_eq!(current_user(&with_passfile(PW_USER.name)), PW_USER.name);
     let _ = std::fs::remove_file(&passfile);

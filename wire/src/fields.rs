@@ -107,7 +107,7 @@ impl<'a> FieldReader<'a> {
 
     pub(crate) fn num<T: FromStr>(&mut self, what: &str) -> Result<T, WireError> {
         let raw = self.raw(what)?;
-        raw.parse().map_err(|_| {
+        parse_number(raw).ok_or_else(|| {
             WireError::new(format!(
                 "record {:?}: {what} is not a number: {raw:?}",
                 self.tag
@@ -118,7 +118,7 @@ impl<'a> FieldReader<'a> {
     pub(crate) fn opt_num<T: FromStr>(&mut self, what: &str) -> Result<Option<T>, WireError> {
         match self.raw(what)? {
             "\0" => Ok(None),
-            raw => raw.parse().map(Some).map_err(|_| {
+            raw => parse_number(raw).map(Some).ok_or_else(|| {
                 WireError::new(format!(
                     "record {:?}: {what} is not a number: {raw:?}",
                     self.tag
@@ -166,5 +166,20 @@ impl<'a> FieldReader<'a> {
                 self.tag
             ))),
         }
+    }
+}
+
+/// A number as the layout writes it: ASCII digits, an optional leading `-`, no leading zeros,
+/// no `+` (so every number has exactly one spelling, and every host's parser agrees on it).
+pub(crate) fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && !(digits == "0" && raw.starts_with('-'));
+    if canonical {
+        raw.parse().ok()
+    } else {
+        None
     }
 }

@@ -332,6 +332,12 @@ fn latin1_send_bytes() {
 #[test]
 fn malformed_steps_are_errors() {
     for bad in [
+        // Numbers have one spelling: no `+`, no leading zeros, no `-0`.
+        "+0:r",
+        "00:r",
+        "0:r\u{1e}B\u{1f}+5",
+        "0:r\u{1e}B\u{1f}05",
+        "0:r\u{1e}B\u{1f}-0",
         "",
         "x",
         "1:",

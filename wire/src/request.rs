@@ -171,8 +171,9 @@ fn read_types(part: &str) -> Result<Vec<u32>, WireError> {
     }
     part.split(',')
         .map(|t| {
-            t.parse()
-                .map_err(|_| WireError::new(format!("a parameter type OID is not a number: {t:?}")))
+            crate::fields::parse_number(t).ok_or_else(|| {
+                WireError::new(format!("a parameter type OID is not a number: {t:?}"))
+            })
         })
         .collect()
 }

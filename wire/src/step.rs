@@ -201,9 +201,8 @@ fn read_target<'a>(r: &mut FieldReader<'a>) -> Result<Target<'a>, WireError> {
     match &*kind {
         "t" => Ok(Target::Tcp {
             host,
-            port: port
-                .parse()
-                .map_err(|_| WireError::new(format!("bad port {port:?}")))?,
+            port: crate::fields::parse_number(&port)
+                .ok_or_else(|| WireError::new(format!("bad port {port:?}")))?,
         }),
         "u" => Ok(Target::Unix(host)),
         other => Err(WireError::new(format!("unknown target kind {other:?}"))),
@@ -396,9 +395,8 @@ pub fn decode(step: &str) -> Result<Step<'_>, WireError> {
     let colon = step
         .find(':')
         .ok_or_else(|| WireError::new("a step without its send length"))?;
-    let len: usize = step[..colon]
-        .parse()
-        .map_err(|_| WireError::new("a step's send length is not a number"))?;
+    let len: usize = crate::fields::parse_number(&step[..colon])
+        .ok_or_else(|| WireError::new("a step's send length is not a number"))?;
     let after = &step[colon + 1..];
     let (send, rest) = take_latin1(after, len)?;
     let (meta, mut batches) = match rest.find(GS) {

@@ -1,0 +1,294 @@
+//! The host's side of the packed contract (docs/abi.md): requests it sends are
+//! [`wasmpg_wire::Request`]s; the steps it gets back are decoded here, once, into owned values
+//! and host errors, so the rest of the crate never sees the layout.
+
+use std::time::Duration;
+
+use wasmpg_wire::step::{self as wire, DbFields};
+use wasmpg_wire::ErrorKind as WireKind;
+
+pub(crate) use wasmpg_wire::batch::RowBatch;
+pub(crate) use wasmpg_wire::step::TxStatus;
+
+use crate::error::{DbError, Error, ErrorKind};
+
+/// Where the guest asks the host to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Tcp { host: String, port: u16 },
+    Unix(String),
+}
+
+/// One result column (RowDescription).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Column {
+    pub(crate) name: String,
+    pub(crate) type_oid: u32,
+    pub(crate) type_modifier: i32,
+    pub(crate) table_oid: u32,
+    pub(crate) column_id: i16,
+    pub(crate) type_size: i16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommandComplete {
+    pub(crate) tag: String,
+    pub(crate) rows: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatementInfo {
+    pub(crate) name: String,
+    pub(crate) param_types: Vec<u32>,
+    pub(crate) columns: Vec<Column>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Action {
+    Read,
+    Done(TxStatus),
+    Close,
+    Open {
+        target: Target,
+        timeout: Option<Duration>,
+        /// For a cancel request: the address to prefer (see docs/abi.md).
+        addr: Option<String>,
+    },
+    NeedPassword,
+    NeedFile {
+        path: String,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) enum Event {
+    Columns(Vec<Column>),
+    Rows(RowBatch),
+    Complete(CommandComplete),
+    EmptyQuery,
+    Prepared(StatementInfo),
+    Error(Error),
+    Notice(Box<DbError>),
+    Notification,
+    Parameter { name: String, value: String },
+    Backend { process_id: i32 },
+    CancelToken(String),
+    Conninfo { targets: Vec<Target> },
+}
+
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub(crate) send: Vec<u8>,
+    pub(crate) action: Action,
+    pub(crate) events: Vec<Event>,
+}
+
+/// Decodes a step the guest returned. A step that does not follow the layout is the guest's
+/// fault: reported as a trap, and the caller discards the instance.
+pub(crate) fn decode(step: &str) -> Result<Step, Error> {
+    let step = wire::decode(step).map_err(|e| {
+        Error::new(
+            ErrorKind::Trap,
+            format!("the guest returned a malformed step: {e}"),
+        )
+    })?;
+    Ok(Step {
+        send: step.send.into_owned(),
+        action: action_in(step.action),
+        events: step.events.into_iter().map(event_in).collect(),
+    })
+}
+
+fn target_in(target: wire::Target<'_>) -> Target {
+    match target {
+        wire::Target::Tcp { host, port } => Target::Tcp {
+            host: host.into_owned(),
+            port,
+        },
+        wire::Target::Unix(path) => Target::Unix(path.into_owned()),
+    }
+}
+
+fn action_in(action: wire::Action<'_>) -> Action {
+    match action {
+        wire::Action::Read => Action::Read,
+        wire::Action::Done(status) => Action::Done(status),
+        wire::Action::Close => Action::Close,
+        wire::Action::Open {
+            target,
+            timeout_ms,
+            addr,
+        } => Action::Open {
+            target: target_in(target),
+            timeout: timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+            addr: addr.map(|a| a.into_owned()),
+        },
+        wire::Action::NeedPassword { .. } => Action::NeedPassword,
+        wire::Action::NeedFile { path, .. } => Action::NeedFile {
+            path: path.into_owned(),
+        },
+    }
+}
+
+fn columns_in(columns: Vec<wire::Column<'_>>) -> Vec<Column> {
+    columns
+        .into_iter()
+        .map(|c| Column {
+            name: c.name.into_owned(),
+            type_oid: c.type_oid,
+            type_modifier: c.type_modifier,
+            table_oid: c.table_oid,
+            column_id: c.column_id,
+            type_size: c.type_size,
+        })
+        .collect()
+}
+
+fn event_in(event: wire::Event<'_>) -> Event {
+    match event {
+        wire::Event::Columns(columns) => Event::Columns(columns_in(columns)),
+        wire::Event::Rows {
+            count,
+            escaped,
+            data,
+        } => Event::Rows(RowBatch {
+            count,
+            escaped,
+            data: data.into_owned(),
+        }),
+        wire::Event::Complete { tag, rows } => Event::Complete(CommandComplete {
+            tag: tag.into_owned(),
+            rows,
+        }),
+        wire::Event::EmptyQuery => Event::EmptyQuery,
+        wire::Event::Prepared {
+            name,
+            param_types,
+            columns,
+        } => Event::Prepared(StatementInfo {
+            name: name.into_owned(),
+            param_types,
+            columns: columns_in(columns),
+        }),
+        wire::Event::Error { kind, message, db } => Event::Error(error_in(kind, &message, db)),
+        wire::Event::Notice(fields) => Event::Notice(Box::new(db_error_in(fields))),
+        wire::Event::Notification { .. } => Event::Notification,
+        wire::Event::Parameter { name, value } => Event::Parameter {
+            name: name.into_owned(),
+            value: value.into_owned(),
+        },
+        wire::Event::Backend { process_id } => Event::Backend { process_id },
+        wire::Event::CancelToken(token) => Event::CancelToken(token.into_owned()),
+        wire::Event::Conninfo(info) => Event::Conninfo {
+            targets: info.targets.into_iter().map(target_in).collect(),
+        },
+    }
+}
+
+/// The host kind of a contract kind (one to one).
+pub(crate) fn kind_in(kind: WireKind) -> ErrorKind {
+    match kind {
+        WireKind::Db => ErrorKind::Db,
+        WireKind::Config => ErrorKind::Config,
+        WireKind::Authentication => ErrorKind::Authentication,
+        WireKind::Protocol => ErrorKind::Protocol,
+        WireKind::MessageTooLarge => ErrorKind::MessageTooLarge,
+        WireKind::Encode => ErrorKind::Encode,
+        WireKind::Decode => ErrorKind::Decode,
+        WireKind::Usage => ErrorKind::Usage,
+        WireKind::Closed => ErrorKind::Closed,
+        WireKind::ConnectionRefused => ErrorKind::ConnectionRefused,
+        WireKind::HostNotFound => ErrorKind::Dns,
+        WireKind::PolicyDenied => ErrorKind::PolicyDenied,
+        WireKind::Io => ErrorKind::Io,
+        WireKind::Timeout => ErrorKind::Timeout,
+        WireKind::Trap => ErrorKind::Trap,
+    }
+}
+
+/// The contract kind the guest is told when an open fails.
+pub(crate) fn kind_out(kind: ErrorKind) -> WireKind {
+    match kind {
+        ErrorKind::PolicyDenied => WireKind::PolicyDenied,
+        ErrorKind::Timeout => WireKind::Timeout,
+        ErrorKind::Io => WireKind::Io,
+        ErrorKind::Dns => WireKind::HostNotFound,
+        _ => WireKind::ConnectionRefused,
+    }
+}
+
+fn error_in(kind: WireKind, message: &str, db: DbFields<'_>) -> Error {
+    let kind = kind_in(kind);
+    if db.is_empty() {
+        Error::new(kind, message)
+    } else {
+        Error::with_db(kind, db_error_in(db))
+    }
+}
+
+/// A server error or notice from its protocol field codes.
+pub(crate) fn db_error_in(fields: DbFields<'_>) -> DbError {
+    let mut e = DbError::default();
+    for (code, value) in fields {
+        let value = value.into_owned();
+        match code {
+            'S' => e.severity = value,
+            'V' => e.severity_nonlocalized = Some(value),
+            'C' => e.code = value,
+            'M' => e.message = value,
+            'D' => e.detail = Some(value),
+            'H' => e.hint = Some(value),
+            'P' => e.position = value.parse().ok(),
+            'p' => e.internal_position = value.parse().ok(),
+            'q' => e.internal_query = Some(value),
+            'W' => e.where_ = Some(value),
+            's' => e.schema = Some(value),
+            't' => e.table = Some(value),
+            'c' => e.column = Some(value),
+            'd' => e.datatype = Some(value),
+            'n' => e.constraint = Some(value),
+            'F' => e.file = Some(value),
+            'L' => e.line = value.parse().ok(),
+            'R' => e.routine = Some(value),
+            // Unknown field codes are ignored, as the protocol requires.
+            _ => {}
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_contract_kind_has_a_host_kind_and_back() {
+        for kind in WireKind::ALL {
+            let host = kind_in(*kind);
+            if matches!(
+                kind,
+                WireKind::PolicyDenied
+                    | WireKind::Timeout
+                    | WireKind::Io
+                    | WireKind::HostNotFound
+                    | WireKind::ConnectionRefused
+            ) {
+                assert_eq!(kind_out(host), *kind);
+            }
+        }
+    }
+
+    #[test]
+    fn decodes_a_step_and_its_server_error() {
+        let packed = "0:d\u{1f}E\u{1e}E\u{1f}db\u{1f}boom\u{1f}SERROR\u{1f}C42P01\u{1f}Mrelation \"x\" does not exist\u{1f}P15\u{1f}Zfuture";
+        let step = decode(packed).unwrap();
+        assert!(matches!(step.action, Action::Done(TxStatus::Failed)));
+        let [Event::Error(e)] = &step.events[..] else {
+            panic!("{step:?}")
+        };
+        assert_eq!(e.kind(), ErrorKind::Db);
+        assert_eq!(e.code(), Some("42P01"));
+        assert_eq!(e.as_db_error().and_then(|d| d.position), Some(15));
+        assert!(decode("garbage").unwrap_err().kind() == ErrorKind::Trap);
+    }
+}

@@ -17,7 +17,7 @@ export CARGO_TERM_COLOR=never
 seconds="${FUZZ_SECONDS:-30}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(session conninfo decode encode batch scram)
+    targets=(session conninfo decode encode batch scram step_decode request_decode dispatch)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -1,10 +1,13 @@
-//! Shared by the fuzz targets: the record format of the `session` target and the type OIDs the
-//! codec targets choose from.
+//! Shared by the fuzz targets: the record formats of the `session` and `dispatch` targets and the
+//! type OIDs the codec targets choose from.
+//!
+//! ## `session`
 //!
 //! A `session` input is a sequence of records, `tag: u8, len: u16 (big-endian), payload`, replayed
 //! against one [`Session`]; a record whose length runs past the input takes the rest. The first
-//! byte of the input (before any record) selects the conninfo: odd = with a password, even =
-//! without (so `NeedPassword` is reachable). Tags:
+//! byte of the input (before any record) selects the conninfo: bit 0 set = with a password, clear
+//! = without (so `NeedPassword` is reachable); bit 1 set = the session has a default password
+//! file (so `NeedFile` is reachable and `Y` records answer it). Tags:
 //!
 //! | tag | call |
 //! | --- | --- |
@@ -16,16 +19,28 @@
 //! | `x` | `execute(name, params)`: payload = `name NUL params` |
 //! | `C` | `close_statement(payload)` |
 //! | `W` | `password(payload)`, empty = `None` |
+//! | `Y` | `file(answer)`: payload = status byte (`o` text, `m` missing, `d` denied, `t` too open, else unreadable), then the text or reason |
 //! | `T` | `terminate()` |
 //!
 //! Anything else is skipped. Text payloads are decoded lossily. The recorder
 //! (`tests/tests/fuzz_seeds.rs`) writes real sessions in this format.
+//!
+//! ## `dispatch`
+//!
+//! A `dispatch` input is a sequence of records in the same framing (`tag: u8, len: u16 BE,
+//! payload`, see [`record`]), each one packed request (docs/abi.md) sent to one
+//! [`Dispatcher`]: tag `s` = the string form (`call`; the payload is read as UTF-8, lossily),
+//! any other tag = the byte form (`call-bytes`; the payload as is). A request longer than
+//! 65,535 bytes is cut at that length. `guest/tests/fuzz_seeds.rs` writes the seeds.
 
 use wasmpg_guest::conninfo::Target;
-use wasmpg_guest::session::{Action, Options, Session, Step};
+use wasmpg_guest::dispatch::Dispatcher;
+use wasmpg_guest::session::{Action, FileAnswer, Options, Session, Step};
 
 pub const CONNINFO_WITH_PASSWORD: &str = "host=h port=5432 user=u dbname=d password=p";
 pub const CONNINFO_WITHOUT_PASSWORD: &str = "host=h port=5432 user=u dbname=d";
+/// The default password file of a session whose mode byte has bit 1 set.
+pub const DEFAULT_PASSFILE: &str = "/home/u/.pgpass";
 
 /// One record of a `session` input.
 pub enum Record<'a> {
@@ -47,6 +62,8 @@ pub enum Record<'a> {
     },
     Close(String),
     Password(Option<String>),
+    /// The answer to `NeedFile`: the status byte, then the text or reason.
+    File(u8, String),
     Terminate,
     Unknown,
 }
@@ -63,14 +80,9 @@ fn split_nul(bytes: &[u8]) -> (String, String) {
 }
 
 /// Splits a `session` input (after its first byte) into records.
-pub fn records(mut data: &[u8]) -> Vec<Record<'_>> {
+pub fn records(data: &[u8]) -> Vec<Record<'_>> {
     let mut out = Vec::new();
-    while data.len() >= 3 {
-        let tag = data[0];
-        let len = u16::from_be_bytes([data[1], data[2]]) as usize;
-        let end = (3 + len).min(data.len());
-        let payload = &data[3..end];
-        data = &data[end..];
+    for (tag, payload) in framed(data) {
         out.push(match tag {
             b'F' => Record::Feed(payload),
             b'E' => Record::Eof,
@@ -107,6 +119,10 @@ pub fn records(mut data: &[u8]) -> Vec<Record<'_>> {
             }
             b'C' => Record::Close(text(payload)),
             b'W' => Record::Password((!payload.is_empty()).then(|| text(payload))),
+            b'Y' => match payload.split_first() {
+                Some((&status, rest)) => Record::File(status, text(rest)),
+                None => Record::File(b'm', String::new()),
+            },
             b'T' => Record::Terminate,
             _ => Record::Unknown,
         });
@@ -144,6 +160,10 @@ fn check(step: &Step) {
             "the session asked to open a target its conninfo does not name"
         );
     }
+    if let Action::NeedFile { path, .. } = &step.action {
+        // The only file a session reads is the password file the host configured.
+        assert_eq!(path, DEFAULT_PASSFILE, "the session asked for another file");
+    }
 }
 
 /// Replays a `session` input. Never panics unless the session does (or breaks an invariant).
@@ -161,13 +181,15 @@ pub fn run_session(data: &[u8]) {
         max_message_size: 1 << 16,
         batch_bytes: 1 << 10,
         statement_cache: 4,
+        default_passfile: (mode & 2 == 2).then(|| DEFAULT_PASSFILE.to_owned()),
+        ..Options::default()
     });
     let step = session
         .connect(conninfo, &[])
         .expect("a fixed, valid conninfo");
     assert!(matches!(step.action, Action::Open(_)));
     check(&step);
-    let step = session.opened();
+    let step = session.opened(None);
     check(&step);
     assert!(!step.send.is_empty(), "no startup message");
     for record in records(rest) {
@@ -180,10 +202,47 @@ pub fn run_session(data: &[u8]) {
             Record::Execute { name, params } => session.execute(&name, &params),
             Record::Close(name) => session.close_statement(&name),
             Record::Password(password) => session.password(password),
+            Record::File(status, text) => session.file(match status {
+                b'o' => FileAnswer::Text(&text),
+                b'm' => FileAnswer::Missing,
+                b'd' => FileAnswer::Denied(&text),
+                b't' => FileAnswer::TooOpen,
+                _ => FileAnswer::Unreadable(&text),
+            }),
             Record::Terminate => session.terminate(),
             Record::Unknown => continue,
         };
         check(&step);
+    }
+}
+
+/// Splits a `session` (after its first byte) or `dispatch` input into `(tag, payload)` records.
+pub fn framed(mut data: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    while data.len() >= 3 {
+        let tag = data[0];
+        let len = u16::from_be_bytes([data[1], data[2]]) as usize;
+        let end = (3 + len).min(data.len());
+        out.push((tag, &data[3..end]));
+        data = &data[end..];
+    }
+    out
+}
+
+/// Replays a `dispatch` input: every answer must be a step the reference decoder reads, and
+/// re-encoding it must give the same string (the guest writes only canonical steps).
+pub fn run_dispatch(data: &[u8]) {
+    let mut dispatcher = Dispatcher::new();
+    for (tag, payload) in framed(data) {
+        let answer = if tag == b's' {
+            dispatcher.call_str(&String::from_utf8_lossy(payload))
+        } else {
+            dispatcher.call_bytes(payload)
+        };
+        match wasmpg_wire::step::decode(&answer) {
+            Ok(step) => assert_eq!(step.encode(), answer, "a step that is not canonical"),
+            Err(e) => panic!("the guest answered an undecodable step ({e}): {answer:?}"),
+        }
     }
 }
 

@@ -1,11 +1,10 @@
 """The socket of a session: connecting (TCP or Unix), reading and writing with the errors the
-driver reports, large writes interleaved with reads, and the cancel request."""
+driver reports, and large writes interleaved with reads."""
 
 from __future__ import annotations
 
 import select
 import socket
-import struct
 import time
 from typing import TYPE_CHECKING, Optional
 
@@ -15,7 +14,7 @@ from .errors import OperationalError
 if TYPE_CHECKING:  # pragma: no cover
     from ._abi import Target
 
-__all__ = ["Channel", "send_cancel"]
+__all__ = ["Channel"]
 
 READ_CHUNK = 256 << 10
 
@@ -143,27 +142,6 @@ class Channel:
                 sock.close()
             except OSError:
                 pass
-
-
-def send_cancel(target: Target, key: tuple[int, int], timeout: float) -> None:
-    """Sends a CancelRequest for backend `key` on a new connection to `target`."""
-    kind, value = target
-    message = struct.pack("!iiii", 16, 80877102, key[0], key[1])
-    try:
-        if kind == "tcp":
-            s = _connect_tcp(value[0], value[1], timeout)
-        else:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(timeout)
-            s.connect(value)
-        try:
-            s.sendall(message)
-            s.settimeout(timeout)
-            s.recv(1)  # the server closes the connection when it has the request
-        finally:
-            s.close()
-    except OSError as e:
-        raise OperationalError("cannot send the cancel request: %s" % e, kind="io") from None
 
 
 def _connect_tcp(host: str, port: int, timeout: Optional[float]) -> socket.socket:

@@ -44,8 +44,8 @@ def encode_step(send, action, arg, events):
     elif action == "d":
         meta = rec("d", {"idle": "I", "in-transaction": "T", "failed": "E"}[arg])
     elif action == "o":
-        (target, timeout) = arg
-        meta = rec("o", *target_fields(target), timeout)
+        (target, timeout, addr) = arg
+        meta = rec("o", *target_fields(target), timeout, addr)
     elif action == "p":
         meta = rec("p", *arg)
     else:
@@ -104,8 +104,9 @@ DB = {"severity": "ERROR", "code": "42P01", "message": 'relation "x\x1e" does no
 EVERY_STEP = [
     (b"", "r", None, []),
     (b"\x00\x00\x00\x08\x04\xd2\x16/\xff\x1d", "c", None, []),
-    (b"", "o", (("tcp", ("db.example", 5432)), 2000), []),
-    (b"", "o", (("unix", "/run/postgresql/.s.PGSQL.5432"), None), []),
+    (b"", "o", (("tcp", ("db.example", 5432)), 2000, None), []),
+    (b"", "o", (("tcp", ("db.example", 5432)), None, "[::1]:5432"), []),
+    (b"", "o", (("unix", "/run/postgresql/.s.PGSQL.5432"), None, None), []),
     (b"", "p", ("h", 1, "d", "u"), []),
     (b"", "f", ("passfile", "/home/u/.pgpass"), []),
     (b"", "d", "idle", [
@@ -151,6 +152,13 @@ def test_step_example():
     assert encode_step(send, action, arg, events) == s
 
 
+def test_open_action_without_the_address_field():
+    step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000")
+    assert step[1:3] == ("o", (("tcp", ("h", 5432)), 2000, None))
+    step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f\x00\x1f127.0.0.1:5432")
+    assert step[2] == (("tcp", ("h", 5432)), None, "127.0.0.1:5432")
+
+
 def test_latin1_send_bytes():
     s = encode_step(b"\xff\x00a", "r", None, [])
     assert s.startswith("3:\xff\x00a")
@@ -165,7 +173,8 @@ MALFORMED = [
     # and a few more of this decoder's own paths
     "-1:r", "a:r", "0:r\x1eS\x1fa\x1b", "0:r\x1eS\x1fa\x1bx\x1fb", "0:r\x1eK\x1f\x00\x1f1",
     "0:r\x1eP\x1fs\x1f3\x1f23", "0:r\x1eI\x1fu", "0:o\x1fq\x1fh\x1f1\x1f\x00",
-    "0:r\x1eB\x1f99999999999", "0:r\x1eA\x1fx\x1fc\x1fp", "0:r\x1eT", "0:r\x1eQ\x1fx",
+    "0:r\x1eB\x1f99999999999", "0:o\x1ft\x1fh\x1f1\x1f\x00\x1fa\x1fb",
+    "0:r\x1eA\x1fx\x1fc\x1fp", "0:r\x1eT", "0:r\x1eQ\x1fx",
 ]
 
 
@@ -221,6 +230,7 @@ def test_requests():
         "\x1dhost=a")
     assert A.req_parse_conninfo([], "") == "i\x1d\x1d"
     assert A.REQ_OPENED == "o" and A.REQ_EOF == "e" and A.REQ_TERMINATE == "t"
+    assert A.req_opened(None) == "o" and A.req_opened("[::1]:5432") == "o\x1d[::1]:5432"
     assert A.REQ_CANCEL_TOKEN == "K"
     assert A.req_open_failed("policy-denied", "no\x1dpe") == "x\x1dpolicy-denied\x1dno\x1dpe"
     assert A.req_password(None) == "w"

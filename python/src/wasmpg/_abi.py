@@ -164,6 +164,12 @@ REQ_TERMINATE = "t"
 REQ_CANCEL_TOKEN = "K"
 
 
+def req_opened(peer: Optional[str]) -> str:
+    """The ``o`` action's connection is open; `peer`: the address connected to
+    (``127.0.0.1:5432``, ``[::1]:5432``), which the guest keeps for its cancel token."""
+    return "o" if peer is None else "o" + GS + peer
+
+
 def req_open_failed(kind: str, reason: str) -> str:
     return "x" + GS + kind + GS + reason
 
@@ -414,9 +420,11 @@ def _action(record: str) -> tuple[str, Any]:
             raise _bad("a done action without a transaction status")
         return tag, TX_STATUS[f[1]]
     if tag == "o":
-        if n != 4:
+        # The fifth field (the address a cancel request goes to) is optional.
+        if n != 4 and n != 5:
             raise _bad("an open action with %d fields" % n)
-        return tag, (_target(f[1], f[2], f[3]), _opt_uint(f[4], _U32, "timeout"))
+        addr = _field(f[5]) if n == 5 else None
+        return tag, (_target(f[1], f[2], f[3]), _opt_uint(f[4], _U32, "timeout"), addr)
     if tag == "p":
         if n != 4:
             raise _bad("a need-password action with %d fields" % n)

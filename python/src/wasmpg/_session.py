@@ -315,10 +315,10 @@ class Session:
             data = self._io.recv()
             step = self._guarded(call, A.req_data(data) if data else A.REQ_EOF)
         elif action == "o":
-            target, timeout_ms = self._action_arg
-            failure = self._open(target, timeout_ms)
+            target, timeout_ms, addr = self._action_arg
+            failure = self._open(target, timeout_ms, addr)
             if failure is None:
-                step = self._guarded(call, A.REQ_OPENED)
+                step = self._guarded(call, A.req_opened(self._io.peer()))
             else:
                 step = self._guarded(call, A.req_open_failed(*failure))
         elif action == "f":
@@ -376,7 +376,9 @@ class Session:
 
     # -- sockets --
 
-    def _open(self, target: Target, timeout_ms: Optional[int]) -> Optional[tuple[str, str]]:
+    def _open(
+        self, target: Target, timeout_ms: Optional[int], addr: Optional[str]
+    ) -> Optional[tuple[str, str]]:
         """Opens the target if the policy allows it: None, or (error kind, reason). Nothing is
         sent to a denied target: the check happens before any socket exists. The timeout
         covers the attempt: connecting and the whole handshake that follows."""
@@ -387,7 +389,7 @@ class Session:
                 "connection to %s denied by policy (%s)" % (describe(target), self.policy),
             )
         self._io.deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
-        failure = self._io.connect(target)
+        failure = self._io.connect(target, addr)
         if failure is None:
             self.target = target
         return failure
@@ -422,14 +424,14 @@ def run_cancel(token: str, policy: Policy, options: list[tuple[str, str]], timeo
             if action in ("c", "d"):
                 return
             if action == "o":
-                target, _timeout_ms = arg
+                target, _timeout_ms, addr = arg
                 io.close()
                 if not policy.allows(target):
                     reason = "connection to %s denied by policy (%s)" % (describe(target), policy)
                     step = sb.call(A.req_open_failed("policy-denied", reason))
                     continue
-                failure = io.connect(target)
-                step = sb.call(A.req_open_failed(*failure) if failure else A.REQ_OPENED)
+                failure = io.connect(target, addr)
+                step = sb.call(A.req_open_failed(*failure) if failure else A.req_opened(None))
             elif action == "r":
                 data = io.recv()
                 step = sb.call(A.req_data(data) if data else A.REQ_EOF)

@@ -27,7 +27,14 @@ fn main() {
         std::fs::copy(&prebuilt, &out).expect("cannot copy WASMPG_GUEST_WASM");
         return;
     }
-    for path in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+    for path in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wire/src",
+        "wire/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     ensure_wasm_target();
@@ -92,7 +99,9 @@ fn ensure_wasm_target() {
     if sysroot.join("lib/rustlib").join(TARGET).exists() {
         return;
     }
-    println!("cargo:warning=the {TARGET} target is not installed; running `rustup target add {TARGET}`");
+    println!(
+        "cargo:warning=the {TARGET} target is not installed; running `rustup target add {TARGET}`"
+    );
     let mut cmd = Command::new("rustup");
     cmd.args(["target", "add", TARGET]);
     if let Some(toolchain) = env::var_os("RUSTUP_TOOLCHAIN") {

@@ -1,7 +1,7 @@
 //! The row-batch parser (parameters crossing into the guest), and the writer/parser round trip.
 #![no_main]
 
-use wasmpg_guest::batch::{parse_rows, BatchWriter};
+use wasmpg_wire::batch::{parse_rows, BatchWriter};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -2,7 +2,7 @@
 //! optionally a NUL and `NAME=value` lines that become the environment defaults.
 #![no_main]
 
-use wasmpg_guest::{conninfo, session};
+use wasmpg_guest::conninfo;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -15,9 +15,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(info) = conninfo::parse(conninfo, &env) {
         // Whatever parses describes at least one target, each printable.
         for host in &info.hosts {
-            let _ = session::describe_target(&host.target);
+            let _ = conninfo::describe_target(&host.target);
         }
     }
     // The stricter check the session applies on top.
-    let _ = session::parse_conninfo(conninfo, &env);
+    let _ = conninfo::parse_supported(conninfo, &env);
 });

@@ -1,29 +1,13 @@
 //! Errors the protocol core reports: a kind, a message, and for server errors every field the
-//! server sent (see `db-error` in wit/driver.wit).
+//! server sent (an `E` event of the packed step, docs/abi.md).
 
 use std::fmt;
 
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::ErrorFields;
 
-/// What kind of failure an [`Error`] is; mirrors `error-kind` in the WIT contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    Db,
-    Config,
-    Authentication,
-    Protocol,
-    MessageTooLarge,
-    Encode,
-    Decode,
-    Usage,
-    Closed,
-    ConnectionRefused,
-    PolicyDenied,
-    Io,
-    Timeout,
-    Trap,
-}
+/// What kind of failure an [`Error`] is: the contract's kinds, shared with every host.
+pub use wasmpg_wire::ErrorKind;
 
 /// Every field of an ErrorResponse or NoticeResponse.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +33,18 @@ pub struct DbError {
 }
 
 impl DbError {
+    /// A warning the client itself reports as a notice (libpq prints these on stderr), with
+    /// SQLSTATE 01000 (warning).
+    pub fn client_warning(message: String) -> DbError {
+        DbError {
+            severity: "WARNING".to_owned(),
+            severity_nonlocalized: Some("WARNING".to_owned()),
+            code: "01000".to_owned(),
+            message,
+            ..DbError::default()
+        }
+    }
+
     /// Collects the fields of an ErrorResponse/NoticeResponse. Values that are not UTF-8 are
     /// decoded lossily (a hostile server must not turn an error report into a second failure);
     /// unknown field codes are skipped, as the protocol requires.

@@ -5,24 +5,36 @@
 //!
 //! Modules:
 //! - [`session`]: the sans-I/O state machine (startup, authentication, simple and extended
-//!   query, the automatic statement cache); every call returns a [`session::Step`].
-//! - [`conninfo`]: libpq connection strings (`key=value` and `postgresql://` URIs).
+//!   query); every call returns a [`session::Step`].
+//! - `framing`: taking one complete backend message off the input buffer, with the header
+//!   checks (type byte, length, `max-message-size`) made before the body is buffered.
+//! - `statement_cache`: the automatic prepared-statement cache behind `query` (LRU by SQL text
+//!   and parameter types, names `wasmpg_s<N>`, the Close messages owed for evicted statements).
+//! - [`conninfo`]: libpq connection strings (`key=value` and `postgresql://` URIs), and what the
+//!   session requires of them ([`conninfo::parse_supported`]).
 //! - [`passfile`]: password-file (`.pgpass`) matching and the file-permission rule, libpq's
 //!   rules, pure (the host reads the file).
 //! - [`scram`]: the SCRAM-SHA-256 client exchange, with an injectable nonce.
 //! - [`codec`]: server text output to the canonical value forms, and canonical parameters to
 //!   server text input.
-//! - [`batch`]: the one-string row-batch layout that crosses the boundary.
 //! - [`error`]: error kinds and the server's error fields.
-//! - `component` (wasm32 only): the `wit-bindgen` glue, conversions only.
+//! - [`dispatch`]: the packed ABI (docs/abi.md) over the session: one request in, one step out.
+//! - [`cancel`]: the cancel token and the small session that delivers a cancel request.
+//! - `component` (wasm32 only): the `wit-bindgen` glue, forwarding the exports to [`dispatch`].
+//!
+//! The row-batch layout and the type OIDs are shared with hosts through the `wasmpg-wire`
+//! crate (`wasmpg_wire::batch`, `wasmpg_wire::oid`, re-exported as [`codec::oid`]).
 
-pub mod batch;
+pub mod cancel;
 pub mod codec;
 pub mod conninfo;
+pub mod dispatch;
 pub mod error;
+mod framing;
 pub mod passfile;
 pub mod scram;
 pub mod session;
+mod statement_cache;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

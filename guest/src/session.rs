@@ -14,11 +14,14 @@ use postgres_protocol::message::backend::{DataRowBody, Message, RowDescriptionBo
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 
-use crate::batch::{self, BatchWriter, RowBatch};
+use wasmpg_wire::batch::{self, BatchWriter, RowBatch};
+
 use crate::codec::{self, Decoder};
-use crate::conninfo::{self, ConnInfo, SslMode, Target};
+use crate::conninfo::{self, ConnInfo, Target};
 use crate::error::{DbError, Error, ErrorKind};
+use crate::framing::{self, message_name};
 use crate::scram::{self, ScramSha256};
+use crate::statement_cache::{Lookup, Pending, StatementCache};
 
 /// Session limits and behaviour, from the host.
 #[derive(Debug, Clone)]
@@ -26,7 +29,27 @@ pub struct Options {
     pub max_message_size: u32,
     pub batch_bytes: u32,
     pub statement_cache: u32,
+    /// The password file libpq reads when neither `passfile` nor `PGPASSFILE` names one
+    /// (`~/.pgpass`): the host knows the home directory, the guest does not.
+    pub default_passfile: Option<String>,
+    /// libpq's `DEFAULT_PGSOCKET_DIR`: a Unix-socket host equal to it is `localhost` in the
+    /// password file.
+    pub default_socket_dir: String,
+    /// Run-time parameters the host adds to the StartupMessage (`statement_timeout`, ...).
+    pub startup_params: Vec<(String, String)>,
 }
+
+/// StartupMessage parameters the session sets itself: the canonical value forms depend on
+/// them, so a host may not override them.
+const RESERVED_STARTUP_PARAMS: &[&str] = &[
+    "user",
+    "database",
+    "client_encoding",
+    "DateStyle",
+    "IntervalStyle",
+    "extra_float_digits",
+    "replication",
+];
 
 impl Default for Options {
     fn default() -> Self {
@@ -34,6 +57,9 @@ impl Default for Options {
             max_message_size: 64 << 20,
             batch_bytes: 256 << 10,
             statement_cache: 256,
+            default_passfile: None,
+            default_socket_dir: conninfo::DEFAULT_SOCKET_DIR.to_owned(),
+            startup_params: Vec::new(),
         }
     }
 }
@@ -75,7 +101,6 @@ pub struct PasswordRequest {
     pub port: u16,
     pub dbname: String,
     pub user: String,
-    pub passfile: Option<String>,
 }
 
 /// What happened, in protocol order.
@@ -102,6 +127,10 @@ pub enum Event {
         secret_key: i32,
     },
     Ready(TxStatus),
+    /// The token a cancel request needs (the answer to the host's `K` request).
+    CancelToken(String),
+    /// A parsed conninfo (the answer to the host's `i` request).
+    Conninfo(Box<ConnInfo>),
 }
 
 /// What the host must do next, after sending `Step::send`.
@@ -112,6 +141,24 @@ pub enum Action {
     Done,
     Close,
     NeedPassword(PasswordRequest),
+    /// Read a file (its policy permitting) and answer with [`Session::file`].
+    NeedFile {
+        purpose: String,
+        path: String,
+    },
+}
+
+/// How the host answered a [`Action::NeedFile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAnswer<'a> {
+    Text(&'a str),
+    Missing,
+    /// The host's policy does not let the session read it; the reason follows.
+    Denied(&'a str),
+    /// Group or others may read it.
+    TooOpen,
+    /// It could not be read; the reason follows.
+    Unreadable(&'a str),
 }
 
 /// The result of every call.
@@ -147,25 +194,11 @@ impl Described {
     }
 }
 
-/// An automatically prepared statement.
-#[derive(Debug)]
-struct Cached {
-    name: String,
-    described: Arc<Described>,
-    last_used: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    sql: String,
-    param_types: Vec<u32>,
-}
-
 /// Where a statement being described in the current request goes once it succeeds.
 #[derive(Debug)]
 enum DescribeTarget {
-    /// Insert into the automatic cache under this key and name.
-    Cache(CacheKey, String),
+    /// Insert into the automatic cache under its pending name.
+    Cache(Pending),
     /// An explicit `prepare`: report `prepared` and remember it.
     Prepared(String),
     /// Unnamed or already known elsewhere: only used for this request.
@@ -209,6 +242,8 @@ enum State {
     Startup,
     /// Waiting for the host's `password` answer.
     NeedPassword,
+    /// Waiting for the host to read the password file.
+    NeedPassfile,
     /// Idle: ready for a request.
     Ready,
     /// A request is in flight; waiting for ReadyForQuery.
@@ -225,6 +260,12 @@ pub struct Session {
     host_index: usize,
     attempts: Vec<String>,
     password: Option<String>,
+    /// The password file was consulted for this connection attempt.
+    passfile_read: bool,
+    /// The address the host reported for the open connection (for cancel requests).
+    peer_addr: Option<String>,
+    /// BackendKeyData: what a cancel request needs.
+    backend_key: Option<(i32, i32)>,
     auth: Auth,
     /// AuthenticationOk arrived: only then may startup complete.
     authenticated: bool,
@@ -240,11 +281,7 @@ pub struct Session {
     current: Option<Current>,
     batch: BatchWriter,
     scratch: String,
-    cache: HashMap<CacheKey, Cached>,
-    cache_names: u64,
-    cache_clock: u64,
-    /// Close(Statement) messages owed to the server, sent with the next request.
-    evicted: Vec<String>,
+    cache: StatementCache<Arc<Described>>,
     prepared: HashMap<String, Arc<Described>>,
 }
 
@@ -255,12 +292,16 @@ fn write_err(e: std::io::Error) -> Error {
 impl Session {
     pub fn new(opts: Options) -> Session {
         Session {
+            cache: StatementCache::new(opts.statement_cache),
             opts,
             state: State::New,
             info: None,
             host_index: 0,
             attempts: Vec::new(),
             password: None,
+            passfile_read: false,
+            peer_addr: None,
+            backend_key: None,
             auth: Auth::None,
             authenticated: false,
             inbuf: BytesMut::new(),
@@ -273,10 +314,6 @@ impl Session {
             current: None,
             batch: BatchWriter::default(),
             scratch: String::new(),
-            cache: HashMap::new(),
-            cache_names: 0,
-            cache_clock: 0,
-            evicted: Vec::new(),
             prepared: HashMap::new(),
         }
     }
@@ -284,6 +321,17 @@ impl Session {
     /// Server parameters reported so far (ParameterStatus).
     pub fn parameter(&self, name: &str) -> Option<&str> {
         self.parameters.get(name).map(String::as_str)
+    }
+
+    /// The parsed conninfo, once `connect` accepted it.
+    pub fn conninfo(&self) -> Option<&ConnInfo> {
+        self.info.as_ref()
+    }
+
+    /// The session's current action, with whatever events are pending: for requests that
+    /// change nothing (the cancel token, a parsed conninfo).
+    pub fn poll(&mut self) -> Step {
+        self.finish()
     }
 
     pub fn tx_status(&self) -> TxStatus {
@@ -303,7 +351,7 @@ impl Session {
                 "connect called on a session that was already used",
             ));
         }
-        let info = parse_conninfo(conninfo, defaults)?;
+        let info = conninfo::parse_supported(conninfo, defaults)?;
         if info.hosts.is_empty() {
             return Err(Error::new(ErrorKind::Config, "no host to connect to"));
         }
@@ -314,7 +362,9 @@ impl Session {
         Ok(self.finish())
     }
 
-    pub fn opened(&mut self) -> Step {
+    /// The connection [`Action::Open`] asked for is established; `peer_addr` is the address it
+    /// reached, if the host reports it (kept for the cancel token).
+    pub fn opened(&mut self, peer_addr: Option<&str>) -> Step {
         if !matches!(self.state, State::Opening) {
             return self.usage("opened called while no connection was being opened");
         }
@@ -340,6 +390,21 @@ impl Session {
         if let Some(options) = info.options.as_deref() {
             params.push(("options", options));
         }
+        for (name, value) in &self.opts.startup_params {
+            if RESERVED_STARTUP_PARAMS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+                || params.iter().any(|(p, _)| p.eq_ignore_ascii_case(name))
+            {
+                return self.fail(Error::new(
+                    ErrorKind::Config,
+                    format!("the startup parameter {name:?} is set by the conninfo or the driver"),
+                ));
+            }
+            params.push((name, value));
+        }
+        self.peer_addr = peer_addr.map(str::to_owned);
+        self.passfile_read = false;
         if let Err(e) = frontend::startup_message(params, &mut self.out) {
             return self.fail(write_err(e));
         }
@@ -353,7 +418,7 @@ impl Session {
         }
         let described = self
             .target()
-            .map(|t| describe_target(&t))
+            .map(|t| conninfo::describe_target(&t))
             .unwrap_or_default();
         self.attempts.push(format!("{described}: {reason}"));
         self.host_index += 1;
@@ -433,14 +498,102 @@ impl Session {
         Ok(())
     }
 
-    /// The server asked for a password: answer now, or ask the host for one.
+    /// The server asked for a password: answer now, or ask the host to read the password file,
+    /// or for a password.
     fn password_needed(&mut self, auth: Auth) -> Result<(), Error> {
         if self.password.is_some() {
             return self.answer_auth(auth);
         }
         self.auth = auth;
-        self.state = State::NeedPassword;
+        self.state = if !self.passfile_read && self.passfile_path().is_some() {
+            State::NeedPassfile
+        } else {
+            State::NeedPassword
+        };
         Ok(())
+    }
+
+    /// libpq's choice: `passfile` (conninfo or `PGPASSFILE`), else the host's default.
+    fn passfile_path(&self) -> Option<&str> {
+        let info = self.info.as_ref()?;
+        info.passfile
+            .as_deref()
+            .or(self.opts.default_passfile.as_deref())
+            .filter(|p| !p.is_empty())
+    }
+
+    /// The answer to [`Action::NeedFile`] for the password file: matched with libpq's rules;
+    /// no match (or no file) asks the host for a password.
+    pub fn file(&mut self, answer: FileAnswer<'_>) -> Step {
+        if !matches!(self.state, State::NeedPassfile) {
+            return self.usage("a file was given while none was requested");
+        }
+        self.passfile_read = true;
+        let path = self.passfile_path().unwrap_or_default().to_owned();
+        let found = match answer {
+            FileAnswer::Text(text) => self.passfile_lookup(text),
+            FileAnswer::Missing | FileAnswer::Unreadable(_) => None,
+            FileAnswer::TooOpen => {
+                let warning = crate::passfile::Ignored::GroupOrWorldAccess.warning(&path);
+                self.events
+                    .push(Event::Notice(Box::new(DbError::client_warning(warning))));
+                None
+            }
+            FileAnswer::Denied(reason) => {
+                return self.fail(Error::new(
+                    ErrorKind::PolicyDenied,
+                    format!("reading the password file \"{path}\" was denied: {reason}"),
+                ));
+            }
+        };
+        match found {
+            Some(password) => {
+                self.password = Some(password);
+                self.state = State::Startup;
+                let auth = std::mem::replace(&mut self.auth, Auth::None);
+                if let Err(e) = self.answer_auth(auth) {
+                    return self.fail(e);
+                }
+            }
+            None => self.state = State::NeedPassword,
+        }
+        self.finish()
+    }
+
+    fn passfile_lookup(&self, text: &str) -> Option<String> {
+        let info = self.info.as_ref()?;
+        let host = info.hosts.get(self.host_index)?;
+        let port = host.port.to_string();
+        crate::passfile::lookup(
+            text,
+            &crate::passfile::Target {
+                host: &host.host,
+                port: &port,
+                dbname: &info.dbname,
+                user: &info.user,
+            },
+            Some(&self.opts.default_socket_dir),
+        )
+        // libpq: an empty password from the file counts as none.
+        .filter(|p| !p.is_empty())
+    }
+
+    /// What a cancel request for this session needs, as an opaque token (see [`crate::cancel`]).
+    pub fn cancel_token(&self) -> Result<String, Error> {
+        let (Some((process_id, secret_key)), Some(target)) = (self.backend_key, self.target())
+        else {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                "no cancel token: the session is not connected",
+            ));
+        };
+        Ok(crate::cancel::Token {
+            target,
+            addr: self.peer_addr.clone(),
+            process_id,
+            secret_key,
+        }
+        .encode())
     }
 
     // ---- requests ----
@@ -456,7 +609,7 @@ impl Session {
                 ))
             }
         }
-        for name in std::mem::take(&mut self.evicted) {
+        for name in self.cache.take_evicted() {
             frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
         }
         Ok(())
@@ -484,27 +637,14 @@ impl Session {
             Ok(rows) => rows,
             Err(e) => return self.reject(e),
         };
-        let key = CacheKey {
-            sql: sql.to_owned(),
-            param_types: param_types.to_vec(),
-        };
-        self.cache_clock += 1;
-        let clock = self.cache_clock;
-        let cached = self.cache.get_mut(&key).map(|c| {
-            c.last_used = clock;
-            (c.name.clone(), c.described.clone())
-        });
-        let result = match cached {
-            Some((name, described)) => {
+        let result = match self.cache.lookup(sql, param_types) {
+            Lookup::Hit(name, described) => {
                 self.send_executions(&name, Some(described), param_types, &rows)
             }
-            None => {
-                let (name, target) = if self.opts.statement_cache == 0 {
-                    (String::new(), DescribeTarget::Transient)
-                } else {
-                    self.cache_names += 1;
-                    let name = format!("wasmpg_s{}", self.cache_names);
-                    (name.clone(), DescribeTarget::Cache(key, name))
+            Lookup::Miss(pending) => {
+                let (name, target) = match pending {
+                    None => (String::new(), DescribeTarget::Transient),
+                    Some(pending) => (pending.name().to_owned(), DescribeTarget::Cache(pending)),
                 };
                 self.send_parse_describe(&name, sql, param_types, target)
                     .and_then(|()| self.send_executions(&name, None, param_types, &rows))
@@ -687,7 +827,7 @@ impl Session {
             return self.finish();
         }
         let message = match self.state {
-            State::Startup | State::NeedPassword => {
+            State::Startup | State::NeedPassword | State::NeedPassfile => {
                 "the server closed the connection during startup"
             }
             State::Busy => {
@@ -701,58 +841,15 @@ impl Session {
 
     fn process(&mut self) -> Result<(), Error> {
         loop {
-            // The type byte is checked first: something that is not a PostgreSQL server (an
-            // HTTP or SSH banner, random bytes) is a protocol error at once, instead of a
-            // length word read out of text that announces a huge message and waits for it.
-            if let Some(&tag) = self.inbuf.first() {
-                if !BACKEND_TAGS.contains(&tag) {
-                    return Err(Error::protocol(format!(
-                        "unknown message type {:?} (0x{tag:02x}) from the server; is it a \
-                         PostgreSQL server?",
-                        tag as char
-                    )));
-                }
-            }
-            if self.inbuf.len() < 5 {
+            let Some(message) = framing::next_message(&mut self.inbuf, self.opts.max_message_size)?
+            else {
                 return Ok(());
-            }
-            let len =
-                u32::from_be_bytes([self.inbuf[1], self.inbuf[2], self.inbuf[3], self.inbuf[4]]);
-            if len < 4 || len > i32::MAX as u32 {
-                return Err(Error::protocol(format!(
-                    "invalid message length {len} for message type {:?}",
-                    self.inbuf[0] as char
-                )));
-            }
-            if len > SHORT_MESSAGE_MAX && !LONG_TAGS.contains(&self.inbuf[0]) {
-                // libpq's rule (`VALID_LONG_MESSAGE_TYPE`): only these types can be long; a
-                // huge length on another one means the stream is not what we think it is.
-                return Err(Error::protocol(format!(
-                    "lost synchronization with the server: a {len}-byte message of type {:?}, \
-                     which is never longer than {SHORT_MESSAGE_MAX} bytes",
-                    self.inbuf[0] as char
-                )));
-            }
-            let total = len as u64 + 1;
-            if total > u64::from(self.opts.max_message_size) {
-                return Err(Error::new(
-                    ErrorKind::MessageTooLarge,
-                    format!(
-                        "the server announced a {total}-byte message (type {:?}); the limit is {} bytes",
-                        self.inbuf[0] as char, self.opts.max_message_size
-                    ),
-                ));
-            }
-            if (self.inbuf.len() as u64) < total {
-                return Ok(());
-            }
-            let message = match Message::parse(&mut self.inbuf) {
-                Ok(Some(message)) => message,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(Error::protocol(format!("malformed server message: {e}"))),
             };
             self.handle(message)?;
-            if matches!(self.state, State::Closed | State::NeedPassword) {
+            if matches!(
+                self.state,
+                State::Closed | State::NeedPassword | State::NeedPassfile
+            ) {
                 return Ok(());
             }
         }
@@ -863,6 +960,7 @@ impl Session {
                  (GSSAPI/SSPI/Kerberos/SCM)",
             )),
             Message::BackendKeyData(body) => {
+                self.backend_key = Some((body.process_id(), body.secret_key()));
                 self.events.push(Event::BackendKey {
                     process_id: body.process_id(),
                     secret_key: body.secret_key(),
@@ -1032,29 +1130,7 @@ impl Session {
                 }));
                 self.prepared.insert(name, described);
             }
-            DescribeTarget::Cache(key, name) => {
-                let capacity = self.opts.statement_cache as usize;
-                if self.cache.len() >= capacity {
-                    let oldest = self
-                        .cache
-                        .iter()
-                        .min_by_key(|(_, c)| c.last_used)
-                        .map(|(k, _)| k.clone());
-                    if let Some(oldest) = oldest {
-                        if let Some(evicted) = self.cache.remove(&oldest) {
-                            self.evicted.push(evicted.name);
-                        }
-                    }
-                }
-                self.cache.insert(
-                    key,
-                    Cached {
-                        name,
-                        described,
-                        last_used: self.cache_clock,
-                    },
-                );
-            }
+            DescribeTarget::Cache(pending) => self.cache.insert(pending, described),
         }
     }
 
@@ -1213,6 +1289,13 @@ impl Session {
                 Some(request) => Action::NeedPassword(request),
                 None => Action::Close,
             },
+            State::NeedPassfile => match self.passfile_path() {
+                Some(path) => Action::NeedFile {
+                    purpose: "passfile".to_owned(),
+                    path: path.to_owned(),
+                },
+                None => Action::Close,
+            },
             State::Closed => Action::Close,
         };
         Step {
@@ -1230,41 +1313,7 @@ impl Session {
             port: host.port,
             dbname: info.dbname.clone(),
             user: info.user.clone(),
-            passfile: info.passfile.clone(),
         })
-    }
-}
-
-/// Parses a conninfo and rejects settings this client cannot honour.
-pub fn parse_conninfo(conninfo: &str, defaults: &[(String, String)]) -> Result<ConnInfo, Error> {
-    let info = conninfo::parse(conninfo, defaults)
-        .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
-    if matches!(
-        info.sslmode,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-    ) {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "sslmode requires TLS, which wasmpg does not support yet (use sslmode=disable or prefer)",
-        ));
-    }
-    if let Some(encoding) = &info.client_encoding {
-        let normalized = encoding.to_ascii_uppercase().replace(['-', '_'], "");
-        if normalized != "UTF8" && normalized != "UNICODE" {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("client_encoding {encoding:?} is not supported: wasmpg always uses UTF8"),
-            ));
-        }
-    }
-    Ok(info)
-}
-
-pub fn describe_target(target: &Target) -> String {
-    match target {
-        Target::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
-        Target::Tcp { host, port } => format!("{host}:{port}"),
-        Target::Unix { path } => path.clone(),
     }
 }
 
@@ -1307,42 +1356,6 @@ pub fn tag_rows(tag: &str) -> Option<u64> {
     tag.rsplit(' ').next()?.parse().ok()
 }
 
-/// The type bytes of the backend messages this client parses (the rest, e.g. CopyBothResponse
-/// or NegotiateProtocolVersion, are never sent to it).
-const BACKEND_TAGS: &[u8] = b"123AcCdDEGHIKnNRsStTZ";
-
-/// The message types that may be longer than [`SHORT_MESSAGE_MAX`]: RowDescription, DataRow,
-/// CopyData, ErrorResponse, NoticeResponse, NotificationResponse (libpq's list) and
-/// ParameterDescription (up to 65535 parameters).
-const LONG_TAGS: &[u8] = b"TDdENAt";
-
-/// libpq's bound on the length of every other message type.
-const SHORT_MESSAGE_MAX: u32 = 30_000;
-
 fn malformed(e: std::io::Error) -> Error {
     Error::protocol(format!("malformed server message: {e}"))
-}
-
-fn message_name(message: &Message) -> &'static str {
-    match message {
-        Message::AuthenticationOk => "AuthenticationOk",
-        Message::BackendKeyData(_) => "BackendKeyData",
-        Message::BindComplete => "BindComplete",
-        Message::CloseComplete => "CloseComplete",
-        Message::CommandComplete(_) => "CommandComplete",
-        Message::CopyData(_) => "CopyData",
-        Message::CopyDone => "CopyDone",
-        Message::CopyInResponse(_) => "CopyInResponse",
-        Message::CopyOutResponse(_) => "CopyOutResponse",
-        Message::DataRow(_) => "DataRow",
-        Message::EmptyQueryResponse => "EmptyQueryResponse",
-        Message::ErrorResponse(_) => "ErrorResponse",
-        Message::NoData => "NoData",
-        Message::ParameterDescription(_) => "ParameterDescription",
-        Message::ParseComplete => "ParseComplete",
-        Message::PortalSuspended => "PortalSuspended",
-        Message::ReadyForQuery(_) => "ReadyForQuery",
-        Message::RowDescription(_) => "RowDescription",
-        _ => "an authentication message",
-    }
 }

@@ -1,82 +1,13 @@
 //! The sans-I/O session driven natively with hand-built server messages: what it sends, which
 //! actions it asks for, which events it reports.
 
-use wasmpg_guest::batch::parse_rows;
 use wasmpg_guest::conninfo::Target;
 use wasmpg_guest::error::ErrorKind;
 use wasmpg_guest::session::{Action, Event, Options, Session, Step, TxStatus};
+use wasmpg_wire::batch::parse_rows;
 
-/// A backend message: tag, length, body.
-fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![tag];
-    m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-    m.extend_from_slice(body);
-    m
-}
-
-fn cstr(s: &str) -> Vec<u8> {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
-    v
-}
-
-fn auth(code: u32, extra: &[u8]) -> Vec<u8> {
-    let mut body = code.to_be_bytes().to_vec();
-    body.extend_from_slice(extra);
-    msg(b'R', &body)
-}
-
-fn ready(status: u8) -> Vec<u8> {
-    msg(b'Z', &[status])
-}
-
-fn parameter_status(name: &str, value: &str) -> Vec<u8> {
-    let mut body = cstr(name);
-    body.extend(cstr(value));
-    msg(b'S', &body)
-}
-
-fn row_description(columns: &[(&str, u32)]) -> Vec<u8> {
-    let mut body = (columns.len() as u16).to_be_bytes().to_vec();
-    for (name, oid) in columns {
-        body.extend(cstr(name));
-        body.extend_from_slice(&0u32.to_be_bytes()); // table oid
-        body.extend_from_slice(&0i16.to_be_bytes()); // column id
-        body.extend_from_slice(&oid.to_be_bytes());
-        body.extend_from_slice(&(-1i16).to_be_bytes()); // size
-        body.extend_from_slice(&(-1i32).to_be_bytes()); // modifier
-        body.extend_from_slice(&0i16.to_be_bytes()); // format
-    }
-    msg(b'T', &body)
-}
-
-fn data_row(fields: &[Option<&[u8]>]) -> Vec<u8> {
-    let mut body = (fields.len() as u16).to_be_bytes().to_vec();
-    for f in fields {
-        match f {
-            None => body.extend_from_slice(&(-1i32).to_be_bytes()),
-            Some(v) => {
-                body.extend_from_slice(&(v.len() as i32).to_be_bytes());
-                body.extend_from_slice(v);
-            }
-        }
-    }
-    msg(b'D', &body)
-}
-
-fn command_complete(tag: &str) -> Vec<u8> {
-    msg(b'C', &cstr(tag))
-}
-
-fn error_response(fields: &[(u8, &str)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (code, value) in fields {
-        body.push(*code);
-        body.extend(cstr(value));
-    }
-    body.push(0);
-    msg(b'E', &body)
-}
+mod common;
+use common::*;
 
 fn errors(step: &Step) -> Vec<(ErrorKind, String)> {
     step.events
@@ -101,7 +32,7 @@ fn connected(opts: Options) -> Session {
             port: 5433
         })
     );
-    let step = s.opened();
+    let step = s.opened(None);
     assert_eq!(step.action, Action::Read);
     // StartupMessage: length, protocol 3.0, then key/value pairs.
     assert_eq!(&step.send[4..8], &196608u32.to_be_bytes());
@@ -333,7 +264,7 @@ fn a_server_that_is_not_postgresql_is_refused_at_its_first_byte() {
     ] {
         let mut s = Session::new(Options::default());
         s.connect("host=h user=u dbname=d", &[]).unwrap();
-        s.opened();
+        s.opened(None);
         let step = s.feed(banner);
         assert_eq!(step.action, Action::Close, "{banner:?}");
         let errors = errors(&step);
@@ -376,7 +307,7 @@ fn fatal_error_and_eof_close_the_session() {
 fn md5_password_from_host_when_missing() {
     let mut s = Session::new(Options::default());
     s.connect("host=h user=md5_user dbname=d", &[]).unwrap();
-    s.opened();
+    s.opened(None);
     let step = s.feed(&auth(5, &[1, 2, 3, 4]));
     let Action::NeedPassword(request) = step.action else {
         panic!("expected need-password, got {:?}", step.action);
@@ -400,7 +331,7 @@ fn md5_password_from_host_when_missing() {
 fn no_password_is_an_authentication_error() {
     let mut s = Session::new(Options::default());
     s.connect("host=h user=u dbname=d", &[]).unwrap();
-    s.opened();
+    s.opened(None);
     s.feed(&auth(3, &[]));
     let step = s.password(None);
     assert_eq!(step.action, Action::Close);
@@ -412,7 +343,7 @@ fn scram_exchange_checks_the_server_signature() {
     let mut s = Session::new(Options::default());
     s.connect("host=h user=u dbname=d password=pencil", &[])
         .unwrap();
-    s.opened();
+    s.opened(None);
     let mut mechanisms = cstr("SCRAM-SHA-256");
     mechanisms.push(0);
     let step = s.feed(&auth(10, &mechanisms));
@@ -504,7 +435,7 @@ fn rows_without_columns_are_rows() {
 fn startup_cannot_skip_authentication() {
     let mut s = Session::new(Options::default());
     s.connect("host=h user=u dbname=d", &[]).unwrap();
-    s.opened();
+    s.opened(None);
     let step = s.feed(&ready(b'I'));
     assert_eq!(step.action, Action::Close);
     assert_eq!(errors(&step)[0].0, ErrorKind::Protocol);

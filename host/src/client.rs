@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use wasmpg_guest::batch::BatchWriter;
+use wasmpg_wire::batch::BatchWriter;
 
 use crate::config::Config;
-use crate::connection::{Connection, Response};
+use crate::connection::Connection;
 use crate::error::{DbError, Error, ErrorKind};
+use crate::results::Response;
 use crate::row::{rows_from_batches, simple_rows, Column, Row, SimpleQueryMessage};
 use crate::runtime::{wit, Runtime};
 use crate::statement::Statement;

@@ -27,8 +27,15 @@ pub enum ErrorKind {
     Usage,
     /// The connection is closed (by the server, or after an earlier fatal error).
     Closed,
-    /// No connection could be opened to any target.
+    /// No connection could be opened to any target: the connect itself failed (refused,
+    /// unreachable, no such socket file). With several hosts, the kind is that of the last one
+    /// tried; the message names every attempt.
     ConnectionRefused,
+    /// A TCP host name could not be resolved to any address (no such name, or the resolver
+    /// failed). Only names the policy allows are ever looked up: a denied name is
+    /// [`PolicyDenied`](ErrorKind::PolicyDenied) and is never resolved. With several hosts, the
+    /// kind is that of the last one tried.
+    Dns,
     /// The policy does not allow the target; nothing was sent.
     PolicyDenied,
     /// A socket read or write failed.
@@ -58,6 +65,7 @@ impl ErrorKind {
             ErrorKind::Usage => "invalid use",
             ErrorKind::Closed => "connection closed",
             ErrorKind::ConnectionRefused => "connection failed",
+            ErrorKind::Dns => "host name lookup failed",
             ErrorKind::PolicyDenied => "denied by policy",
             ErrorKind::Io => "I/O error",
             ErrorKind::Timeout => "timeout",

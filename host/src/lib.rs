@@ -17,10 +17,16 @@
 //! - [`transaction`]: [`Transaction`] with savepoints.
 //! - [`row`]: [`Row`], [`Column`], simple-query messages.
 //! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types.
-//! - [`config`]: [`Config`] and the connection [`Policy`].
+//! - [`config`]: [`Config`]: the sandbox's limits, timeouts and caches.
+//! - [`policy`]: the connection [`Policy`] and [`Endpoint`]: what the host may open, compared
+//!   by name as written (also re-exported from [`config`]).
 //! - [`error`]: [`Error`], [`ErrorKind`], [`DbError`].
 //! - [`cluster`]: a throwaway local PostgreSQL cluster (the CLI's demo, tests, benchmarks).
-//! - `connection` (private): performs the guest's effects on real sockets.
+//! - `connection` (private): one session's drive loop, performing the guest's effects.
+//! - `socket` (private): the TCP/Unix socket: connect (resolution, timeout), read, write.
+//! - `results` (private): collects a request's result events into a response.
+//! - `startup` (private): adds configured parameters to the StartupMessage (moving to the guest).
+//! - `wit_error` (private): converts the guest's WIT errors to [`Error`].
 //! - `runtime` (private): the wasmtime sandbox (engine, on-disk compile cache, limits).
 //! - `env` (private): PG* variables and the password file, which the guest cannot read.
 
@@ -30,11 +36,16 @@ pub mod config;
 mod connection;
 mod env;
 pub mod error;
+pub mod policy;
+mod results;
 pub mod row;
 mod runtime;
+mod socket;
+mod startup;
 pub mod statement;
 pub mod transaction;
 pub mod types;
+mod wit_error;
 
 pub use chrono;
 pub use serde_json;

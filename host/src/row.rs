@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use wasmpg_guest::batch;
+use wasmpg_wire::batch;
 
 use crate::error::{Error, ErrorKind};
 use crate::runtime::wit;
@@ -243,7 +243,7 @@ fn split_rows(columns: &Arc<[Column]>, b: wit::RowBatch, rows: &mut Vec<Row>) ->
     let ncols = columns.len();
     if b.escaped {
         // Rare: rebuild each row with its fields unescaped.
-        let parsed = batch::parse_rows(&b.data).map_err(|e| bad_batch(&e))?;
+        let parsed = batch::parse_rows(&b.data).map_err(|e| bad_batch(&e.to_string()))?;
         for fields in parsed {
             if fields.len() != ncols {
                 return Err(bad_batch("a row's field count differs from its columns"));

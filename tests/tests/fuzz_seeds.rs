@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use wasmpg::types::ToSql;
 use wasmpg::{Client, Driver};
-use wasmpg_guest::batch::BatchWriter;
 use wasmpg_guest::codec::decoder_for;
 use wasmpg_tests::*;
+use wasmpg_wire::batch::BatchWriter;
 
 fn corpus(target: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

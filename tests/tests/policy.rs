@@ -1,5 +1,6 @@
 //! The host's connection policy: a denied target is never contacted (our own listeners prove
-//! that nothing reached them), an allowed one works.
+//! that nothing reached them, and a denied name is never even resolved), an allowed one works,
+//! and an allowed name that does not resolve is a DNS error.
 
 use std::time::Duration;
 
@@ -222,6 +223,76 @@ fn multi_host_all_denied_names_every_attempt() {
     }
     assert_untouched(first);
     assert_untouched(second);
+}
+
+/// A port on which nothing listens (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// `.invalid` is reserved (RFC 2606, RFC 6761): it never resolves.
+
+#[test]
+fn an_allowed_name_that_does_not_resolve_is_a_dns_error() {
+    let err = expect_err(
+        driver().connect("host=nonexistent.invalid port=5432 user=u dbname=d connect_timeout=5"),
+        "connect to a name that does not resolve",
+    );
+    assert_kind(&err, ErrorKind::Dns);
+    let message = err.to_string();
+    assert!(
+        message.contains("nonexistent.invalid"),
+        "the error does not name the host: {message}"
+    );
+}
+
+#[test]
+fn a_denied_name_is_policy_denied_and_never_resolved() {
+    // Were the name looked up before the policy check, this would be a DNS error.
+    let driver = driver_with(Policy::parse_allow(&["127.0.0.1:9"]).unwrap());
+    let err = expect_err(
+        driver.connect("host=nonexistent.invalid port=5432 user=u dbname=d connect_timeout=5"),
+        "connect to a denied name that does not resolve",
+    );
+    assert_denied(&err, &["nonexistent.invalid", "5432"]);
+}
+
+#[test]
+fn multi_host_the_last_failure_decides_the_kind() {
+    let port = closed_port();
+    let err = expect_err(
+        driver().connect(&format!(
+            "host=nonexistent.invalid,127.0.0.1 port=5432,{port} user=u dbname=d connect_timeout=5"
+        )),
+        "a name that does not resolve, then a closed port",
+    );
+    assert_kind(&err, ErrorKind::ConnectionRefused);
+    let message = err.to_string();
+    for part in ["nonexistent.invalid", &port.to_string()] {
+        assert!(
+            message.contains(part),
+            "the error does not name the attempt {part}: {message}"
+        );
+    }
+
+    let err = expect_err(
+        driver().connect(&format!(
+            "host=127.0.0.1,nonexistent.invalid port={port},5432 user=u dbname=d connect_timeout=5"
+        )),
+        "a closed port, then a name that does not resolve",
+    );
+    assert_kind(&err, ErrorKind::Dns);
+    let message = err.to_string();
+    for part in ["nonexistent.invalid", &port.to_string()] {
+        assert!(
+            message.contains(part),
+            "the error does not name the attempt {part}: {message}"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,200 @@
+//! The automatic prepared-statement cache behind `query`, after psycopg 3's `_preparing.py`:
+//! statements keyed by SQL text and declared parameter types, named `wasmpg_s<N>`, evicted least
+//! recently used first, and the evicted names whose Close(Statement) is still owed to the server.
+//!
+//! The cache only keeps the books: the session sends Parse/Describe for a [`Lookup::Miss`],
+//! [`StatementCache::insert`]s the statement once the server has described it, and sends the
+//! Close messages from [`StatementCache::take_evicted`] with its next request.
+
+use std::collections::HashMap;
+
+/// What identifies a cached statement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CacheKey {
+    sql: String,
+    param_types: Vec<u32>,
+}
+
+/// A statement to be cached under `name` once the server has described it.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    key: CacheKey,
+    name: String,
+}
+
+impl Pending {
+    /// The statement name to prepare it under.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The result of [`StatementCache::lookup`].
+#[derive(Debug)]
+pub(crate) enum Lookup<D> {
+    /// Prepared already: execute `name`, described by the value.
+    Hit(String, D),
+    /// Not cached: prepare it, under the pending name if the cache is enabled (`None`: use the
+    /// unnamed statement and do not cache it).
+    Miss(Option<Pending>),
+}
+
+/// A cached statement: its name, its description `D`, and when it was last used.
+#[derive(Debug)]
+struct Entry<D> {
+    name: String,
+    described: D,
+    last_used: u64,
+}
+
+/// The statement cache of one session. `D` is what the session keeps per statement (its
+/// description).
+#[derive(Debug)]
+pub(crate) struct StatementCache<D> {
+    /// The most statements kept; 0 disables the cache.
+    capacity: usize,
+    entries: HashMap<CacheKey, Entry<D>>,
+    /// Names handed out so far: the next is `wasmpg_s<names + 1>`.
+    names: u64,
+    /// Ticks once per lookup; orders entries by last use.
+    clock: u64,
+    /// Close(Statement) messages owed to the server, sent with the next request.
+    evicted: Vec<String>,
+}
+
+impl<D: Clone> StatementCache<D> {
+    pub(crate) fn new(capacity: u32) -> Self {
+        StatementCache {
+            capacity: capacity as usize,
+            entries: HashMap::new(),
+            names: 0,
+            clock: 0,
+            evicted: Vec::new(),
+        }
+    }
+
+    /// Looks a statement up for execution, marking a hit as the most recently used.
+    pub(crate) fn lookup(&mut self, sql: &str, param_types: &[u32]) -> Lookup<D> {
+        let key = CacheKey {
+            sql: sql.to_owned(),
+            param_types: param_types.to_vec(),
+        };
+        self.clock += 1;
+        let clock = self.clock;
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.last_used = clock;
+            return Lookup::Hit(entry.name.clone(), entry.described.clone());
+        }
+        if self.capacity == 0 {
+            return Lookup::Miss(None);
+        }
+        self.names += 1;
+        Lookup::Miss(Some(Pending {
+            key,
+            name: format!("wasmpg_s{}", self.names),
+        }))
+    }
+
+    /// Caches a statement the server described, evicting the least recently used one when
+    /// full (its name joins those to close).
+    pub(crate) fn insert(&mut self, pending: Pending, described: D) {
+        if self.entries.len() >= self.capacity {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                if let Some(evicted) = self.entries.remove(&oldest) {
+                    self.evicted.push(evicted.name);
+                }
+            }
+        }
+        self.entries.insert(
+            pending.key,
+            Entry {
+                name: pending.name,
+                described,
+                last_used: self.clock,
+            },
+        );
+    }
+
+    /// Forgets every statement without closing them: the server no longer has them (DISCARD
+    /// ALL, DEALLOCATE) or their result shape changed.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// The names of evicted statements whose Close is owed, leaving none owed.
+    pub(crate) fn take_evicted(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.evicted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looks `sql` up and, on a miss, caches it as the server would describe it (`described`).
+    fn execute(cache: &mut StatementCache<u32>, sql: &str, described: u32) -> (String, bool) {
+        match cache.lookup(sql, &[]) {
+            Lookup::Hit(name, d) => {
+                assert_eq!(d, described);
+                (name, true)
+            }
+            Lookup::Miss(Some(pending)) => {
+                let name = pending.name().to_owned();
+                cache.insert(pending, described);
+                (name, false)
+            }
+            Lookup::Miss(None) => (String::new(), false),
+        }
+    }
+
+    #[test]
+    fn names_are_sequential_and_hits_reuse_them() {
+        let mut cache = StatementCache::new(10);
+        assert_eq!(execute(&mut cache, "a", 1), ("wasmpg_s1".to_owned(), false));
+        assert_eq!(execute(&mut cache, "b", 2), ("wasmpg_s2".to_owned(), false));
+        assert_eq!(execute(&mut cache, "a", 1), ("wasmpg_s1".to_owned(), true));
+        // Same text, other declared types: another statement.
+        match cache.lookup("a", &[23]) {
+            Lookup::Miss(Some(p)) => assert_eq!(p.name(), "wasmpg_s3"),
+            other => panic!("expected a miss, got {other:?}"),
+        }
+        assert!(cache.take_evicted().is_empty());
+    }
+
+    #[test]
+    fn the_least_recently_used_is_evicted_and_owed_a_close() {
+        let mut cache = StatementCache::new(2);
+        execute(&mut cache, "a", 1);
+        execute(&mut cache, "b", 2);
+        execute(&mut cache, "a", 1); // "b" is now the least recently used
+        execute(&mut cache, "c", 3);
+        assert_eq!(cache.take_evicted(), vec!["wasmpg_s2".to_owned()]);
+        assert!(cache.take_evicted().is_empty());
+        assert!(execute(&mut cache, "a", 1).1);
+        assert!(execute(&mut cache, "c", 3).1);
+        assert_eq!(execute(&mut cache, "b", 2), ("wasmpg_s4".to_owned(), false));
+        assert_eq!(cache.take_evicted(), vec!["wasmpg_s1".to_owned()]);
+    }
+
+    #[test]
+    fn a_disabled_cache_uses_no_names() {
+        let mut cache = StatementCache::new(0);
+        assert_eq!(execute(&mut cache, "a", 1), (String::new(), false));
+        assert_eq!(execute(&mut cache, "a", 1), (String::new(), false));
+        assert!(cache.take_evicted().is_empty());
+    }
+
+    #[test]
+    fn clearing_forgets_without_closing_and_names_stay_unique() {
+        let mut cache = StatementCache::new(4);
+        execute(&mut cache, "a", 1);
+        cache.clear();
+        assert_eq!(execute(&mut cache, "a", 1), ("wasmpg_s2".to_owned(), false));
+        assert!(cache.take_evicted().is_empty());
+    }
+}

@@ -1,0 +1,74 @@
+//! Hand-built backend messages for the guest's native tests.
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+/// A backend message: tag, length, body.
+pub fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![tag];
+    m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+pub fn cstr(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+pub fn auth(code: u32, extra: &[u8]) -> Vec<u8> {
+    let mut body = code.to_be_bytes().to_vec();
+    body.extend_from_slice(extra);
+    msg(b'R', &body)
+}
+
+pub fn ready(status: u8) -> Vec<u8> {
+    msg(b'Z', &[status])
+}
+
+pub fn parameter_status(name: &str, value: &str) -> Vec<u8> {
+    let mut body = cstr(name);
+    body.extend(cstr(value));
+    msg(b'S', &body)
+}
+
+pub fn row_description(columns: &[(&str, u32)]) -> Vec<u8> {
+    let mut body = (columns.len() as u16).to_be_bytes().to_vec();
+    for (name, oid) in columns {
+        body.extend(cstr(name));
+        body.extend_from_slice(&0u32.to_be_bytes()); // table oid
+        body.extend_from_slice(&0i16.to_be_bytes()); // column id
+        body.extend_from_slice(&oid.to_be_bytes());
+        body.extend_from_slice(&(-1i16).to_be_bytes()); // size
+        body.extend_from_slice(&(-1i32).to_be_bytes()); // modifier
+        body.extend_from_slice(&0i16.to_be_bytes()); // format
+    }
+    msg(b'T', &body)
+}
+
+pub fn data_row(fields: &[Option<&[u8]>]) -> Vec<u8> {
+    let mut body = (fields.len() as u16).to_be_bytes().to_vec();
+    for f in fields {
+        match f {
+            None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(v) => {
+                body.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                body.extend_from_slice(v);
+            }
+        }
+    }
+    msg(b'D', &body)
+}
+
+pub fn command_complete(tag: &str) -> Vec<u8> {
+    msg(b'C', &cstr(tag))
+}
+
+pub fn error_response(fields: &[(u8, &str)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (code, value) in fields {
+        body.push(*code);
+        body.extend(cstr(value));
+    }
+    body.push(0);
+    msg(b'E', &body)
+}

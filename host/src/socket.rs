@@ -1,0 +1,125 @@
+//! The host's socket to the server: a TCP or Unix-domain stream, opened within the connect
+//! timeout, then read and written as plain bytes. Opening does no policy check: the caller
+//! checks the endpoint against the policy first.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+use crate::policy::Endpoint;
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// An open connection to the server.
+pub(crate) struct Socket {
+    stream: Stream,
+    /// The read timeout last set on `stream`: a `setsockopt` per read would cost a syscall per
+    /// round trip.
+    read_timeout: Option<Option<Duration>>,
+}
+
+impl Socket {
+    /// Connects to `endpoint`, which the policy has allowed. A TCP host name is resolved here
+    /// (a failure is [`ErrorKind::Dns`]) and each of its addresses is tried in turn, each
+    /// within `timeout`.
+    pub(crate) fn connect(endpoint: &Endpoint, timeout: Option<Duration>) -> Result<Socket, Error> {
+        let stream = match endpoint {
+            Endpoint::Tcp { host, port } => Stream::Tcp(connect_tcp(host, *port, timeout)?),
+            Endpoint::Unix { path } => Stream::Unix(connect_unix(path)?),
+        };
+        Ok(Socket {
+            stream,
+            read_timeout: None,
+        })
+    }
+
+    /// Sets the read timeout (`None`: wait forever), skipping the syscall when it is unchanged.
+    pub(crate) fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.read_timeout == Some(timeout) {
+            return Ok(());
+        }
+        match &self.stream {
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
+            Stream::Unix(s) => s.set_read_timeout(timeout),
+        }?;
+        self.read_timeout = Some(timeout);
+        Ok(())
+    }
+
+    /// Reads what is available (0 at end of stream), retrying when interrupted by a signal.
+    /// An expired read timeout is `WouldBlock` or `TimedOut`.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let result = match &mut self.stream {
+                Stream::Tcp(s) => s.read(buf),
+                Stream::Unix(s) => s.read(buf),
+            };
+            match result {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                result => return result,
+            }
+        }
+    }
+
+    pub(crate) fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match &mut self.stream {
+            Stream::Tcp(s) => s.write_all(buf),
+            Stream::Unix(s) => s.write_all(buf),
+        }
+    }
+}
+
+fn connect_unix(path: &Path) -> Result<UnixStream, Error> {
+    UnixStream::connect(path).map_err(|e| {
+        Error::with_cause(
+            ErrorKind::ConnectionRefused,
+            format!("cannot connect to {}: {e}", path.display()),
+            e.into(),
+        )
+    })
+}
+
+fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            Error::with_cause(
+                ErrorKind::Dns,
+                format!("cannot resolve {host}: {e}"),
+                e.into(),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        let stream = match timeout {
+            Some(t) => TcpStream::connect_timeout(addr, t),
+            None => TcpStream::connect(addr),
+        };
+        match stream {
+            Ok(stream) => {
+                // Small request/reply messages: never wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    Err(match last {
+        Some((addr, e)) => {
+            let kind = if e.kind() == io::ErrorKind::TimedOut {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::ConnectionRefused
+            };
+            Error::with_cause(kind, format!("cannot connect to {addr}: {e}"), e.into())
+        }
+        None => Error::new(ErrorKind::Dns, format!("{host} resolved to no address")),
+    })
+}

@@ -1,0 +1,419 @@
+//! The row-batch string layout shared by results, parameters and name/value lists (docs/abi.md):
+//! fields end with U+001F, rows with U+001E, NULL is a lone U+0000, and the five structuring
+//! characters inside a value are escaped as [`crate::escape`] says.
+//!
+//! [`BatchWriter`] builds a batch; [`split`] reads one back without copying (a field is
+//! borrowed from the batch unless it had to be unescaped); [`parse_rows`] collects what
+//! [`split`] yields.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::escape;
+pub use crate::escape::{ESC as ESCAPE, NUL as NULL, RS as ROW_END, US as FIELD_END};
+
+/// Accumulates rows into one string.
+#[derive(Debug, Default)]
+pub struct BatchWriter {
+    data: String,
+    count: u32,
+    escaped: bool,
+    /// Where the row being written starts in `data`.
+    row_start: usize,
+}
+
+/// A finished batch, ready to cross the boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowBatch {
+    pub count: u32,
+    pub escaped: bool,
+    pub data: String,
+}
+
+impl BatchWriter {
+    pub fn push_null(&mut self) {
+        self.data.push(NULL);
+        self.data.push(FIELD_END);
+    }
+
+    /// Appends one non-NULL field, escaping structuring characters.
+    pub fn push_field(&mut self, value: &str) {
+        self.escaped |= escape::escape_into(&mut self.data, value);
+        self.data.push(FIELD_END);
+    }
+
+    pub fn end_row(&mut self) {
+        self.data.push(ROW_END);
+        self.count += 1;
+        self.row_start = self.data.len();
+    }
+
+    /// Drops the fields written since the last complete row.
+    pub fn discard_partial_row(&mut self) {
+        self.data.truncate(self.row_start);
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when no complete row is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Takes the rows written so far, leaving the writer empty.
+    pub fn take(&mut self) -> RowBatch {
+        let batch = RowBatch {
+            count: self.count,
+            escaped: self.escaped,
+            data: std::mem::take(&mut self.data),
+        };
+        self.count = 0;
+        self.escaped = false;
+        self.row_start = 0;
+        batch
+    }
+}
+
+/// A batch that does not follow the layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchError {
+    /// Text after the last U+001E.
+    UnterminatedRow,
+    /// Text after the last U+001F of a row.
+    UnterminatedField,
+    /// U+001B followed by something other than an escape code (`None`: the field's end).
+    InvalidEscape(Option<char>),
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::UnterminatedRow => f.write_str("a parameter row does not end with U+001E"),
+            BatchError::UnterminatedField => {
+                f.write_str("a parameter field does not end with U+001F")
+            }
+            BatchError::InvalidEscape(code) => {
+                write!(f, "invalid escape sequence {code:?} in a field")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+/// Reverses the field escaping.
+pub fn unescape(field: &str) -> Result<Cow<'_, str>, BatchError> {
+    escape::unescape(field).map_err(|e| BatchError::InvalidEscape(e.0))
+}
+
+/// Splits a batch into rows, lazily and without copying.
+///
+/// `escaped` is the batch's flag: when it is false no field is scanned for escapes and every
+/// field is borrowed from `data` (a writer that escaped nothing sets it false). Parameter
+/// batches carry no flag; read them with `escaped = true`, which unescapes only the fields that
+/// contain U+001B.
+pub fn split(data: &str, escaped: bool) -> Rows<'_> {
+    Rows {
+        rest: data,
+        escaped,
+    }
+}
+
+/// The rows of a batch, from [`split`]. After an error it yields nothing more.
+#[derive(Debug, Clone)]
+pub struct Rows<'a> {
+    rest: &'a str,
+    escaped: bool,
+}
+
+impl<'a> Iterator for Rows<'a> {
+    type Item = Result<Fields<'a>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let Some(end) = self.rest.find(ROW_END) else {
+            self.rest = "";
+            return Some(Err(BatchError::UnterminatedRow));
+        };
+        let row = &self.rest[..end];
+        self.rest = &self.rest[end + ROW_END.len_utf8()..];
+        Some(Ok(Fields {
+            rest: row,
+            escaped: self.escaped,
+        }))
+    }
+}
+
+/// The fields of one row, from [`Rows`]: `None` is NULL. A zero-column row yields nothing.
+/// After an error it yields nothing more.
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    rest: &'a str,
+    escaped: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// The next field exactly as it is in the batch, escapes and all: `Some(None)` is NULL.
+    /// With [`Fields::next`] this reads a row field by field.
+    pub fn next_raw(&mut self) -> Option<Result<Option<&'a str>, BatchError>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let Some(end) = self.rest.find(FIELD_END) else {
+            self.rest = "";
+            return Some(Err(BatchError::UnterminatedField));
+        };
+        let field = &self.rest[..end];
+        self.rest = &self.rest[end + FIELD_END.len_utf8()..];
+        if field.len() == 1 && field.starts_with(NULL) {
+            Some(Ok(None))
+        } else {
+            Some(Ok(Some(field)))
+        }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<Option<Cow<'a, str>>, BatchError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let field = match self.next_raw()? {
+            Ok(Some(field)) => field,
+            Ok(None) => return Some(Ok(None)),
+            Err(e) => return Some(Err(e)),
+        };
+        if !self.escaped {
+            return Some(Ok(Some(Cow::Borrowed(field))));
+        }
+        match unescape(field) {
+            Ok(value) => Some(Ok(Some(value))),
+            Err(e) => {
+                self.rest = "";
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// One row's fields (`None` = NULL), as [`parse_rows`] returns them.
+pub type ParsedRow<'a> = Vec<Option<Cow<'a, str>>>;
+
+/// Splits a batch into rows of fields (`None` = NULL), unescaping where needed: [`split`] with
+/// `escaped = true`, collected.
+pub fn parse_rows(data: &str) -> Result<Vec<ParsedRow<'_>>, BatchError> {
+    split(data, true)
+        .map(|row| row?.collect::<Result<Vec<_>, _>>())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_parses_back() {
+        let mut w = BatchWriter::default();
+        w.push_field("plain");
+        w.push_null();
+        w.push_field("");
+        w.end_row();
+        w.push_field("a\u{1e}b\u{1f}c\u{1b}d\u{0}e");
+        w.push_field("\u{0}");
+        w.push_field("é✓");
+        w.end_row();
+        w.end_row(); // a zero-column row
+        let batch = w.take();
+        assert_eq!(batch.count, 3);
+        assert!(batch.escaped);
+        assert!(w.is_empty());
+        let rows = parse_rows(&batch.data).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            rows[0],
+            vec![Some(Cow::Borrowed("plain")), None, Some(Cow::Borrowed(""))]
+        );
+        assert_eq!(rows[1][0].as_deref(), Some("a\u{1e}b\u{1f}c\u{1b}d\u{0}e"));
+        assert_eq!(rows[1][1].as_deref(), Some("\u{0}"));
+        assert_eq!(rows[1][2].as_deref(), Some("é✓"));
+        assert!(rows[2].is_empty());
+    }
+
+    #[test]
+    fn unescaped_batches_are_flagged_clean() {
+        let mut w = BatchWriter::default();
+        w.push_field("x");
+        w.end_row();
+        let batch = w.take();
+        assert!(!batch.escaped);
+        assert_eq!(batch.data, "x\u{1f}\u{1e}");
+    }
+
+    #[test]
+    fn malformed_input_is_an_error() {
+        assert!(parse_rows("x\u{1f}").is_err());
+        assert!(parse_rows("x\u{1e}").is_err());
+        assert!(parse_rows("\u{1b}Z\u{1f}\u{1e}").is_err());
+        assert!(parse_rows("\u{1b}\u{1f}\u{1e}").is_err());
+    }
+
+    #[test]
+    fn errors_keep_their_messages() {
+        assert_eq!(
+            parse_rows("x\u{1f}").unwrap_err().to_string(),
+            "a parameter row does not end with U+001E"
+        );
+        assert_eq!(
+            parse_rows("x\u{1e}").unwrap_err().to_string(),
+            "a parameter field does not end with U+001F"
+        );
+        assert_eq!(
+            parse_rows("\u{1b}Z\u{1f}\u{1e}").unwrap_err().to_string(),
+            "invalid escape sequence Some('Z') in a field"
+        );
+        assert_eq!(
+            parse_rows("\u{1b}\u{1f}\u{1e}").unwrap_err().to_string(),
+            "invalid escape sequence None in a field"
+        );
+    }
+
+    /// Writes `rows` and reads them back through `split` with the batch's own flag.
+    fn round_trip(rows: &[Vec<Option<&str>>]) -> RowBatch {
+        let mut w = BatchWriter::default();
+        for row in rows {
+            for field in row {
+                match field {
+                    Some(value) => w.push_field(value),
+                    None => w.push_null(),
+                }
+            }
+            w.end_row();
+        }
+        let batch = w.take();
+        assert_eq!(batch.count as usize, rows.len());
+        let back: Vec<Vec<Option<String>>> = split(&batch.data, batch.escaped)
+            .map(|row| {
+                row.unwrap()
+                    .map(|f| f.unwrap().map(Cow::into_owned))
+                    .collect()
+            })
+            .collect();
+        let expected: Vec<Vec<Option<String>>> = rows
+            .iter()
+            .map(|row| row.iter().map(|f| f.map(str::to_owned)).collect())
+            .collect();
+        assert_eq!(back, expected);
+        batch
+    }
+
+    #[test]
+    fn escaping_round_trips_every_separator() {
+        let specials = ["\u{0}", "\u{1b}", "\u{1e}", "\u{1f}"];
+        for a in specials {
+            for b in specials {
+                let value = format!("{a}x{b}{a}{b}");
+                let batch = round_trip(&[vec![Some(&value), Some(a), Some(b)]]);
+                assert!(batch.escaped);
+                // An escaped field never contains a raw separator.
+                let row = batch.data.strip_suffix(ROW_END).unwrap();
+                assert_eq!(row.matches(FIELD_END).count(), 3);
+                assert!(!row.contains(NULL) && !row.contains(ROW_END));
+            }
+        }
+        // An escape code character alone is not special.
+        round_trip(&[vec![Some("@[^_"), Some("\u{1b}@")]]);
+    }
+
+    #[test]
+    fn empty_fields_are_not_null() {
+        let batch = round_trip(&[vec![Some(""), None, Some(""), None]]);
+        assert!(!batch.escaped);
+        assert_eq!(batch.data, "\u{1f}\u{0}\u{1f}\u{1f}\u{0}\u{1f}\u{1e}");
+        // A NUL that is the value (not the NULL marker) is escaped, so it stays a value.
+        let batch = round_trip(&[vec![Some("\u{0}"), None]]);
+        assert!(batch.escaped);
+        let rows = parse_rows(&batch.data).unwrap();
+        assert_eq!(rows[0], vec![Some(Cow::Borrowed("\u{0}")), None]);
+    }
+
+    #[test]
+    fn zero_column_rows() {
+        let batch = round_trip(&[vec![], vec![], vec![]]);
+        assert_eq!(batch.data, "\u{1e}\u{1e}\u{1e}");
+        assert_eq!(split(&batch.data, false).count(), 3);
+        assert!(split(&batch.data, false).all(|row| row.unwrap().next().is_none()));
+        // Zero-column rows between ordinary ones.
+        round_trip(&[vec![Some("a")], vec![], vec![None], vec![]]);
+        // An empty batch has no rows at all.
+        assert_eq!(split("", false).count(), 0);
+        assert!(parse_rows("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn unescaped_batches_are_borrowed() {
+        let batch = round_trip(&[vec![Some("one"), None, Some("two\u{1}")], vec![Some("é✓")]]);
+        assert!(!batch.escaped);
+        for row in split(&batch.data, false) {
+            for field in row.unwrap() {
+                if let Some(value) = field.unwrap() {
+                    assert!(matches!(value, Cow::Borrowed(_)));
+                }
+            }
+        }
+        // With escaping, only the fields that held an escape are owned.
+        let batch = round_trip(&[vec![Some("plain"), Some("a\u{1f}b")]]);
+        let fields: Vec<_> = split(&batch.data, batch.escaped)
+            .next()
+            .unwrap()
+            .unwrap()
+            .map(|f| f.unwrap().unwrap())
+            .collect();
+        assert!(matches!(fields[0], Cow::Borrowed("plain")));
+        assert!(matches!(&fields[1], Cow::Owned(s) if s == "a\u{1f}b"));
+    }
+
+    #[test]
+    fn raw_fields_keep_their_escapes() {
+        let mut w = BatchWriter::default();
+        w.push_field("a\u{1e}");
+        w.push_null();
+        w.end_row();
+        let batch = w.take();
+        let mut fields = split(&batch.data, batch.escaped).next().unwrap().unwrap();
+        assert_eq!(fields.next_raw(), Some(Ok(Some("a\u{1b}^"))));
+        assert_eq!(fields.next_raw(), Some(Ok(None)));
+        assert_eq!(fields.next_raw(), None);
+    }
+
+    #[test]
+    fn splitting_stops_after_an_error() {
+        let mut rows = split("a\u{1f}\u{1e}tail", false);
+        assert!(rows.next().unwrap().is_ok());
+        assert_eq!(
+            rows.next().unwrap().unwrap_err(),
+            BatchError::UnterminatedRow
+        );
+        assert!(rows.next().is_none());
+
+        let mut fields = split("\u{1b}Z\u{1f}ok\u{1f}\u{1e}", true)
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            fields.next().unwrap().unwrap_err(),
+            BatchError::InvalidEscape(Some('Z'))
+        );
+        assert!(fields.next().is_none());
+
+        let mut fields = split("a\u{1f}b\u{1e}", false).next().unwrap().unwrap();
+        assert_eq!(fields.next().unwrap().unwrap().as_deref(), Some("a"));
+        assert_eq!(
+            fields.next().unwrap().unwrap_err(),
+            BatchError::UnterminatedField
+        );
+        assert!(fields.next().is_none());
+    }
+}

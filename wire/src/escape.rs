@@ -1,0 +1,117 @@
+//! Field escaping shared by every packed layout: the five characters that structure a packed
+//! string (U+0000 NULL marker, U+001B escape, U+001D group, U+001E record, U+001F unit
+//! separator) are written inside a value as U+001B followed by the character 0x40 above them
+//! (`@`, `[`, `]`, `^`, `_`). Everything else is written as is, so text without control
+//! characters is copied unchanged and hosts skip unescaping when no U+001B is present.
+
+use std::borrow::Cow;
+
+/// An escape sequence that is not one of the five: the character after U+001B (`None` at the
+/// field's end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidEscape(pub Option<char>);
+
+/// Marks a NULL (absent) field when it is the whole field.
+pub const NUL: char = '\u{0}';
+/// Starts an escape sequence.
+pub const ESC: char = '\u{1b}';
+/// Separates the parts of a request, and a step's metadata from its row batches.
+pub const GS: char = '\u{1d}';
+/// Ends a row (row batches) or separates records (a step's metadata).
+pub const RS: char = '\u{1e}';
+/// Ends a field (row batches) or starts one (a record's fields).
+pub const US: char = '\u{1f}';
+
+/// Whether the byte must be escaped inside a field. The five are ASCII, so scanning the bytes of
+/// UTF-8 text never splits a character.
+#[inline]
+pub fn is_special(b: u8) -> bool {
+    matches!(b, 0x00 | 0x1b | 0x1d | 0x1e | 0x1f)
+}
+
+/// Appends `value` to `out`, escaped; returns whether any escape was written.
+pub fn escape_into(out: &mut String, value: &str) -> bool {
+    if !value.bytes().any(is_special) {
+        out.push_str(value);
+        return false;
+    }
+    for c in value.chars() {
+        let code = c as u32;
+        if code < 0x80 && is_special(code as u8) {
+            out.push(ESC);
+            // Invariant: code is one of 0x00, 0x1b, 0x1d, 0x1e, 0x1f, so code + 0x40 is ASCII.
+            out.push(char::from(code as u8 + 0x40));
+        } else {
+            out.push(c);
+        }
+    }
+    true
+}
+
+/// Reverses [`escape_into`]. Borrows when the field holds no escape.
+pub fn unescape(field: &str) -> Result<Cow<'_, str>, InvalidEscape> {
+    if !field.contains(ESC) {
+        return Ok(Cow::Borrowed(field));
+    }
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != ESC {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('@') => out.push(NUL),
+            Some('[') => out.push(ESC),
+            Some(']') => out.push(GS),
+            Some('^') => out.push(RS),
+            Some('_') => out.push(US),
+            other => return Err(InvalidEscape(other)),
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// A field as read: `None` for the lone NULL marker, else the unescaped text.
+pub fn field(raw: &str) -> Result<Option<Cow<'_, str>>, InvalidEscape> {
+    if raw == "\0" {
+        Ok(None)
+    } else {
+        unescape(raw).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_special_character() {
+        let value = "a\u{0}b\u{1b}c\u{1d}d\u{1e}e\u{1f}f é";
+        let mut out = String::new();
+        assert!(escape_into(&mut out, value));
+        assert!(!out.bytes().any(|b| matches!(b, 0x00 | 0x1d | 0x1e | 0x1f)));
+        assert_eq!(unescape(&out).unwrap(), value);
+    }
+
+    #[test]
+    fn plain_text_is_borrowed_and_unchanged() {
+        let mut out = String::new();
+        assert!(!escape_into(&mut out, "plain ✓"));
+        assert_eq!(out, "plain ✓");
+        assert!(matches!(unescape(&out).unwrap(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn bad_escapes_are_errors() {
+        assert!(unescape("a\u{1b}").is_err());
+        assert!(unescape("a\u{1b}x").is_err());
+    }
+
+    #[test]
+    fn null_marker() {
+        assert_eq!(field("\0").unwrap(), None);
+        assert_eq!(field("").unwrap().as_deref(), Some(""));
+        assert_eq!(field("\u{1b}@").unwrap().as_deref(), Some("\0"));
+    }
+}

@@ -1,0 +1,428 @@
+//! The packed request: what a host passes to each call, as one string (`call`) or one byte list
+//! (`call-bytes`).
+//!
+//! ```text
+//! request = tag *(GS part)        data request = "d" bytes
+//! ```
+//!
+//! Every part but the last contains no U+001D (it is a number, a list of numbers, or escaped
+//! text); the last part is taken verbatim, so SQL, a conninfo or a file need no escaping. Lists of
+//! name/value pairs use the row-batch layout (one row per pair). In the string form each data
+//! byte is the character of the same code point (latin-1); in the byte form the data is raw and
+//! every other request is UTF-8.
+//!
+//! | tag | request | parts |
+//! |---|---|---|
+//! | `n` | start the session | options (pairs) |
+//! | `c` | connect | defaults (pairs: PG* variables), conninfo |
+//! | `i` | parse a conninfo only | defaults (pairs), conninfo |
+//! | `o` | the `open` succeeded | the peer address, optionally |
+//! | `x` | the `open` failed | error kind, reason |
+//! | `w` | the answer to `need-password` | password, or no part for none |
+//! | `y` | the answer to `need-file` | status (`ok`, `missing`, `denied`, `too-open`, `unreadable`), contents or reason |
+//! | `d` | bytes from the server | the bytes, directly after the tag |
+//! | `e` | the server closed the connection | |
+//! | `s` | simple query | sql |
+//! | `q` | extended query | parameter type OIDs (comma-separated), parameter rows (row batch), sql |
+//! | `P` | prepare | parameter type OIDs, name, sql |
+//! | `X` | execute a prepared statement | parameter rows, name |
+//! | `L` | close a prepared statement | name |
+//! | `t` | terminate | |
+//! | `K` | ask for the cancel token | |
+//! | `k` | run a cancel request (on a fresh instance) | token |
+
+use std::borrow::Cow;
+
+use crate::escape::{self, GS, RS, US};
+use crate::{ErrorKind, WireError};
+
+/// Name/value pairs (options, PG* defaults).
+pub type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// How a host answers `need-file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// The contents follow.
+    Ok,
+    /// The file does not exist.
+    Missing,
+    /// The host's policy does not let the session read it.
+    Denied,
+    /// Group or others may read it (libpq ignores such a password file).
+    TooOpen,
+    /// It exists but could not be read (the reason follows).
+    Unreadable,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Ok => "ok",
+            FileStatus::Missing => "missing",
+            FileStatus::Denied => "denied",
+            FileStatus::TooOpen => "too-open",
+            FileStatus::Unreadable => "unreadable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FileStatus> {
+        Some(match s {
+            "ok" => FileStatus::Ok,
+            "missing" => FileStatus::Missing,
+            "denied" => FileStatus::Denied,
+            "too-open" => FileStatus::TooOpen,
+            "unreadable" => FileStatus::Unreadable,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request<'a> {
+    Init(Pairs<'a>),
+    Connect {
+        defaults: Pairs<'a>,
+        conninfo: Cow<'a, str>,
+    },
+    ParseConninfo {
+        defaults: Pairs<'a>,
+        conninfo: Cow<'a, str>,
+    },
+    /// The connection is open; optionally the peer address it reached.
+    Opened(Option<Cow<'a, str>>),
+    OpenFailed {
+        kind: ErrorKind,
+        reason: Cow<'a, str>,
+    },
+    Password(Option<Cow<'a, str>>),
+    File {
+        status: FileStatus,
+        contents: Cow<'a, str>,
+    },
+    Data(Cow<'a, [u8]>),
+    Eof,
+    SimpleQuery(Cow<'a, str>),
+    Query {
+        param_types: Vec<u32>,
+        params: Cow<'a, str>,
+        sql: Cow<'a, str>,
+    },
+    Prepare {
+        param_types: Vec<u32>,
+        name: Cow<'a, str>,
+        sql: Cow<'a, str>,
+    },
+    Execute {
+        params: Cow<'a, str>,
+        name: Cow<'a, str>,
+    },
+    CloseStatement(Cow<'a, str>),
+    Terminate,
+    CancelToken,
+    Cancel(Cow<'a, str>),
+}
+
+fn push_pairs(out: &mut String, pairs: &Pairs<'_>) {
+    for (name, value) in pairs {
+        escape::escape_into(out, name);
+        out.push(US);
+        escape::escape_into(out, value);
+        out.push(US);
+        out.push(RS);
+    }
+}
+
+fn read_pairs(part: &str) -> Result<Pairs<'_>, WireError> {
+    let mut pairs = Vec::new();
+    let mut rows = part.split(RS);
+    // Every row ends with RS, so the last piece is empty.
+    let last = rows.next_back();
+    if last != Some("") {
+        return Err(WireError::new(
+            "a pair list that does not end with a row end",
+        ));
+    }
+    for row in rows {
+        let mut fields = row.split(US);
+        let (Some(name), Some(value), Some(""), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(WireError::new(
+                "a pair list row that is not one name and one value",
+            ));
+        };
+        pairs.push((escape::unescape(name)?, escape::unescape(value)?));
+    }
+    Ok(pairs)
+}
+
+fn push_types(out: &mut String, types: &[u32]) {
+    for (i, oid) in types.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&oid.to_string());
+    }
+}
+
+fn read_types(part: &str) -> Result<Vec<u32>, WireError> {
+    if part.is_empty() {
+        return Ok(Vec::new());
+    }
+    part.split(',')
+        .map(|t| {
+            t.parse()
+                .map_err(|_| WireError::new(format!("a parameter type OID is not a number: {t:?}")))
+        })
+        .collect()
+}
+
+impl Request<'_> {
+    /// The string form (for `call`): data bytes as latin-1 characters.
+    pub fn encode_str(&self) -> String {
+        let mut out = String::new();
+        self.encode_text(&mut out);
+        out
+    }
+
+    /// The byte form (for `call-bytes`): data bytes raw, every other request UTF-8.
+    pub fn encode_bytes(&self) -> Vec<u8> {
+        if let Request::Data(bytes) = self {
+            let mut out = Vec::with_capacity(bytes.len() + 1);
+            out.push(b'd');
+            out.extend_from_slice(bytes);
+            return out;
+        }
+        let mut out = String::new();
+        self.encode_text(&mut out);
+        out.into_bytes()
+    }
+
+    /// The string form; `encode_bytes` writes data raw instead.
+    fn encode_text(&self, out: &mut String) {
+        let part = |out: &mut String, text: &str| {
+            out.push(GS);
+            out.push_str(text);
+        };
+        match self {
+            Request::Init(options) => {
+                out.push('n');
+                out.push(GS);
+                push_pairs(out, options);
+            }
+            Request::Connect { defaults, conninfo }
+            | Request::ParseConninfo { defaults, conninfo } => {
+                out.push(if matches!(self, Request::Connect { .. }) {
+                    'c'
+                } else {
+                    'i'
+                });
+                out.push(GS);
+                push_pairs(out, defaults);
+                part(out, conninfo);
+            }
+            Request::Opened(addr) => {
+                out.push('o');
+                if let Some(a) = addr {
+                    part(out, a);
+                }
+            }
+            Request::OpenFailed { kind, reason } => {
+                out.push('x');
+                part(out, kind.as_str());
+                part(out, reason);
+            }
+            Request::Password(password) => {
+                out.push('w');
+                if let Some(p) = password {
+                    part(out, p);
+                }
+            }
+            Request::File { status, contents } => {
+                out.push('y');
+                part(out, status.as_str());
+                part(out, contents);
+            }
+            Request::Data(bytes) => {
+                out.reserve(bytes.len() + 1);
+                out.push('d');
+                out.extend(bytes.iter().map(|&b| char::from(b)));
+            }
+            Request::Eof => out.push('e'),
+            Request::SimpleQuery(sql) => {
+                out.push('s');
+                part(out, sql);
+            }
+            Request::Query {
+                param_types,
+                params,
+                sql,
+            } => {
+                out.push('q');
+                out.push(GS);
+                push_types(out, param_types);
+                part(out, params);
+                part(out, sql);
+            }
+            Request::Prepare {
+                param_types,
+                name,
+                sql,
+            } => {
+                out.push('P');
+                out.push(GS);
+                push_types(out, param_types);
+                part(out, name);
+                part(out, sql);
+            }
+            Request::Execute { params, name } => {
+                out.push('X');
+                part(out, params);
+                part(out, name);
+            }
+            Request::CloseStatement(name) => {
+                out.push('L');
+                part(out, name);
+            }
+            Request::Terminate => out.push('t'),
+            Request::CancelToken => out.push('K'),
+            Request::Cancel(token) => {
+                out.push('k');
+                part(out, token);
+            }
+        }
+    }
+}
+
+/// Decodes the byte form. Never panics, whatever the input.
+pub fn decode_bytes(request: &[u8]) -> Result<Request<'_>, WireError> {
+    match request.split_first() {
+        None => Err(WireError::new("an empty request")),
+        Some((b'd', data)) => Ok(Request::Data(Cow::Borrowed(data))),
+        Some(_) => {
+            let text = std::str::from_utf8(request)
+                .map_err(|_| WireError::new("a request that is not UTF-8"))?;
+            decode_text(text)
+        }
+    }
+}
+
+/// Decodes the string form. Never panics, whatever the input.
+pub fn decode_str(request: &str) -> Result<Request<'_>, WireError> {
+    match request.strip_prefix('d') {
+        Some(data) => {
+            let mut bytes = Vec::with_capacity(data.len());
+            for c in data.chars() {
+                bytes.push(u8::try_from(u32::from(c)).map_err(|_| {
+                    WireError::new(format!(
+                        "data character U+{:04X} is not a latin-1 byte",
+                        u32::from(c)
+                    ))
+                })?);
+            }
+            Ok(Request::Data(Cow::Owned(bytes)))
+        }
+        None => decode_text(request),
+    }
+}
+
+fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
+    let mut chars = request.chars();
+    let tag = chars
+        .next()
+        .ok_or_else(|| WireError::new("an empty request"))?;
+    let body = chars.as_str();
+    // `parts(n)`: exactly n parts, the last one verbatim.
+    let parts = |n: usize| -> Result<Vec<&str>, WireError> {
+        let rest = body.strip_prefix(GS).ok_or_else(|| {
+            WireError::new(format!("request {tag:?}: its parts must follow U+001D"))
+        })?;
+        let parts: Vec<&str> = rest.splitn(n, GS).collect();
+        if parts.len() != n {
+            return Err(WireError::new(format!(
+                "request {tag:?}: {} parts, {n} expected",
+                parts.len()
+            )));
+        }
+        Ok(parts)
+    };
+    let none = || -> Result<(), WireError> {
+        if body.is_empty() {
+            Ok(())
+        } else {
+            Err(WireError::new(format!("request {tag:?} takes no parts")))
+        }
+    };
+    Ok(match tag {
+        'n' => Request::Init(read_pairs(parts(1)?[0])?),
+        'c' | 'i' => {
+            let p = parts(2)?;
+            let defaults = read_pairs(p[0])?;
+            let conninfo = Cow::Borrowed(p[1]);
+            if tag == 'c' {
+                Request::Connect { defaults, conninfo }
+            } else {
+                Request::ParseConninfo { defaults, conninfo }
+            }
+        }
+        'o' if body.is_empty() => Request::Opened(None),
+        'o' => Request::Opened(Some(Cow::Borrowed(parts(1)?[0]))),
+        'x' => {
+            let p = parts(2)?;
+            Request::OpenFailed {
+                kind: ErrorKind::parse(p[0])
+                    .ok_or_else(|| WireError::new(format!("unknown error kind {:?}", p[0])))?,
+                reason: Cow::Borrowed(p[1]),
+            }
+        }
+        'w' if body.is_empty() => Request::Password(None),
+        'w' => Request::Password(Some(Cow::Borrowed(parts(1)?[0]))),
+        'y' => {
+            let p = parts(2)?;
+            Request::File {
+                status: FileStatus::parse(p[0])
+                    .ok_or_else(|| WireError::new(format!("unknown file status {:?}", p[0])))?,
+                contents: Cow::Borrowed(p[1]),
+            }
+        }
+        'e' => {
+            none()?;
+            Request::Eof
+        }
+        's' => Request::SimpleQuery(Cow::Borrowed(parts(1)?[0])),
+        'q' => {
+            let p = parts(3)?;
+            Request::Query {
+                param_types: read_types(p[0])?,
+                params: Cow::Borrowed(p[1]),
+                sql: Cow::Borrowed(p[2]),
+            }
+        }
+        'P' => {
+            let p = parts(3)?;
+            Request::Prepare {
+                param_types: read_types(p[0])?,
+                name: Cow::Borrowed(p[1]),
+                sql: Cow::Borrowed(p[2]),
+            }
+        }
+        'X' => {
+            let p = parts(2)?;
+            Request::Execute {
+                params: Cow::Borrowed(p[0]),
+                name: Cow::Borrowed(p[1]),
+            }
+        }
+        'L' => Request::CloseStatement(Cow::Borrowed(parts(1)?[0])),
+        't' => {
+            none()?;
+            Request::Terminate
+        }
+        'K' => {
+            none()?;
+            Request::CancelToken
+        }
+        'k' => Request::Cancel(Cow::Borrowed(parts(1)?[0])),
+        other => return Err(WireError::new(format!("unknown request {other:?}"))),
+    })
+}

@@ -1,0 +1,566 @@
+//! The packed step: what every call into the guest returns, as one string.
+//!
+//! ```text
+//! step    = send-len ":" send meta *(GS batch)
+//! meta    = action *(RS event)
+//! action  = tag *(US field)          event = tag *(US field)
+//! ```
+//!
+//! * `send-len` is the decimal number of bytes the host must write before doing the action;
+//!   `send` is those bytes, each as the character of the same code point (U+0000-U+00FF,
+//!   latin-1), so a host takes `send-len` characters and encodes them as latin-1.
+//! * `meta` holds the action and the events in protocol order; fields are escaped (see
+//!   [`crate::escape`]), so it contains U+001B only if some field needed escaping.
+//! * each `R` (rows) event's data is the next `batch` part, in the row-batch layout
+//!   ([`crate::batch`]), whose escaping also covers U+001D.
+//!
+//! Tags, with their fields (`?` = may be absent, `*` = repeated):
+//!
+//! | action | fields |
+//! |---|---|
+//! | `r` read | |
+//! | `d` done (ReadyForQuery) | status: `I` idle, `T` in a transaction, `E` failed transaction |
+//! | `c` close | |
+//! | `o` open | kind `t`/`u`, host or socket path, port (empty for `u`), timeout-ms?, address? |
+//! | `p` need-password | host, port, dbname, user |
+//! | `f` need-file | purpose, path |
+//!
+//! | event | fields |
+//! |---|---|
+//! | `C` columns | n, then per column: name, type-oid, type-modifier, table-oid, column-id, type-size |
+//! | `R` rows | count, escaped `0`/`1` |
+//! | `K` complete | tag, rows? |
+//! | `Q` empty query | |
+//! | `P` prepared | name, n, param-oid*, then columns as in `C` |
+//! | `E` error | kind, message, db-field* (each: the protocol's field code, then the value) |
+//! | `N` notice | db-field* |
+//! | `A` notification | process-id, channel, payload |
+//! | `S` parameter status | name, value |
+//! | `B` backend | process-id |
+//! | `T` cancel token | token |
+//! | `I` conninfo | user, dbname, connect-timeout-ms?, has-password, passfile?, sslmode, n, then per target: kind, host or path, port |
+
+use std::borrow::Cow;
+
+use crate::escape::{GS, RS};
+use crate::fields::{FieldReader, RecordWriter};
+use crate::{ErrorKind, WireError};
+
+/// What the host must do after writing `send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<'a> {
+    Read,
+    Done(TxStatus),
+    Close,
+    Open {
+        target: Target<'a>,
+        /// Milliseconds for this attempt (connect plus the whole handshake), if limited.
+        timeout_ms: Option<u32>,
+        /// For a cancel request: the address the cancelled session was connected to. The host
+        /// still checks `target` against its policy, and uses this address only if `target`
+        /// resolves to it.
+        addr: Option<Cow<'a, str>>,
+    },
+    NeedPassword {
+        host: Cow<'a, str>,
+        port: u16,
+        dbname: Cow<'a, str>,
+        user: Cow<'a, str>,
+    },
+    /// Read a file for the session (its policy permitting) and answer with
+    /// [`crate::Request::File`].
+    NeedFile {
+        purpose: Cow<'a, str>,
+        path: Cow<'a, str>,
+    },
+}
+
+/// Transaction status from ReadyForQuery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatus {
+    Idle,
+    InTransaction,
+    Failed,
+}
+
+impl TxStatus {
+    pub fn code(self) -> char {
+        match self {
+            TxStatus::Idle => 'I',
+            TxStatus::InTransaction => 'T',
+            TxStatus::Failed => 'E',
+        }
+    }
+
+    pub fn from_code(c: &str) -> Option<TxStatus> {
+        match c {
+            "I" => Some(TxStatus::Idle),
+            "T" => Some(TxStatus::InTransaction),
+            "E" => Some(TxStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A connection target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// TCP to a host name or address literal, as the conninfo spelled it.
+    Tcp { host: Cow<'a, str>, port: u16 },
+    /// A Unix-domain socket: the socket file's full path.
+    Unix(Cow<'a, str>),
+}
+
+/// One result column (RowDescription).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column<'a> {
+    pub name: Cow<'a, str>,
+    pub type_oid: u32,
+    pub type_modifier: i32,
+    pub table_oid: u32,
+    pub column_id: i16,
+    pub type_size: i16,
+}
+
+/// Error or notice fields, keyed by the protocol's one-letter field codes (`S`, `V`, `C`, `M`,
+/// `D`, `H`, `P`, ...), in the order the server sent them.
+pub type DbFields<'a> = Vec<(char, Cow<'a, str>)>;
+
+/// A parsed conninfo, as `parse-conninfo` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conninfo<'a> {
+    pub targets: Vec<Target<'a>>,
+    pub user: Cow<'a, str>,
+    pub dbname: Cow<'a, str>,
+    pub connect_timeout_ms: Option<u32>,
+    pub has_password: bool,
+    pub passfile: Option<Cow<'a, str>>,
+    pub sslmode: Cow<'a, str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    Columns(Vec<Column<'a>>),
+    /// A batch of rows in the row-batch layout.
+    Rows {
+        count: u32,
+        escaped: bool,
+        data: Cow<'a, str>,
+    },
+    Complete {
+        tag: Cow<'a, str>,
+        rows: Option<u64>,
+    },
+    EmptyQuery,
+    Prepared {
+        name: Cow<'a, str>,
+        param_types: Vec<u32>,
+        columns: Vec<Column<'a>>,
+    },
+    Error {
+        kind: ErrorKind,
+        message: Cow<'a, str>,
+        db: DbFields<'a>,
+    },
+    Notice(DbFields<'a>),
+    Notification {
+        process_id: i32,
+        channel: Cow<'a, str>,
+        payload: Cow<'a, str>,
+    },
+    Parameter {
+        name: Cow<'a, str>,
+        value: Cow<'a, str>,
+    },
+    Backend {
+        process_id: i32,
+    },
+    CancelToken(Cow<'a, str>),
+    Conninfo(Conninfo<'a>),
+}
+
+/// One step: bytes to send, then the action, and the events in protocol order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step<'a> {
+    pub send: Cow<'a, [u8]>,
+    pub action: Action<'a>,
+    pub events: Vec<Event<'a>>,
+}
+
+fn write_target(w: &mut RecordWriter<'_>, target: &Target<'_>) {
+    match target {
+        Target::Tcp { host, port } => w.text("t").text(host).num(port),
+        Target::Unix(path) => w.text("u").text(path).text(""),
+    };
+}
+
+fn read_target<'a>(r: &mut FieldReader<'a>) -> Result<Target<'a>, WireError> {
+    let kind = r.text("target kind")?;
+    let host = r.text("target")?;
+    let port = r.text("port")?;
+    match &*kind {
+        "t" => Ok(Target::Tcp {
+            host,
+            port: port
+                .parse()
+                .map_err(|_| WireError::new(format!("bad port {port:?}")))?,
+        }),
+        "u" => Ok(Target::Unix(host)),
+        other => Err(WireError::new(format!("unknown target kind {other:?}"))),
+    }
+}
+
+fn write_columns(w: &mut RecordWriter<'_>, columns: &[Column<'_>]) {
+    w.num(columns.len());
+    for c in columns {
+        w.text(&c.name)
+            .num(c.type_oid)
+            .num(c.type_modifier)
+            .num(c.table_oid)
+            .num(c.column_id)
+            .num(c.type_size);
+    }
+}
+
+fn read_columns<'a>(r: &mut FieldReader<'a>) -> Result<Vec<Column<'a>>, WireError> {
+    let n = r.count("column count", 6)?;
+    let mut columns = Vec::with_capacity(n);
+    for _ in 0..n {
+        columns.push(Column {
+            name: r.text("column name")?,
+            type_oid: r.num("type oid")?,
+            type_modifier: r.num("type modifier")?,
+            table_oid: r.num("table oid")?,
+            column_id: r.num("column id")?,
+            type_size: r.num("type size")?,
+        });
+    }
+    Ok(columns)
+}
+
+fn write_db(w: &mut RecordWriter<'_>, db: &DbFields<'_>, scratch: &mut String) {
+    for (code, value) in db {
+        scratch.clear();
+        scratch.push(*code);
+        scratch.push_str(value);
+        w.text(scratch);
+    }
+}
+
+fn read_db<'a>(r: &mut FieldReader<'a>) -> Result<DbFields<'a>, WireError> {
+    let mut out = Vec::new();
+    for raw in r.remaining() {
+        let mut chars = raw.chars();
+        let code = chars
+            .next()
+            .ok_or_else(|| WireError::new("an empty error field"))?;
+        if !code.is_ascii_alphanumeric() {
+            return Err(WireError::new(format!(
+                "an error field code {code:?} is not a letter"
+            )));
+        }
+        let value = crate::escape::unescape(chars.as_str())?;
+        out.push((code, value));
+    }
+    Ok(out)
+}
+
+impl Step<'_> {
+    /// The step as one string.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(64 + self.send.len());
+        out.push_str(&self.send.len().to_string());
+        out.push(':');
+        out.extend(self.send.iter().map(|&b| char::from(b)));
+        self.encode_action(&mut out);
+        let mut scratch = String::new();
+        for event in &self.events {
+            out.push(RS);
+            encode_event(&mut out, event, &mut scratch);
+        }
+        for event in &self.events {
+            if let Event::Rows { data, .. } = event {
+                out.push(GS);
+                out.push_str(data);
+            }
+        }
+        out
+    }
+
+    fn encode_action(&self, out: &mut String) {
+        match &self.action {
+            Action::Read => {
+                RecordWriter::new(out, 'r');
+            }
+            Action::Done(status) => {
+                RecordWriter::new(out, 'd').text(status.code().encode_utf8(&mut [0; 4]));
+            }
+            Action::Close => {
+                RecordWriter::new(out, 'c');
+            }
+            Action::Open {
+                target,
+                timeout_ms,
+                addr,
+            } => {
+                let mut w = RecordWriter::new(out, 'o');
+                write_target(&mut w, target);
+                w.opt_num(*timeout_ms).opt(addr.as_deref());
+            }
+            Action::NeedPassword {
+                host,
+                port,
+                dbname,
+                user,
+            } => {
+                RecordWriter::new(out, 'p')
+                    .text(host)
+                    .num(port)
+                    .text(dbname)
+                    .text(user);
+            }
+            Action::NeedFile { purpose, path } => {
+                RecordWriter::new(out, 'f').text(purpose).text(path);
+            }
+        }
+    }
+}
+
+fn encode_event(out: &mut String, event: &Event<'_>, scratch: &mut String) {
+    match event {
+        Event::Columns(columns) => write_columns(&mut RecordWriter::new(out, 'C'), columns),
+        Event::Rows { count, escaped, .. } => {
+            RecordWriter::new(out, 'R').num(count).flag(*escaped);
+        }
+        Event::Complete { tag, rows } => {
+            RecordWriter::new(out, 'K').text(tag).opt_num(*rows);
+        }
+        Event::EmptyQuery => {
+            RecordWriter::new(out, 'Q');
+        }
+        Event::Prepared {
+            name,
+            param_types,
+            columns,
+        } => {
+            let mut w = RecordWriter::new(out, 'P');
+            w.text(name).num(param_types.len());
+            for oid in param_types {
+                w.num(oid);
+            }
+            write_columns(&mut w, columns);
+        }
+        Event::Error { kind, message, db } => {
+            let mut w = RecordWriter::new(out, 'E');
+            w.text(kind.as_str()).text(message);
+            write_db(&mut w, db, scratch);
+        }
+        Event::Notice(db) => write_db(&mut RecordWriter::new(out, 'N'), db, scratch),
+        Event::Notification {
+            process_id,
+            channel,
+            payload,
+        } => {
+            RecordWriter::new(out, 'A')
+                .num(process_id)
+                .text(channel)
+                .text(payload);
+        }
+        Event::Parameter { name, value } => {
+            RecordWriter::new(out, 'S').text(name).text(value);
+        }
+        Event::Backend { process_id } => {
+            RecordWriter::new(out, 'B').num(process_id);
+        }
+        Event::CancelToken(token) => {
+            RecordWriter::new(out, 'T').text(token);
+        }
+        Event::Conninfo(info) => {
+            let mut w = RecordWriter::new(out, 'I');
+            w.text(&info.user)
+                .text(&info.dbname)
+                .opt_num(info.connect_timeout_ms)
+                .flag(info.has_password)
+                .opt(info.passfile.as_deref())
+                .text(&info.sslmode)
+                .num(info.targets.len());
+            for t in &info.targets {
+                write_target(&mut w, t);
+            }
+        }
+    }
+}
+
+/// Decodes a step. Never panics, whatever the input.
+pub fn decode(step: &str) -> Result<Step<'_>, WireError> {
+    let colon = step
+        .find(':')
+        .ok_or_else(|| WireError::new("a step without its send length"))?;
+    let len: usize = step[..colon]
+        .parse()
+        .map_err(|_| WireError::new("a step's send length is not a number"))?;
+    let after = &step[colon + 1..];
+    let (send, rest) = take_latin1(after, len)?;
+    let (meta, mut batches) = match rest.find(GS) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mut records = meta.split(RS);
+    let action = decode_action(records.next().unwrap_or(""))?;
+    let mut events = Vec::new();
+    for record in records {
+        let mut event = decode_event(record)?;
+        if let Event::Rows { data, .. } = &mut event {
+            let part = batches.ok_or_else(|| WireError::new("a rows event without its batch"))?;
+            let (this, next) = match part.find(GS) {
+                Some(i) => (&part[..i], Some(&part[i + 1..])),
+                None => (part, None),
+            };
+            *data = Cow::Borrowed(this);
+            batches = next;
+        }
+        events.push(event);
+    }
+    if batches.is_some() {
+        return Err(WireError::new("a row batch without its rows event"));
+    }
+    Ok(Step {
+        send,
+        action,
+        events,
+    })
+}
+
+/// Takes `n` latin-1 characters off the front of `s`: the bytes, and what follows.
+fn take_latin1(s: &str, n: usize) -> Result<(Cow<'_, [u8]>, &str), WireError> {
+    let short = || WireError::new("a step shorter than its send length");
+    // Fast path: ASCII bytes are their own latin-1 encoding.
+    if let Some(prefix) = s.as_bytes().get(..n) {
+        if prefix.is_ascii() {
+            return Ok((Cow::Borrowed(prefix), &s[n..]));
+        }
+    }
+    let mut out = Vec::with_capacity(n.min(s.len()));
+    let mut chars = s.char_indices();
+    for _ in 0..n {
+        let (_, c) = chars.next().ok_or_else(short)?;
+        let b =
+            u8::try_from(u32::from(c)).map_err(|_| WireError::new("a send byte above U+00FF"))?;
+        out.push(b);
+    }
+    let end = chars.next().map_or(s.len(), |(i, _)| i);
+    Ok((Cow::Owned(out), &s[end..]))
+}
+
+fn decode_action(record: &str) -> Result<Action<'_>, WireError> {
+    let mut r = FieldReader::new(record)?;
+    let action = match r.tag() {
+        'r' => Action::Read,
+        'd' => {
+            let code = r.text("status")?;
+            Action::Done(
+                TxStatus::from_code(&code)
+                    .ok_or_else(|| WireError::new(format!("unknown status {code:?}")))?,
+            )
+        }
+        'c' => Action::Close,
+        'o' => Action::Open {
+            target: read_target(&mut r)?,
+            timeout_ms: r.opt_num("timeout")?,
+            addr: r.opt("address")?,
+        },
+        'p' => Action::NeedPassword {
+            host: r.text("host")?,
+            port: r.num("port")?,
+            dbname: r.text("dbname")?,
+            user: r.text("user")?,
+        },
+        'f' => Action::NeedFile {
+            purpose: r.text("purpose")?,
+            path: r.text("path")?,
+        },
+        other => return Err(WireError::new(format!("unknown action {other:?}"))),
+    };
+    r.end()?;
+    Ok(action)
+}
+
+fn decode_event(record: &str) -> Result<Event<'_>, WireError> {
+    let mut r = FieldReader::new(record)?;
+    let event = match r.tag() {
+        'C' => Event::Columns(read_columns(&mut r)?),
+        'R' => Event::Rows {
+            count: r.num("row count")?,
+            escaped: r.flag("escaped")?,
+            data: Cow::Borrowed(""),
+        },
+        'K' => Event::Complete {
+            tag: r.text("tag")?,
+            rows: r.opt_num("rows")?,
+        },
+        'Q' => Event::EmptyQuery,
+        'P' => {
+            let name = r.text("name")?;
+            let n = r.count("parameter count", 1)?;
+            let mut param_types = Vec::with_capacity(n);
+            for _ in 0..n {
+                param_types.push(r.num("parameter type")?);
+            }
+            Event::Prepared {
+                name,
+                param_types,
+                columns: read_columns(&mut r)?,
+            }
+        }
+        'E' => {
+            let kind = r.text("kind")?;
+            let kind = ErrorKind::parse(&kind)
+                .ok_or_else(|| WireError::new(format!("unknown error kind {kind:?}")))?;
+            let message = r.text("message")?;
+            Event::Error {
+                kind,
+                message,
+                db: read_db(&mut r)?,
+            }
+        }
+        'N' => Event::Notice(read_db(&mut r)?),
+        'A' => Event::Notification {
+            process_id: r.num("process id")?,
+            channel: r.text("channel")?,
+            payload: r.text("payload")?,
+        },
+        'S' => Event::Parameter {
+            name: r.text("name")?,
+            value: r.text("value")?,
+        },
+        'B' => Event::Backend {
+            process_id: r.num("process id")?,
+        },
+        'T' => Event::CancelToken(r.text("token")?),
+        'I' => {
+            let user = r.text("user")?;
+            let dbname = r.text("dbname")?;
+            let connect_timeout_ms = r.opt_num("connect timeout")?;
+            let has_password = r.flag("has-password")?;
+            let passfile = r.opt("passfile")?;
+            let sslmode = r.text("sslmode")?;
+            let n = r.count("target count", 3)?;
+            let mut targets = Vec::with_capacity(n);
+            for _ in 0..n {
+                targets.push(read_target(&mut r)?);
+            }
+            Event::Conninfo(Conninfo {
+                targets,
+                user,
+                dbname,
+                connect_timeout_ms,
+                has_password,
+                passfile,
+                sslmode,
+            })
+        }
+        other => return Err(WireError::new(format!("unknown event {other:?}"))),
+    };
+    r.end()?;
+    Ok(event)
+}

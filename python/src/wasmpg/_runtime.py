@@ -29,7 +29,7 @@ CPU_LIMIT_TICKS = 5 * TICKS_PER_SECOND  # 5 s of guest execution per call, like 
 EPOCH = [0]  # ticks seen by the ticker thread (never ahead of the engine's epoch)
 
 # The exported interface of contract wasmpg:driver@0.2.0 (wit/driver.wit).
-IFACE = "wasmpg:driver/driver@0.2.0"
+IFACE = "wasmpg:driver/packed@0.2.0"
 
 # Memory for the throwaway instance that checks the component at load.
 _CHECK_MEMORY = 64 << 20

@@ -8,7 +8,7 @@ Modules:
 
 * ``connection``, ``cursor``: the PEP 249 ``Connection`` and ``Cursor``.
 * ``errors``: the PEP 249 exception hierarchy, and server/guest errors mapped onto it.
-* ``types``: Python values to and from the canonical text forms of ``wit/driver.wit``.
+* ``types``: Python values to and from the canonical text forms of ``docs/design.md``.
 * ``_dbapi``: PEP 249 type objects and constructors.
 * ``_conninfo``: ``connect()`` arguments to one libpq connection string.
 * ``_env``: libpq's ``PG*`` variables and the OS user name.

@@ -378,21 +378,21 @@ class _Cffi(_Backend):
                 getattr(lib, name)
             except AttributeError:
                 raise Mismatch("the wasmtime C library lacks %s" % name) from None
-        self._ffi = ffi
+        self._cffi = ffi
         self.lib = lib
         self.null = ffi.NULL
 
     def isnull(self, p: Any) -> bool:
-        return bool(p == self._ffi.NULL)
+        return bool(p == self._cffi.NULL)
 
     def buf(self, n: int, fill: int = 0) -> tuple[Any, Any]:
-        b = self._ffi.new("uint8_t[]", n)
+        b = self._cffi.new("uint8_t[]", n)
         if fill:
-            self._ffi.memmove(b, bytes([fill]) * n, n)
+            self._cffi.memmove(b, bytes([fill]) * n, n)
         return b, b
 
     def out_ptr(self) -> tuple[Any, Any]:
-        o = self._ffi.new("void **")
+        o = self._cffi.new("void **")
         return o, o
 
     def deref_out(self, owner: Any) -> Any:
@@ -401,23 +401,23 @@ class _Cffi(_Backend):
     def read(self, addr: Any, n: int) -> bytes:
         if not n:
             return b""
-        data: bytes = self._ffi.buffer(self._ffi.cast("char *", addr), n)[:]
+        data: bytes = self._cffi.buffer(self._cffi.cast("char *", addr), n)[:]
         return data
 
     def readbuf(self, owner: Any) -> bytes:
-        return bytes(self._ffi.buffer(owner)[:])
+        return bytes(self._cffi.buffer(owner)[:])
 
     def poke(self, owner: Any, data: bytes) -> None:
-        self._ffi.memmove(owner, data, len(data))
+        self._cffi.memmove(owner, data, len(data))
 
     def address(self, p: Any) -> int:
-        return int(self._ffi.cast("uintptr_t", p))
+        return int(self._cffi.cast("uintptr_t", p))
 
     def pointer(self, addr: int) -> Any:
-        return self._ffi.cast("void *", addr)
+        return self._cffi.cast("void *", addr)
 
     def caller(self, func: Any, ctx: Any, nargs: int, on_error: Callable[[Any], None]) -> Caller:
-        ffi = self._ffi
+        ffi = self._cffi
         fcall = self.lib.wasmtime_component_func_call
         vdel = self.lib.wasmtime_component_val_delete
         unpack = ffi.unpack

@@ -401,7 +401,7 @@ class Session:
         token = self._cancel_token
         if self.closed or token is None:
             raise InterfaceError("the connection is closed or was never established")
-        run_cancel(token, self.policy, self._options, timeout)
+        run_cancel(token, self.policy, timeout)
 
     def _close_socket(self, keep_session: bool = False) -> None:
         self._io.close()
@@ -409,8 +409,9 @@ class Session:
             self.closed = True
 
 
-def run_cancel(token: str, policy: Policy, options: list[tuple[str, str]], timeout: float) -> None:
-    """Runs a cancel request on a new guest instance: ``k`` + token, then its steps."""
+def run_cancel(token: str, policy: Policy, timeout: float) -> None:
+    """Runs a cancel request on a new guest instance: ``k`` + token as its first request (no
+    ``n``: the instance delivers the cancel request and nothing else), then its steps."""
     sb = Sandbox(runtime(), CANCEL_MEMORY)
     io = Channel()
     io.deadline = time.monotonic() + timeout

@@ -22,10 +22,14 @@ import wasmpg  # noqa: E402
 def pytest_report_header(config):  # type: ignore[no-untyped-def]
     from wasmpg import _runtime
 
+    try:
+        backend = _runtime.backend_name()
+    except (ImportError, wasmpg.Error) as e:  # reported, and the tests that need it fail
+        backend = "unavailable (%s)" % e
     return "wasmpg %s from %s; FFI backend: %s" % (
         wasmpg.__version__,
         os.path.dirname(wasmpg.__file__),
-        _runtime._B_.name,
+        backend,
     )
 
 

@@ -20,10 +20,10 @@ def count_io(conn):
         stats["recv"] += 1
         return recv()
 
-    def counting_call(method, *args):
-        if method == "query":
+    def counting_call(request):
+        if request.startswith("q"):  # the extended-query request (docs/abi.md)
             stats["query"] += 1
-        return sb_call(method, *args)
+        return sb_call(request)
 
     session._io.send = counting_send
     session._io.recv = counting_recv

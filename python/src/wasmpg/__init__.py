@@ -8,18 +8,20 @@ Modules:
 
 * ``connection``, ``cursor``: the PEP 249 ``Connection`` and ``Cursor``.
 * ``errors``: the PEP 249 exception hierarchy, and server/guest errors mapped onto it.
-* ``types``: Python values to and from the canonical text forms of ``wit/driver.wit``.
+* ``types``: Python values to and from the canonical text forms of ``docs/design.md``.
 * ``_dbapi``: PEP 249 type objects and constructors.
 * ``_conninfo``: ``connect()`` arguments to one libpq connection string.
-* ``_env``: libpq's ``PG*`` variables, the OS user name and the password file.
+* ``_env``: libpq's ``PG*`` variables and the OS user name.
 * ``_sql``: ``pyformat`` placeholders to ``$n``, client-side.
-* ``_session``: the host half of a session: the loop that performs the guest's steps.
-* ``_policy``: the allow-list of targets the host may open (deny by default).
-* ``_socket``: the session's socket: connect, read, write, cancel request.
-* ``_sandbox``: one guest instance per connection, and the calls into it.
-* ``_abi``: the contract's records and variants to and from wasmtime's C value layout.
-* ``_backend``: the FFI backends (ctypes, cffi) for wasmtime's C API, and native memory.
+* ``_session``: the host half of a session: the loop that performs the guest's actions, the
+  file reads, and cancel requests on a fresh instance.
+* ``_policy``: the allow-lists of targets the host may open and files it may read.
+* ``_socket``: the session's socket: connect, read, write.
+* ``_sandbox``: one guest instance per connection: the calls into it and its bounds.
+* ``_abi``: the packed layout (``docs/abi.md``): request encoders and the step decoder.
 * ``_runtime``: the process-wide engine, cached compiled component and epoch ticker.
+* ``_capi``: our own ctypes/cffi declarations of wasmtime's C API (the fast path).
+* ``_public``: the same through the ``wasmtime`` package's public API (the safe fallback).
 
 >>> import wasmpg
 >>> conn = wasmpg.connect("host=localhost dbname=app")          # doctest: +SKIP
@@ -120,6 +122,7 @@ def connect(
     dsn: Optional[str] = None,
     *,
     allow: Optional[Sequence[str]] = None,
+    allow_files: Optional[Sequence[str]] = None,
     autocommit: bool = False,
     read_timeout: Optional[float] = None,
     statement_cache: int = 256,
@@ -139,6 +142,12 @@ def connect(
     socket paths. By default exactly the targets the connection string names are allowed. A
     target outside the list is refused before any socket is created (OperationalError naming
     the policy), and multi-host connection strings move on to their next host.
+
+    ``allow_files``: the file policy, absolute paths the driver may read for the connection
+    (a ``passfile`` or ``PGPASSFILE`` elsewhere). By default only the user's own password
+    file (``~/.pgpass``; ``%APPDATA%\\postgresql\\pgpass.conf`` on Windows) and the files under
+    ``~/.postgresql/`` may be read; a password file outside the policy is an OperationalError
+    naming it.
 
     ``read_timeout``: seconds to wait for each read from the server (default: no limit).
     ``statement_cache``: capacity of the automatic prepared-statement cache for parameterised
@@ -160,6 +169,7 @@ def connect(
     session = Session(
         conninfo,
         allow=allow,
+        allow_files=allow_files,
         read_timeout=read_timeout,
         statement_cache=statement_cache,
         max_message_size=max_message_size,

@@ -1,364 +1,484 @@
-"""The contract's values in wasmtime's C layout: decoding results, encoding arguments.
+"""The packed layout of contract ``wasmpg:driver@0.2.0`` (``docs/abi.md``): request encoders
+(the string form, for the guest's ``call`` export) and the step decoder.
 
-`wit/driver.wit` defines the records and variants the guest exchanges with its host. Results
-are read in place from the C API's value tree (through `MEM`, with `struct.unpack_from` and
-slices: no FFI call per field) into the tuples and dicts the session works with; arguments are
-lowered by hand into 32-byte `wasmtime_component_val_t` slots, nested arrays and string bytes,
-in an arena the sandbox owns (the C API only borrows them).
+Everything here uses native string operations (``find``, ``split``, ``partition``, slicing):
+one split per step and one per record; fields are unescaped only when U+001B occurs; row
+batches stay strings for the cursor's row splitter. A step that does not follow the layout
+raises InterfaceError (never IndexError or ValueError).
 """
 
 from __future__ import annotations
 
-import struct
-from typing import Any, Callable, Optional
+from collections.abc import Sequence
+from typing import Any, Optional
 
-from ._backend import (
-    ENTRY,
-    K_ENUM,
-    K_LIST,
-    K_OPTION,
-    K_RECORD,
-    K_STRING,
-    K_TUPLE,
-    K_U32,
-    MEM,
-    VAL,
-)
+from .errors import InterfaceError
 
-# Typed views of `struct.Struct(...).unpack_from`: (buffer, offset) -> the fields.
-_Q: Callable[[Any, int], tuple[int]] = struct.Struct("<Q").unpack_from
-_QQ: Callable[[Any, int], tuple[int, int]] = struct.Struct("<QQ").unpack_from
-_QQQ: Callable[[Any, int], tuple[int, int, int]] = struct.Struct("<QQQ").unpack_from
-_I: Callable[[Any, int], tuple[int]] = struct.Struct("<I").unpack_from
-_i: Callable[[Any, int], tuple[int]] = struct.Struct("<i").unpack_from
-_H: Callable[[Any, int], tuple[int]] = struct.Struct("<H").unpack_from
-_B: Callable[[Any, int], tuple[int]] = struct.Struct("<B").unpack_from
+__all__ = [
+    "VERSION",
+    "ColumnInfo",
+    "Event",
+    "Step",
+    "Target",
+    "decode_step",
+    "escape",
+    "unescape",
+]
 
-# One value slot: kind, 7 bytes padding, then up to three 8-byte words.
-_SLOT = struct.Struct("<B7xQQQ")
-pack_slot: Callable[[int, int, int, int], bytes] = _SLOT.pack
-_U32_SLOT = struct.Struct("<B7xI20x")
+# The contract and layout this module implements (the guest's `version` export).
+VERSION = "wasmpg:driver@0.2.0 step/1"
+
+NUL, ESC, GS, RS, US = "\x00", "\x1b", "\x1d", "\x1e", "\x1f"
 
 # The decoded shapes.
 ColumnInfo = tuple[str, int, int, int, int, int]  # name, type oid, typmod, table oid, column, size
-DbFields = dict[str, Any]  # a db-error record: DB_ERROR_FIELDS -> str, int or None
-GuestError = tuple[str, str, Optional[DbFields]]  # an error record: kind, message, db fields
+DbFields = dict[str, Any]  # protocol fields by their wit names (DB_FIELD_NAMES)
+GuestError = tuple[str, str, Optional[DbFields]]  # kind, message, server fields or None
 Target = tuple[str, Any]  # ("tcp", (host, port)) or ("unix", path)
-Event = tuple[int, Any]  # (EV_* tag, payload)
-Step = tuple[bytes, int, Any, list[Event]]  # bytes to send, A_* action, its payload, events
+Event = tuple[str, Any]  # (tag, payload)
+Step = tuple[bytes, str, Any, list[Event]]  # bytes to send, action tag, its payload, events
 
-# ---------------------------------------------------------------------------------------------
-# Reading values. Every function takes the address `u` of a value's union (the value's address
-# + 8). A record's field i has its union at `data + 48*i + 24`, a list's element i at
-# `data + 32*i + 8`, where `data` is the record's or list's array.
+TX_STATUS = {"I": "idle", "T": "in-transaction", "E": "failed"}
 
-
-def _bytes(data: int, size: int) -> bytes:
-    return bytes(MEM[data : data + size])
-
-
-def _str(u: int) -> str:
-    size, data = _QQ(MEM, u)
-    return str(MEM[data : data + size], "utf-8") if size else ""
-
-
-def _opt(u: int) -> int:
-    """The union address of an option's payload, or 0 for none."""
-    ptr = _Q(MEM, u)[0]
-    return ptr + 8 if ptr else 0
-
-
-def _opt_str(u: int) -> Optional[str]:
-    ptr = _Q(MEM, u)[0]
-    return _str(ptr + 8) if ptr else None
-
-
-def _opt_u32(u: int) -> Optional[int]:
-    ptr = _Q(MEM, u)[0]
-    return _I(MEM, ptr + 8)[0] if ptr else None
-
-
-def _fields(u: int) -> int:
-    """A record's field 0 union address; field i is 48*i further."""
-    return _Q(MEM, u + 8)[0] + 24
-
-
-def _case(u: int) -> tuple[int, int]:
-    """A variant's case, as (name length << 8 | first letter), and its payload union (0: none)."""
-    size, name, payload = _QQQ(MEM, u)
-    return (size << 8) | _B(MEM, name)[0], (payload + 8 if payload else 0)
-
-
-def _enum(u: int) -> str:
-    size, data = _QQ(MEM, u)
-    return _bytes(data, size).decode("ascii")
-
-
-def _key(name: str) -> int:
-    return (len(name) << 8) | ord(name[0])
-
-
-def _u32_list(u: int) -> list[int]:
-    size, data = _QQ(MEM, u)
-    return [_I(MEM, data + VAL * i + 8)[0] for i in range(size)]
-
-
-DB_ERROR_FIELDS = (
-    "severity",
-    "severity_nonlocalized",
-    "code",
-    "message",
-    "detail",
-    "hint",
-    "position",
-    "internal_position",
-    "internal_query",
-    "where",
-    "schema",
-    "table",
-    "column",
-    "datatype",
-    "constraint",
-    "file",
-    "line",
-    "routine",
-)
-# How each db-error field is read: s = string, S = option<string>, N = option<u32>.
-_DB_ERROR_KINDS = "sSssSSNNSSSSSSSSNS"
-
-
-def _db_error(u: int) -> DbFields:
-    f = _fields(u)
-    out: DbFields = {}
-    for i, (name, kind) in enumerate(zip(DB_ERROR_FIELDS, _DB_ERROR_KINDS)):
-        o = f + ENTRY * i
-        if kind == "s":
-            out[name] = _str(o)
-        elif kind == "S":
-            out[name] = _opt_str(o)
-        else:
-            out[name] = _opt_u32(o)
-    return out
-
-
-def error(u: int) -> GuestError:
-    """error record -> (kind, message, db fields or None)."""
-    f = _fields(u)
-    db = _opt(f + 96)
-    return (_enum(f), _str(f + 48), _db_error(db) if db else None)
-
-
-_K_TCP = _key("tcp")
-
-
-def _target(u: int) -> Target:
-    """target variant -> ('tcp', (host, port)) or ('unix', path)."""
-    case, payload = _case(u)
-    if case == _K_TCP:
-        f = _fields(payload)
-        return ("tcp", (_str(f), _H(MEM, f + 48)[0]))
-    return ("unix", _str(payload))
-
-
-# Event tags, as the integers the session dispatches on.
-EV_COLUMNS, EV_ROWS, EV_COMPLETE, EV_EMPTY, EV_PREPARED, EV_ERROR = 0, 1, 2, 3, 4, 5
-EV_NOTICE, EV_NOTIFICATION, EV_PARAMETER, EV_BACKEND_KEY, EV_READY = 6, 7, 8, 9, 10
-_EVENT_NAMES = {
-    "columns": EV_COLUMNS,
-    "rows": EV_ROWS,
-    "complete": EV_COMPLETE,
-    "empty-query": EV_EMPTY,
-    "prepared": EV_PREPARED,
-    "error": EV_ERROR,
-    "notice": EV_NOTICE,
-    "notification": EV_NOTIFICATION,
-    "parameter": EV_PARAMETER,
-    "backend-key": EV_BACKEND_KEY,
-    "ready": EV_READY,
+# The server's error and notice fields: protocol code -> the name the errors module uses.
+DB_FIELD_NAMES = {
+    "S": "severity",
+    "V": "severity_nonlocalized",
+    "C": "code",
+    "M": "message",
+    "D": "detail",
+    "H": "hint",
+    "P": "position",
+    "p": "internal_position",
+    "q": "internal_query",
+    "W": "where",
+    "s": "schema",
+    "t": "table",
+    "c": "column",
+    "d": "datatype",
+    "n": "constraint",
+    "F": "file",
+    "L": "line",
+    "R": "routine",
 }
-_EVENTS = {_key(name): tag for name, tag in _EVENT_NAMES.items()}
+_INT_FIELDS = frozenset("PpL")
 
-# Actions.
-A_OPEN, A_READ, A_DONE, A_CLOSE, A_NEED_PASSWORD = 0, 1, 2, 3, 4
-_ACTION_NAMES = {
-    "open": A_OPEN,
-    "read": A_READ,
-    "done": A_DONE,
-    "close": A_CLOSE,
-    "need-password": A_NEED_PASSWORD,
-}
-_TX_STATUS = {4: "idle", 14: "in-transaction", 6: "failed"}  # by name length
-
-# The table must stay unambiguous if the contract grows (cases are told apart by name length
-# and first letter; `step` tells actions apart by length, then letter).
-assert len(_EVENTS) == len(_EVENT_NAMES)
-assert len({(len(n), n[0]) for n in _ACTION_NAMES}) == len(_ACTION_NAMES)
-
-
-# Whole records in one unpack: a record's entries are contiguous, 48 bytes each (name 16, kind
-# 1 + padding 7, union 24), so one format string picks every field's union words at once.
-_STEP_FIELDS = struct.Struct("<24xQQQ24xQQQ24xQQQ").unpack_from  # send, action, events
-_ROWS_FIELDS = struct.Struct("<24xI20x24xB23x24xQQ8x").unpack_from  # count, escaped, data
-_COMPLETE_FIELDS = struct.Struct("<24xQQ8x24xQ16x").unpack_from  # tag, rows
-_COLUMN_FIELDS = struct.Struct("<24xQQ8x24xI20x24xi20x24xI20x24xh22x24xh22x").unpack_from
-_K_R, _K_D = ord("r"), ord("d")
-
-
-def _columns(u: int) -> list[ColumnInfo]:
-    """list<column> -> [(name, type_oid, type_modifier, table_oid, column_id, type_size)]."""
-    size, data = _QQ(MEM, u)
-    out: list[ColumnInfo] = []
-    for i in range(size):
-        nsize, ndata, oid, typmod, table, column, tsize = _COLUMN_FIELDS(
-            MEM, _Q(MEM, data + VAL * i + 16)[0]
-        )
-        out.append((str(MEM[ndata : ndata + nsize], "utf-8"), oid, typmod, table, column, tsize))
-    return out
-
-
-def _event(u: int) -> Event:
-    size, name, payload = _QQQ(MEM, u)
-    tag = _EVENTS[(size << 8) | _B(MEM, name)[0]]
-    if tag == EV_ROWS:
-        count, escaped, n, data = _ROWS_FIELDS(MEM, _Q(MEM, payload + 16)[0])
-        return (tag, (count, escaped != 0, str(MEM[data : data + n], "utf-8")))
-    if tag == EV_COMPLETE:
-        n, data, rows = _COMPLETE_FIELDS(MEM, _Q(MEM, payload + 16)[0])
-        return (tag, (str(MEM[data : data + n], "utf-8"), _Q(MEM, rows + 8)[0] if rows else None))
-    p = payload + 8 if payload else 0
-    if tag == EV_READY:
-        return (tag, _TX_STATUS.get(_Q(MEM, p)[0]) or _enum(p))
-    if tag == EV_COLUMNS:
-        return (tag, _columns(p))
-    if tag == EV_EMPTY:
-        return (tag, None)
-    if tag == EV_ERROR:
-        return (tag, error(p))
-    if tag == EV_NOTICE:
-        return (tag, _db_error(p))
-    if tag == EV_PARAMETER:
-        f = _fields(p)
-        return (tag, (_str(f), _str(f + 48)))
-    if tag == EV_NOTIFICATION:
-        f = _fields(p)
-        return (tag, (_i(MEM, f)[0], _str(f + 48), _str(f + 96)))
-    if tag == EV_BACKEND_KEY:
-        f = _fields(p)
-        return (tag, (_i(MEM, f)[0], _i(MEM, f + 48)[0]))
-    # EV_PREPARED
-    f = _fields(p)
-    return (tag, (_str(f), _u32_list(f + 48), _columns(f + 96)))
-
-
-def step(u: int) -> Step:
-    """step record -> (bytes to send, action, action payload, events)."""
-    (ssize, _sname, spayload, asize, aname, apayload, count, data, _x) = _STEP_FIELDS(
-        MEM, _Q(MEM, u + 8)[0]
+ERROR_KINDS = frozenset(
+    (
+        "db",
+        "config",
+        "authentication",
+        "protocol",
+        "message-too-large",
+        "encode",
+        "decode",
+        "usage",
+        "closed",
+        "connection-refused",
+        "host-not-found",
+        "policy-denied",
+        "io",
+        "timeout",
+        "trap",
     )
-    # send: payload variant, case "bytes" (5 letters) or "latin1" (6)
-    n, sdata = _QQ(MEM, spayload + 8)
-    if not n:
-        send = b""
-    elif ssize == 6:
-        send = str(MEM[sdata : sdata + n], "utf-8").encode("latin-1")
-    else:  # list<u8>: one 32-byte value per byte, the byte at offset 8
-        send = bytes(MEM[sdata : sdata + n * VAL])[8::VAL]
-    # action: read, done, open (4 letters), close (5), need-password (13)
-    if asize == 4:
-        letter = _B(MEM, aname)[0]
-        action = A_READ if letter == _K_R else A_DONE if letter == _K_D else A_OPEN
-    else:
-        action = A_CLOSE if asize == 5 else A_NEED_PASSWORD
-    arg: Any = None
-    if action == A_OPEN:
-        arg = _target(apayload + 8)
-    elif action == A_NEED_PASSWORD:
-        r = _fields(apayload + 8)
-        arg = (_str(r), _H(MEM, r + 48)[0], _str(r + 96), _str(r + 144), _opt_str(r + 192))
-    if not count:
-        return send, action, arg, []
-    return send, action, arg, [_event(data + VAL * i + 8) for i in range(count)]
+)
+FILE_STATUSES = frozenset(("ok", "missing", "denied", "too-open", "unreadable"))
+
+# ---------------------------------------------------------------------------------------------
+# Escaping
+
+_UNESCAPE = {"@": NUL, "[": ESC, "]": GS, "^": RS, "_": US}
 
 
-def conninfo(u: int) -> dict[str, Any]:
-    f = _fields(u)
-    count, data = _QQ(MEM, f)
-    return {
-        "targets": [_target(data + VAL * i + 8) for i in range(count)],
-        "user": _str(f + 48),
-        "dbname": _str(f + 96),
-        "connect_timeout": _opt_u32(f + 144),
-        "has_password": _B(MEM, f + 192)[0] != 0,
-        "passfile": _opt_str(f + 240),
-        "sslmode": _str(f + 288),
-    }
+def escape(text: str) -> str:
+    """A value as a field: the five structuring characters as U+001B plus a letter."""
+    if ESC not in text and NUL not in text and GS not in text and RS not in text and US not in text:
+        return text
+    return (
+        text.replace(ESC, "\x1b[")
+        .replace(NUL, "\x1b@")
+        .replace(GS, "\x1b]")
+        .replace(RS, "\x1b^")
+        .replace(US, "\x1b_")
+    )
 
 
-def result(res: int, conninfo_ok: bool) -> Any:
-    """A call's result value at address `res`: a step record -> the step; result<step, error>
-    or result<conninfo, error> -> ("ok", step or conninfo dict) or ("error", error)."""
-    if _B(MEM, res)[0] == K_RECORD:
-        return step(res + 8)
-    # result<T, error>: is_ok at +8, the payload value's address at +16
-    ok = _B(MEM, res + 8)[0] != 0
-    payload = _Q(MEM, res + 16)[0] + 8
-    if not ok:
-        return ("error", error(payload))
-    if conninfo_ok:
-        return ("ok", conninfo(payload))
-    return ("ok", step(payload))
+def unescape(field: str) -> str:
+    """Reverses `escape`; an invalid escape is an InterfaceError."""
+    if ESC not in field:
+        return field
+    pieces = field.split(ESC)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        if not piece:
+            # An empty piece: U+001B at the very end, or two in a row ("\x1b\x1b" is invalid:
+            # an escaped U+001B is "\x1b[").
+            raise InterfaceError("the guest sent an invalid escape sequence")
+        c = _UNESCAPE.get(piece[0])
+        if c is None:
+            raise InterfaceError("the guest sent an invalid escape sequence %r" % piece[:1])
+        out.append(c)
+        out.append(piece[1:])
+    return "".join(out)
+
+
+def _field(raw: str) -> Optional[str]:
+    if raw == NUL:
+        return None
+    return unescape(raw) if ESC in raw else raw
+
+
+def _text(raw: str, what: str) -> str:
+    if raw == NUL:
+        raise InterfaceError("malformed step: %s is absent" % what)
+    return unescape(raw) if ESC in raw else raw
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing arguments. An argument is lowered into an "arena": the argument slots first, then
-# nested value arrays (8-byte aligned), then string bytes. The arena lives in one buffer that
-# the sandbox owns and grows; one slice assignment writes it. Arguments are borrowed by
-# `wasmtime_component_func_call` (it copies them), so nothing has to be freed afterwards.
+# Requests (string form: socket bytes as latin-1 characters)
 
 
-class Arena:
-    """The arguments of one call as they are lowered: the slots, then what they point to."""
-
-    __slots__ = ("parts", "size")
-
-    def __init__(self, nslots: int) -> None:
-        self.parts: list[bytes] = []
-        self.size = nslots * VAL
-
-    def add(self, data: bytes) -> int:
-        """Appends data (padded to 8 bytes); returns its offset."""
-        off = self.size
-        self.parts.append(data)
-        pad = -len(data) % 8
-        if pad:
-            self.parts.append(b"\0" * pad)
-        self.size += len(data) + pad
-        return off
+def _pairs(pairs: Sequence[tuple[str, str]]) -> str:
+    return "".join([escape(k) + US + escape(v) + US + RS for k, v in pairs])
 
 
-def lower(arena: Arena, base: int, kind: str, value: Any) -> bytes:
-    """Lowers one argument; returns its 32-byte slot."""
-    if kind == "s":
-        data = value.encode("utf-8")
-        # An empty string still gets a valid (never read) pointer: Rust slices want non-null.
-        return pack_slot(K_STRING, len(data), base + arena.add(data) if data else base, 0)
-    if kind == "u32s":
-        blob = b"".join([_U32_SLOT.pack(K_U32, v) for v in value])
-        return pack_slot(K_LIST, len(value), base + arena.add(blob) if blob else base, 0)
-    if kind == "enum":
-        data = value.encode("ascii")
-        return pack_slot(K_ENUM, len(data), base + arena.add(data), 0)
-    if kind == "opt_s":
-        if value is None:
-            return pack_slot(K_OPTION, 0, 0, 0)
-        inner = lower(arena, base, "s", value)
-        return pack_slot(K_OPTION, base + arena.add(inner), 0, 0)
-    if kind == "pairs":
-        # list<tuple<string, string>>: the string slots of each tuple, then the tuple slots.
-        tuples: list[bytes] = []
-        for k, v in value:
-            pair = lower(arena, base, "s", k) + lower(arena, base, "s", v)
-            tuples.append(pack_slot(K_TUPLE, 2, base + arena.add(pair), 0))
-        blob = b"".join(tuples)
-        return pack_slot(K_LIST, len(value), base + arena.add(blob) if blob else base, 0)
-    raise AssertionError(kind)
+def _oids(types: Sequence[int]) -> str:
+    return ",".join([str(t) for t in types])
+
+
+def req_init(options: Sequence[tuple[str, str]]) -> str:
+    return "n" + GS + _pairs(options)
+
+
+def req_connect(defaults: Sequence[tuple[str, str]], conninfo: str) -> str:
+    return "c" + GS + _pairs(defaults) + GS + conninfo
+
+
+def req_parse_conninfo(defaults: Sequence[tuple[str, str]], conninfo: str) -> str:
+    return "i" + GS + _pairs(defaults) + GS + conninfo
+
+
+REQ_OPENED = "o"
+REQ_EOF = "e"
+REQ_TERMINATE = "t"
+REQ_CANCEL_TOKEN = "K"
+
+
+def req_opened(peer: Optional[str]) -> str:
+    """The ``o`` action's connection is open; `peer`: the address connected to
+    (``127.0.0.1:5432``, ``[::1]:5432``), which the guest keeps for its cancel token."""
+    return "o" if peer is None else "o" + GS + peer
+
+
+def req_open_failed(kind: str, reason: str) -> str:
+    return "x" + GS + kind + GS + reason
+
+
+def req_password(password: Optional[str]) -> str:
+    return "w" if password is None else "w" + GS + password
+
+
+def req_file(status: str, text: str) -> str:
+    return "y" + GS + status + GS + text
+
+
+def req_data(data: bytes) -> str:
+    return "d" + data.decode("latin-1")
+
+
+def req_simple_query(sql: str) -> str:
+    return "s" + GS + sql
+
+
+def req_query(types: Sequence[int], params: str, sql: str) -> str:
+    """Extended query: parameter rows in the row-batch layout (escaped), then the SQL."""
+    return "q" + GS + _oids(types) + GS + params + GS + sql
+
+
+def req_prepare(types: Sequence[int], name: str, sql: str) -> str:
+    return "P" + GS + _oids(types) + GS + name + GS + sql
+
+
+def req_execute(params: str, name: str) -> str:
+    return "X" + GS + params + GS + name
+
+
+def req_close_statement(name: str) -> str:
+    return "L" + GS + name
+
+
+def req_cancel(token: str) -> str:
+    return "k" + GS + token
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+
+
+def _bad(what: str) -> InterfaceError:
+    return InterfaceError("malformed step from the guest: %s" % what)
+
+
+def _uint(raw: str, hi: int, what: str) -> int:
+    if not (raw.isdigit() and raw.isascii()):
+        raise _bad("%s is not a number: %r" % (what, raw[:20]))
+    value = int(raw)
+    if value > hi:
+        raise _bad("%s out of range: %s" % (what, raw[:20]))
+    return value
+
+
+def _sint(raw: str, bits: int, what: str) -> int:
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isdigit() and digits.isascii()):
+        raise _bad("%s is not a number: %r" % (what, raw[:20]))
+    value = int(raw)
+    if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
+        raise _bad("%s out of range: %s" % (what, raw[:20]))
+    return value
+
+
+_U16, _U32, _U64 = 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF
+
+
+def _opt_uint(raw: str, hi: int, what: str) -> Optional[int]:
+    return None if raw == NUL else _uint(raw, hi, what)
+
+
+def _flag(raw: str, what: str) -> bool:
+    if raw == "1":
+        return True
+    if raw == "0":
+        return False
+    raise _bad("%s is not 0 or 1" % what)
+
+
+def _target(kind: str, host: str, port: str) -> Target:
+    if kind == "t":
+        return ("tcp", (_text(host, "host"), _uint(port, _U16, "port")))
+    if kind == "u":
+        _text(port, "port")
+        return ("unix", _text(host, "socket path"))
+    raise _bad("unknown target kind %r" % kind[:8])
+
+
+def _columns(f: list[str], at: int) -> tuple[list[ColumnInfo], int]:
+    """Columns starting at f[at] (the count): (columns, index after them)."""
+    n = _uint(f[at], len(f), "column count")
+    end = at + 1 + 6 * n
+    if end > len(f):
+        raise _bad("a column count of %d with %d fields left" % (n, len(f) - at - 1))
+    cols: list[ColumnInfo] = []
+    i = at + 1
+    for _ in range(n):
+        cols.append(
+            (
+                _text(f[i], "column name"),
+                _uint(f[i + 1], _U32, "type oid"),
+                _sint(f[i + 2], 32, "type modifier"),
+                _uint(f[i + 3], _U32, "table oid"),
+                _sint(f[i + 4], 16, "column number"),
+                _sint(f[i + 5], 16, "type size"),
+            )
+        )
+        i += 6
+    return cols, end
+
+
+def _db(fields: list[str]) -> DbFields:
+    """Server fields, each its one-letter code then the value."""
+    out: DbFields = {}
+    for raw in fields:
+        if not raw or not raw[0].isalnum() or not raw[0].isascii():
+            raise _bad("an error field without its code")
+        name = DB_FIELD_NAMES.get(raw[0])
+        value = raw[1:]
+        if ESC in value:
+            value = unescape(value)
+        if name is None:
+            continue  # a field this driver does not show
+        if raw[0] in _INT_FIELDS:
+            out[name] = int(value) if value.isdigit() and value.isascii() else None
+        else:
+            out[name] = value
+    return out
+
+
+def _record(record: str) -> tuple[str, list[str]]:
+    f = record.split(US)
+    tag = f[0]
+    if len(tag) != 1:
+        if not tag:
+            raise _bad("an empty record")
+        raise _bad("record %r: text between the tag and its first field" % tag[:8])
+    return tag, f
+
+
+# Decoded RowDescriptions by their record text: a statement run again describes its result
+# with the same text. (The cached lists are shared; consumers never modify them.)
+_COLUMNS_SEEN: dict[str, list[ColumnInfo]] = {}
+
+
+def _event(record: str) -> Event:
+    cols = _COLUMNS_SEEN.get(record)
+    if cols is not None:
+        return ("C", cols)
+    tag, f = _record(record)
+    n = len(f) - 1
+    if tag == "R":
+        if n != 2:
+            raise _bad("a rows event with %d fields" % n)
+        return ("R", (_uint(f[1], _U32, "row count"), _flag(f[2], "escaped"), ""))
+    if tag == "K":
+        if n != 2:
+            raise _bad("a complete event with %d fields" % n)
+        return ("K", (_text(f[1], "tag"), _opt_uint(f[2], _U64, "row count")))
+    if tag == "C":
+        if n < 1:
+            raise _bad("a columns event without its count")
+        cols, end = _columns(f, 1)
+        if end != len(f):
+            raise _bad("a columns event with extra fields")
+        if len(_COLUMNS_SEEN) >= 256:
+            _COLUMNS_SEEN.clear()
+        _COLUMNS_SEEN[record] = cols
+        return ("C", cols)
+    if tag == "E":
+        if n < 2:
+            raise _bad("an error event without its kind and message")
+        kind = _text(f[1], "error kind")
+        if kind not in ERROR_KINDS:
+            raise _bad("unknown error kind %r" % kind[:30])
+        db = (_db(f[3:]) or None) if n > 2 else None
+        return ("E", (kind, _text(f[2], "message"), db))
+    if tag == "N":
+        return ("N", _db(f[1:]))
+    if tag == "S":
+        if n != 2:
+            raise _bad("a parameter event with %d fields" % n)
+        return ("S", (_text(f[1], "name"), _text(f[2], "value")))
+    if tag == "Q":
+        if n:
+            raise _bad("an empty-query event with fields")
+        return ("Q", None)
+    if tag == "P":
+        if n < 2:
+            raise _bad("a prepared event without its parameters")
+        name = _text(f[1], "statement name")
+        k = _uint(f[2], n, "parameter count")
+        if 3 + k >= len(f):
+            raise _bad("a prepared event shorter than its parameter count")
+        oids = [_uint(x, _U32, "parameter type") for x in f[3 : 3 + k]]
+        cols, end = _columns(f, 3 + k)
+        if end != len(f):
+            raise _bad("a prepared event with extra fields")
+        return ("P", (name, oids, cols))
+    if tag == "A":
+        if n != 3:
+            raise _bad("a notification event with %d fields" % n)
+        return (
+            "A",
+            (_sint(f[1], 32, "process id"), _text(f[2], "channel"), _text(f[3], "payload")),
+        )
+    if tag == "B":
+        if n != 1:
+            raise _bad("a backend event with %d fields" % n)
+        return ("B", _sint(f[1], 32, "process id"))
+    if tag == "T":
+        if n != 1:
+            raise _bad("a cancel-token event with %d fields" % n)
+        return ("T", _text(f[1], "token"))
+    if tag == "I":
+        if n < 7:
+            raise _bad("a conninfo event with %d fields" % n)
+        k = _uint(f[7], n, "target count")
+        if n != 7 + 3 * k:
+            raise _bad("a conninfo event with %d fields for %d targets" % (n, k))
+        targets = [_target(f[i], f[i + 1], f[i + 2]) for i in range(8, 8 + 3 * k, 3)]
+        info = {
+            "user": _text(f[1], "user"),
+            "dbname": _text(f[2], "dbname"),
+            "connect_timeout": _opt_uint(f[3], _U32, "connect timeout"),
+            "has_password": _flag(f[4], "has-password"),
+            "passfile": _field(f[5]),
+            "sslmode": _text(f[6], "sslmode"),
+            "targets": targets,
+        }
+        return ("I", info)
+    raise _bad("unknown event %r" % tag)
+
+
+def _action(record: str) -> tuple[str, Any]:
+    tag, f = _record(record)
+    n = len(f) - 1
+    if tag == "r" or tag == "c":
+        if n:
+            raise _bad("action %r with fields" % tag)
+        return tag, None
+    if tag == "d":
+        if n != 1 or f[1] not in TX_STATUS:
+            raise _bad("a done action without a transaction status")
+        return tag, TX_STATUS[f[1]]
+    if tag == "o":
+        # The fifth field (the address a cancel request goes to) is optional.
+        if n != 4 and n != 5:
+            raise _bad("an open action with %d fields" % n)
+        addr = _field(f[5]) if n == 5 else None
+        return tag, (_target(f[1], f[2], f[3]), _opt_uint(f[4], _U32, "timeout"), addr)
+    if tag == "p":
+        if n != 4:
+            raise _bad("a need-password action with %d fields" % n)
+        return tag, (
+            _text(f[1], "host"),
+            _uint(f[2], _U16, "port"),
+            _text(f[3], "dbname"),
+            _text(f[4], "user"),
+        )
+    if tag == "f":
+        if n != 2:
+            raise _bad("a need-file action with %d fields" % n)
+        return tag, (_text(f[1], "purpose"), _text(f[2], "path"))
+    raise _bad("unknown action %r" % tag)
+
+
+def decode_step(step: str) -> Step:
+    """``send-len ":" send action *(RS event) *(GS batch)`` -> (send bytes, action tag, action
+    payload, events). A rows event's payload is (count, escaped, batch string)."""
+    colon = step.find(":")
+    if colon <= 0:
+        raise _bad("no send length")
+    length = step[:colon]
+    if not (length.isdigit() and length.isascii()):
+        raise _bad("the send length is not a number")
+    start = colon + 1
+    end = start + int(length)
+    if end > len(step):
+        raise _bad("shorter than its send length")
+    if end == start:
+        send = b""
+    else:
+        try:
+            send = step[start:end].encode("latin-1")
+        except UnicodeEncodeError:
+            raise _bad("a send byte above U+00FF") from None
+    meta, sep, rest = step[end:].partition(GS)
+    batches = rest.split(GS) if sep else []
+    records = meta.split(RS)
+    tag, payload = _action(records[0])
+    events: list[Event] = []
+    if len(records) > 1:
+        used = 0
+        for record in records[1:]:
+            ev = _event(record)
+            if ev[0] == "R":
+                if used >= len(batches):
+                    raise _bad("a rows event without its batch")
+                count, escaped, _ = ev[1]
+                ev = ("R", (count, escaped, batches[used]))
+                used += 1
+            events.append(ev)
+        if used != len(batches):
+            raise _bad("a row batch without its rows event")
+    elif batches:
+        raise _bad("a row batch without its rows event")
+    return send, tag, payload, events

@@ -1,17 +1,19 @@
-"""The connection policy: which targets the host opens for the guest (deny by default)."""
+"""The host's policies: which targets it opens for the guest (deny by default), and which
+files it reads for it."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import InterfaceError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._abi import Target
 
-__all__ = ["Policy", "describe"]
+__all__ = ["FilePolicy", "Policy", "default_passfile", "describe", "home_dir"]
 
 
 def _normalize_host(host: str) -> str:
@@ -98,3 +100,79 @@ def describe(target: Target) -> str:
         host, port = value
         return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
     return str(value)
+
+
+class FilePolicy:
+    """Which files the host reads for the guest (its ``f`` action): by default the user's own
+    default password file and the files under ``~/.postgresql/`` (where libpq keeps client
+    certificates and keys), plus exactly the paths granted with ``allow_files``."""
+
+    def __init__(self, files: Sequence[str], directories: Sequence[str]) -> None:
+        self.files = [os.path.abspath(f) for f in files]
+        self.directories = [os.path.abspath(d) for d in directories]
+
+    @classmethod
+    def default(cls, granted: Optional[Sequence[str]] = None) -> FilePolicy:
+        files: list[str] = []
+        directories: list[str] = []
+        passfile = default_passfile()
+        if passfile:
+            files.append(passfile)
+        home = home_dir()
+        if home:
+            directories.append(os.path.join(home, ".postgresql"))
+        if granted is not None:
+            if isinstance(granted, (str, bytes)) or not hasattr(granted, "__iter__"):
+                raise InterfaceError(
+                    "allow_files must be a list of paths, not %s" % type(granted).__name__
+                )
+            for path in granted:
+                if not isinstance(path, str) or not os.path.isabs(path):
+                    raise InterfaceError(
+                        "invalid allow_files entry %r: expected an absolute path" % (path,)
+                    )
+                files.append(path)
+        return cls(files, directories)
+
+    def allows(self, path: str) -> bool:
+        if not os.path.isabs(path):
+            return False
+        path = os.path.abspath(path)
+        if path in self.files:
+            return True
+        real = os.path.realpath(path)
+        for d in self.directories:
+            if path.startswith(d + os.sep) and real.startswith(os.path.realpath(d) + os.sep):
+                return True
+        return False
+
+    def __str__(self) -> str:
+        entries = self.files + [d + os.sep for d in self.directories]
+        return ("allow " + ", ".join(entries)) if entries else "deny all"
+
+
+def home_dir() -> Optional[str]:
+    """The user's home directory as libpq finds it: ``$HOME``, else the passwd entry
+    (``%APPDATA%`` on Windows, where libpq keeps its files)."""
+    if os.name == "nt":
+        return os.environ.get("APPDATA") or None
+    home = os.environ.get("HOME")
+    if home:
+        return home
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir or None
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+def default_passfile() -> Optional[str]:
+    """The password file libpq reads when neither ``passfile`` nor ``PGPASSFILE`` names one:
+    ``~/.pgpass``, or ``%APPDATA%\\postgresql\\pgpass.conf`` on Windows."""
+    home = home_dir()
+    if not home:
+        return None
+    if os.name == "nt":
+        return os.path.join(home, "postgresql", "pgpass.conf")
+    return os.path.join(home, ".pgpass")

@@ -1,8 +1,11 @@
 """The process-wide runtime: the engine, the compiled guest component (cached on disk across
-processes), the linker, and the epoch ticker that bounds each call's guest CPU time.
+processes), and the epoch ticker that bounds each call's guest CPU time.
 
-Created once per process (`runtime()`); each connection instantiates the component in its own
-store (`_sandbox.Sandbox`). The contract the component implements is `wit/driver.wit`.
+Created once per process (`runtime()`); each session instantiates the component in its own
+store (`_sandbox.Sandbox`). The engine is `_capi`'s (our own C declarations) unless the
+installed wasmtime does not match them, in which case the public API (`_public`) runs the
+guest instead, with a RuntimeWarning; ``WASMPG_FFI=public`` chooses it explicitly,
+``WASMPG_FFI=ctypes|cffi`` a C backend (then a mismatch is an ImportError, not a fallback).
 """
 
 from __future__ import annotations
@@ -12,40 +15,24 @@ import os
 import platform
 import threading
 import time
+import warnings
 from typing import Any, Optional
 
-import wasmtime
-from wasmtime import _ffi as _wffi
-from wasmtime import component as _wc
-
-from ._backend import BACKEND
+from . import _capi
+from ._abi import VERSION
 from .errors import InterfaceError
 
-__all__ = ["CPU_LIMIT_TICKS", "EPOCH", "Runtime", "runtime"]
-
-# The FFI backend in use (the test harness reports its name).
-_B_ = BACKEND
+__all__ = ["CPU_LIMIT_TICKS", "EPOCH", "IFACE", "Runtime", "backend_name", "runtime"]
 
 TICKS_PER_SECOND = 100
 CPU_LIMIT_TICKS = 5 * TICKS_PER_SECOND  # 5 s of guest execution per call, like the Rust host
 EPOCH = [0]  # ticks seen by the ticker thread (never ahead of the engine's epoch)
 
-_SESSION_IFACE = "wasmpg:driver/session@0.1.0"
-_METHODS = (
-    "connect",
-    "opened",
-    "open-failed",
-    "password",
-    "feed",
-    "feed-latin1",
-    "eof",
-    "simple-query",
-    "query",
-    "prepare",
-    "execute",
-    "close-statement",
-    "terminate",
-)
+# The exported interface of contract wasmpg:driver@0.2.0 (wit/driver.wit).
+IFACE = "wasmpg:driver/packed@0.2.0"
+
+# Memory for the throwaway instance that checks the component at load.
+_CHECK_MEMORY = 64 << 20
 
 
 def _wasm_path() -> str:
@@ -64,18 +51,29 @@ def _cache_dir() -> Optional[str]:
     return os.path.join(home, ".cache", "wasmpg") if home else None
 
 
-def _wasmtime_version() -> str:
-    try:
-        from importlib.metadata import version
+def _make_engine() -> tuple[Any, str]:
+    """(engine, backend name): our C declarations, or the public API as the fallback."""
+    choice = os.environ.get("WASMPG_FFI", "")
+    if choice != "public":
+        try:
+            engine = _capi.Engine()
+            return engine, engine.be.name
+        except _capi.Mismatch as e:
+            if choice:
+                raise ImportError("wasmpg: WASMPG_FFI=%s cannot be used: %s" % (choice, e)) from e
+            warnings.warn(
+                "wasmpg: %s; running the guest through the wasmtime package's public API "
+                "instead (correct, but each call is several times slower)" % e,
+                RuntimeWarning,
+                stacklevel=4,
+            )
+    from . import _public
 
-        return version("wasmtime")
-    except ImportError:  # no metadata (odd installs): key by the library file instead
-        st = os.stat(str(_wffi.filename))
-        return "so-%d-%d" % (st.st_size, int(st.st_mtime))
+    return _public.Engine(), "public"
 
 
 class Runtime:
-    """The engine, the compiled component and the linker: created once per process."""
+    """The engine and the compiled component: created once per process."""
 
     def __init__(self) -> None:
         path = _wasm_path()
@@ -87,38 +85,57 @@ class Runtime:
                 "cannot read the wasmpg guest component %s: %s (was the package built with the "
                 "component? see python/setup.py)" % (path, e)
             ) from None
-        config = wasmtime.Config()
-        config.epoch_interruption = True
-        self.engine = wasmtime.Engine(config)
-        self.component = self._load(wasm)
-        self.linker = _wc.Linker(self.engine)
-        # Rust's standard library imports a few WASI interfaces (clocks, random, cli); each
-        # store's WASI context grants none of the capabilities behind them.
-        self.linker.add_wasip2()
-        iface = self.component.get_export_index(_SESSION_IFACE)
-        if iface is None:
-            raise InterfaceError("the guest component does not export %s" % _SESSION_IFACE)
-        names = ["parse-conninfo", "[constructor]session"]
-        names += ["[method]session." + m for m in _METHODS]
-        self.exports: dict[str, Any] = {}
-        for name in names:
-            index = self.component.get_export_index(name, iface)
-            if index is None:
-                raise InterfaceError("the guest component does not export %s" % name)
-            self.exports[name] = index
-        self._iface = iface
+        self.engine, self.backend = _make_engine()
+        try:
+            self.component = self._load(wasm)
+            self._check_component()
+        except _capi.Mismatch as e:
+            if self.backend == "public" or os.environ.get("WASMPG_FFI"):
+                raise
+            warnings.warn(
+                "wasmpg: %s; falling back to the wasmtime package's public API" % e,
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            from . import _public
+
+            self.engine, self.backend = _public.Engine(), "public"
+            self.component = self._load(wasm)
+            self._check_component()
         self._ticker_pid = 0
         self.start_ticker()
 
+    def _check_component(self) -> None:
+        """Calls ``version`` twice on a throwaway instance: the component must implement this
+        contract, and a second call must work (a C API that still needed post-return calls,
+        or any other call-protocol change the layout checks cannot see, fails here)."""
+        try:
+            inst = self.component.instantiate(_CHECK_MEMORY)
+            version = inst.func(IFACE, "version", nargs=0)
+            first, second = version(""), version("")
+            inst.close()
+        except _capi.WasmtimeError as e:
+            if self.backend == "public":
+                raise InterfaceError("the wasmpg guest component cannot run: %s" % e) from None
+            raise _capi.Mismatch(
+                "the guest cannot be called twice through the C API: %s" % e
+            ) from None
+        if first != VERSION or second != VERSION:
+            raise InterfaceError(
+                "the guest component implements %r; this package needs %r (reinstall wasmpg)"
+                % (first, VERSION)
+            )
+
     def _load(self, wasm: bytes) -> Any:
         """Compiles the component, or loads the artifact an earlier process cached."""
+        engine = self.engine
         directory = _cache_dir()
         if not directory:
-            return _wc.Component(self.engine, wasm)
+            return engine.compile(wasm)
         key = hashlib.sha256(wasm).hexdigest()[:24]
         name = "py-guest-%s-wasmtime-%s-%s-epoch.cwasm" % (
             key,
-            _wasmtime_version(),
+            engine.version,
             platform.machine(),
         )
         path = os.path.join(directory, name)
@@ -127,17 +144,18 @@ class Runtime:
                 # wasmtime checks the artifact's header and version: a foreign or stale file
                 # fails here and is recompiled and replaced below. Only this package writes
                 # into the directory (atomically, by rename).
-                return _wc.Component.deserialize_file(self.engine, path)
-            except wasmtime.WasmtimeError:
+                with open(path, "rb") as f:
+                    return engine.deserialize(f.read())
+            except (OSError, _capi.WasmtimeError):
                 pass
-        component = _wc.Component(self.engine, wasm)
+        component = engine.compile(wasm)
         try:  # caching is an optimisation: failing to write is not an error
             os.makedirs(directory, exist_ok=True)
             tmp = os.path.join(directory, ".%d.%s.tmp" % (os.getpid(), name))
             with open(tmp, "wb") as f:
                 f.write(component.serialize())
             os.replace(tmp, path)
-        except (OSError, wasmtime.WasmtimeError):
+        except (OSError, _capi.WasmtimeError):
             pass
         return component
 
@@ -148,12 +166,12 @@ class Runtime:
         if self._ticker_pid == os.getpid():
             return
         self._ticker_pid = os.getpid()
-        engine = self.engine
+        increment = self.engine.increment_epoch
 
         def tick() -> None:
             while True:
                 time.sleep(1.0 / TICKS_PER_SECOND)
-                engine.increment_epoch()
+                increment()
                 EPOCH[0] += 1
 
         threading.Thread(target=tick, name="wasmpg-epoch", daemon=True).start()
@@ -171,3 +189,8 @@ def runtime() -> Runtime:
             if _runtime is None:
                 _runtime = Runtime()
     return _runtime
+
+
+def backend_name() -> str:
+    """How the guest is called: ``ctypes``, ``cffi`` or ``public`` (creates the runtime)."""
+    return runtime().backend

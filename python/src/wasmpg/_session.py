@@ -1,25 +1,34 @@
-"""The host half of a session: it owns the socket and performs the effects the guest asks for,
-opening only what the policy allows. It mirrors ``host/src/connection.rs``.
+"""The host half of a session: it owns the socket and the files, and performs the actions the
+guest asks for, opening and reading only what the policies allow. It mirrors
+``host/src/connection.rs``.
 
-Every call into the guest returns a *step*: bytes to send, the next action and the events
-produced. The loop is::
+Every call into the guest returns a *step* (`_abi`): bytes to send, events, and the next
+action. The loop is::
 
-    send step.send; hand step.events to the sink; then do step.action:
-      open(target)   -> policy check, connect      -> opened() / open-failed(kind, reason)
-      read           -> recv from the socket       -> feed-latin1(data) / eof()
-      need-password  -> look in the password file  -> password(...)
-      done           -> the request is complete
-      close          -> close the socket: the session is over
+    send step.send; hand the events to the sink; then do the action:
+      o open(target, timeout) -> policy check, then connect  -> "o" / "x" kind reason
+      r read                  -> recv from the socket        -> "d" bytes / "e" at EOF
+      f need-file(path)       -> file policy check, read     -> "y" status text-or-reason
+      p need-password         -> no password source left     -> "w" (none)
+      d done(tx status)       -> the request is complete
+      c close                 -> close the socket: the session is over
 
 A request can also be *streamed*: the loop stops as soon as the sink holds rows, and resumes
 when they are consumed, so the socket is read only as fast as rows are used (TCP backpressure
 then bounds memory). A new request first drains what is left of a streamed one.
 
-The policy itself is `_policy`, the socket `_socket`, the guest instance `_sandbox`.
+Cancelling runs on a fresh guest instance: the session's own instance hands out its cancel
+token (``K`` -> ``T`` event) once the connection is up, and ``cancel()`` gives that token to a
+new instance (``k``), whose steps open a connection (same policy), send the CancelRequest and
+read until the server closes.
+
+The policies are `_policy`, the socket `_socket`, the guest instance `_sandbox`.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
@@ -27,16 +36,23 @@ from typing import Any, Callable, Optional
 from . import _abi as A
 from . import _env
 from ._abi import ColumnInfo, Step, Target
-from ._policy import Policy, describe
+from ._policy import FilePolicy, Policy, default_passfile, describe
 from ._runtime import runtime
 from ._sandbox import GuestTrap, Sandbox
-from ._socket import Channel, send_cancel
+from ._socket import Channel
 from .errors import Diagnostic, Error, InterfaceError, OperationalError, format_notice, from_guest
 
-__all__ = ["Session", "Sink"]
+__all__ = ["DEFAULT_SOCKET_DIR", "Session", "Sink"]
 
 BATCH_BYTES = 256 << 10
 MAX_NOTICES = 50
+MAX_FILE_BYTES = 1 << 20  # a password file or key larger than this is refused
+CANCEL_MEMORY = 32 << 20  # the memory bound of the short-lived cancel instance
+
+# libpq's DEFAULT_PGSOCKET_DIR, which the guest uses to match "localhost" password-file lines
+# against Unix-socket connections. Debian and Ubuntu build libpq with /var/run/postgresql
+# (upstream's default is /tmp); this package follows the Debian build.
+DEFAULT_SOCKET_DIR = "/var/run/postgresql"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,18 +91,66 @@ class _Discard(Sink):
 
 
 # ---------------------------------------------------------------------------------------------
+# Files
+
+
+def read_file(policy: FilePolicy, path: str) -> tuple[str, str]:
+    """The answer to a ``f`` action: (status, text or reason). Nothing is opened unless the
+    policy allows the path."""
+    if not policy.allows(path):
+        return ("denied", "reading %s denied by the file policy (%s)" % (path, policy))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return ("missing", "%s does not exist" % path)
+    except OSError as e:
+        return ("unreadable", "cannot read %s: %s" % (path, e.strerror or e))
+    if not stat.S_ISREG(st.st_mode):
+        return ("unreadable", "%s is not a regular file" % path)
+    if os.name == "posix" and st.st_mode & 0o077:
+        return ("too-open", "%s has group or world access; permissions should be u=rw" % path)
+    if st.st_size > MAX_FILE_BYTES:
+        return ("unreadable", "%s is larger than %d bytes" % (path, MAX_FILE_BYTES))
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        return ("unreadable", "cannot read %s: %s" % (path, e.strerror or e))
+    return ("ok", data.decode("utf-8", "replace"))
+
+
+def _init_options(max_message_size: int, statement_cache: int) -> list[tuple[str, str]]:
+    options = [
+        ("max_message_size", str(max_message_size)),
+        ("batch_bytes", str(BATCH_BYTES)),
+        ("statement_cache", str(statement_cache)),
+        ("default_socket_dir", DEFAULT_SOCKET_DIR),
+    ]
+    passfile = default_passfile()
+    if passfile:
+        options.append(("default_passfile", passfile))
+    return options
+
+
+def _raise_errors(events: list[A.Event]) -> None:
+    for tag, payload in events:
+        if tag == "E":
+            raise from_guest(*payload)
+
+
+# ---------------------------------------------------------------------------------------------
 # The session
 
 
 class Session:
-    """One connection: a sandboxed guest, its session resource and the socket."""
+    """One connection: a sandboxed guest instance and the socket."""
 
     def __init__(
         self,
         conninfo: str,
         allow: Optional[Sequence[str]] = None,
+        allow_files: Optional[Sequence[str]] = None,
         read_timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
         statement_cache: int = 256,
         max_message_size: int = 64 << 20,
         memory_limit: int = 256 << 20,
@@ -94,38 +158,37 @@ class Session:
         self.closed = True
         self._io = Channel()
         self.parameters: dict[str, str] = {}
-        self.backend_key: Optional[tuple[int, int]] = None
+        self.backend_pid: Optional[int] = None
         self.tx_status = "idle"
         self.notices: list[str] = []
         self.notice_handlers: list[Callable[[Diagnostic], None]] = []
         self.notifies: list[tuple[int, str, str]] = []
         self.read_timeout = read_timeout
-        self._action = A.A_DONE
+        self._action = "d"
         self._action_arg: Any = None
         self._sink: Sink = Sink()
+        self._cancel_token: Optional[str] = None
         self.target: Optional[Target] = None  # the target connected to
         policy = Policy.parse(allow) if allow is not None else None
+        self.file_policy = FilePolicy.default(allow_files)
+        self._options = _init_options(max_message_size, statement_cache)
 
         sb = Sandbox(runtime(), memory_limit)
         self._sb = sb
         try:
             defaults = _env.defaults()
-            tag, info = sb.parse_conninfo(conninfo, defaults)
-            if tag == "error":
-                raise from_guest(*info)
+            _send, _action, _arg, events = sb.call(A.req_init(self._options))
+            _raise_errors(events)
+            _send, _action, _arg, events = sb.call(A.req_parse_conninfo(defaults, conninfo))
+            _raise_errors(events)
+            info = next((p for t, p in events if t == "I"), None)
+            if info is None:
+                raise InterfaceError("the guest did not report the parsed conninfo")
             # The default policy comes from the user's conninfo, before any byte from a
             # server has reached the guest.
             self.policy = policy if policy is not None else Policy.from_targets(info["targets"])
-            timeout = connect_timeout
-            if info["connect_timeout"] is not None and info["connect_timeout"] > 0:
-                # libpq: values below 2 seconds are raised to 2.
-                timeout = float(max(info["connect_timeout"], 2))
-            sb.new_session(max_message_size, BATCH_BYTES, statement_cache)
-            tag, step = sb.call("connect", ("s", conninfo), ("pairs", defaults))
-            if tag == "error":
-                raise from_guest(*step)
+            step = sb.call(A.req_connect(defaults, conninfo))
             self.closed = False
-            self._io.deadline = time.monotonic() + timeout if timeout else None
             sink = Sink()
             self._sink = sink
             self._process(step)
@@ -139,6 +202,12 @@ class Session:
                 )
             if self._io.sock is not None:
                 self._io.sock.settimeout(read_timeout)
+            # The cancel token, asked for now: cancel() runs on another thread, which must
+            # not enter this session's instance while its own thread may be inside it.
+            token_sink = Sink()
+            self._sink = token_sink
+            self._process(self._guarded(sb.call, A.REQ_CANCEL_TOKEN))
+            self._sink = Sink()
         except BaseException:
             self._close_socket()
             sb.close()
@@ -148,7 +217,7 @@ class Session:
 
     def busy(self) -> bool:
         """True while a (streamed) request is not complete."""
-        return self._action not in (A.A_DONE, A.A_CLOSE)
+        return self._action not in ("d", "c")
 
     def drain(self) -> None:
         """Reads and discards the rest of a streamed request."""
@@ -172,8 +241,7 @@ class Session:
     def simple_query(self, sql: str, sink: Sink, stream: bool = False) -> None:
         """Simple query protocol (one or more statements)."""
         self._begin(sink)
-        step = self._guarded(self._sb.call_str, "simple-query", sql)
-        self._process(step)
+        self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
         self._run(sink, stream)
 
     def query(
@@ -181,8 +249,7 @@ class Session:
     ) -> None:
         """Extended protocol: one or more parameter rows, one round trip."""
         self._begin(sink)
-        step = self._guarded(self._sb.call, "query", ("s", sql), ("u32s", types), ("s", params))
-        self._process(step)
+        self._process(self._guarded(self._sb.call, A.req_query(types, params, sql)))
         self._run(sink, stream)
 
     def resume(self, sink: Sink) -> None:
@@ -195,11 +262,11 @@ class Session:
         """Sends Terminate (best effort) and closes the socket and the guest."""
         if not self.closed:
             try:
-                step = self._sb.call_none("terminate")
+                send = self._sb.call(A.REQ_TERMINATE)[0]
                 sock = self._io.sock
-                if step[0] and sock is not None:
+                if send and sock is not None:
                     sock.settimeout(1.0)
-                    sock.sendall(step[0])
+                    sock.sendall(send)
             except (OSError, Error):
                 pass
         self._close_socket()
@@ -222,9 +289,9 @@ class Session:
         try:
             while True:
                 action = self._action
-                if action == A.A_DONE:
+                if action == "d":
                     return
-                if action == A.A_CLOSE:
+                if action == "c":
                     self._close_socket()
                     if sink.error is None:
                         sink.fail(OperationalError("the session ended", kind="closed"))
@@ -236,34 +303,33 @@ class Session:
             # A failure (or an interrupt) in the middle of a request leaves the protocol state
             # unknown: the session cannot continue.
             self._close_socket()
-            self._action = A.A_CLOSE
+            self._action = "c"
             if isinstance(e, (OSError, ValueError)) and not isinstance(e, Error):
                 raise OperationalError(str(e), kind="io") from None
             raise
 
     def _advance(self) -> None:
-        sb = self._sb
+        call = self._sb.call
         action = self._action
-        if action == A.A_READ:
+        if action == "r":
             data = self._io.recv()
-            if data:
-                step = self._guarded(sb.call_str, "feed-latin1", data.decode("latin-1"))
-            else:
-                step = self._guarded(sb.call_none, "eof")
-        elif action == A.A_OPEN:
-            failure = self._open(self._action_arg)
+            step = self._guarded(call, A.req_data(data) if data else A.REQ_EOF)
+        elif action == "o":
+            target, timeout_ms, addr = self._action_arg
+            failure = self._open(target, timeout_ms, addr)
             if failure is None:
-                step = self._guarded(sb.call_none, "opened")
+                step = self._guarded(call, A.req_opened(self._io.peer()))
             else:
-                step = self._guarded(
-                    sb.call, "open-failed", ("enum", failure[0]), ("s", failure[1])
-                )
-        elif action == A.A_NEED_PASSWORD:
-            host, port, dbname, user, passfile = self._action_arg
-            password = _env.passfile_password(passfile, host, port, dbname, user)
-            step = self._guarded(sb.call, "password", ("opt_s", password))
-        else:  # pragma: no cover - DONE and CLOSE never reach here
-            raise AssertionError(action)
+                step = self._guarded(call, A.req_open_failed(*failure))
+        elif action == "f":
+            _purpose, path = self._action_arg
+            step = self._guarded(call, A.req_file(*read_file(self.file_policy, path)))
+        elif action == "p":
+            # The conninfo and the password file had none, and this package has no other
+            # source of passwords.
+            step = self._guarded(call, A.req_password(None))
+        else:
+            raise InterfaceError("unexpected action %r from the guest" % action)
         self._process(step)
 
     def _process(self, step: Step) -> None:
@@ -273,27 +339,29 @@ class Session:
         if events:
             sink = self._sink
             for tag, payload in events:
-                if tag == A.EV_ROWS:
+                if tag == "R":
                     sink.rows(payload)
-                elif tag == A.EV_COLUMNS:
+                elif tag == "C":
                     sink.columns(payload)
-                elif tag == A.EV_COMPLETE:
+                elif tag == "K":
                     sink.complete(payload[0], payload[1])
-                elif tag == A.EV_READY:
-                    self.tx_status = payload
-                elif tag == A.EV_ERROR:
+                elif tag == "E":
                     sink.fail(from_guest(*payload))
-                elif tag == A.EV_EMPTY:
+                elif tag == "Q":
                     sink.empty()
-                elif tag == A.EV_PARAMETER:
+                elif tag == "S":
                     self.parameters[payload[0]] = payload[1]
-                elif tag == A.EV_NOTICE:
+                elif tag == "N":
                     self._notice(payload)
-                elif tag == A.EV_NOTIFICATION:
+                elif tag == "A":
                     if len(self.notifies) < 10000:
                         self.notifies.append(payload)
-                elif tag == A.EV_BACKEND_KEY:
-                    self.backend_key = payload
+                elif tag == "B":
+                    self.backend_pid = payload
+                elif tag == "T":
+                    self._cancel_token = payload
+        if action == "d":
+            self.tx_status = arg
         self._action = action
         self._action_arg = arg
 
@@ -308,29 +376,71 @@ class Session:
 
     # -- sockets --
 
-    def _open(self, target: Target) -> Optional[tuple[str, str]]:
+    def _open(
+        self, target: Target, timeout_ms: Optional[int], addr: Optional[str]
+    ) -> Optional[tuple[str, str]]:
         """Opens the target if the policy allows it: None, or (error kind, reason). Nothing is
-        sent to a denied target: the check happens before any socket exists."""
+        sent to a denied target: the check happens before any socket exists. The timeout
+        covers the attempt: connecting and the whole handshake that follows."""
         self._close_socket(keep_session=True)
         if not self.policy.allows(target):
             return (
                 "policy-denied",
                 "connection to %s denied by policy (%s)" % (describe(target), self.policy),
             )
-        failure = self._io.connect(target)
+        self._io.deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
+        failure = self._io.connect(target, addr)
         if failure is None:
             self.target = target
         return failure
 
     def cancel(self, timeout: float = 10.0) -> None:
-        """Sends a CancelRequest for the running statement, on a new connection to the same
-        target (which the policy allowed). Safe to call from another thread."""
-        key, target = self.backend_key, self.target
-        if self.closed or key is None or target is None:
+        """Sends a CancelRequest for the running statement from a fresh guest instance, to the
+        server this session is connected to (the same policy applies). Safe to call from
+        another thread."""
+        token = self._cancel_token
+        if self.closed or token is None:
             raise InterfaceError("the connection is closed or was never established")
-        send_cancel(target, key, timeout)
+        run_cancel(token, self.policy, timeout)
 
     def _close_socket(self, keep_session: bool = False) -> None:
         self._io.close()
         if not keep_session:
             self.closed = True
+
+
+def run_cancel(token: str, policy: Policy, timeout: float) -> None:
+    """Runs a cancel request on a new guest instance: ``k`` + token as its first request (no
+    ``n``: the instance delivers the cancel request and nothing else), then its steps."""
+    sb = Sandbox(runtime(), CANCEL_MEMORY)
+    io = Channel()
+    io.deadline = time.monotonic() + timeout
+    try:
+        step = sb.call(A.req_cancel(token))
+        for _ in range(1000):
+            send, action, arg, events = step
+            if send:
+                io.send(send)
+            _raise_errors(events)
+            if action in ("c", "d"):
+                return
+            if action == "o":
+                target, _timeout_ms, addr = arg
+                io.close()
+                if not policy.allows(target):
+                    reason = "connection to %s denied by policy (%s)" % (describe(target), policy)
+                    step = sb.call(A.req_open_failed("policy-denied", reason))
+                    continue
+                failure = io.connect(target, addr)
+                step = sb.call(A.req_open_failed(*failure) if failure else A.req_opened(None))
+            elif action == "r":
+                data = io.recv()
+                step = sb.call(A.req_data(data) if data else A.REQ_EOF)
+            else:
+                raise InterfaceError("unexpected action %r while cancelling" % action)
+        raise InterfaceError("the cancel request did not finish")
+    except OSError as e:
+        raise OperationalError("cannot send the cancel request: %s" % e, kind="io") from None
+    finally:
+        io.close()
+        sb.close()

@@ -1,11 +1,10 @@
 """The socket of a session: connecting (TCP or Unix), reading and writing with the errors the
-driver reports, large writes interleaved with reads, and the cancel request."""
+driver reports, and large writes interleaved with reads."""
 
 from __future__ import annotations
 
 import select
 import socket
-import struct
 import time
 from typing import TYPE_CHECKING, Optional
 
@@ -15,7 +14,7 @@ from .errors import OperationalError
 if TYPE_CHECKING:  # pragma: no cover
     from ._abi import Target
 
-__all__ = ["Channel", "send_cancel"]
+__all__ = ["Channel"]
 
 READ_CHUNK = 256 << 10
 
@@ -29,13 +28,16 @@ class Channel:
         self.deadline: Optional[float] = None  # a time.monotonic() value, while connecting
         self._stash: list[bytes] = []
 
-    def connect(self, target: Target) -> Optional[tuple[str, str]]:
-        """Connects to the target (the policy allowed it): None, or (error kind, reason)."""
+    def connect(self, target: Target, addr: Optional[str] = None) -> Optional[tuple[str, str]]:
+        """Connects to the target (the policy allowed it): None, or (error kind, reason).
+        With `addr` (``"ip:port"``, ``"[v6]:port"``), a TCP target connects to that address
+        only if the target's host name still resolves to it (a cancel request must reach the
+        server the session is on), else as usual."""
         timeout = self.remaining()
         kind, value = target
         try:
             if kind == "tcp":
-                self.sock = _connect_tcp(value[0], value[1], timeout)
+                self.sock = _connect_tcp(value[0], value[1], timeout, addr)
             else:
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
@@ -53,6 +55,18 @@ class Channel:
                 "cannot connect to %s: %s" % (describe(target), e.strerror or e),
             )
         return None
+
+    def peer(self) -> Optional[str]:
+        """The address of a TCP connection's server (``ip:port``, ``[v6]:port``), else None."""
+        sock = self.sock
+        if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return None
+        try:
+            name = sock.getpeername()
+        except OSError:
+            return None
+        host, port = name[0], name[1]
+        return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
     def remaining(self) -> Optional[float]:
         """Seconds left before the deadline (None: no deadline); raises once it has passed."""
@@ -145,32 +159,26 @@ class Channel:
                 pass
 
 
-def send_cancel(target: Target, key: tuple[int, int], timeout: float) -> None:
-    """Sends a CancelRequest for backend `key` on a new connection to `target`."""
-    kind, value = target
-    message = struct.pack("!iiii", 16, 80877102, key[0], key[1])
-    try:
-        if kind == "tcp":
-            s = _connect_tcp(value[0], value[1], timeout)
-        else:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(timeout)
-            s.connect(value)
-        try:
-            s.sendall(message)
-            s.settimeout(timeout)
-            s.recv(1)  # the server closes the connection when it has the request
-        finally:
-            s.close()
-    except OSError as e:
-        raise OperationalError("cannot send the cancel request: %s" % e, kind="io") from None
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port) if port.isdigit() else -1
 
 
-def _connect_tcp(host: str, port: int, timeout: Optional[float]) -> socket.socket:
-    """Connects to the first address of ``host`` that accepts; TCP_NODELAY set."""
+def _connect_tcp(
+    host: str, port: int, timeout: Optional[float], prefer: Optional[str] = None
+) -> socket.socket:
+    """Connects to the first address of ``host`` that accepts (only to `prefer`, if ``host``
+    resolves to it); TCP_NODELAY set."""
     addrs = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     if not addrs:
         raise OSError("%s resolved to no address" % host)
+    if prefer:
+        want = _split_addr(prefer)
+        chosen = [a for a in addrs if (a[4][0], a[4][1]) == want]
+        if chosen:
+            addrs = chosen[:1]
     last: Optional[OSError] = None
     for family, stype, proto, _name, addr in addrs:
         s = socket.socket(family, stype, proto)

@@ -106,8 +106,7 @@ class Connection:
 
     @property
     def backend_pid(self) -> Optional[int]:
-        key = self._session.backend_key
-        return key[0] if key else None
+        return self._session.backend_pid
 
     # -- PEP 249 --
 

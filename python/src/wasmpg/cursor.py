@@ -39,7 +39,7 @@ __all__ = ["Cursor", "Column"]
 _NUL = "\x00"
 _FS = "\x1f"
 _RS = "\x1e"
-_ESC = re.compile("[\x00\x1b\x1e\x1f]")
+_ESC = re.compile("[\x00\x1b\x1d\x1e\x1f]")
 
 
 class Column(
@@ -127,6 +127,7 @@ def _unescape(field: str) -> str:
     # pairs one kind at a time (U+001B itself last) is exact.
     return (
         field.replace("\x1b@", "\x00")
+        .replace("\x1b]", "\x1d")
         .replace("\x1b^", "\x1e")
         .replace("\x1b_", "\x1f")
         .replace("\x1b[", "\x1b")
@@ -270,6 +271,7 @@ def _field(text: Optional[str]) -> str:
         text = (
             text.replace("\x1b", "\x1b[")
             .replace("\x00", "\x1b@")
+            .replace("\x1d", "\x1b]")
             .replace("\x1e", "\x1b^")
             .replace("\x1f", "\x1b_")
         )

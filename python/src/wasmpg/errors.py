@@ -19,10 +19,10 @@ class       exception
 others      DatabaseError
 ==========  =====================================================
 
-Errors found by the client have a *kind* (see ``error-kind`` in ``wit/driver.wit``):
-``policy-denied``, ``connection-refused``, ``io``, ``timeout``, ``closed``, ``trap``,
-``protocol``, ``message-too-large`` and ``authentication`` become OperationalError; ``config``
-ProgrammingError; ``encode`` and ``decode`` DataError; ``usage`` InterfaceError.
+Errors found by the client have a *kind* (the error kinds of ``docs/abi.md``):
+``policy-denied``, ``connection-refused``, ``host-not-found``, ``io``, ``timeout``, ``closed``,
+``trap``, ``protocol``, ``message-too-large`` and ``authentication`` become OperationalError;
+``config`` ProgrammingError; ``encode`` and ``decode`` DataError; ``usage`` InterfaceError.
 
 Every exception has ``sqlstate`` (alias ``pgcode``; None for client-side errors), ``pgerror``
 (the full message), ``kind`` (the error kind) and ``diag`` (every field the server sent).
@@ -95,7 +95,7 @@ class Diagnostic:
     source_line: Optional[int]
     source_function: Optional[str]
 
-    # db-error field (wit) -> attribute
+    # server field (by the names `_abi.DB_FIELD_NAMES` gives the protocol codes) -> attribute
     _FROM_WIT: ClassVar[dict[str, str]] = {
         "severity": "severity",
         "severity_nonlocalized": "severity_nonlocalized",
@@ -229,6 +229,7 @@ _BY_KIND = {
     "usage": InterfaceError,
     "closed": OperationalError,
     "connection-refused": OperationalError,
+    "host-not-found": OperationalError,
     "policy-denied": OperationalError,
     "io": OperationalError,
     "timeout": OperationalError,

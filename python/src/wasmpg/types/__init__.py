@@ -1,4 +1,4 @@
-"""Adaptation between Python values and the canonical forms of ``wit/driver.wit``.
+"""Adaptation between Python values and the canonical forms of ``docs/design.md``.
 
 * ``loader_for(oid)`` chooses the function that turns a column's canonical text into a Python
   value (None: the text itself), once per result column.

@@ -1,6 +1,6 @@
 """Arrays, both ways.
 
-Canonical form (``wit/driver.wit``): a JSON list, nested once per dimension (lower bounds are
+Canonical form (``docs/design.md``): a JSON list, nested once per dimension (lower bounds are
 dropped), each element the JSON string of the element's canonical form, or ``null``. So an
 array result is ``json.loads`` plus the element type's loader applied to the leaves, and an
 array parameter is the same JSON built from the elements' canonical forms.

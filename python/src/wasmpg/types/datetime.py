@@ -1,6 +1,6 @@
 """date, time, timetz, timestamp, timestamptz and interval, both ways.
 
-Canonical forms (``wit/driver.wit``), identical whatever the session's DateStyle::
+Canonical forms (``docs/design.md``), identical whatever the session's DateStyle::
 
     date         YYYY-MM-DD, " BC" suffix before year 1, infinity, -infinity
     time         HH:MM:SS or HH:MM:SS.ffffff

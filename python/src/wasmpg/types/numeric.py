@@ -1,6 +1,6 @@
 """bool, integers, floats and numeric, both ways.
 
-Canonical forms (``wit/driver.wit``): bool ``t``/``f``; integers decimal; float4/float8 the
+Canonical forms (``docs/design.md``): bool ``t``/``f``; integers decimal; float4/float8 the
 shortest exact decimal or ``NaN``/``Infinity``/``-Infinity``; numeric the exact decimal or
 ``NaN``/``Infinity``/``-Infinity``.
 

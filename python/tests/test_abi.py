@@ -1,0 +1,289 @@
+"""The packed layout (docs/abi.md): request encoders and the step decoder, against the reference
+encoder's vectors (wire/src/tests.rs), and malformed steps that must be InterfaceErrors.
+
+No server and no guest needed. Steps are built here by a small encoder written from the layout
+(the reference encoder's rules), so every shape round-trips through `decode_step`.
+"""
+
+import json
+import os
+import random
+
+import pytest
+
+import wasmpg
+from wasmpg import _abi as A
+
+GS, RS, US, ESC, NUL = "\x1d", "\x1e", "\x1f", "\x1b", "\x00"
+
+
+# -- a test-side step encoder (the reference encoder's rules) --
+
+def rec(tag, *fields):
+    out = tag
+    for f in fields:
+        out += US + (NUL if f is None else A.escape(str(f)))
+    return out
+
+
+def target_fields(t):
+    kind, value = t
+    return ("t", value[0], value[1]) if kind == "tcp" else ("u", value, "")
+
+
+def column_fields(cols):
+    out = [len(cols)]
+    for c in cols:
+        out.extend(c)
+    return out
+
+
+def encode_step(send, action, arg, events):
+    if action in ("r", "c"):
+        meta = rec(action)
+    elif action == "d":
+        meta = rec("d", {"idle": "I", "in-transaction": "T", "failed": "E"}[arg])
+    elif action == "o":
+        (target, timeout, addr) = arg
+        meta = rec("o", *target_fields(target), timeout, addr)
+    elif action == "p":
+        meta = rec("p", *arg)
+    else:
+        meta = rec("f", *arg)
+    batches = []
+    for tag, p in events:
+        if tag == "R":
+            meta += RS + rec("R", p[0], "1" if p[1] else "0")
+            batches.append(p[2])
+        elif tag == "C":
+            meta += RS + rec("C", *column_fields(p))
+        elif tag == "K":
+            meta += RS + rec("K", p[0], p[1])
+        elif tag == "Q":
+            meta += RS + "Q"
+        elif tag == "P":
+            name, oids, cols = p
+            meta += RS + rec("P", name, len(oids), *oids, *column_fields(cols))
+        elif tag in ("E", "N"):
+            if tag == "E":
+                kind, message, db = p
+                head = [kind, message]
+            else:
+                db, head = p, []
+            codes = {v: k for k, v in A.DB_FIELD_NAMES.items()}
+            fields = [codes[k] + str(v) for k, v in (db or {}).items()]
+            meta += RS + rec(tag, *head, *fields)
+        elif tag == "A":
+            meta += RS + rec("A", *p)
+        elif tag == "S":
+            meta += RS + rec("S", *p)
+        elif tag == "B":
+            meta += RS + rec("B", p)
+        elif tag == "T":
+            meta += RS + rec("T", p)
+        elif tag == "I":
+            ts = []
+            for t in p["targets"]:
+                ts.extend(target_fields(t))
+            meta += RS + rec("I", p["user"], p["dbname"], p["connect_timeout"],
+                             "1" if p["has_password"] else "0", p["passfile"], p["sslmode"],
+                             len(p["targets"]), *ts)
+    s = "%d:%s%s" % (len(send), send.decode("latin-1"), meta)
+    for b in batches:
+        s += GS + b
+    return s
+
+
+def col(name, oid):
+    return (name, oid, -1, 0, 0, -1)
+
+
+DB = {"severity": "ERROR", "code": "42P01", "message": 'relation "x\x1e" does not exist',
+      "position": 15}
+
+EVERY_STEP = [
+    (b"", "r", None, []),
+    (b"\x00\x00\x00\x08\x04\xd2\x16/\xff\x1d", "c", None, []),
+    (b"", "o", (("tcp", ("db.example", 5432)), 2000, None), []),
+    (b"", "o", (("tcp", ("db.example", 5432)), None, "[::1]:5432"), []),
+    (b"", "o", (("unix", "/run/postgresql/.s.PGSQL.5432"), None, None), []),
+    (b"", "p", ("h", 1, "d", "u"), []),
+    (b"", "f", ("passfile", "/home/u/.pgpass"), []),
+    (b"", "d", "idle", [
+        ("S", ("TimeZone", "UTC")),
+        ("B", 4242),
+        ("C", [col("a", 23), col("b\x1f", 25)]),
+        ("R", (2, False, "1\x1fx\x1f\x1e2\x1f\x00\x1f\x1e")),
+        ("R", (1, True, "3\x1f\x1b]\x1f\x1e")),
+        ("K", ("SELECT 3", 3)),
+        ("C", []),
+        ("R", (1, False, "\x1e")),
+        ("K", ("CREATE TABLE", None)),
+        ("Q", None),
+        ("P", ("s1", [23, 25], [col("x", 16)])),
+        ("P", ("", [], [])),
+        ("E", ("db", "relation does not exist", DB)),
+        ("E", ("timeout", "timed out", None)),
+        ("N", DB),
+        ("A", (-1, "ch", "")),
+        ("T", "opaque\x1dtoken"),
+        ("I", {"targets": [("tcp", ("a", 1)), ("unix", "/tmp/.s.PGSQL.5")], "user": "u",
+               "dbname": "d", "connect_timeout": 2000, "has_password": True,
+               "passfile": None, "sslmode": "prefer"}),
+    ]),
+    (b"Q\x00\x00\x00\x0dselect 1\x00", "r", None, []),
+    (b"", "d", "in-transaction", []),
+    (b"", "d", "failed", [("E", ("usage", "x\x00y", None))]),
+]
+
+
+@pytest.mark.parametrize("step", EVERY_STEP, ids=range(len(EVERY_STEP)))
+def test_steps_round_trip(step):
+    assert A.decode_step(encode_step(*step)) == step
+
+
+def test_step_example():
+    s = ("0:d\x1fI\x1eC\x1f1\x1fn\x1f23\x1f-1\x1f0\x1f0\x1f4\x1eR\x1f1\x1f0\x1eK\x1fSELECT 1"
+         "\x1f1\x1d42\x1f\x1e")
+    send, action, arg, events = A.decode_step(s)
+    assert (send, action, arg) == (b"", "d", "idle")
+    assert events == [("C", [("n", 23, -1, 0, 0, 4)]), ("R", (1, False, "42\x1f\x1e")),
+                      ("K", ("SELECT 1", 1))]
+    assert encode_step(send, action, arg, events) == s
+
+
+def test_open_action_without_the_address_field():
+    step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000")
+    assert step[1:3] == ("o", (("tcp", ("h", 5432)), 2000, None))
+    step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f\x00\x1f127.0.0.1:5432")
+    assert step[2] == (("tcp", ("h", 5432)), None, "127.0.0.1:5432")
+
+
+def test_latin1_send_bytes():
+    s = encode_step(b"\xff\x00a", "r", None, [])
+    assert s.startswith("3:\xff\x00a")
+    assert A.decode_step(s)[0] == b"\xff\x00a"
+
+
+MALFORMED = [
+    "", "x", "1:", "2:a", "0:", "0:z", "0:d", "0:d\x1fQ", "0:r\x1fextra", "0:r\x1d",
+    "0:r\x1eR\x1f1\x1f0", "0:r\x1eR\x1f1", "0:r\x1eC\x1f99999999999",
+    "0:r\x1eC\x1f1\x1fa", "0:r\x1eE\x1fweird\x1fm", "0:r\x1eN\x1f", "0:r\x1e",
+    "1:\u0100r", "0:o\x1ft\x1fh\x1f99999\x1f\x00", "0:rx",
+    # and a few more of this decoder's own paths
+    "-1:r", "a:r", "0:r\x1eS\x1fa\x1b", "0:r\x1eS\x1fa\x1bx\x1fb", "0:r\x1eK\x1f\x00\x1f1",
+    "0:r\x1eP\x1fs\x1f3\x1f23", "0:r\x1eI\x1fu", "0:o\x1fq\x1fh\x1f1\x1f\x00",
+    "0:r\x1eB\x1f99999999999", "0:o\x1ft\x1fh\x1f1\x1f\x00\x1fa\x1fb",
+    "0:r\x1eA\x1fx\x1fc\x1fp", "0:r\x1eT", "0:r\x1eQ\x1fx",
+]
+
+
+@pytest.mark.parametrize("bad", MALFORMED)
+def test_malformed_steps_are_interface_errors(bad):
+    with pytest.raises(wasmpg.InterfaceError):
+        A.decode_step(bad)
+
+
+def test_mutations_never_raise_anything_else():
+    """Random mutations of valid steps: each decodes, or raises InterfaceError; whatever
+    decodes re-encodes to something that decodes the same."""
+    rng = random.Random(0x2545F4914F6CDD1D)
+    alphabet = [NUL, ESC, GS, RS, US, ":", "1", "R", "x", "\xe9", "@", "]"]
+    samples = [encode_step(*s) for s in EVERY_STEP]
+    for _ in range(20000):
+        chars = list(rng.choice(samples))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randint(0, len(chars))
+            op = rng.randint(0, 2)
+            if op == 0 and pos < len(chars):
+                del chars[pos]
+            elif op == 1 and pos < len(chars):
+                chars[pos] = rng.choice(alphabet)
+            else:
+                chars.insert(pos, rng.choice(alphabet))
+        s = "".join(chars)
+        try:
+            step = A.decode_step(s)
+        except wasmpg.InterfaceError:
+            continue
+        assert A.decode_step(encode_step(*step)) == step
+
+
+def test_escaping():
+    value = "a\x00b\x1bc\x1dd\x1ee\x1ff \xe9"
+    escaped = A.escape(value)
+    assert not any(c in escaped for c in (NUL, GS, RS, US))
+    assert A.unescape(escaped) == value
+    assert A.escape("plain \u2713") == "plain \u2713"
+    for bad in ("a\x1b", "a\x1bx", "\x1b\x1b["):
+        with pytest.raises(wasmpg.InterfaceError):
+            A.unescape(bad)
+
+
+def test_requests():
+    pairs = [("PGHOST", "db\x1eodd"), ("PGAPPNAME", ""), ("x\x1fy", "\x00")]
+    assert A.req_init([("batch_bytes", "65536")]) == "n\x1dbatch_bytes\x1f65536\x1f\x1e"
+    assert A.req_init([]) == "n\x1d"
+    assert A.req_connect([("PGUSER", "me")], "host=x") == "c\x1dPGUSER\x1fme\x1f\x1e\x1dhost=x"
+    assert A.req_connect(pairs, "host=a") == (
+        "c\x1dPGHOST\x1fdb\x1b^odd\x1f\x1ePGAPPNAME\x1f\x1f\x1ex\x1b_y\x1f\x1b@\x1f\x1e"
+        "\x1dhost=a")
+    assert A.req_parse_conninfo([], "") == "i\x1d\x1d"
+    assert A.REQ_OPENED == "o" and A.REQ_EOF == "e" and A.REQ_TERMINATE == "t"
+    assert A.req_opened(None) == "o" and A.req_opened("[::1]:5432") == "o\x1d[::1]:5432"
+    assert A.REQ_CANCEL_TOKEN == "K"
+    assert A.req_open_failed("policy-denied", "no\x1dpe") == "x\x1dpolicy-denied\x1dno\x1dpe"
+    assert A.req_password(None) == "w"
+    assert A.req_password("") == "w\x1d"
+    assert A.req_password("p\x1dw") == "w\x1dp\x1dw"
+    assert A.req_file("ok", "*:*:*:*:pw\n") == "y\x1dok\x1d*:*:*:*:pw\n"
+    assert A.req_data(b"\xe9\x00") == "d\xe9\x00"
+    assert A.req_data(b"") == "d"
+    assert A.req_simple_query("select 1") == "s\x1dselect 1"
+    assert A.req_query([23, 25], "1\x1fa\x1f\x1e", "select $1, $2") == (
+        "q\x1d23,25\x1d1\x1fa\x1f\x1e\x1dselect $1, $2")
+    assert A.req_query([], "", "select 1") == "q\x1d\x1d\x1dselect 1"
+    assert A.req_prepare([25], "s1", "select $1") == "P\x1d25\x1ds1\x1dselect $1"
+    assert A.req_execute("a\x1f\x1e", "s1") == "X\x1da\x1f\x1e\x1ds1"
+    assert A.req_close_statement("s1") == "L\x1ds1"
+    assert A.req_cancel("t\x1f127.0.0.1") == "k\x1dt\x1f127.0.0.1"
+
+
+def _conformance_file():
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(here, "..", "..", "conformance", "packed.json")
+
+
+def _step_vectors(node, invalid=False):
+    """Every step vector in the file, as (text, must_fail): any object with a string "step";
+    it must fail when it says so ("valid": false, an "error") or sits under a key naming
+    invalid or malformed input. (The file's exact schema is the wire crate's; this reads it
+    loosely so that the layout, not the schema, is what is checked here.)"""
+    if isinstance(node, dict):
+        if isinstance(node.get("step"), str):
+            bad = invalid or node.get("valid") is False or bool(node.get("error"))
+            yield node["step"], bad
+            return
+        for key, value in node.items():
+            k = key.lower()
+            yield from _step_vectors(value, invalid or "invalid" in k or "malformed" in k)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _step_vectors(value, invalid)
+
+
+@pytest.mark.skipif(not os.path.exists(_conformance_file()),
+                    reason="conformance/packed.json is not in this checkout")
+def test_conformance_vectors():
+    """The shared vectors: every valid step decodes, every invalid one is an InterfaceError."""
+    with open(_conformance_file(), encoding="utf-8") as f:
+        vectors = json.load(f)
+    checked = 0
+    for text, must_fail in _step_vectors(vectors):
+        if must_fail:
+            with pytest.raises(wasmpg.InterfaceError):
+                A.decode_step(text)
+        else:
+            A.decode_step(text)
+        checked += 1
+    assert checked, "no step vectors found in conformance/packed.json"

@@ -33,12 +33,12 @@ import pwd
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
 DBNAME = "wasmpg_test"
 
 #: role name -> (password or None, pg_hba.conf method over TCP); filled from pgcluster's JSON.
-ROLES: Dict[str, Tuple[Optional[str], str]] = {}
+ROLES: dict[str, tuple[Optional[str], str]] = {}
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -95,7 +95,7 @@ class Cluster:
 
         return drop
 
-    def _run(self, args: List[str], stdin: Optional[str] = None, check: bool = True):  # type: ignore[no-untyped-def]
+    def _run(self, args: list[str], stdin: Optional[str] = None, check: bool = True):  # type: ignore[no-untyped-def]
         env = dict(os.environ)
         for k in list(env):
             if k.startswith("PG"):
@@ -157,7 +157,7 @@ class Cluster:
 
     # -- lifecycle --
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         if os.geteuid() == 0:
             try:
                 self._account = pwd.getpwnam("postgres")
@@ -168,7 +168,8 @@ class Cluster:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             raise RuntimeError(
-                "%s failed (%d):\n%s%s" % (" ".join(args), proc.returncode, proc.stdout, proc.stderr)
+                "%s failed (%d):\n%s%s"
+                % (" ".join(args), proc.returncode, proc.stdout, proc.stderr)
             )
         try:
             info = json.loads(proc.stdout)

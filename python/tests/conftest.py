@@ -14,9 +14,9 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _pgcluster  # noqa: E402
+import _pgcluster
 
-import wasmpg  # noqa: E402
+import wasmpg
 
 
 def pytest_report_header(config):  # type: ignore[no-untyped-def]

@@ -254,36 +254,38 @@ def _conformance_file():
     return os.path.join(here, "..", "..", "conformance", "packed.json")
 
 
-def _step_vectors(node, invalid=False):
-    """Every step vector in the file, as (text, must_fail): any object with a string "step";
-    it must fail when it says so ("valid": false, an "error") or sits under a key naming
-    invalid or malformed input. (The file's exact schema is the wire crate's; this reads it
-    loosely so that the layout, not the schema, is what is checked here.)"""
-    if isinstance(node, dict):
-        if isinstance(node.get("step"), str):
-            bad = invalid or node.get("valid") is False or bool(node.get("error"))
-            yield node["step"], bad
-            return
-        for key, value in node.items():
-            k = key.lower()
-            yield from _step_vectors(value, invalid or "invalid" in k or "malformed" in k)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _step_vectors(value, invalid)
+def _vectors():
+    with open(_conformance_file(), encoding="utf-8") as f:
+        return json.load(f)
 
 
 @pytest.mark.skipif(not os.path.exists(_conformance_file()),
                     reason="conformance/packed.json is not in this checkout")
-def test_conformance_vectors():
-    """The shared vectors: every valid step decodes, every invalid one is an InterfaceError."""
-    with open(_conformance_file(), encoding="utf-8") as f:
-        vectors = json.load(f)
-    checked = 0
-    for text, must_fail in _step_vectors(vectors):
-        if must_fail:
-            with pytest.raises(wasmpg.InterfaceError):
-                A.decode_step(text)
-        else:
-            A.decode_step(text)
-        checked += 1
-    assert checked, "no step vectors found in conformance/packed.json"
+def test_conformance_steps_decode_as_the_vectors_say():
+    """The shared vectors (the Rust reference decoder passes the same file): every valid step
+    decodes to its send bytes, action tag and event tags, in order; rows keep their batch."""
+    vectors = _vectors()
+    assert len(vectors["steps"]) >= 25
+    for vector in vectors["steps"]:
+        expected = vector["expected"]
+        send, action, _payload, events = A.decode_step(vector["input"])
+        assert list(send) == expected["send"], vector["name"]
+        assert action == expected["action"]["action"], vector["name"]
+        assert len(events) == len(expected["events"]), vector["name"]
+        for (tag, payload), want in zip(events, expected["events"]):
+            assert tag == want["event"], vector["name"]
+            if tag == "R":
+                assert payload == (want["row_count"], want["escaped"], want["batch"]), (
+                    vector["name"]
+                )
+
+
+@pytest.mark.skipif(not os.path.exists(_conformance_file()),
+                    reason="conformance/packed.json is not in this checkout")
+def test_conformance_malformed_steps_are_interface_errors():
+    """Every malformed step the vectors list is an InterfaceError, never another exception."""
+    vectors = _vectors()
+    assert len(vectors["malformed_steps"]) >= 15
+    for vector in vectors["malformed_steps"]:
+        with pytest.raises(wasmpg.InterfaceError):
+            A.decode_step(vector["input"])

@@ -219,8 +219,13 @@ def _bad(what: str) -> InterfaceError:
     return InterfaceError("malformed step from the guest: %s" % what)
 
 
+def _canonical(digits: str) -> bool:
+    """ASCII digits without leading zeros: the one spelling a number has (docs/abi.md)."""
+    return digits.isdigit() and digits.isascii() and (digits == "0" or digits[0] != "0")
+
+
 def _uint(raw: str, hi: int, what: str) -> int:
-    if not (raw.isdigit() and raw.isascii()):
+    if not _canonical(raw):
         raise _bad("%s is not a number: %r" % (what, raw[:20]))
     value = int(raw)
     if value > hi:
@@ -230,7 +235,7 @@ def _uint(raw: str, hi: int, what: str) -> int:
 
 def _sint(raw: str, bits: int, what: str) -> int:
     digits = raw[1:] if raw.startswith("-") else raw
-    if not (digits.isdigit() and digits.isascii()):
+    if not _canonical(digits) or raw == "-0":
         raise _bad("%s is not a number: %r" % (what, raw[:20]))
     value = int(raw)
     if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
@@ -448,7 +453,7 @@ def decode_step(step: str) -> Step:
     if colon <= 0:
         raise _bad("no send length")
     length = step[:colon]
-    if not (length.isdigit() and length.isascii()):
+    if not _canonical(length):
         raise _bad("the send length is not a number")
     start = colon + 1
     end = start + int(length)

@@ -6,6 +6,8 @@
 //! Modules:
 //! - [`session`]: the sans-I/O state machine (startup, authentication, simple and extended
 //!   query); every call returns a [`session::Step`].
+//!   Its `auth` submodule answers the server's password requests (conninfo, password file,
+//!   host) and hands out the cancel token.
 //! - `framing`: taking one complete backend message off the input buffer, with the header
 //!   checks (type byte, length, `max-message-size`) made before the body is buffered.
 //! - `statement_cache`: the automatic prepared-statement cache behind `query` (LRU by SQL text

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use fallible_iterator::FallibleIterator;
-use postgres_protocol::authentication::md5_hash;
 use postgres_protocol::message::backend::{DataRowBody, Message, RowDescriptionBody};
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
@@ -20,8 +19,10 @@ use crate::codec::{self, Decoder};
 use crate::conninfo::{self, ConnInfo, Target};
 use crate::error::{DbError, Error, ErrorKind};
 use crate::framing::{self, message_name};
-use crate::scram::{self, ScramSha256};
+use crate::scram::ScramSha256;
 use crate::statement_cache::{Lookup, Pending, StatementCache};
+
+mod auth;
 
 /// Session limits and behaviour, from the host.
 #[derive(Debug, Clone)]
@@ -437,163 +438,9 @@ impl Session {
         self.fail(Error::new(kind, message))
     }
 
-    pub fn password(&mut self, password: Option<String>) -> Step {
-        if !matches!(self.state, State::NeedPassword) {
-            return self.usage("password given while none was requested");
-        }
-        let Some(password) = password else {
-            return self.fail(Error::new(
-                ErrorKind::Authentication,
-                "the server requested password authentication, but no password was supplied",
-            ));
-        };
-        self.password = Some(password);
-        self.state = State::Startup;
-        let auth = std::mem::replace(&mut self.auth, Auth::None);
-        if let Err(e) = self.answer_auth(auth) {
-            return self.fail(e);
-        }
-        self.finish()
-    }
-
     fn target(&self) -> Option<Target> {
         let info = self.info.as_ref()?;
         info.hosts.get(self.host_index).map(|h| h.target.clone())
-    }
-
-    /// Answers an authentication request now that a password is known.
-    fn answer_auth(&mut self, auth: Auth) -> Result<(), Error> {
-        let Some(password) = self.password.clone() else {
-            return Err(Error::new(
-                ErrorKind::Authentication,
-                "no password available",
-            ));
-        };
-        let user = self
-            .info
-            .as_ref()
-            .map(|i| i.user.clone())
-            .unwrap_or_default();
-        match auth {
-            Auth::None | Auth::Scram(_) => {}
-            Auth::Cleartext => {
-                frontend::password_message(password.as_bytes(), &mut self.out)
-                    .map_err(write_err)?;
-            }
-            Auth::Md5(salt) => {
-                let hash = md5_hash(user.as_bytes(), password.as_bytes(), salt);
-                frontend::password_message(hash.as_bytes(), &mut self.out).map_err(write_err)?;
-            }
-            Auth::SaslRequested => {
-                let scram = ScramSha256::new(&password, &scram::random_nonce());
-                frontend::sasl_initial_response(
-                    ScramSha256::MECHANISM,
-                    &scram.client_first(),
-                    &mut self.out,
-                )
-                .map_err(write_err)?;
-                self.auth = Auth::Scram(Box::new(scram));
-            }
-        }
-        Ok(())
-    }
-
-    /// The server asked for a password: answer now, or ask the host to read the password file,
-    /// or for a password.
-    fn password_needed(&mut self, auth: Auth) -> Result<(), Error> {
-        if self.password.is_some() {
-            return self.answer_auth(auth);
-        }
-        self.auth = auth;
-        self.state = if !self.passfile_read && self.passfile_path().is_some() {
-            State::NeedPassfile
-        } else {
-            State::NeedPassword
-        };
-        Ok(())
-    }
-
-    /// libpq's choice: `passfile` (conninfo or `PGPASSFILE`), else the host's default.
-    fn passfile_path(&self) -> Option<&str> {
-        let info = self.info.as_ref()?;
-        info.passfile
-            .as_deref()
-            .or(self.opts.default_passfile.as_deref())
-            .filter(|p| !p.is_empty())
-    }
-
-    /// The answer to [`Action::NeedFile`] for the password file: matched with libpq's rules;
-    /// no match (or no file) asks the host for a password.
-    pub fn file(&mut self, answer: FileAnswer<'_>) -> Step {
-        if !matches!(self.state, State::NeedPassfile) {
-            return self.usage("a file was given while none was requested");
-        }
-        self.passfile_read = true;
-        let path = self.passfile_path().unwrap_or_default().to_owned();
-        let found = match answer {
-            FileAnswer::Text(text) => self.passfile_lookup(text),
-            FileAnswer::Missing | FileAnswer::Unreadable(_) => None,
-            FileAnswer::TooOpen => {
-                let warning = crate::passfile::Ignored::GroupOrWorldAccess.warning(&path);
-                self.events
-                    .push(Event::Notice(Box::new(DbError::client_warning(warning))));
-                None
-            }
-            FileAnswer::Denied(reason) => {
-                return self.fail(Error::new(
-                    ErrorKind::PolicyDenied,
-                    format!("reading the password file \"{path}\" was denied: {reason}"),
-                ));
-            }
-        };
-        match found {
-            Some(password) => {
-                self.password = Some(password);
-                self.state = State::Startup;
-                let auth = std::mem::replace(&mut self.auth, Auth::None);
-                if let Err(e) = self.answer_auth(auth) {
-                    return self.fail(e);
-                }
-            }
-            None => self.state = State::NeedPassword,
-        }
-        self.finish()
-    }
-
-    fn passfile_lookup(&self, text: &str) -> Option<String> {
-        let info = self.info.as_ref()?;
-        let host = info.hosts.get(self.host_index)?;
-        let port = host.port.to_string();
-        crate::passfile::lookup(
-            text,
-            &crate::passfile::Target {
-                host: &host.host,
-                port: &port,
-                dbname: &info.dbname,
-                user: &info.user,
-            },
-            Some(&self.opts.default_socket_dir),
-        )
-        // libpq: an empty password from the file counts as none.
-        .filter(|p| !p.is_empty())
-    }
-
-    /// What a cancel request for this session needs, as an opaque token (see [`crate::cancel`]).
-    pub fn cancel_token(&self) -> Result<String, Error> {
-        let (Some((process_id, secret_key)), Some(target)) = (self.backend_key, self.target())
-        else {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                "no cancel token: the session is not connected",
-            ));
-        };
-        Ok(crate::cancel::Token {
-            target,
-            addr: self.peer_addr.clone(),
-            process_id,
-            secret_key,
-        }
-        .encode())
     }
 
     // ---- requests ----
@@ -1303,17 +1150,6 @@ impl Session {
             action,
             events: std::mem::take(&mut self.events),
         }
-    }
-
-    fn password_request(&self) -> Option<PasswordRequest> {
-        let info = self.info.as_ref()?;
-        let host = info.hosts.get(self.host_index)?;
-        Some(PasswordRequest {
-            host: host.host.clone(),
-            port: host.port,
-            dbname: info.dbname.clone(),
-            user: info.user.clone(),
-        })
     }
 }
 

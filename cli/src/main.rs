@@ -124,6 +124,21 @@ fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    // Ctrl-C cancels the running statement on the server, as psql does: the statement fails
+    // with 57014, which is reported below, and the backend is left idle.
+    match client.cancel_token() {
+        Ok(token) => {
+            let installed = ctrlc::set_handler(move || {
+                if let Err(e) = token.cancel_query() {
+                    eprintln!("wasmpg: could not send the cancel request: {e}");
+                }
+            });
+            if let Err(e) = installed {
+                eprintln!("wasmpg: Ctrl-C will not cancel statements: {e}");
+            }
+        }
+        Err(e) => eprintln!("wasmpg: Ctrl-C will not cancel statements: {e}"),
+    }
     let demo = cluster.is_some() && commands.len() == DEMO.len();
     let mut out = std::io::stdout().lock();
     for sql in &commands {

@@ -191,3 +191,44 @@ fn bad_conninfo_fails_without_a_panic() {
     assert!(!err.contains("panicked"), "the CLI panicked:\n{err}");
     assert!(err.contains("port"), "stderr does not explain:\n{err}");
 }
+
+#[test]
+fn sigint_cancels_the_running_statement_on_the_server() {
+    let c = cluster();
+    let mut cmd = Command::new(cli_path());
+    cmd.args([
+        &c.superuser_conninfo(),
+        "-c",
+        "SELECT pg_sleep(60), 'wasmpg-sigint'",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .stdin(Stdio::null());
+    let child = cmd.spawn().expect("the CLI starts");
+    let pid = wait_until(
+        "the CLI's statement to run",
+        Duration::from_secs(30),
+        || {
+            let pid = c.psql(
+                "SELECT pid FROM pg_stat_activity \
+             WHERE state = 'active' AND query LIKE '%wasmpg-sigint%' AND pid <> pg_backend_pid()",
+            );
+            (!pid.is_empty()).then_some(pid)
+        },
+    );
+    // SAFETY: kill(2) with the child's pid and SIGINT has no memory effects.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0, "kill(SIGINT)");
+    let out = child.wait_with_output().expect("the CLI ends");
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("57014"), "{err}");
+    // The backend was left idle (or already gone with the CLI's exit), never still sleeping.
+    let state = c.psql(&format!(
+        "SELECT state FROM pg_stat_activity WHERE pid = {pid}"
+    ));
+    assert!(
+        state.is_empty() || state == "idle",
+        "backend state {state:?}"
+    );
+}

@@ -361,4 +361,69 @@ mod tests {
         }));
         assert_eq!(p.to_string(), "deny all");
     }
+
+    /// The shared vectors, `conformance/policy.json`: cases the Rust host knowingly answers
+    /// differently (`known_difference.rust`) are skipped and printed.
+    #[test]
+    fn conformance_vectors() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../conformance/policy.json"))
+                .expect("policy.json is JSON");
+        assert_eq!(doc["topic"], "policy");
+        let cases = doc["cases"].as_array().expect("cases");
+        let mut failures = Vec::new();
+        for case in cases {
+            let name = case["name"].as_str().expect("name");
+            if let Some(why) = case.get("known_difference").and_then(|d| d.get("rust")) {
+                println!("skipped (known difference): {name}: {why}");
+                continue;
+            }
+            let entries: Vec<&str> = case["input"]["allow"]
+                .as_array()
+                .expect("allow")
+                .iter()
+                .map(|e| e.as_str().expect("entries are strings"))
+                .collect();
+            let expected = &case["expected"];
+            let policy = match (Policy::parse_allow(&entries), expected.get("error")) {
+                (Ok(policy), None) => policy,
+                (Ok(policy), Some(_)) => {
+                    failures.push(format!("{name}: accepted as {policy}"));
+                    continue;
+                }
+                (Err(e), None) => {
+                    failures.push(format!("{name}: rejected: {}", e.message()));
+                    continue;
+                }
+                (Err(e), Some(error)) => {
+                    assert_eq!(error["kind"], "config", "{name}");
+                    let needle = error["message_contains"]
+                        .as_str()
+                        .expect("message_contains");
+                    if e.kind() != ErrorKind::Config || !e.message().contains(needle) {
+                        failures.push(format!("{name}: wrong error: {}", e.message()));
+                    }
+                    continue;
+                }
+            };
+            let target = &case["input"]["target"];
+            let endpoint = match target["kind"].as_str().expect("kind") {
+                "tcp" => Endpoint::Tcp {
+                    host: target["host"].as_str().expect("host").to_owned(),
+                    port: u16::try_from(target["port"].as_u64().expect("port")).expect("port"),
+                },
+                "unix" => Endpoint::Unix {
+                    path: PathBuf::from(target["path"].as_str().expect("path")),
+                },
+                other => panic!("{name}: unknown target kind {other:?}"),
+            };
+            let allowed = expected["allowed"].as_bool().expect("allowed");
+            if policy.allows(&endpoint) != allowed {
+                failures.push(format!(
+                    "{name}: {endpoint} with {policy}: expected allowed={allowed}"
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
 }

@@ -246,6 +246,9 @@ fn parse_endpoint(entry: &str) -> Result<Endpoint, Error> {
     if host.is_empty() || (host.contains(':') && !host.starts_with('[')) {
         return Err(bad());
     }
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     let port: u16 = port.parse().map_err(|_| bad())?;
     if port == 0 {
         return Err(bad());

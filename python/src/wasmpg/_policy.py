@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FilePolicy", "Policy", "default_passfile", "describe", "home_dir"]
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def _normalize_host(host: str) -> str:
     """Host names compare case-insensitively; IPv6 literals compare without brackets."""
     if host.startswith("[") and host.endswith("]"):
@@ -23,7 +26,8 @@ def _normalize_host(host: str) -> str:
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
-        return host.lower()
+        # ASCII-only case folding, as DNS compares names (str.lower() would fold non-ASCII).
+        return host.translate(_ASCII_LOWER)
 
 
 class Policy:
@@ -74,7 +78,7 @@ class Policy:
         host, sep, port_s = entry.rpartition(":")
         if not sep or not host or (":" in host and not host.startswith("[")):
             raise bad
-        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+        if not (port_s.isascii() and port_s.isdigit()) or not 0 < int(port_s) < 65536:
             raise bad
         return ("tcp", (_normalize_host(host), int(port_s)))
 

@@ -48,7 +48,8 @@ class Sandbox:
         except Interrupted:
             self.poisoned = True
             raise GuestTrap(
-                "the guest exceeded its CPU time bound (%d s per call) and was discarded"
+                "the guest trapped: it exceeded its CPU time bound (%d s per call); its instance "
+                "was discarded"
                 % (CPU_LIMIT_TICKS // 100)
             ) from None
         except Trap as e:

@@ -49,8 +49,7 @@ class Sandbox:
             self.poisoned = True
             raise GuestTrap(
                 "the guest trapped: it exceeded its CPU time bound (%d s per call); its instance "
-                "was discarded"
-                % (CPU_LIMIT_TICKS // 100)
+                "was discarded" % (CPU_LIMIT_TICKS // 100)
             ) from None
         except Trap as e:
             self.poisoned = True

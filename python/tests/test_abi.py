@@ -152,9 +152,12 @@ def test_step_example():
     assert encode_step(send, action, arg, events) == s
 
 
-def test_open_action_without_the_address_field():
-    step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000")
+def test_open_action_has_exactly_five_fields():
+    step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000\x1f\x00")
     assert step[1:3] == ("o", (("tcp", ("h", 5432)), 2000, None))
+    # The address field is always there (U+0000 when absent): four fields are malformed.
+    with pytest.raises(wasmpg.InterfaceError):
+        A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000")
     step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f\x00\x1f127.0.0.1:5432")
     assert step[2] == (("tcp", ("h", 5432)), None, "127.0.0.1:5432")
 

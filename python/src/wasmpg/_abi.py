@@ -425,10 +425,10 @@ def _action(record: str) -> tuple[str, Any]:
             raise _bad("a done action without a transaction status")
         return tag, TX_STATUS[f[1]]
     if tag == "o":
-        # The fifth field (the address a cancel request goes to) is optional.
-        if n != 4 and n != 5:
+        # The fifth field is the address a cancel request goes to (absent: U+0000).
+        if n != 5:
             raise _bad("an open action with %d fields" % n)
-        addr = _field(f[5]) if n == 5 else None
+        addr = _field(f[5])
         return tag, (_target(f[1], f[2], f[3]), _opt_uint(f[4], _U32, "timeout"), addr)
     if tag == "p":
         if n != 4:

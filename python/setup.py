@@ -1,23 +1,22 @@
 """Build hook: ships the guest component as package data ``wasmpg/wasmpg_guest.wasm``.
 
-The component is not committed. At build time it is taken from, in order:
+At build time the component is taken from, in order:
 
 1. ``$WASMPG_GUEST_WASM``, if set;
 2. ``../target/guest/wasm32-wasip2/guest/wasmpg_guest.wasm`` (what ``cargo build -p wasmpg``
-   produces in this repository), when present;
-3. ``src/wasmpg/wasmpg_guest.wasm`` (an sdist, or an earlier build);
-4. otherwise ``cargo build --profile guest --locked -p wasmpg-guest --target wasm32-wasip2
-   --target-dir target/guest``, run from the repository root (needs Rust and
-   ``rustup target add wasm32-wasip2``).
+   builds from this repository's ``guest/``), when present;
+3. ``../host/component/wasmpg_guest.wasm``, the committed component, checked against its
+   recorded SHA-256 (the Rust host's tests keep it identical to what ``guest/`` builds), so
+   ``pip install ./python`` needs no Rust at all;
+4. ``src/wasmpg/wasmpg_guest.wasm`` (an sdist).
 
 The file is copied into the build and into ``src/wasmpg/`` (git-ignored), so editable
 installs and sdists find it too.
 """
 
+import hashlib
 import os
 import shutil
-import subprocess
-import sys
 
 from setuptools import setup
 from setuptools.command.build_py import build_py as _build_py
@@ -28,44 +27,21 @@ ROOT = os.path.dirname(HERE)
 NAME = "wasmpg_guest.wasm"
 BUILT = os.path.join(ROOT, "target", "guest", "wasm32-wasip2", "guest", NAME)
 IN_TREE = os.path.join(HERE, "src", "wasmpg", NAME)
+COMMITTED = os.path.join(ROOT, "host", "component", NAME)
 
 
-def _cargo_build() -> str:
-    if not os.path.isfile(os.path.join(ROOT, "guest", "Cargo.toml")):
+def _committed() -> str:
+    """The committed component, after checking it against its recorded SHA-256."""
+    with open(COMMITTED, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    with open(COMMITTED + ".sha256", encoding="ascii") as f:
+        recorded = f.read().split()[0].lower()
+    if digest != recorded:
         raise SystemExit(
-            "wasmpg: the guest component %s is missing and the Rust sources are not here to "
-            "build it" % NAME
+            "wasmpg: %s has SHA-256 %s but %s.sha256 records %s: the file is damaged"
+            % (COMMITTED, digest, COMMITTED, recorded)
         )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("CARGO_BUILD_", "CARGO_PROFILE_", "CARGO_TARGET_", "CARGO_ENCODED_", "RUSTC_")
-        )
-        and k not in ("RUSTFLAGS", "CARGO_TARGET_DIR")
-    }
-    cmd = [
-        os.environ.get("CARGO", "cargo"),
-        "build",
-        "--profile",
-        "guest",
-        "--locked",
-        "-p",
-        "wasmpg-guest",
-        "--target",
-        "wasm32-wasip2",
-        "--target-dir",
-        os.path.join(ROOT, "target", "guest"),
-    ]
-    print("wasmpg: building the guest component: %s" % " ".join(cmd), file=sys.stderr)
-    try:
-        subprocess.check_call(cmd, cwd=ROOT, env=env)
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise SystemExit(
-            "wasmpg: building the guest component failed (%s); is the target installed? "
-            "`rustup target add wasm32-wasip2`" % e
-        ) from e
-    return BUILT
+    return COMMITTED
 
 
 def guest_component() -> str:
@@ -75,9 +51,14 @@ def guest_component() -> str:
         return override
     if os.path.isfile(BUILT):
         return BUILT
+    if os.path.isfile(COMMITTED):
+        return _committed()
     if os.path.isfile(IN_TREE):
         return IN_TREE
-    return _cargo_build()
+    raise SystemExit(
+        "wasmpg: no guest component: neither %s, nor %s, nor %s exists"
+        % (BUILT, COMMITTED, IN_TREE)
+    )
 
 
 def _place(dest_dir: str) -> None:

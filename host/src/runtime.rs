@@ -20,15 +20,43 @@ use crate::guest::{self, Step};
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         // The one contract shared with every host: `version`, `call`, `call-bytes`.
-        path: "../wit",
+        // `host/wit` links to the repository's `wit/`, so the published crate carries the contract.
+        path: "wit",
         // The component's world: it exports the `packed` interface and imports nothing of ours.
         world: "driver",
     });
 }
 
-/// The guest component, built by `build.rs` from `guest/` for wasm32-wasip2.
+/// The guest component: built by `build.rs` from `guest/` in the repository, or the committed
+/// `component/wasmpg_guest.wasm` in the published crate.
 pub(crate) static GUEST_WASM: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/wasmpg_guest.wasm"));
+
+/// The SHA-256 (lowercase hex) `build.rs` recorded for [`GUEST_WASM`]; in the published crate,
+/// the one committed beside the component.
+pub(crate) const GUEST_SHA256: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/wasmpg_guest.wasm.sha256"));
+
+/// Where `build.rs` took the component from: `source`, `committed` or `prebuilt`.
+pub(crate) const GUEST_ORIGIN: &str = env!("WASMPG_GUEST_ORIGIN");
+
+/// The embedded component's SHA-256, checked against [`GUEST_SHA256`] before anything is
+/// compiled or loaded from the cache: a component that is not the one the build recorded is a
+/// setup error, never code that runs.
+fn checked_digest() -> Result<[u8; 32], Error> {
+    let digest: [u8; 32] = Sha256::digest(GUEST_WASM).into();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    if hex != GUEST_SHA256.trim() {
+        return Err(Error::new(
+            ErrorKind::Setup,
+            format!(
+                "the embedded guest component ({GUEST_ORIGIN}) has SHA-256 {hex}, but the build recorded {}",
+                GUEST_SHA256.trim()
+            ),
+        ));
+    }
+    Ok(digest)
+}
 
 /// Epoch ticks per second: the granularity of the CPU bound.
 const TICKS_PER_SECOND: u64 = 100;
@@ -324,11 +352,12 @@ fn spawn_ticker(engine: &Engine) {
 /// The cache key covers the component bytes and the engine's compatibility hash (wasmtime
 /// version and every setting that affects compiled code), so a stale artifact is never loaded.
 fn load_component(engine: &Engine, cache_dir: Option<&Path>) -> Result<Component, Error> {
+    let digest = checked_digest()?;
     let dir = cache_dir.map(Path::to_path_buf).or_else(default_cache_dir);
     let Some(dir) = dir else {
         return compile(engine);
     };
-    let path = dir.join(cache_file_name(engine));
+    let path = dir.join(cache_file_name(engine, &digest));
     if path.is_file() {
         // SAFETY: `deserialize_file` trusts the file to be a wasmtime artifact: only this crate
         // writes into the cache directory (atomically, by rename), under the user's own cache
@@ -345,7 +374,7 @@ fn load_component(engine: &Engine, cache_dir: Option<&Path>) -> Result<Component
         let tmp = dir.join(format!(
             ".{}.{}.tmp",
             std::process::id(),
-            cache_file_name(engine)
+            cache_file_name(engine, &digest)
         ));
         if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
@@ -358,8 +387,7 @@ fn compile(engine: &Engine) -> Result<Component, Error> {
     Component::new(engine, GUEST_WASM).map_err(setup("cannot compile the guest component"))
 }
 
-fn cache_file_name(engine: &Engine) -> String {
-    let digest = Sha256::digest(GUEST_WASM);
+fn cache_file_name(engine: &Engine, digest: &[u8; 32]) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
@@ -434,5 +462,42 @@ impl Sandbox {
     /// Bytes of linear memory the instance currently has (for benchmarks and tests).
     pub(crate) fn memory_bytes(&self) -> usize {
         self.store.data().limits.memory_used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published crate embeds the committed component, so the committed file must be exactly
+    /// what the sources build (`host/component/update` refreshes it).
+    #[test]
+    fn committed_component_is_what_the_sources_build() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("component");
+        let committed = std::fs::read(dir.join("wasmpg_guest.wasm")).expect("committed component");
+        let sum = std::fs::read_to_string(dir.join("wasmpg_guest.wasm.sha256")).expect("its sum");
+        let recorded = sum.split_whitespace().next().unwrap_or_default();
+        let hex: String = Sha256::digest(&committed)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex, recorded,
+            "wasmpg_guest.wasm.sha256 is not the committed file's digest"
+        );
+        assert_eq!(
+            GUEST_ORIGIN, "source",
+            "the tests run on the repository's own sources"
+        );
+        assert!(
+            committed == GUEST_WASM,
+            "host/component/wasmpg_guest.wasm is not what guest/ builds: run host/component/update"
+        );
+    }
+
+    #[test]
+    fn the_embedded_component_matches_its_recorded_digest() {
+        let digest = checked_digest().expect("digest");
+        assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(GUEST_WASM)));
     }
 }

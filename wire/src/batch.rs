@@ -42,6 +42,27 @@ impl BatchWriter {
         self.data.push(FIELD_END);
     }
 
+    /// Appends one non-NULL field that `write` produces directly into the batch (no scratch
+    /// copy), then escapes what it wrote if it has to. When `write` fails, nothing of the field
+    /// stays in the batch.
+    pub fn push_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.data.len();
+        if let Err(e) = write(&mut self.data) {
+            self.data.truncate(start);
+            return Err(e);
+        }
+        if escape::needs_escape(&self.data.as_bytes()[start..]) {
+            let value = self.data.split_off(start);
+            escape::escape_into(&mut self.data, &value);
+            self.escaped = true;
+        }
+        self.data.push(FIELD_END);
+        Ok(())
+    }
+
     pub fn end_row(&mut self) {
         self.data.push(ROW_END);
         self.count += 1;
@@ -213,6 +234,35 @@ pub fn parse_rows(data: &str) -> Result<Vec<ParsedRow<'_>>, BatchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_with_writes_in_place_escapes_and_rolls_back() {
+        let mut w = BatchWriter::default();
+        w.push_with(|out| {
+            out.push_str("2024-01-02 03:04:05.000000+00:00");
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert!(w
+            .push_with(|out| {
+                out.push_str("half written");
+                Err("bad value")
+            })
+            .is_err());
+        let mut plain = w.take();
+        assert!(!plain.escaped);
+        assert_eq!(plain.data, "2024-01-02 03:04:05.000000+00:00\u{1f}");
+        w.push_with(|out| {
+            out.push_str("a\u{1e}b\u{0}");
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        w.end_row();
+        plain = w.take();
+        assert!(plain.escaped);
+        let rows = parse_rows(&plain.data).unwrap();
+        assert_eq!(rows[0][0].as_deref(), Some("a\u{1e}b\u{0}"));
+    }
 
     #[test]
     fn writes_and_parses_back() {

@@ -281,7 +281,6 @@ pub struct Session {
     pending_results: std::collections::VecDeque<Option<Arc<Described>>>,
     current: Option<Current>,
     batch: BatchWriter,
-    scratch: String,
     cache: StatementCache<Arc<Described>>,
     prepared: HashMap<String, Arc<Described>>,
 }
@@ -314,7 +313,6 @@ impl Session {
             pending_results: Default::default(),
             current: None,
             batch: BatchWriter::default(),
-            scratch: String::new(),
             prepared: HashMap::new(),
         }
     }
@@ -1060,10 +1058,8 @@ impl Session {
                 }
                 continue;
             }
-            self.scratch.clear();
-            match decoder.decode(raw, &mut self.scratch) {
-                Ok(()) => self.batch.push_field(&self.scratch),
-                Err(e) => failure = Some(format!("column {index}: {e}")),
+            if let Err(e) = self.batch.push_with(|out| decoder.decode(raw, out)) {
+                failure = Some(format!("column {index}: {e}"));
             }
         }
         if index != decoders.len() {

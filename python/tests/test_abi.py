@@ -152,6 +152,28 @@ def test_step_example():
     assert encode_step(send, action, arg, events) == s
 
 
+def test_repeated_metadata_decodes_the_same_with_its_own_batches():
+    """A statement run again returns the same metadata with other rows: the decoder remembers
+    the metadata, and must still pair each rows event with this step's batch, check the number
+    of batches, and hand out a list the caller may keep."""
+    meta = ("0:d\x1fI\x1eC\x1f1\x1fn\x1f23\x1f-1\x1f0\x1f0\x1f4\x1eR\x1f1\x1f0\x1eK"
+            "\x1fSELECT 1\x1f1")
+    first = A.decode_step(meta + "\x1d42\x1f\x1e")
+    again = A.decode_step(meta + "\x1d43\x1f\x1e")
+    assert first[3][1] == ("R", (1, False, "42\x1f\x1e"))
+    assert again[3][1] == ("R", (1, False, "43\x1f\x1e"))
+    assert again[3] is not first[3]
+    again[3].clear()
+    assert A.decode_step(meta + "\x1d44\x1f\x1e")[3][2] == ("K", ("SELECT 1", 1))
+    for bad in (meta, meta + "\x1d42\x1f\x1e\x1d43\x1f\x1e"):
+        with pytest.raises(wasmpg.InterfaceError):
+            A.decode_step(bad)
+    # Metadata holding an error is decoded afresh every time (its fields are a dict).
+    err = "0:d\x1fE\x1eE\x1fdb\x1fboom\x1fC42P01"
+    one, two = A.decode_step(err)[3][0], A.decode_step(err)[3][0]
+    assert one == two and one[1][2] is not two[1][2]
+
+
 def test_open_action_has_exactly_five_fields():
     step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000\x1f\x00")
     assert step[1:3] == ("o", (("tcp", ("h", 5432)), 2000, None))

@@ -322,6 +322,7 @@ def test_bad_arguments_are_clear_errors(cluster, aconn):
         with pytest.raises(wasmpg.InterfaceError):
             wasmpg.connect(cluster.dsn(), allow=allow)
     for kwargs in ({"read_timeout": "x"}, {"statement_cache": "x"}, {"memory_limit": 0},
-                   {"max_message_size": 2 ** 40}, {"dsn": 5}):
+                   {"max_message_size": 2 ** 40}, {"dsn": 5}, {"cpu_limit": 0},
+                   {"cpu_limit": True}, {"cpu_limit": "1"}, {"cpu_limit": 1e9}):
         with pytest.raises(wasmpg.ProgrammingError):
             wasmpg.connect(**dict({"dsn": cluster.dsn()}, **kwargs))

@@ -128,6 +128,7 @@ def connect(
     statement_cache: int = 256,
     max_message_size: int = 64 << 20,
     memory_limit: int = 256 << 20,
+    cpu_limit: float = 5.0,
     **kwargs: Any,
 ) -> Connection:
     """Opens a connection.
@@ -155,6 +156,9 @@ def connect(
     ``max_message_size``: the largest server message accepted, in bytes (a longer one is an
     OperationalError and ends the connection). ``memory_limit``: the guest instance's linear
     memory bound, in bytes (exceeding it traps the guest: OperationalError, connection closed).
+    ``cpu_limit``: seconds of guest execution allowed per call into the guest (default 5, like
+    the Rust host's ``Config::cpu_limit_per_call``; granularity 10 ms); a call that runs longer
+    traps (OperationalError, connection closed).
     """
     if not isinstance(statement_cache, int) or statement_cache < 0:
         raise ProgrammingError("statement_cache must be a non-negative integer")
@@ -165,6 +169,12 @@ def connect(
     for name, value in (("max_message_size", max_message_size), ("memory_limit", memory_limit)):
         if not isinstance(value, int) or not 0 < value < 2**32:
             raise ProgrammingError("%s must be a positive number of bytes below 4 GiB" % name)
+    if (
+        not isinstance(cpu_limit, (int, float))
+        or isinstance(cpu_limit, bool)
+        or not 0 < cpu_limit <= 3600
+    ):
+        raise ProgrammingError("cpu_limit must be a positive number of seconds, at most 3600")
     conninfo = make_conninfo(dsn, **kwargs)
     session = Session(
         conninfo,
@@ -174,5 +184,6 @@ def connect(
         statement_cache=statement_cache,
         max_message_size=max_message_size,
         memory_limit=memory_limit,
+        cpu_limit=cpu_limit,
     )
     return Connection(session, autocommit=autocommit)

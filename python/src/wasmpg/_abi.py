@@ -468,6 +468,21 @@ def decode_step(step: str) -> Step:
             raise _bad("a send byte above U+00FF") from None
     meta, sep, rest = step[end:].partition(GS)
     batches = rest.split(GS) if sep else []
+    seen = _META_SEEN.get(meta)
+    if seen is not None:
+        # The same metadata decoded before (a statement run again): only the batches differ.
+        tag, payload, template, nrows = seen
+        if len(batches) != nrows:
+            raise _bad("a row batch without its rows event")
+        if not nrows:
+            return send, tag, payload, list(template)
+        it = iter(batches)
+        return (
+            send,
+            tag,
+            payload,
+            [("R", (ev[1][0], ev[1][1], next(it))) if ev[0] == "R" else ev for ev in template],
+        )
     records = meta.split(RS)
     tag, payload = _action(records[0])
     events: list[Event] = []
@@ -486,4 +501,31 @@ def decode_step(step: str) -> Step:
             raise _bad("a row batch without its rows event")
     elif batches:
         raise _bad("a row batch without its rows event")
+    _remember(meta, tag, payload, events)
     return send, tag, payload, events
+
+
+# Decoded step metadata by its text, for the steps a repeated statement produces again and
+# again (`d` with the same columns, row count and tag; `r`): decoding them is most of the
+# Python cost of a small round trip. Only metadata whose decoded values are immutable (tuples,
+# strings, numbers, and the shared column lists of _COLUMNS_SEEN) is kept.
+_META_SEEN: dict[str, tuple[str, Any, tuple[Event, ...], int]] = {}
+_CACHEABLE_EVENTS = frozenset("CRKQ")
+_CACHEABLE_ACTIONS = frozenset("rd")
+
+
+def _remember(meta: str, tag: str, payload: Any, events: list[Event]) -> None:
+    if tag not in _CACHEABLE_ACTIONS or len(meta) > 4096:
+        return
+    template: list[Event] = []
+    nrows = 0
+    for ev in events:
+        if ev[0] not in _CACHEABLE_EVENTS:
+            return
+        if ev[0] == "R":
+            nrows += 1
+            ev = ("R", (ev[1][0], ev[1][1], ""))
+        template.append(ev)
+    if len(_META_SEEN) >= 256:
+        _META_SEEN.clear()
+    _META_SEEN[meta] = (tag, payload, tuple(template), nrows)

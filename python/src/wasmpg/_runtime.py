@@ -22,7 +22,15 @@ from . import _capi
 from ._abi import VERSION
 from .errors import InterfaceError
 
-__all__ = ["CPU_LIMIT_TICKS", "EPOCH", "IFACE", "Runtime", "backend_name", "runtime"]
+__all__ = [
+    "CPU_LIMIT_TICKS",
+    "EPOCH",
+    "IFACE",
+    "TICKS_PER_SECOND",
+    "Runtime",
+    "backend_name",
+    "runtime",
+]
 
 TICKS_PER_SECOND = 100
 CPU_LIMIT_TICKS = 5 * TICKS_PER_SECOND  # 5 s of guest execution per call, like the Rust host

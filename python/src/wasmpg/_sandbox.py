@@ -7,9 +7,11 @@ over (GuestTrap), other sessions are unaffected.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ._abi import Step, decode_step
 from ._capi import Interrupted, Trap
-from ._runtime import CPU_LIMIT_TICKS, EPOCH, IFACE, Runtime
+from ._runtime import CPU_LIMIT_TICKS, EPOCH, IFACE, TICKS_PER_SECOND, Runtime
 from .errors import OperationalError
 
 __all__ = ["GuestTrap", "Sandbox"]
@@ -25,11 +27,15 @@ class GuestTrap(OperationalError):
 class Sandbox:
     """One guest instance in its own store (one session of the contract)."""
 
-    def __init__(self, rt: Runtime, memory_limit: int) -> None:
+    def __init__(self, rt: Runtime, memory_limit: int, cpu_limit: Optional[float] = None) -> None:
         rt.start_ticker()
         self._instance = rt.component.instantiate(memory_limit)
         self._call = self._instance.func(IFACE, "call")
-        self._instance.set_epoch_deadline(CPU_LIMIT_TICKS)
+        # The bound in epoch ticks (at least one): `cpu_limit` seconds, else the default.
+        self._ticks = (
+            CPU_LIMIT_TICKS if cpu_limit is None else max(1, round(cpu_limit * TICKS_PER_SECOND))
+        )
+        self._instance.set_epoch_deadline(self._ticks)
         self._deadline_at = EPOCH[0]
         self.poisoned = False
 
@@ -40,16 +46,16 @@ class Sandbox:
         # Each call gets between half and all of the CPU bound: the deadline is renewed only
         # once half of it has passed (saves a C call per guest call).
         now = EPOCH[0]
-        if now - self._deadline_at > CPU_LIMIT_TICKS // 2:
-            self._instance.set_epoch_deadline(CPU_LIMIT_TICKS)
+        if now - self._deadline_at > self._ticks // 2:
+            self._instance.set_epoch_deadline(self._ticks)
             self._deadline_at = now
         try:
             out = self._call(request)
         except Interrupted:
             self.poisoned = True
             raise GuestTrap(
-                "the guest trapped: it exceeded its CPU time bound (%d s per call); its instance "
-                "was discarded" % (CPU_LIMIT_TICKS // 100)
+                "the guest trapped: it exceeded its CPU time bound (%g s per call); its instance "
+                "was discarded" % (self._ticks / TICKS_PER_SECOND)
             ) from None
         except Trap as e:
             self.poisoned = True

@@ -154,6 +154,7 @@ class Session:
         statement_cache: int = 256,
         max_message_size: int = 64 << 20,
         memory_limit: int = 256 << 20,
+        cpu_limit: float = 5.0,
     ) -> None:
         self.closed = True
         self._io = Channel()
@@ -173,7 +174,7 @@ class Session:
         self.file_policy = FilePolicy.default(allow_files)
         self._options = _init_options(max_message_size, statement_cache)
 
-        sb = Sandbox(runtime(), memory_limit)
+        sb = Sandbox(runtime(), memory_limit, cpu_limit)
         self._sb = sb
         try:
             defaults = _env.defaults()

@@ -5,6 +5,11 @@
 //! The cache only keeps the books: the session sends Parse/Describe for a [`Lookup::Miss`],
 //! [`StatementCache::insert`]s the statement once the server has described it, and sends the
 //! Close messages from [`StatementCache::take_evicted`] with its next request.
+//!
+//! Invalidation goes by SQLSTATE and the server's non-localized fields, never by message text
+//! (which `lc_messages` translates): [`invalidation`] classifies a server error, and the session
+//! drops the one statement it concerns ([`StatementCache::discard`]), or everything after
+//! `DISCARD ALL` / `DEALLOCATE ALL` ([`StatementCache::clear`]).
 
 use std::collections::HashMap;
 
@@ -120,15 +125,57 @@ impl<D: Clone> StatementCache<D> {
         );
     }
 
-    /// Forgets every statement without closing them: the server no longer has them (DISCARD
-    /// ALL, DEALLOCATE) or their result shape changed.
+    /// Forgets every statement without closing them: the server no longer has them
+    /// (`DISCARD ALL`, `DEALLOCATE ALL`).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        self.evicted.clear();
+    }
+
+    /// Drops the statement named `name`. With `close`, its Close(Statement) is owed (the server
+    /// still has it, with a plan that no longer fits); without, the server has lost it already.
+    /// Returns whether it was cached.
+    pub(crate) fn discard(&mut self, name: &str, close: bool) -> bool {
+        let key = self
+            .entries
+            .iter()
+            .find(|(_, e)| e.name == name)
+            .map(|(k, _)| k.clone());
+        let Some(entry) = key.and_then(|k| self.entries.remove(&k)) else {
+            return false;
+        };
+        if close {
+            self.evicted.push(entry.name);
+        }
+        true
     }
 
     /// The names of evicted statements whose Close is owed, leaving none owed.
     pub(crate) fn take_evicted(&mut self) -> Vec<String> {
         std::mem::take(&mut self.evicted)
+    }
+}
+
+/// Why a server error makes a cached statement unusable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Invalidation {
+    /// The statement's result shape changed under it (a table re-created with another column
+    /// type, a column added to a `SELECT *`): SQLSTATE 0A000 raised by the plan cache's
+    /// revalidation (routine `RevalidateCachedQuery`). The server still has the statement.
+    Stale,
+    /// The server no longer has the statement (SQLSTATE 26000, invalid_sql_statement_name:
+    /// `DEALLOCATE`, `DISCARD`, or a pooler that moved the session to another server).
+    Gone,
+}
+
+/// Classifies a server error by its SQLSTATE and non-localized routine name.
+pub(crate) fn invalidation(code: &str, routine: Option<&str>) -> Option<Invalidation> {
+    match code {
+        // 0A000 is feature_not_supported in general; only the plan cache's revalidation means
+        // "this prepared statement's result type changed".
+        "0A000" if routine == Some("RevalidateCachedQuery") => Some(Invalidation::Stale),
+        "26000" => Some(Invalidation::Gone),
+        _ => None,
     }
 }
 
@@ -187,6 +234,32 @@ mod tests {
         assert_eq!(execute(&mut cache, "a", 1), (String::new(), false));
         assert_eq!(execute(&mut cache, "a", 1), (String::new(), false));
         assert!(cache.take_evicted().is_empty());
+    }
+
+    #[test]
+    fn discarding_one_statement_closes_it_only_if_the_server_still_has_it() {
+        let mut cache = StatementCache::new(4);
+        execute(&mut cache, "a", 1);
+        execute(&mut cache, "b", 2);
+        assert!(cache.discard("wasmpg_s1", true));
+        assert!(!cache.discard("wasmpg_s1", true));
+        assert!(cache.discard("wasmpg_s2", false));
+        assert_eq!(cache.take_evicted(), vec!["wasmpg_s1".to_owned()]);
+        assert_eq!(execute(&mut cache, "a", 1), ("wasmpg_s3".to_owned(), false));
+        assert_eq!(execute(&mut cache, "b", 2), ("wasmpg_s4".to_owned(), false));
+    }
+
+    #[test]
+    fn invalidation_goes_by_sqlstate_and_routine_only() {
+        assert_eq!(
+            invalidation("0A000", Some("RevalidateCachedQuery")),
+            Some(Invalidation::Stale)
+        );
+        // Another "feature not supported" is not about the cache.
+        assert_eq!(invalidation("0A000", Some("transformSelectStmt")), None);
+        assert_eq!(invalidation("0A000", None), None);
+        assert_eq!(invalidation("26000", None), Some(Invalidation::Gone));
+        assert_eq!(invalidation("42P01", Some("RevalidateCachedQuery")), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::conninfo::{self, ConnInfo, Target};
 use crate::error::{DbError, Error, ErrorKind};
 use crate::framing::{self, message_name};
 use crate::scram::ScramSha256;
-use crate::statement_cache::{Lookup, Pending, StatementCache};
+use crate::statement_cache::{self, Invalidation, Lookup, Pending, StatementCache};
 
 mod auth;
 
@@ -283,6 +283,28 @@ pub struct Session {
     batch: BatchWriter,
     cache: StatementCache<Arc<Described>>,
     prepared: HashMap<String, Arc<Described>>,
+    /// The current `query` request when it ran a cached statement: what to send again if the
+    /// server says the statement is stale or gone.
+    retry: Option<Retry>,
+    /// A result of the current request reached the host's events (columns, a tag, an empty
+    /// query): from then on it is not retried, so nothing is delivered twice.
+    results_seen: bool,
+    /// The error of a request that will be retried at ReadyForQuery if the transaction allows
+    /// it, else reported then.
+    deferred: Option<DbError>,
+}
+
+/// A `query` request that ran a cached statement, kept until its ReadyForQuery.
+#[derive(Debug)]
+struct Retry {
+    sql: String,
+    param_types: Vec<u32>,
+    params: String,
+    /// The cached statement's name.
+    name: String,
+    /// No transaction was open when the request began: its implicit transaction is rolled back
+    /// by the error, so sending it again cannot apply anything twice.
+    idle_at_start: bool,
 }
 
 fn write_err(e: std::io::Error) -> Error {
@@ -314,6 +336,9 @@ impl Session {
             current: None,
             batch: BatchWriter::default(),
             prepared: HashMap::new(),
+            retry: None,
+            results_seen: false,
+            deferred: None,
         }
     }
 
@@ -457,6 +482,9 @@ impl Session {
         for name in self.cache.take_evicted() {
             frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
         }
+        self.retry = None;
+        self.results_seen = false;
+        self.deferred = None;
         Ok(())
     }
 
@@ -475,34 +503,52 @@ impl Session {
 
     /// Extended query: Parse (unless cached) + Bind/Execute per parameter row + Sync.
     pub fn query(&mut self, sql: &str, param_types: &[u32], params: &str) -> Step {
-        if let Err(e) = self.begin_request() {
+        if let Err(e) = self.start_query(sql, param_types, params) {
             return self.reject(e);
         }
-        let rows = match param_rows(params) {
-            Ok(rows) => rows,
-            Err(e) => return self.reject(e),
-        };
-        let result = match self.cache.lookup(sql, param_types) {
+        self.finish()
+    }
+
+    fn start_query(&mut self, sql: &str, param_types: &[u32], params: &str) -> Result<(), Error> {
+        self.begin_request()?;
+        let rows = param_rows(params)?;
+        match self.cache.lookup(sql, param_types) {
             Lookup::Hit(name, described) => {
-                self.send_executions(&name, Some(described), param_types, &rows)
+                self.send_executions(&name, Some(described), param_types, &rows)?;
+                self.retry = Some(Retry {
+                    sql: sql.to_owned(),
+                    param_types: param_types.to_vec(),
+                    params: params.to_owned(),
+                    name,
+                    idle_at_start: self.tx_status == TxStatus::Idle,
+                });
             }
             Lookup::Miss(pending) => {
                 let (name, target) = match pending {
                     None => (String::new(), DescribeTarget::Transient),
                     Some(pending) => (pending.name().to_owned(), DescribeTarget::Cache(pending)),
                 };
-                self.send_parse_describe(&name, sql, param_types, target)
-                    .and_then(|()| self.send_executions(&name, None, param_types, &rows))
+                self.send_parse_describe(&name, sql, param_types, target)?;
+                self.send_executions(&name, None, param_types, &rows)?;
             }
-        };
-        if let Err(e) = result {
-            return self.reject(e);
         }
-        if let Err(e) = self.encode_sync() {
-            return self.reject(e);
-        }
+        self.encode_sync()?;
         self.state = State::Busy;
-        self.finish()
+        Ok(())
+    }
+
+    /// Sends a request again whose cached statement the server found stale or gone: the entry
+    /// is no longer cached, so this is a fresh Parse, and never retried a second time.
+    fn requery(&mut self, retry: Retry) -> Result<(), Error> {
+        self.state = State::Ready;
+        if let Err(e) = self.start_query(&retry.sql, &retry.param_types, &retry.params) {
+            self.out.clear();
+            self.describing = None;
+            self.pending_results.clear();
+            self.events.push(Event::Error(e));
+            return self.set_ready(b'I');
+        }
+        Ok(())
     }
 
     /// Prepares a named statement and reports it with `Event::Prepared`.
@@ -888,7 +934,13 @@ impl Session {
             Message::CommandComplete(body) => {
                 self.flush_batch();
                 self.current = None;
+                self.results_seen = true;
                 let tag = body.tag().map_err(malformed)?.to_owned();
+                if tag == "DISCARD ALL" || tag == "DEALLOCATE ALL" {
+                    // The server dropped every prepared statement of the session.
+                    self.cache.clear();
+                    self.prepared.clear();
+                }
                 let rows = tag_rows(&tag);
                 self.events
                     .push(Event::Complete(CommandComplete { tag, rows }));
@@ -896,6 +948,7 @@ impl Session {
             }
             Message::EmptyQueryResponse => {
                 self.current = None;
+                self.results_seen = true;
                 self.events.push(Event::EmptyQuery);
                 Ok(())
             }
@@ -917,14 +970,24 @@ impl Session {
                         describing.target = DescribeTarget::Transient;
                     }
                 }
-                if db.code == "26000"
-                    || db
-                        .message
-                        .contains("cached plan must not change result type")
-                {
-                    // The server no longer knows our statements (DISCARD ALL, DEALLOCATE) or
-                    // their shape changed: start the cache afresh.
-                    self.cache.clear();
+                let invalidation = statement_cache::invalidation(&db.code, db.routine.as_deref());
+                let ours = match (&self.retry, invalidation) {
+                    (Some(retry), Some(Invalidation::Stale)) => {
+                        self.cache.discard(&retry.name, true)
+                    }
+                    (Some(retry), Some(Invalidation::Gone)) => {
+                        self.cache.discard(&retry.name, false)
+                    }
+                    _ => false,
+                };
+                let retryable = ours
+                    && !self.results_seen
+                    && self.deferred.is_none()
+                    && self.retry.as_ref().is_some_and(|r| r.idle_at_start);
+                if retryable && !db.is_fatal() {
+                    // Decided at ReadyForQuery, once the transaction state is known.
+                    self.deferred = Some(db);
+                    return Ok(());
                 }
                 self.server_error(db)
             }
@@ -950,6 +1013,14 @@ impl Session {
                 self.pending_results.clear();
                 if let Some(describing) = self.describing.take() {
                     self.remember(describing);
+                }
+                let retry = self.retry.take();
+                if let Some(db) = self.deferred.take() {
+                    match retry {
+                        // The implicit transaction was rolled back: send the request again.
+                        Some(retry) if body.status() == b'I' => return self.requery(retry),
+                        _ => self.server_error(db)?,
+                    }
                 }
                 self.set_ready(body.status())
             }
@@ -1011,6 +1082,7 @@ impl Session {
 
     fn start_result(&mut self, described: Arc<Described>) {
         self.flush_batch();
+        self.results_seen = true;
         let columns = described.columns.as_deref().cloned().unwrap_or_default();
         self.events.push(Event::Columns(columns));
         self.current = Some(Current {

@@ -33,6 +33,8 @@ pub enum ClusterError {
     NotACluster { path: PathBuf, why: String },
     /// Unexpected text where a value was expected (a JSON file, `server_version_num`).
     Parse { what: String, detail: String },
+    /// No `pgbouncer` binary (`WASMPG_PGBOUNCER`, `PATH`, `/usr/sbin/pgbouncer`).
+    NoPgBouncer,
 }
 
 impl fmt::Display for ClusterError {
@@ -65,6 +67,11 @@ impl fmt::Display for ClusterError {
                 write!(f, "{} is not a pgcluster cluster: {why}", path.display())
             }
             ClusterError::Parse { what, detail } => write!(f, "cannot parse {what}: {detail}"),
+            ClusterError::NoPgBouncer => write!(
+                f,
+                "no pgbouncer binary: install it (Debian: apt-get install pgbouncer) or set {}",
+                crate::bouncer::PGBOUNCER_ENV
+            ),
         }
     }
 }

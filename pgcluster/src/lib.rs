@@ -21,18 +21,21 @@
 //!   set-up SQL every cluster gets; [`conninfo_quote`].
 //! - `process`: finding the binaries ([`find_bindir`]), the server's OS account, running
 //!   commands with a time bound.
+//! - `bouncer`: [`Bouncer`], a PgBouncer (transaction pooling) in front of a cluster.
 //! - `error`: [`ClusterError`].
 //! - [`json`]: the JSON that `pgcluster start --json` prints and `pgcluster stop` reads.
 //!
 //! The `pgcluster` binary (`src/main.rs`): `pgcluster start --json` starts a detached cluster
 //! and prints it as JSON; `pgcluster stop <data-dir|dir|json-file>` stops and removes it.
 
+mod bouncer;
 mod cluster;
 mod error;
 pub mod json;
 mod process;
 mod setup;
 
+pub use bouncer::{Bouncer, PGBOUNCER_ENV};
 pub use cluster::{remove_stale_clusters, Cluster, ClusterOptions, StopMode, Stopper, MARKER_FILE};
 pub use error::ClusterError;
 pub use process::find_bindir;

@@ -59,6 +59,14 @@ pub fn cluster() -> &'static Cluster {
 }
 
 impl Cluster {
+    /// Starts a PgBouncer in front of this cluster: transaction pooling, `pool_size` server
+    /// connections, PgBouncer's defaults otherwise (see `wasmpg_pgcluster::Bouncer`). Panics
+    /// with the reason when it cannot start (Debian: `apt-get install pgbouncer`).
+    pub fn bouncer(&self, pool_size: u32) -> wasmpg_pgcluster::Bouncer {
+        wasmpg_pgcluster::Bouncer::start(&self.inner, pool_size)
+            .unwrap_or_else(|e| panic!("PgBouncer could not be started: {e}"))
+    }
+
     /// A key=value conninfo for `user` over TCP to 127.0.0.1, database `wasmpg_test`.
     pub fn conninfo(&self, user: &str, password: Option<&str>) -> String {
         self.inner.conninfo(user, password)

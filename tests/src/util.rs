@@ -202,3 +202,29 @@ pub fn rss_bytes() -> u64 {
         .expect("VmRSS");
     kb * 1024
 }
+
+/// A Python interpreter that can import the wasmpg package: `$WASMPG_PYTHON`, else `python3`
+/// if it has the package. None (the Python run is skipped, loudly) when there is none, unless
+/// `WASMPG_REQUIRE_PYTHON=1`, which makes that a failure (for CI).
+pub fn python() -> Option<String> {
+    let candidates: Vec<String> = match std::env::var("WASMPG_PYTHON") {
+        Ok(p) => vec![p],
+        Err(_) => vec!["python3".to_owned()],
+    };
+    for python in candidates {
+        let ok = Command::new(&python)
+            .args(["-c", "import wasmpg"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    assert!(
+        std::env::var_os("WASMPG_REQUIRE_PYTHON").is_none(),
+        "WASMPG_REQUIRE_PYTHON is set, but no Python can import wasmpg (set WASMPG_PYTHON)"
+    );
+    None
+}

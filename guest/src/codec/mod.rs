@@ -13,9 +13,11 @@
 //! - arrays are JSON lists, nested per dimension, of the JSON strings of the elements' canonical
 //!   forms (or `null`).
 //!
-//! The session sets `client_encoding=UTF8`, `DateStyle=ISO` and `IntervalStyle=postgres` at
-//! startup. Intervals are read in every IntervalStyle, since it costs little; dates in other
-//! DateStyles are reported as decode errors (their field order cannot be known from the text).
+//! The session sets `client_encoding=UTF8` and `DateStyle=ISO` at startup (both pass through
+//! PgBouncer). Intervals are read in every IntervalStyle, so the session does not set it; dates
+//! in other DateStyles are reported as decode errors (their field order cannot be known from the
+//! text). Floats are the server's text: exact since PostgreSQL 12, whose default
+//! `extra_float_digits` (1) prints the shortest exact form.
 //!
 //! A [`Decoder`] is chosen once per result column with [`decoder_for`]; [`encode_param`] goes the
 //! other way. Nothing here panics on any input: malformed text is a [`CodecError`].

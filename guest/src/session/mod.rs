@@ -40,8 +40,9 @@ pub struct Options {
     pub startup_params: Vec<(String, String)>,
 }
 
-/// StartupMessage parameters the session sets itself: the canonical value forms depend on
-/// them, so a host may not override them.
+/// StartupMessage parameters a host may not set: the session sets the first ones itself, and
+/// the canonical value forms would change with the others (floats printed with fewer digits,
+/// a replication connection).
 const RESERVED_STARTUP_PARAMS: &[&str] = &[
     "user",
     "database",
@@ -402,11 +403,13 @@ impl Session {
         let mut params: Vec<(&str, &str)> = vec![
             ("user", &info.user),
             ("database", &info.dbname),
-            // The canonical forms assume these; see wit/driver.wit.
+            // The codecs read text in UTF-8 and dates in ISO order. Both are parameters that
+            // PgBouncer tracks, so a pooled connection gets them too. Nothing else is sent:
+            // PgBouncer refuses untracked startup parameters by default, intervals are read in
+            // every IntervalStyle, and since PostgreSQL 12 the default extra_float_digits (1)
+            // already prints floats exactly.
             ("client_encoding", "UTF8"),
             ("DateStyle", "ISO, MDY"),
-            ("IntervalStyle", "postgres"),
-            ("extra_float_digits", "3"),
         ];
         if let Some(name) = application_name {
             params.push(("application_name", name));

@@ -440,3 +440,143 @@ fn startup_cannot_skip_authentication() {
     assert_eq!(step.action, Action::Close);
     assert_eq!(errors(&step)[0].0, ErrorKind::Protocol);
 }
+
+/// Opens the current target and completes trust startup with `params` reported.
+fn start_on(s: &mut Session, params: &[(&str, &str)]) -> Step {
+    let step = s.opened(None);
+    assert_eq!(step.action, Action::Read);
+    let mut input = auth(0, &[]);
+    for (name, value) in params {
+        input.extend(parameter_status(name, value));
+    }
+    input.extend(ready(b'I'));
+    s.feed(&input)
+}
+
+fn open_host(step: &Step) -> String {
+    match &step.action {
+        Action::Open(Target::Tcp { host, .. }) => host.clone(),
+        other => panic!("expected an open, got {other:?}"),
+    }
+}
+
+#[test]
+fn read_write_skips_a_standby_that_reports_itself() {
+    let mut s = Session::new(Options::default());
+    let step = s
+        .connect(
+            "host=standby,primary user=u dbname=d target_session_attrs=read-write",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(open_host(&step), "standby");
+    let step = start_on(
+        &mut s,
+        &[
+            ("in_hot_standby", "on"),
+            ("default_transaction_read_only", "off"),
+        ],
+    );
+    // Terminate to the standby, then open the next host.
+    assert_eq!(step.send, msg(b'X', &[]));
+    assert_eq!(open_host(&step), "primary");
+    assert!(!step.events.contains(&Event::Ready(TxStatus::Idle)));
+    let step = start_on(
+        &mut s,
+        &[
+            ("in_hot_standby", "off"),
+            ("default_transaction_read_only", "off"),
+        ],
+    );
+    assert_eq!(step.action, Action::Done);
+    assert!(step.events.contains(&Event::Ready(TxStatus::Idle)));
+}
+
+#[test]
+fn a_server_that_does_not_report_is_asked() {
+    // PostgreSQL before 14 reports neither in_hot_standby nor default_transaction_read_only.
+    let mut s = Session::new(Options::default());
+    let step = s
+        .connect("host=a,b user=u dbname=d target_session_attrs=standby", &[])
+        .unwrap();
+    assert_eq!(open_host(&step), "a");
+    let step = start_on(&mut s, &[]);
+    assert_eq!(step.action, Action::Read);
+    assert_eq!(
+        step.send,
+        msg(b'Q', b"SELECT pg_catalog.pg_is_in_recovery()\0")
+    );
+    let mut reply = row_description(&[("pg_is_in_recovery", 16)]);
+    reply.extend(data_row(&[Some(b"f")]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert_eq!(open_host(&step), "b");
+    assert_eq!(start_on(&mut s, &[]).action, Action::Read);
+    let mut reply = row_description(&[("pg_is_in_recovery", 16)]);
+    reply.extend(data_row(&[Some(b"t")]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert_eq!(step.action, Action::Done);
+    // read-write asks another question.
+    let mut s = Session::new(Options::default());
+    s.connect(
+        "host=a user=u dbname=d target_session_attrs=read-write",
+        &[],
+    )
+    .unwrap();
+    let step = start_on(&mut s, &[]);
+    assert_eq!(step.send, msg(b'Q', b"SHOW transaction_read_only\0"));
+    let mut reply = row_description(&[("transaction_read_only", 25)]);
+    reply.extend(data_row(&[Some(b"on")]));
+    reply.extend(command_complete("SHOW"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert_eq!(step.action, Action::Close);
+    let (kind, message) = &errors(&step)[0];
+    assert_eq!(*kind, ErrorKind::ConnectionRefused);
+    assert!(
+        message.contains("a:5432: session is read-only"),
+        "{message}"
+    );
+}
+
+#[test]
+fn prefer_standby_falls_back_to_any_server_in_a_second_pass() {
+    let mut s = Session::new(Options::default());
+    let step = s
+        .connect(
+            "host=p1,p2 user=u dbname=d target_session_attrs=prefer-standby",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(open_host(&step), "p1");
+    let primary = [
+        ("in_hot_standby", "off"),
+        ("default_transaction_read_only", "off"),
+    ];
+    let step = start_on(&mut s, &primary);
+    assert_eq!(open_host(&step), "p2");
+    let step = s.open_failed(ErrorKind::ConnectionRefused, "refused");
+    // No standby anywhere: any server, from the first host again.
+    assert_eq!(open_host(&step), "p1");
+    let step = start_on(&mut s, &primary);
+    assert_eq!(step.action, Action::Done);
+}
+
+#[test]
+fn load_balance_hosts_random_shuffles_the_host_order() {
+    let mut firsts = std::collections::HashSet::new();
+    for _ in 0..200 {
+        let mut s = Session::new(Options::default());
+        let step = s
+            .connect("host=a,b,c user=u dbname=d load_balance_hosts=random", &[])
+            .unwrap();
+        firsts.insert(open_host(&step));
+    }
+    assert_eq!(firsts.len(), 3, "{firsts:?}");
+    let mut s = Session::new(Options::default());
+    let step = s.connect("host=a,b,c user=u dbname=d", &[]).unwrap();
+    assert_eq!(open_host(&step), "a");
+}

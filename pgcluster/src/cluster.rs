@@ -227,6 +227,87 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Starts a streaming-replication hot standby of this cluster in a directory of its own
+    /// (`pg_basebackup -R` over the primary's Unix socket, then `pg_ctl start` on a free port).
+    /// Its roles and databases are the primary's; promote it with [`Cluster::promote`].
+    pub fn start_standby(&self) -> Result<Cluster, ClusterError> {
+        let account = self.stopper.account.clone();
+        let dir = make_dir("wasmpg-standby-", account.as_ref())?;
+        let mut standby = Cluster {
+            stopper: Stopper {
+                data_dir: dir.join("data"),
+                dir: dir.clone(),
+                bindir: self.stopper.bindir.clone(),
+                account,
+            },
+            host: self.host.clone(),
+            port: 0,
+            log_file: dir.join("server.log"),
+            version_num: self.version_num,
+            timeout: self.timeout,
+            keep: false,
+            stopped: false,
+        };
+        // On failure, dropping `standby` stops whatever runs and removes the directory.
+        fs::write(
+            standby.dir().join(MARKER_FILE),
+            "made by wasmpg-pgcluster\n",
+        )
+        .map_err(io("writing the marker file"))?;
+        let mut cmd = standby.server_command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(&standby.stopper.data_dir)
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", setup::SUPERUSER])
+            .args(["-R", "-X", "stream", "-c", "fast"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = process::run(&mut cmd, None, self.timeout, "pg_basebackup")?;
+        if !out.status.success() {
+            return Err(ClusterError::Command {
+                what: "pg_basebackup".to_owned(),
+                status: out.status.to_string(),
+                output: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        let conf_path = standby.stopper.data_dir.join("postgresql.conf");
+        let base_conf = fs::read_to_string(&conf_path).map_err(io("reading postgresql.conf"))?;
+        standby.port = process::free_port()?;
+        // Later lines win over the primary's port and socket directory copied with the backup.
+        let conf = format!(
+            "{base_conf}\n# Standby, added by wasmpg-pgcluster.\nport = {}\nunix_socket_directories = '{}'\n",
+            standby.port,
+            conf_escape(standby.dir())
+        );
+        write_file(&conf_path, &conf)?;
+        standby.pg_ctl_start()?;
+        Ok(standby)
+    }
+
+    /// Promotes a standby to a primary (`pg_ctl promote -w`: returns once it accepts writes).
+    pub fn promote(&self) -> Result<(), ClusterError> {
+        let mut cmd = self.server_command("pg_ctl");
+        cmd.arg("-D")
+            .arg(&self.stopper.data_dir)
+            .args(["-w", "-t", "60", "promote"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = process::run(&mut cmd, None, self.timeout, "pg_ctl promote")?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(ClusterError::Command {
+            what: "pg_ctl promote".to_owned(),
+            status: out.status.to_string(),
+            output: format!(
+                "{}\n--- server log tail:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.log_tail(40)
+            ),
+        })
+    }
+
     fn init_and_start(&mut self, options: &ClusterOptions) -> Result<(), ClusterError> {
         fs::write(self.dir().join(MARKER_FILE), "made by wasmpg-pgcluster\n")
             .map_err(io("writing the marker file"))?;

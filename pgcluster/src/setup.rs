@@ -61,6 +61,8 @@ pub(crate) const INITDB_ARGS: &[&str] = &[
 /// 127.0.0.1 each role has its method, and anyone else must use SCRAM.
 pub(crate) const PG_HBA: &str = "\
 local all all                     trust
+local replication all               trust
+host  replication postgres 127.0.0.1/32 trust
 host  all postgres   127.0.0.1/32 trust
 host  all trust_user 127.0.0.1/32 trust
 host  all pw_user    127.0.0.1/32 password

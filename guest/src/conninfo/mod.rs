@@ -131,6 +131,8 @@ pub struct ConnInfo {
     pub sslmode: SslMode,
     /// One of `any`, `read-write`, `read-only`, `primary`, `standby`, `prefer-standby`.
     pub target_session_attrs: String,
+    /// `load_balance_hosts=random`: try the hosts in a random order.
+    pub load_balance_random: bool,
     pub client_encoding: Option<String>,
 }
 
@@ -157,6 +159,7 @@ impl fmt::Debug for ConnInfo {
             .field("connect_timeout", &self.connect_timeout)
             .field("sslmode", &self.sslmode)
             .field("target_session_attrs", &self.target_session_attrs)
+            .field("load_balance_random", &self.load_balance_random)
             .field("client_encoding", &self.client_encoding)
             .finish()
     }

@@ -116,7 +116,8 @@ impl Raw {
         self.check_unsupported(Keyword::Gssencmode, "require")?;
         self.check_choice(Keyword::ChannelBinding, &["disable", "prefer", "require"])?;
         self.check_unsupported(Keyword::ChannelBinding, "require")?;
-        self.check_choice(Keyword::LoadBalanceHosts, &["disable", "random"])?;
+        let load_balance_random =
+            self.check_choice(Keyword::LoadBalanceHosts, &["disable", "random"])? == Some("random");
         let target_session_attrs = self
             .check_choice(
                 Keyword::TargetSessionAttrs,
@@ -161,6 +162,7 @@ impl Raw {
             connect_timeout,
             sslmode,
             target_session_attrs,
+            load_balance_random,
             client_encoding: owned(Keyword::ClientEncoding),
         })
     }

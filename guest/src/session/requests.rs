@@ -1,0 +1,261 @@
+//! The client's requests, encoded into the session's output: the simple query, the extended
+//! query with the automatic statement cache (and its one transparent retry when a cached
+//! statement went stale or was dropped), prepare/execute/close of named statements, Sync and
+//! Terminate.
+
+use std::sync::Arc;
+
+use postgres_protocol::message::frontend;
+use postgres_protocol::IsNull;
+use wasmpg_wire::batch;
+
+use super::*;
+
+impl Session {
+    pub(super) fn begin_request(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Ready => {}
+            State::Closed => return Err(Error::new(ErrorKind::Closed, "the session is closed")),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "another request is in progress or the session is not connected",
+                ))
+            }
+        }
+        for name in self.cache.take_evicted() {
+            frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
+        }
+        self.retry = None;
+        self.results_seen = false;
+        self.deferred = None;
+        Ok(())
+    }
+
+    /// Simple query protocol: one or more statements.
+    pub fn simple_query(&mut self, sql: &str) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        if let Err(e) = frontend::query(sql, &mut self.out) {
+            self.out.clear();
+            return self.reject(write_err(e));
+        }
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    /// Extended query: Parse (unless cached) + Bind/Execute per parameter row + Sync.
+    pub fn query(&mut self, sql: &str, param_types: &[u32], params: &str) -> Step {
+        if let Err(e) = self.start_query(sql, param_types, params) {
+            return self.reject(e);
+        }
+        self.finish()
+    }
+
+    pub(super) fn start_query(
+        &mut self,
+        sql: &str,
+        param_types: &[u32],
+        params: &str,
+    ) -> Result<(), Error> {
+        self.begin_request()?;
+        let rows = param_rows(params)?;
+        match self.cache.lookup(sql, param_types) {
+            Lookup::Hit(name, described) => {
+                self.send_executions(&name, Some(described), param_types, &rows)?;
+                self.retry = Some(Retry {
+                    sql: sql.to_owned(),
+                    param_types: param_types.to_vec(),
+                    params: params.to_owned(),
+                    name,
+                    idle_at_start: self.tx_status == TxStatus::Idle,
+                });
+            }
+            Lookup::Miss(pending) => {
+                let (name, target) = match pending {
+                    None => (String::new(), DescribeTarget::Transient),
+                    Some(pending) => (pending.name().to_owned(), DescribeTarget::Cache(pending)),
+                };
+                self.send_parse_describe(&name, sql, param_types, target)?;
+                self.send_executions(&name, None, param_types, &rows)?;
+            }
+        }
+        self.encode_sync()?;
+        self.state = State::Busy;
+        Ok(())
+    }
+
+    /// Sends a request again whose cached statement the server found stale or gone: the entry
+    /// is no longer cached, so this is a fresh Parse, and never retried a second time.
+    pub(super) fn requery(&mut self, retry: Retry) -> Result<(), Error> {
+        self.state = State::Ready;
+        if let Err(e) = self.start_query(&retry.sql, &retry.param_types, &retry.params) {
+            self.out.clear();
+            self.describing = None;
+            self.pending_results.clear();
+            self.events.push(Event::Error(e));
+            return self.set_ready(b'I');
+        }
+        Ok(())
+    }
+
+    /// Prepares a named statement and reports it with `Event::Prepared`.
+    pub fn prepare(&mut self, name: &str, sql: &str, param_types: &[u32]) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        let target = DescribeTarget::Prepared(name.to_owned());
+        if let Err(e) = self
+            .send_parse_describe(name, sql, param_types, target)
+            .and_then(|()| self.encode_sync())
+        {
+            return self.reject(e);
+        }
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    /// Executes a statement from `prepare` (or an SQL-level PREPARE).
+    pub fn execute(&mut self, name: &str, params: &str) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        let rows = match param_rows(params) {
+            Ok(rows) => rows,
+            Err(e) => return self.reject(e),
+        };
+        let known = self.prepared.get(name).cloned();
+        let result = (|| {
+            if known.is_none() {
+                // Not prepared through this session: describe it first.
+                frontend::describe(b'S', name, &mut self.out).map_err(write_err)?;
+                self.describing = Some(Describing {
+                    target: DescribeTarget::Transient,
+                    param_types: None,
+                    result: None,
+                });
+            }
+            // Values are encoded for the server-resolved types of a statement prepared here.
+            let types = known
+                .as_ref()
+                .map(|d| d.param_types.clone())
+                .unwrap_or_default();
+            self.send_executions(name, known, &types, &rows)?;
+            self.encode_sync()
+        })();
+        if let Err(e) = result {
+            return self.reject(e);
+        }
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    pub fn close_statement(&mut self, name: &str) -> Step {
+        if let Err(e) = self.begin_request() {
+            return self.reject(e);
+        }
+        if let Err(e) = frontend::close(b'S', name, &mut self.out).map_err(write_err) {
+            return self.reject(e);
+        }
+        frontend::sync(&mut self.out);
+        self.prepared.remove(name);
+        self.state = State::Busy;
+        self.finish()
+    }
+
+    pub fn terminate(&mut self) -> Step {
+        if !matches!(self.state, State::Closed | State::New) {
+            frontend::terminate(&mut self.out);
+        }
+        self.state = State::Closed;
+        self.finish()
+    }
+
+    pub(super) fn encode_sync(&mut self) -> Result<(), Error> {
+        frontend::sync(&mut self.out);
+        Ok(())
+    }
+
+    pub(super) fn send_parse_describe(
+        &mut self,
+        name: &str,
+        sql: &str,
+        param_types: &[u32],
+        target: DescribeTarget,
+    ) -> Result<(), Error> {
+        frontend::parse(name, sql, param_types.iter().copied(), &mut self.out)
+            .map_err(write_err)?;
+        frontend::describe(b'S', name, &mut self.out).map_err(write_err)?;
+        self.describing = Some(Describing {
+            target,
+            param_types: None,
+            result: None,
+        });
+        Ok(())
+    }
+
+    /// Encodes Bind + Execute for each parameter row. `described` is the statement's
+    /// description when already known; otherwise the Describe in flight supplies it. Values are
+    /// converted from canonical form by `types` (0: unchanged), always the types the host
+    /// declared, so an execution encodes the same whether or not its statement was cached.
+    pub(super) fn send_executions(
+        &mut self,
+        statement: &str,
+        described: Option<Arc<Described>>,
+        types: &[u32],
+        rows: &[Vec<Option<String>>],
+    ) -> Result<(), Error> {
+        let empty = [Vec::new()];
+        let rows = if rows.is_empty() { &empty[..] } else { rows };
+        for row in rows {
+            let mut encoded: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
+            for (i, value) in row.iter().enumerate() {
+                let Some(value) = value else {
+                    encoded.push(None);
+                    continue;
+                };
+                let oid = types.get(i).copied().unwrap_or(0);
+                let mut buf = Vec::with_capacity(value.len());
+                codec::encode_param(oid, value, &mut buf).map_err(|e| {
+                    Error::new(ErrorKind::Encode, format!("parameter ${}: {e}", i + 1))
+                })?;
+                encoded.push(Some(buf));
+            }
+            frontend::bind(
+                "",
+                statement,
+                Some(0i16),
+                encoded.iter(),
+                |value, out| match value {
+                    None => Ok(IsNull::Yes),
+                    Some(bytes) => {
+                        out.extend_from_slice(bytes);
+                        Ok(IsNull::No)
+                    }
+                },
+                Some(0i16),
+                &mut self.out,
+            )
+            .map_err(|e| match e {
+                frontend::BindError::Conversion(e) => {
+                    Error::new(ErrorKind::Encode, format!("cannot bind parameters: {e}"))
+                }
+                frontend::BindError::Serialization(e) => write_err(e),
+            })?;
+            frontend::execute("", 0, &mut self.out).map_err(write_err)?;
+            self.pending_results.push_back(described.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Parameter rows in canonical form; owned so the encoder can run while `self` is borrowed.
+fn param_rows(params: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+    let rows = batch::parse_rows(params)
+        .map_err(|e| Error::new(ErrorKind::Encode, format!("malformed parameters: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|row| row.into_iter().map(|f| f.map(|v| v.into_owned())).collect())
+        .collect())
+}

@@ -95,11 +95,22 @@ fn a_cluster_has_the_documented_roles_settings_and_sockets_and_drop_removes_it()
             "{setting}"
         );
     }
+    // One line per role, one for everyone else, and one for the superuser's replication
+    // connections (standbys are made with pg_basebackup).
     assert_eq!(
         cluster
             .psql("SELECT count(*) FROM pg_hba_file_rules WHERE type = 'host'")
             .unwrap(),
-        "6"
+        "7"
+    );
+    assert_eq!(
+        cluster
+            .psql(
+                "SELECT count(*) FROM pg_hba_file_rules \
+                 WHERE 'replication' = ANY(database) AND 'postgres' = ANY(user_name)"
+            )
+            .unwrap(),
+        "1"
     );
     assert!(cluster.log().contains("database system is ready"));
     assert!(cluster

@@ -2,11 +2,66 @@
 //! preceded by U+001F, escaped (see [`crate::escape`]); a lone U+0000 is an absent field.
 
 use std::borrow::Cow;
-use std::fmt::Display;
 use std::str::FromStr;
 
 use crate::escape::{self, NUL, US};
 use crate::WireError;
+
+/// An integer written in the layout's one spelling: decimal ASCII digits, a leading `-` when
+/// negative. Written by hand: every step carries several numbers per column, and `core::fmt`
+/// was a visible share of the guest's time per round trip.
+pub trait Decimal: Copy {
+    fn push_decimal(self, out: &mut String);
+}
+
+fn push_digits(mut value: u64, negative: bool, out: &mut String) {
+    let mut buf = [0u8; 21];
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    if negative {
+        start -= 1;
+        buf[start] = b'-';
+    }
+    // Invariant: `buf[start..]` holds ASCII digits and at most a leading '-', so it is UTF-8.
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+}
+
+macro_rules! unsigned_decimal {
+    ($($t:ty),*) => {$(
+        impl Decimal for $t {
+            fn push_decimal(self, out: &mut String) {
+                push_digits(self as u64, false, out);
+            }
+        }
+    )*};
+}
+
+macro_rules! signed_decimal {
+    ($($t:ty),*) => {$(
+        impl Decimal for $t {
+            fn push_decimal(self, out: &mut String) {
+                let value = i64::from(self);
+                push_digits(value.unsigned_abs(), value < 0, out);
+            }
+        }
+    )*};
+}
+
+impl<T: Decimal> Decimal for &T {
+    fn push_decimal(self, out: &mut String) {
+        (*self).push_decimal(out);
+    }
+}
+
+unsigned_decimal!(u8, u16, u32, u64, usize);
+signed_decimal!(i8, i16, i32, i64);
 
 /// Appends fields to a record under construction.
 pub(crate) struct RecordWriter<'o> {
@@ -36,15 +91,13 @@ impl<'o> RecordWriter<'o> {
         }
     }
 
-    pub(crate) fn num(&mut self, value: impl Display) -> &mut Self {
-        use std::fmt::Write;
+    pub(crate) fn num(&mut self, value: impl Decimal) -> &mut Self {
         self.out.push(US);
-        // Writing to a String cannot fail.
-        let _ = write!(self.out, "{value}");
+        value.push_decimal(self.out);
         self
     }
 
-    pub(crate) fn opt_num<T: Display>(&mut self, value: Option<T>) -> &mut Self {
+    pub(crate) fn opt_num<T: Decimal>(&mut self, value: Option<T>) -> &mut Self {
         match value {
             Some(v) => self.num(v),
             None => self.opt(None),
@@ -181,5 +234,30 @@ pub(crate) fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
         raw.parse().ok()
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_in_their_one_spelling() {
+        let check = |f: &dyn Fn(&mut String), want: &str| {
+            let mut out = String::from("x");
+            f(&mut out);
+            assert_eq!(out, format!("x{want}"));
+        };
+        check(&|o| 0u32.push_decimal(o), "0");
+        check(&|o| 7u8.push_decimal(o), "7");
+        check(&|o| u64::MAX.push_decimal(o), "18446744073709551615");
+        check(&|o| i64::MIN.push_decimal(o), "-9223372036854775808");
+        check(&|o| (-1i16).push_decimal(o), "-1");
+        check(&|o| i32::MIN.push_decimal(o), "-2147483648");
+        check(&|o| 10usize.push_decimal(o), "10");
+        check(&|o| (&65535u16).push_decimal(o), "65535");
+        for v in [-1000i64, -999, -10, -9, 0, 9, 10, 99, 100, 12345678901] {
+            check(&|o| v.push_decimal(o), &v.to_string());
+        }
     }
 }

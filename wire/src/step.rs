@@ -268,7 +268,7 @@ impl Step<'_> {
     /// The step as one string.
     pub fn encode(&self) -> String {
         let mut out = String::with_capacity(64 + self.send.len());
-        out.push_str(&self.send.len().to_string());
+        crate::fields::Decimal::push_decimal(self.send.len(), &mut out);
         out.push(':');
         out.extend(self.send.iter().map(|&b| char::from(b)));
         self.encode_action(&mut out);

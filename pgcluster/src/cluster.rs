@@ -297,15 +297,11 @@ impl Cluster {
         if out.status.success() {
             return Ok(());
         }
-        Err(ClusterError::Command {
-            what: "pg_ctl promote".to_owned(),
-            status: out.status.to_string(),
-            output: format!(
-                "{}\n--- server log tail:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                self.log_tail(40)
-            ),
-        })
+        Err(self.pg_ctl_failed(
+            "promote",
+            &out.status,
+            &String::from_utf8_lossy(&out.stderr),
+        ))
     }
 
     fn init_and_start(&mut self, options: &ClusterOptions) -> Result<(), ClusterError> {
@@ -403,15 +399,21 @@ impl Cluster {
         if out.status.success() {
             return Ok(());
         }
-        Err(ClusterError::Command {
-            what: "pg_ctl start".to_owned(),
-            status: out.status.to_string(),
-            output: format!(
-                "{}\n--- server log tail:\n{}",
-                process::tail(&log, 20),
-                self.log_tail(40)
-            ),
-        })
+        Err(self.pg_ctl_failed("start", &out.status, &process::tail(&log, 20)))
+    }
+
+    /// A failed `pg_ctl <what>`: its own output, then the server log's tail.
+    fn pg_ctl_failed(
+        &self,
+        what: &str,
+        status: &std::process::ExitStatus,
+        output: &str,
+    ) -> ClusterError {
+        ClusterError::Command {
+            what: format!("pg_ctl {what}"),
+            status: status.to_string(),
+            output: format!("{output}\n--- server log tail:\n{}", self.log_tail(40)),
+        }
     }
 
     fn server_command(&self, program: &str) -> std::process::Command {

@@ -31,15 +31,20 @@ def _cached_select(cur, table):  # type: ignore[no-untyped-def]
     return q, server_text
 
 
+def _recreate_as_text(cur, table, q, value):  # type: ignore[no-untyped-def]
+    """Re-creates the table with ``v`` as text holding ``value``; the cached ``q`` reads it."""
+    cur.execute(
+        "DROP TABLE %s; CREATE TABLE %s (id int, v text); INSERT INTO %s VALUES (1, '%s')"
+        % (table, table, table, value)
+    )
+    cur.execute(q, (1,))
+    assert cur.fetchone() == (1, value)
+
+
 def test_re_created_table_and_added_column(aconn, table):  # type: ignore[no-untyped-def]
     cur = aconn.cursor()
     q, text = _cached_select(cur, table)
-    cur.execute(
-        "DROP TABLE %s; CREATE TABLE %s (id int, v text); INSERT INTO %s VALUES (1, 'ten')"
-        % (table, table, table)
-    )
-    cur.execute(q, (1,))
-    assert cur.fetchone() == (1, "ten")
+    _recreate_as_text(cur, table, q, "ten")
     cur.execute("ALTER TABLE %s ADD COLUMN w text DEFAULT 'new'" % table)
     cur.execute(q, (1,))
     assert cur.fetchone() == (1, "ten", "new")
@@ -97,12 +102,7 @@ def test_german_messages_change_nothing(aconn, table):  # type: ignore[no-untype
             "localedef -i de_DE -c -f UTF-8 de_DE.UTF-8" % e
         )
     q, text = _cached_select(cur, table)
-    cur.execute(
-        "DROP TABLE %s; CREATE TABLE %s (id int, v text); INSERT INTO %s VALUES (1, 'zehn')"
-        % (table, table, table)
-    )
-    cur.execute(q, (1,))
-    assert cur.fetchone() == (1, "zehn")
+    _recreate_as_text(cur, table, q, "zehn")
     assert _prepared(cur, text) == 1
     aconn.autocommit = False
     cur.execute("ALTER TABLE %s ADD COLUMN w int" % table)

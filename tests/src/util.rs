@@ -226,5 +226,9 @@ pub fn python() -> Option<String> {
         std::env::var_os("WASMPG_REQUIRE_PYTHON").is_none(),
         "WASMPG_REQUIRE_PYTHON is set, but no Python can import wasmpg (set WASMPG_PYTHON)"
     );
+    eprintln!(
+        "SKIPPED: no Python with the wasmpg package (pip install ./python; set WASMPG_PYTHON to \
+         its interpreter)"
+    );
     None
 }

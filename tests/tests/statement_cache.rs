@@ -48,14 +48,20 @@ fn cached_select(c: &mut Client, prefix: &str) -> (String, String) {
     (t, q)
 }
 
+/// Drops the table and creates it again with `v` as text, holding `(1, value)`.
+fn recreate_as_text(c: &mut Client, t: &str, value: &str) {
+    c.batch_execute(&format!(
+        "DROP TABLE {t}; CREATE TABLE {t} (id int, v text); INSERT INTO {t} VALUES (1, {})",
+        sql_literal(value)
+    ))
+    .unwrap();
+}
+
 #[test]
 fn a_table_re_created_with_another_column_type_is_read_through_the_cache() {
     let mut c = client();
     let (t, q) = cached_select(&mut c, "recreated");
-    c.batch_execute(&format!(
-        "DROP TABLE {t}; CREATE TABLE {t} (id int, v text); INSERT INTO {t} VALUES (1, 'ten')"
-    ))
-    .unwrap();
+    recreate_as_text(&mut c, &t, "ten");
     let row = c.query_one(q.as_str(), &[&1i32]).unwrap();
     assert_eq!(row.get::<_, String>(1), "ten");
     assert_eq!(row.columns()[1].type_oid(), 25);
@@ -177,10 +183,7 @@ fn invalidation_does_not_depend_on_the_message_language() {
         );
     }
     let (t, q) = cached_select(&mut c, "german");
-    c.batch_execute(&format!(
-        "DROP TABLE {t}; CREATE TABLE {t} (id int, v text); INSERT INTO {t} VALUES (1, 'zehn')"
-    ))
-    .unwrap();
+    recreate_as_text(&mut c, &t, "zehn");
     let row = c.query_one(q.as_str(), &[&1i32]).unwrap();
     assert_eq!(row.get::<_, String>(1), "zehn");
     assert_eq!(prepared_count(&mut c, &q), 1);

@@ -13,6 +13,7 @@
 //! - [`batch`]: the one-string row-batch layout (`row-batch` in the contract): separators,
 //!   escaping, the [`batch::BatchWriter`] that builds a batch and the zero-copy
 //!   [`batch::split`] that reads one back.
+//! - [`json`]: the JSON of canonical array forms: writing string literals, reading tokens.
 //! - [`oid`]: the well-known PostgreSQL type OIDs whose canonical forms the guest's codecs
 //!   define.
 
@@ -20,6 +21,7 @@ pub mod batch;
 pub mod error;
 pub mod escape;
 mod fields;
+pub mod json;
 pub mod oid;
 pub mod request;
 pub mod step;

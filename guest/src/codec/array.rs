@@ -5,8 +5,8 @@
 //! length, elements only at the deepest level, no empty sub-arrays) and has at most six
 //! dimensions, PostgreSQL's limit.
 
-use super::json::{self, Reader, Scalar};
 use super::{CodecError, Decoder};
+use wasmpg_wire::json::{self, Reader, Scalar};
 
 /// PostgreSQL's `MAXDIM`.
 const MAX_DIMS: usize = 6;

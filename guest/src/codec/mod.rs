@@ -26,7 +26,6 @@ mod array;
 mod bytea;
 mod datetime;
 mod interval;
-mod json;
 
 use std::fmt;
 

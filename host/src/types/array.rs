@@ -306,7 +306,7 @@ fn push_element<T: ToSql + ?Sized>(
         out.push_str("null");
         return Ok(());
     }
-    json_list::push_string(out, scratch);
+    wasmpg_wire::json::push_string(scratch, out);
     Ok(())
 }
 

@@ -1,8 +1,13 @@
-//! The little JSON the array forms need: writing strings, and reading lists of scalars.
+//! The JSON that canonical array forms travel in (nested lists of the JSON strings of the
+//! elements' canonical forms, or `null`), shared by the guest, which writes it and reads
+//! parameter arrays in it, and the Rust host, which reads it and writes parameter arrays:
+//! [`push_string`] writes a string literal; [`Reader`] reads JSON text token by token, with
+//! [`Reader::scalar`] for the scalars of a list. Errors are static descriptions; the reader's
+//! offset says where.
 
 /// Appends `text` as a JSON string literal: `"` and `\` escaped, control characters as `\n`,
 /// `\t`, ... or `\u00XX`; everything else as is.
-pub(super) fn push_string(text: &str, out: &mut String) {
+pub fn push_string(text: &str, out: &mut String) {
     out.reserve(text.len() + 2);
     out.push('"');
     let mut run_start = 0;
@@ -41,7 +46,7 @@ fn push_unicode_escape(byte: u8, out: &mut String) {
 
 /// A JSON scalar read by [`Reader::scalar`].
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Scalar<'a> {
+pub enum Scalar<'a> {
     Null,
     /// A string, decoded into the buffer passed to [`Reader::scalar`].
     String,
@@ -50,37 +55,37 @@ pub(super) enum Scalar<'a> {
 }
 
 /// A position in JSON text. Errors are static descriptions; [`Reader::offset`] says where.
-pub(super) struct Reader<'a> {
+pub struct Reader<'a> {
     text: &'a str,
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(text: &'a str) -> Self {
+    pub fn new(text: &'a str) -> Self {
         Self { text, pos: 0 }
     }
 
     /// The byte offset of the next unread character.
-    pub(super) fn offset(&self) -> usize {
+    pub fn offset(&self) -> usize {
         self.pos
     }
 
-    fn peek(&self) -> Option<u8> {
+    pub fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
-    pub(super) fn at_end(&self) -> bool {
+    pub fn at_end(&self) -> bool {
         self.pos >= self.text.len()
     }
 
-    pub(super) fn skip_whitespace(&mut self) {
+    pub fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
         }
     }
 
     /// Consumes `byte` if it comes next.
-    pub(super) fn eat(&mut self, byte: u8) -> bool {
+    pub fn eat(&mut self, byte: u8) -> bool {
         if self.peek() != Some(byte) {
             return false;
         }
@@ -89,13 +94,13 @@ impl<'a> Reader<'a> {
     }
 
     /// True when a list (`[`) comes next; it is not consumed.
-    pub(super) fn list_next(&self) -> bool {
+    pub fn list_next(&self) -> bool {
         self.peek() == Some(b'[')
     }
 
     /// Reads a scalar: `null`, `true`, `false`, a number, or a string (decoded into `buf`,
     /// which is cleared first).
-    pub(super) fn scalar(&mut self, buf: &mut String) -> Result<Scalar<'a>, &'static str> {
+    pub fn scalar(&mut self, buf: &mut String) -> Result<Scalar<'a>, &'static str> {
         match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
@@ -113,7 +118,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn keyword(&mut self, word: &'static str) -> Result<&'a str, &'static str> {
+    pub fn keyword(&mut self, word: &'static str) -> Result<&'a str, &'static str> {
         let end = self.pos + word.len();
         match self.text.get(self.pos..end) {
             Some(found) if found == word => {
@@ -125,7 +130,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
-    fn number(&mut self) -> Result<&'a str, &'static str> {
+    pub fn number(&mut self) -> Result<&'a str, &'static str> {
         const INVALID: &str = "invalid JSON number";
         let start = self.pos;
         self.eat(b'-');
@@ -153,8 +158,9 @@ impl<'a> Reader<'a> {
         self.pos - start
     }
 
-    /// The rest of a string whose opening quote has been consumed.
-    fn string(&mut self, buf: &mut String) -> Result<(), &'static str> {
+    /// The rest of a string whose opening quote has been consumed, decoded and appended to
+    /// `buf`.
+    pub fn string(&mut self, buf: &mut String) -> Result<(), &'static str> {
         let mut run_start = self.pos;
         loop {
             let Some(byte) = self.peek() else {

@@ -1,0 +1,393 @@
+// The host half of a session: it owns the socket and the files, and performs the actions the
+// guest asks for, opening and reading only what the policies allow (as host/src/connection.rs
+// and the Python package's _session.py). Every call into the guest returns a step (src/abi.js):
+//
+//   send step.send; hand the events to the sink; then do the action:
+//     o open(target, timeout) -> policy check, then connect  -> "o" / "x" kind reason
+//     r read                  -> bytes from the socket        -> "d" bytes / "e" at EOF
+//     f need-file(path)       -> file policy check, read      -> "y" status text-or-reason
+//     p need-password         -> the password callback, if any -> "w" password / "w" (none)
+//     d done(tx status)       -> the request is complete
+//     c close                 -> close the socket: the session is over
+//
+// A request can be streamed: the loop stops as soon as the sink holds rows and resumes when they
+// are consumed, so the socket is read only as fast as rows are used (TCP backpressure bounds
+// memory). Cancelling runs on a fresh guest instance with the session's cancel token.
+import { openSync, fstatSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import * as A from './abi.js';
+import { Channel } from './channel.js';
+import { Guest, GuestTrap } from './guest.js';
+import { Policy, FilePolicy, describe, defaultPassfile } from './policy.js';
+import { defaults as envDefaults } from './env.js';
+import { WasmpgError, fromGuest } from './errors.js';
+
+const BATCH_BYTES = 256 << 10;
+const MAX_FILE_BYTES = 1 << 20;
+const CANCEL_MEMORY = 32 << 20;
+/** libpq's DEFAULT_PGSOCKET_DIR as Debian builds it (the guest matches `localhost` password-file
+ * lines against Unix-socket connections with it). */
+export const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
+
+/** Receives the events of one request. The default keeps only the first error. */
+export class Sink {
+  constructor() {
+    /** @type {Error | null} */
+    this.error = null;
+  }
+  columns(_cols) {}
+  rows(_ev) {}
+  complete(_command, _rowCount) {}
+  empty() {}
+  /** While streaming: true stops reading from the socket. */
+  hasRows() {
+    return false;
+  }
+  fail(error) {
+    if (this.error === null) this.error = error;
+  }
+}
+
+/** The answer to a `f` action: [status, text or reason]. Nothing is opened unless allowed. */
+export function readFile(policy, path) {
+  if (!policy.allows(path)) return ['denied', `reading ${path} denied by the file policy (${policy})`];
+  let fd;
+  try {
+    fd = openSync(path, fsc.O_RDONLY);
+  } catch (e) {
+    if (e.code === 'ENOENT') return ['missing', `${path} does not exist`];
+    return ['unreadable', `cannot read ${path}: ${e.message}`];
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return ['unreadable', `${path} is not a regular file`];
+    if (process.platform !== 'win32' && st.mode & 0o077) {
+      return ['too-open', `${path} has group or world access; permissions should be u=rw`];
+    }
+    if (st.size > MAX_FILE_BYTES) return ['unreadable', `${path} is larger than ${MAX_FILE_BYTES} bytes`];
+    const buf = Buffer.alloc(Math.min(st.size, MAX_FILE_BYTES) + 1);
+    let n = 0;
+    for (;;) {
+      const k = readSync(fd, buf, n, buf.length - n, null);
+      if (k === 0 || n + k >= buf.length) {
+        n += k;
+        break;
+      }
+      n += k;
+    }
+    return ['ok', buf.subarray(0, Math.min(n, MAX_FILE_BYTES)).toString('utf8')];
+  } catch (e) {
+    return ['unreadable', `cannot read ${path}: ${e.message}`];
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function initOptions(o) {
+  /** @type {Array<[string, string]>} */
+  const options = [
+    ['max_message_size', String(o.maxMessageSize ?? 64 << 20)],
+    ['batch_bytes', String(BATCH_BYTES)],
+    ['statement_cache', String(o.statementCache ?? 256)],
+    ['default_socket_dir', DEFAULT_SOCKET_DIR],
+  ];
+  const passfile = defaultPassfile();
+  if (passfile) options.push(['default_passfile', passfile]);
+  for (const [k, v] of Object.entries(o.params ?? {})) options.push([`param.${k}`, String(v)]);
+  return options;
+}
+
+function raiseErrors(step) {
+  for (const ev of step.events) if (ev.tag === 'E') throw fromGuest(ev.kind, ev.message, ev.fields);
+}
+
+/**
+ * @typedef {object} SessionOptions
+ * @property {string[]} [allow] the allow-list (default: exactly the conninfo's targets)
+ * @property {string[]} [allowFiles] files the guest may have read besides the defaults
+ * @property {number} [statementCache] prepared statements kept (0: none, for PgBouncer)
+ * @property {number} [maxMessageSize]
+ * @property {number} [memoryLimit] bytes of guest memory
+ * @property {number} [readTimeout] milliseconds a read may wait once connected
+ * @property {Record<string, string>} [params] run-time parameters for the StartupMessage
+ * @property {Record<string, string | undefined>} [env] the PG* variables (default process.env)
+ * @property {(info: {host: string, port: number, dbname: string, user: string}) => (string | null | undefined | Promise<string | null | undefined>)} [password]
+ *   called when neither the conninfo nor the password file gave a password (short-lived tokens)
+ */
+
+export class Session {
+  /**
+   * @param {string} conninfo
+   * @param {SessionOptions} options
+   */
+  constructor(conninfo, options) {
+    this.conninfo = conninfo;
+    this.options = options;
+    this.io = new Channel();
+    this.io.readTimeout = options.readTimeout ?? null;
+    this.closed = true;
+    /** @type {Record<string, string>} */
+    this.parameters = {};
+    this.processID = null;
+    this.txStatus = 'idle';
+    this.action = 'd';
+    this.actionArg = null;
+    this.sink = new Sink();
+    this.cancelToken = null;
+    this.target = null;
+    /** @type {(n: any) => void} */
+    this.onNotice = () => {};
+    /** @type {(n: any) => void} */
+    this.onNotification = () => {};
+    this.policy = options.allow !== undefined ? Policy.parse(options.allow) : null;
+    this.filePolicy = new FilePolicy(options.allowFiles);
+    this.guest = new Guest({ memoryLimit: options.memoryLimit });
+  }
+
+  /** Starts the session: parses the conninfo, opens the policy, runs the startup. */
+  async start() {
+    const g = this.guest;
+    try {
+      const defaults = envDefaults(this.options.env ?? process.env);
+      raiseErrors(A.decodeStep(g.call(A.reqInit(initOptions(this.options)))));
+      const parsed = A.decodeStep(g.call(A.reqParseConninfo(defaults, this.conninfo)));
+      raiseErrors(parsed);
+      const info = parsed.events.find((e) => e.tag === 'I');
+      if (!info) throw new WasmpgError('the guest did not report the parsed conninfo', { kind: 'protocol' });
+      // The default policy comes from the user's conninfo, before any byte from a server has
+      // reached the guest.
+      if (this.policy === null) this.policy = Policy.fromTargets(info.targets);
+      const step = A.decodeStep(g.call(A.reqConnect(defaults, this.conninfo)));
+      this.closed = false;
+      const sink = new Sink();
+      this.sink = sink;
+      this.process(step);
+      await this.run(sink, false);
+      this.io.deadline = null;
+      if (sink.error) throw sink.error;
+      if (this.closed) throw new WasmpgError('the server closed the connection during startup', { kind: 'closed' });
+      this.sink = new Sink();
+      this.process(this.guarded(A.REQ_CANCEL_TOKEN));
+    } catch (e) {
+      this.closeSocket();
+      g.close();
+      throw e;
+    }
+  }
+
+  busy() {
+    return this.action !== 'd' && this.action !== 'c';
+  }
+
+  guarded(request) {
+    try {
+      return A.decodeStep(this.guest.call(request));
+    } catch (e) {
+      this.closeSocket();
+      this.action = 'c';
+      throw e;
+    }
+  }
+
+  /** Sends a request and runs it to completion (or, streaming, until the sink holds rows). */
+  async request(req, sink, stream = false) {
+    if (this.closed) throw new WasmpgError('the connection is closed', { kind: 'closed' });
+    if (this.busy()) await this.drain();
+    if (this.closed) throw new WasmpgError('the connection was lost', { kind: 'closed' });
+    this.sink = sink;
+    this.process(this.guarded(req));
+    await this.run(sink, stream);
+  }
+
+  /** Continues a streamed request until its sink has rows again, or it completes. */
+  async resume(sink) {
+    if (this.sink !== sink || !this.busy()) return;
+    await this.run(sink, true);
+  }
+
+  /** Reads and discards the rest of a streamed request. */
+  async drain() {
+    if (this.closed || !this.busy()) return;
+    const sink = new Sink();
+    this.sink = sink;
+    await this.run(sink, false);
+  }
+
+  async run(sink, stream) {
+    try {
+      for (;;) {
+        const action = this.action;
+        if (action === 'd') return;
+        if (action === 'c') {
+          this.closeSocket();
+          if (sink.error === null) sink.fail(new WasmpgError('the session ended', { kind: 'closed' }));
+          return;
+        }
+        if (stream && sink.hasRows()) return;
+        if (action === 'r') {
+          let data = this.io.read();
+          if (data !== null && !(data instanceof Buffer)) data = await data;
+          this.process(this.guarded(data ? A.reqData(data) : A.REQ_EOF));
+        } else {
+          await this.advance(action);
+        }
+      }
+    } catch (e) {
+      // A failure in the middle of a request leaves the protocol state unknown: the session
+      // cannot continue.
+      this.closeSocket();
+      this.action = 'c';
+      if (e instanceof WasmpgError) throw e;
+      throw new WasmpgError(String(e?.message ?? e), { kind: 'io', cause: e });
+    }
+  }
+
+  async advance(action) {
+    let step;
+    if (action === 'o') {
+      const { target, timeoutMs, address } = this.actionArg;
+      const failure = await this.open(target, timeoutMs, address);
+      step = this.guarded(failure === null ? A.reqOpened(this.io.peer()) : A.reqOpenFailed(failure[0], failure[1]));
+    } else if (action === 'f') {
+      const [status, text] = readFile(this.filePolicy, this.actionArg.path);
+      step = this.guarded(A.reqFile(status, text));
+    } else if (action === 'p') {
+      let password = null;
+      const cb = this.options.password;
+      if (cb) {
+        password = await cb({ ...this.actionArg });
+        if (password != null && typeof password !== 'string') {
+          throw new WasmpgError('the password callback must return a string, null or undefined', { kind: 'usage' });
+        }
+      }
+      step = this.guarded(A.reqPassword(password ?? null));
+    } else {
+      throw new WasmpgError(`unexpected action ${JSON.stringify(action)} from the guest`, { kind: 'protocol' });
+    }
+    this.process(step);
+  }
+
+  process(step) {
+    if (step.send !== null) this.io.write(step.send);
+    const events = step.events;
+    if (events.length) {
+      const sink = this.sink;
+      for (const ev of events) {
+        switch (ev.tag) {
+          case 'R':
+            sink.rows(ev);
+            break;
+          case 'C':
+            sink.columns(ev.columns);
+            break;
+          case 'K':
+            sink.complete(ev.command, ev.rowCount);
+            break;
+          case 'E':
+            sink.fail(fromGuest(ev.kind, ev.message, ev.fields));
+            break;
+          case 'Q':
+            sink.empty();
+            break;
+          case 'S':
+            this.parameters[ev.name] = ev.value;
+            break;
+          case 'N':
+            this.onNotice(ev.fields);
+            break;
+          case 'A':
+            this.onNotification({ processId: ev.processId, channel: ev.channel, payload: ev.payload });
+            break;
+          case 'B':
+            this.processID = ev.processId;
+            break;
+          case 'T':
+            this.cancelToken = ev.token;
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    if (step.action === 'd') this.txStatus = step.arg;
+    this.action = step.action;
+    this.actionArg = step.arg;
+  }
+
+  /** Opens the target if the policy allows it: null, or [kind, reason]. Nothing is sent to a
+   * denied target: the check happens before any socket exists. */
+  async open(target, timeoutMs, address) {
+    this.io.close();
+    if (!this.policy?.allows(target)) {
+      return ['policy-denied', `connection to ${describe(target)} denied by policy (${this.policy})`];
+    }
+    this.io.deadline = timeoutMs ? Date.now() + timeoutMs : null;
+    const failure = await this.io.connect(target, address);
+    if (failure === null) this.target = target;
+    return failure;
+  }
+
+  /** Sends Terminate (best effort) and closes the socket and the guest. */
+  async terminate() {
+    if (!this.closed && !this.guest.dead) {
+      try {
+        const step = A.decodeStep(this.guest.call(A.REQ_TERMINATE));
+        const s = this.io.socket;
+        if (step.send && s && !s.destroyed) await new Promise((res) => s.end(step.send, res));
+      } catch {
+        // best effort: the socket is closed below either way
+      }
+    }
+    this.closeSocket();
+    this.guest.close();
+  }
+
+  closeSocket() {
+    this.io.close();
+    this.closed = true;
+  }
+
+  /** Sends a CancelRequest for the running statement from a fresh guest instance, to the
+   * server this session is connected to (the same policy applies). */
+  async cancel(timeoutMs = 10000) {
+    const token = this.cancelToken;
+    if (this.closed || token === null) throw new WasmpgError('the connection is closed or was never established', { kind: 'closed' });
+    await runCancel(token, /** @type {Policy} */ (this.policy), timeoutMs);
+  }
+}
+
+/** A cancel request on a new guest instance: `k` + token as its first request. */
+export async function runCancel(token, policy, timeoutMs) {
+  const g = new Guest({ memoryLimit: CANCEL_MEMORY });
+  const io = new Channel();
+  io.deadline = Date.now() + timeoutMs;
+  try {
+    let step = A.decodeStep(g.call(A.reqCancel(token)));
+    for (let i = 0; i < 1000; i++) {
+      if (step.send) io.write(step.send);
+      raiseErrors(step);
+      if (step.action === 'c' || step.action === 'd') return;
+      if (step.action === 'o') {
+        const { target, address } = step.arg;
+        io.close();
+        if (!policy.allows(target)) {
+          step = A.decodeStep(g.call(A.reqOpenFailed('policy-denied', `connection to ${describe(target)} denied by policy (${policy})`)));
+          continue;
+        }
+        const failure = await io.connect(target, address);
+        step = A.decodeStep(g.call(failure ? A.reqOpenFailed(failure[0], failure[1]) : A.reqOpened(null)));
+      } else if (step.action === 'r') {
+        let data = io.read();
+        if (data !== null && !(data instanceof Buffer)) data = await data;
+        step = A.decodeStep(g.call(data ? A.reqData(data) : A.REQ_EOF));
+      } else {
+        throw new WasmpgError(`unexpected action ${step.action} while cancelling`, { kind: 'protocol' });
+      }
+    }
+    throw new WasmpgError('the cancel request did not finish', { kind: 'protocol' });
+  } finally {
+    io.close();
+    g.close();
+  }
+}
+
+export { GuestTrap };

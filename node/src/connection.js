@@ -37,8 +37,21 @@ class Collector extends Sink {
   }
   rows(ev) {
     const r = this._open();
-    if (this.convert === null) throw new WasmpgError('rows without their columns', { kind: 'protocol' });
-    this.convert(ev.batch, ev.escaped, r.rows);
+    this._convert(ev, r.rows);
+  }
+  /** Converts a batch; a value the type's loader refuses fails the request (kind 'decode') and
+   * the rest of the result is read and dropped, so the connection stays usable. */
+  _convert(ev, out) {
+    if (this.convert === null) {
+      if (this.error === null) this.fail(new WasmpgError('rows without their columns', { kind: 'protocol' }));
+      return;
+    }
+    try {
+      this.convert(ev.batch, ev.escaped, out);
+    } catch (e) {
+      this.fail(e instanceof WasmpgError ? e : new WasmpgError(`cannot convert a value of the result: ${e?.message ?? e}`, { kind: 'decode', cause: e }));
+      this.convert = () => {};
+    }
   }
   complete(command, rowCount) {
     const r = this._open();
@@ -66,8 +79,7 @@ class StreamSink extends Collector {
     this.convert = converterFor(cols, this.types, this.rowMode);
   }
   rows(ev) {
-    if (this.convert === null) throw new WasmpgError('rows without their columns', { kind: 'protocol' });
-    this.convert(ev.batch, ev.escaped, this.buffer);
+    this._convert(ev, this.buffer);
   }
   complete(command, rowCount) {
     this.command = command;

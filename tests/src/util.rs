@@ -203,6 +203,29 @@ pub fn rss_bytes() -> u64 {
     kb * 1024
 }
 
+/// The Node package's entry module (`node/src/index.js`) when Node >= 20 can import it (its
+/// `gen/` built by `node/run-tests.sh --prepare`, which `tests/run-all` runs first); else None
+/// after saying why (a failure with `WASMPG_REQUIRE_NODE=1`).
+pub fn node_package() -> Option<PathBuf> {
+    let entry = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/src/index.js");
+    let ok = entry.parent().is_some_and(|src| src.join("../gen/wasmpg.js").is_file())
+        && Command::new("node")
+            .args(["-e", "process.exit(Number(process.versions.node.split('.')[0]) >= 20 ? 0 : 1)"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if ok {
+        return Some(entry);
+    }
+    assert!(
+        std::env::var_os("WASMPG_REQUIRE_NODE").is_none(),
+        "WASMPG_REQUIRE_NODE is set, but Node >= 20 or the built package is missing (run node/run-tests.sh --prepare)"
+    );
+    eprintln!("SKIPPED: no Node >= 20 with the built package (node/run-tests.sh --prepare)");
+    None
+}
+
 /// A Python interpreter that can import the wasmpg package: `$WASMPG_PYTHON`, else `python3`
 /// if it has the package. None (the Python run is skipped, loudly) when there is none, unless
 /// `WASMPG_REQUIRE_PYTHON=1`, which makes that a failure (for CI).

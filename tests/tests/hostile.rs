@@ -5,7 +5,9 @@
 //! * the Rust API (simple and extended protocol for the cases that happen during a query), and
 //! * the `wasmpg` CLI binary (non-zero exit, the error printed), and
 //! * the Python package, when a Python that can import it is found (`WASMPG_PYTHON`, else
-//!   `python3`; skipped with a message otherwise, a failure with `WASMPG_REQUIRE_PYTHON=1`).
+//!   `python3`; skipped with a message otherwise, a failure with `WASMPG_REQUIRE_PYTHON=1`), and
+//! * the Node package, when Node >= 20 and its built `node/gen/` are there (skipped with a message
+//!   otherwise, a failure with `WASMPG_REQUIRE_NODE=1`); its guests run in Workers (`cpuLimit`).
 //!
 //! docs/hostile.md has the table with the outcomes; libpq accepts some of these, we do not.
 //!
@@ -934,11 +936,9 @@ fn wit_kind(kind: ErrorKind) -> &'static str {
     }
 }
 
-#[test]
-fn hostile_servers_python() {
-    let Some(python) = python() else {
-        return; // python() said why
-    };
+/// The cases as the interpreter runners take them: `[{"name", "port", "phase"}]`, each with its
+/// fake server already listening.
+fn runner_cases() -> (String, Vec<JoinHandle<()>>) {
     let servers: Vec<_> = CASES.iter().map(|case| (case, serve(case))).collect();
     let list: Vec<wasmpg::serde_json::Value> = servers
         .iter()
@@ -950,24 +950,24 @@ fn hostile_servers_python() {
             })
         })
         .collect();
-    let mut cmd = Command::new(&python);
-    cmd.args([
-        "-c",
-        PYTHON_RUNNER,
-        &wasmpg::serde_json::Value::Array(list).to_string(),
-        &READ_TIMEOUT.as_secs_f64().to_string(),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    let handles = servers.into_iter().map(|(_, (_, h))| h).collect();
+    (wasmpg::serde_json::Value::Array(list).to_string(), handles)
+}
+
+/// Runs an interpreter runner (it prints one JSON object: name -> outcome) and checks every
+/// outcome: the kind, the message, and the time (the CLI's generous bound: one process runs all
+/// cases at once).
+fn check_runner(label: &str, mut cmd: Command, servers: Vec<JoinHandle<()>>) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let out = output_with_timeout(&mut cmd, None, Duration::from_secs(120));
-    for (_, (_, server)) in servers {
+    for server in servers {
         let _ = server.join();
     }
-    let out = out.unwrap_or_else(|e| panic!("the Python runner: {e}"));
+    let out = out.unwrap_or_else(|e| panic!("the {label} runner: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the Python runner failed: {stderr}");
+    assert!(out.status.success(), "the {label} runner failed: {stderr}");
     let outcomes: wasmpg::serde_json::Value = wasmpg::serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the Python runner's output: {e}; stderr: {stderr}"));
+        .unwrap_or_else(|e| panic!("the {label} runner's output: {e}; stderr: {stderr}"));
     let mut failures = Vec::new();
     for case in CASES {
         let outcome = &outcomes[case.name];
@@ -978,7 +978,6 @@ fn hostile_servers_python() {
         let kind = outcome["kind"].as_str().unwrap_or("?");
         let message = outcome["message"].as_str().unwrap_or("");
         let ms = outcome["ms"].as_u64().unwrap_or(u64::MAX);
-        // Python's threads share one interpreter: the CLI's generous bound, not the API's.
         let bound = cli_bound(case);
         if kind != wit_kind(case.kind) {
             failures.push(format!(
@@ -995,18 +994,86 @@ fn hostile_servers_python() {
             failures.push(format!("- {}: took {ms} ms", case.name));
         } else {
             eprintln!(
-                "Python | {} | {} ({kind}) in {ms} ms | {message}",
+                "{label} | {} | {} ({kind}) in {ms} ms | {message}",
                 case.name, outcome["class"]
             );
         }
     }
     assert!(
         failures.is_empty(),
-        "Python: {} of {} hostile cases were handled wrongly:\n{}",
+        "{label}: {} of {} hostile cases were handled wrongly:\n{}",
         failures.len(),
         CASES.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn hostile_servers_python() {
+    let Some(python) = python() else {
+        return; // python() said why
+    };
+    let (cases, servers) = runner_cases();
+    let mut cmd = Command::new(&python);
+    cmd.args([
+        "-c",
+        PYTHON_RUNNER,
+        &cases,
+        &READ_TIMEOUT.as_secs_f64().to_string(),
+    ]);
+    check_runner("Python", cmd, servers);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Node package
+// ---------------------------------------------------------------------------------------------
+
+/// Runs the cases at once (one event loop; each guest in a Worker for the CPU bound) and prints
+/// one JSON object: name -> outcome. Arguments: the package's entry module, the cases, the read
+/// timeout in ms, the CPU limit in ms.
+const NODE_RUNNER: &str = r#"
+const [entry, casesJson, readTimeout, cpuLimit] = process.argv.slice(1);
+const { connect, WasmpgError } = await import(entry);
+const cases = JSON.parse(casesJson);
+const outcomes = {};
+await Promise.all(cases.map(async (c) => {
+  let start = performance.now();
+  let conn = null;
+  try {
+    conn = await connect(`host=127.0.0.1 port=${c.port} user=u dbname=d password=p connect_timeout=2`,
+      { readTimeout: Number(readTimeout), cpuLimit: Number(cpuLimit), env: {} });
+    if (c.phase === 'startup') { outcomes[c.name] = { crash: 'connected' }; return; }
+    start = performance.now();
+    await conn.query('SELECT 1');
+    outcomes[c.name] = { crash: 'the query succeeded' };
+  } catch (e) {
+    if (!(e instanceof WasmpgError)) { outcomes[c.name] = { crash: String(e && e.stack || e) }; return; }
+    outcomes[c.name] = { kind: e.kind, class: e.name, message: e.message,
+      ms: Math.round(performance.now() - start), closed: conn === null ? null : conn.closed };
+  } finally {
+    if (conn !== null) await conn.end().catch(() => {});
+  }
+}));
+console.log(JSON.stringify(outcomes));
+"#;
+
+#[test]
+fn hostile_servers_node() {
+    let Some(entry) = node_package() else {
+        return; // node_package() said why
+    };
+    let (cases, servers) = runner_cases();
+    let mut cmd = Command::new("node");
+    cmd.args([
+        "--input-type=module",
+        "-e",
+        NODE_RUNNER,
+        entry.to_str().expect("a UTF-8 path"),
+        &cases,
+        &READ_TIMEOUT.as_millis().to_string(),
+        &CPU_LIMIT.as_millis().to_string(),
+    ]);
+    check_runner("Node", cmd, servers);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -110,15 +110,52 @@ function moduleFor(name, maxPages) {
 // such function, and each TypeError makes V8 re-parse the glue's one huge function (27-88 ms per
 // instance, docs/measurements.md). The package calls every export synchronously, so while it
 // instantiates, the wrapper is an identity function, then removed again.
-function instantiateQuietly(getCoreModule, imports) {
+function instantiateQuietly(getCoreModule, imports, instantiateCore) {
   const wasm = /** @type {any} */ (WebAssembly);
-  if (typeof wasm.promising === 'function') return instantiate(getCoreModule, imports);
+  if (typeof wasm.promising === 'function') return instantiate(getCoreModule, imports, instantiateCore);
   wasm.promising = (f) => f;
   try {
-    return instantiate(getCoreModule, imports);
+    return instantiate(getCoreModule, imports, instantiateCore);
   } finally {
     delete wasm.promising;
   }
+}
+
+// --- the direct call ---------------------------------------------------------------------------
+// jco's glue spends ~85% of a small call's 6-11 µs on the component model's task bookkeeping
+// (docs/measurements.md), which a synchronous function of plain values does not need. The
+// package therefore instantiates the core modules through jco's documented `instantiateCore`
+// hook, keeps the main core instance, and calls `call-bytes` as the canonical ABI defines it
+// (the Component Model's CanonicalABI.md; the export names are its standard ones): the argument
+// list is copied into memory that `cabi_realloc` allocates, the export returns a pointer to the
+// (pointer, length) of the UTF-8 result, and `cabi_post_...#call-bytes` frees it. WASI imports
+// still go through jco's trampolines. Where the core module lacks those exports (another
+// component layout), calls go through jco's glue.
+const EXPORT = 'wasmpg:driver/packed@0.2.0#call-bytes';
+const POST = 'cabi_post_wasmpg:driver/packed@0.2.0#call-bytes';
+const utf8 = new TextDecoder('utf-8');
+
+function directCall(core) {
+  const e = core.exports;
+  const mem = /** @type {WebAssembly.Memory} */ (e.memory);
+  const realloc = /** @type {Function} */ (e.cabi_realloc);
+  const fn = /** @type {Function} */ (e[EXPORT]);
+  const post = /** @type {Function} */ (e[POST]);
+  if (!(mem instanceof WebAssembly.Memory) || typeof realloc !== 'function' || typeof fn !== 'function' || typeof post !== 'function') {
+    return null;
+  }
+  return (/** @type {Uint8Array} */ request) => {
+    const len = request.length;
+    const ptr = realloc(0, 0, 1, len);
+    new Uint8Array(mem.buffer, ptr, len).set(request);
+    const ret = fn(ptr, len);
+    const view = new DataView(mem.buffer);
+    const rptr = view.getUint32(ret, true);
+    const rlen = view.getUint32(ret + 4, true);
+    const out = utf8.decode(new Uint8Array(mem.buffer, rptr, rlen));
+    post(ret);
+    return out;
+  };
 }
 
 /** A call into an instance that trapped (or was discarded); the instance is gone. */
@@ -135,9 +172,20 @@ export class Guest {
     const maxPages = Math.min(65536, Math.floor(limit / PAGE));
     const wasi = makeWasi();
     this._output = wasi.output;
+    const main = moduleFor('wasmpg.core.wasm', maxPages);
+    let core = null;
     /** @type {any} */
-    const root = instantiateQuietly((name) => moduleFor(name, maxPages), wasi.imports);
+    const root = instantiateQuietly(
+      (name) => moduleFor(name, maxPages),
+      wasi.imports,
+      (module, imports) => {
+        const instance = new WebAssembly.Instance(module, imports);
+        if (module === main) core = instance;
+        return instance;
+      },
+    );
     this._api = root.packed;
+    this._call = (core && directCall(core)) ?? ((/** @type {Uint8Array} */ r) => this._api.callBytes(r));
     this.dead = false;
     if (!versionChecked) {
       const v = this._api.version();
@@ -157,10 +205,11 @@ export class Guest {
   call(request) {
     if (this.dead) throw new GuestTrap('the guest instance was discarded after a trap', { kind: 'trap' });
     try {
-      return this._api.callBytes(request);
+      return this._call(request);
     } catch (e) {
       this.dead = true;
       this._api = null;
+      this._call = null;
       const out = this._output().trim();
       const why = e instanceof Error ? e.message : String(e);
       throw new GuestTrap(`the guest trapped: ${why}${out ? ` (guest output: ${out})` : ''}`, { kind: 'trap', cause: e });
@@ -170,5 +219,6 @@ export class Guest {
   close() {
     this.dead = true;
     this._api = null;
+    this._call = null;
   }
 }

@@ -17,6 +17,7 @@ import { openSync, fstatSync, readSync, closeSync, constants as fsc } from 'node
 import * as A from './abi.js';
 import { Channel } from './channel.js';
 import { Guest, GuestTrap } from './guest.js';
+import { WorkerGuest } from './worker.js';
 import { Policy, FilePolicy, describe, defaultPassfile } from './policy.js';
 import { defaults as envDefaults } from './env.js';
 import { WasmpgError, fromGuest } from './errors.js';
@@ -107,6 +108,7 @@ function raiseErrors(step) {
  * @property {number} [statementCache] prepared statements kept (0: none, for PgBouncer)
  * @property {number} [maxMessageSize]
  * @property {number} [memoryLimit] bytes of guest memory
+ * @property {number} [cpuLimit] milliseconds of guest CPU per call; runs the guest in a Worker
  * @property {number} [readTimeout] milliseconds a read may wait once connected
  * @property {Record<string, string>} [params] run-time parameters for the StartupMessage
  * @property {Record<string, string | undefined>} [env] the PG* variables (default process.env)
@@ -140,7 +142,7 @@ export class Session {
     this.onNotification = () => {};
     this.policy = options.allow !== undefined ? Policy.parse(options.allow) : null;
     this.filePolicy = new FilePolicy(options.allowFiles);
-    this.guest = new Guest({ memoryLimit: options.memoryLimit });
+    this.guest = options.cpuLimit != null ? new WorkerGuest({ memoryLimit: options.memoryLimit, cpuLimit: options.cpuLimit }) : new Guest({ memoryLimit: options.memoryLimit });
   }
 
   /** Starts the session: parses the conninfo, opens the policy, runs the startup. */

@@ -159,7 +159,13 @@ function directCall(core) {
 }
 
 /** A call into an instance that trapped (or was discarded); the instance is gone. */
-export class GuestTrap extends WasmpgError {}
+export class GuestTrap extends WasmpgError {
+  /** @param {string} message @param {{ kind?: string, cause?: unknown }} [options] */
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'GuestTrap';
+  }
+}
 
 export class Guest {
   /** @param {{ memoryLimit?: number }} [options] */

@@ -162,6 +162,11 @@ export class WorkerGuest {
     this._dec = new TextDecoder();
     const worker = new Worker(new URL(import.meta.url), {
       workerData: { [MARK]: true, control, data, memoryLimit },
+      // Not the parent's: under `node -e CODE` or `--input-type=module` those options would
+      // make the worker evaluate the parent's code instead of this module.
+      execArgv: [],
+      // The guest needs no environment; the worker does not get the process's either.
+      env: {},
     });
     this._worker = worker;
     worker.unref();
@@ -237,7 +242,7 @@ export class WorkerGuest {
     const buf = this._buf;
     const total = request.length;
     let text = null;
-    let why = `the guest exceeded its CPU limit of ${this.cpuLimit} ms per call; the worker was terminated`;
+    let why = `the guest trapped: it exceeded its CPU limit of ${this.cpuLimit} ms per call; the worker was terminated`;
     let at = 0;
     for (;;) {
       const n = Math.min(buf.length, total - at);

@@ -1036,6 +1036,13 @@ const [entry, casesJson, readTimeout, cpuLimit] = process.argv.slice(1);
 const { connect, WasmpgError } = await import(entry);
 const cases = JSON.parse(casesJson);
 const outcomes = {};
+// A case that never ends is reported as such rather than hanging the whole runner.
+const watchdog = setTimeout(() => {
+  for (const c of cases) if (!(c.name in outcomes)) outcomes[c.name] = { crash: 'no outcome after 90 s (hung)' };
+  console.log(JSON.stringify(outcomes));
+  process.exit(0);
+}, 90000);
+watchdog.unref();
 await Promise.all(cases.map(async (c) => {
   let start = performance.now();
   let conn = null;

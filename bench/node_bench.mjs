@@ -41,16 +41,19 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
-/** Median over reps of the time per operation (µs) of `n` sequential awaits of op. */
-async function timeOps(op, n) {
-  for (let i = 0; i < Math.min(n, 200); i++) await op(); // warm-up
-  const per = [];
+/** Times `n` sequential awaits of each op, alternating the contenders rep by rep (so a change
+ * in the machine's load hits both alike); medians over reps of µs per operation. */
+async function timeOps(ops, n) {
+  for (const op of ops) for (let i = 0; i < Math.min(n, 200); i++) await op(); // warm-up
+  const per = ops.map(() => []);
   for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await op();
-    per.push(((performance.now() - t0) * 1000) / n);
+    for (let k = 0; k < ops.length; k++) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await ops[k]();
+      per[k].push(((performance.now() - t0) * 1000) / n);
+    }
   }
-  return median(per);
+  return per.map(median);
 }
 
 const results = [];
@@ -65,39 +68,37 @@ await p.connect();
 await w.query('CREATE TEMP TABLE IF NOT EXISTS big AS SELECT g AS i, md5(g::text) AS t, now() + g * interval \'1 second\' AS ts FROM generate_series(1, 100000) g');
 await p.query('CREATE TEMP TABLE IF NOT EXISTS big AS SELECT g AS i, md5(g::text) AS t, now() + g * interval \'1 second\' AS ts FROM generate_series(1, 100000) g');
 
-row('SELECT 1 round trip', 'µs', await timeOps(() => w.query('SELECT 1'), 2000), await timeOps(() => p.query('SELECT 1'), 2000));
-row(
-  'bound SELECT $1::int round trip',
-  'µs',
-  await timeOps(() => w.query('SELECT $1::int', [42]), 2000),
-  await timeOps(() => p.query('SELECT $1::int', [42]), 2000),
+const ww = await connect(conninfo, { cpuLimit: 1000 });
+await ww.query('SELECT 1');
+
+let [a, b] = await timeOps([() => w.query('SELECT 1'), () => p.query('SELECT 1')], 2000);
+row('SELECT 1 round trip', 'µs', a, b);
+[a, b] = await timeOps([() => w.query('SELECT $1::int', [42]), () => p.query('SELECT $1::int', [42])], 2000);
+row('bound SELECT $1::int round trip', 'µs', a, b);
+[a, b] = await timeOps([() => ww.query('SELECT $1::int', [42]), () => p.query('SELECT $1::int', [42])], 2000);
+row('bound round trip, Worker mode (cpuLimit)', 'µs', a, b);
+const check = (n) => (r) => {
+  if (r.rows.length !== n) throw new Error('wrong row count');
+};
+[a, b] = await timeOps([() => w.query('SELECT i, t, ts FROM big').then(check(100000)), () => p.query('SELECT i, t, ts FROM big').then(check(100000))], 3);
+row('100,000 rows (int, text, timestamptz)', 'ms', a / 1000, b / 1000);
+
+const [inst] = await timeOps([async () => new Guest().close()], 50);
+results.push({ workload: 'guest instance creation (per connection)', unit: 'ms', wasmpg: inst / 1000, pg: null, ratio: null, target: 'target <= 2 ms' });
+
+[a, b] = await timeOps(
+  [
+    async () => (await connect(conninfo)).end(),
+    async () => {
+      const c = new pg.Client(pgConfig);
+      await c.connect();
+      await c.end();
+    },
+  ],
+  20,
 );
-const fetchW = await timeOps(async () => {
-  const r = await w.query('SELECT i, t, ts FROM big');
-  if (r.rows.length !== 100000) throw new Error('wasmpg: wrong row count');
-}, 3);
-const fetchP = await timeOps(async () => {
-  const r = await p.query('SELECT i, t, ts FROM big');
-  if (r.rows.length !== 100000) throw new Error('pg: wrong row count');
-}, 3);
-row('100,000 rows (int, text, timestamptz)', 'ms', fetchW / 1000, fetchP / 1000);
-
-const inst = await timeOps(() => {
-  new Guest().close();
-}, 50);
-results.push({ workload: 'guest instance creation (per connection)', unit: 'ms', wasmpg: inst / 1000, pg: null, ratio: null, target: '<= 2 ms' });
-
-const connW = await timeOps(async () => {
-  const c = await connect(conninfo);
-  await c.end();
-}, 20);
-const connP = await timeOps(async () => {
-  const c = new pg.Client(pgConfig);
-  await c.connect();
-  await c.end();
-}, 20);
-row('connect + end', 'ms', connW / 1000, connP / 1000);
-
+row('connect + end', 'ms', a / 1000, b / 1000);
+await ww.end();
 await w.end();
 await p.end();
 

@@ -106,6 +106,11 @@ export class Connection extends EventEmitter {
     this._rowMode = options.rowMode ?? 'object';
     /** @type {Promise<unknown>} */
     this._queue = Promise.resolve();
+    /** Requests queued or running. */
+    this._depth = 0;
+    this._settle = () => {
+      this._depth--;
+    };
     this._ended = false;
     session.onNotice = (fields) => this.emit('notice', Object.assign(new Error(fields.message ?? ''), fields));
     session.onNotification = (n) => this.emit('notification', n);
@@ -128,11 +133,12 @@ export class Connection extends EventEmitter {
   }
 
   _enqueue(fn) {
-    const run = this._queue.then(fn, fn);
-    this._queue = run.then(
-      () => undefined,
-      () => undefined,
-    );
+    // With nothing queued the request starts at once (no promise hop); otherwise after the
+    // last queued one settles, whatever its outcome.
+    const run = this._depth === 0 ? fn() : this._queue.then(fn, fn);
+    this._depth++;
+    const settled = run.then(this._settle, this._settle);
+    this._queue = settled;
     return run;
   }
 

@@ -119,6 +119,8 @@ export declare class Connection {
   on(event: 'notice', listener: (notice: Error & Record<string, string>) => void): this;
   on(event: 'notification', listener: (n: Notification) => void): this;
   on(event: 'end', listener: () => void): this;
+  /** The session ended while idle (the server closed or terminated it). */
+  on(event: 'error', listener: (err: WasmpgError) => void): this;
 }
 
 export interface PoolClient extends Connection {

@@ -53,6 +53,11 @@ export class Channel {
     /** Milliseconds a read may wait once connected (null: forever). */
     this.readTimeout = null;
     this._waiter = null;
+    /** Called with a chunk that arrives while nobody reads (the session is idle): true when it
+     * was consumed (notifications are delivered as they come), false to keep it queued. */
+    this.onData = null;
+    /** Called when the server closes the socket while nobody reads. */
+    this.onEof = null;
   }
 
   /** Milliseconds left before the deadline (null: none). */
@@ -111,6 +116,8 @@ export class Channel {
       if (w !== null) {
         this._waiter = null;
         w.resolve(chunk);
+      } else if (this.queue.length === 0 && this.onData !== null && this.onData(chunk)) {
+        // consumed by the idle session
       } else {
         this.queue.push(chunk);
         socket.pause();
@@ -118,6 +125,7 @@ export class Channel {
     });
     socket.on('end', () => {
       this.eof = true;
+      if (this._waiter === null && this.queue.length === 0 && this.onEof !== null) this.onEof();
       this._wake();
     });
     socket.on('error', (e) => {

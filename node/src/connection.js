@@ -114,6 +114,11 @@ export class Connection extends EventEmitter {
     this._ended = false;
     session.onNotice = (fields) => this.emit('notice', Object.assign(new Error(fields.message ?? ''), fields));
     session.onNotification = (n) => this.emit('notification', n);
+    // The session ended while idle (the server shut down, terminated it, or closed the socket):
+    // an 'error' event where someone listens (as node-postgres), never an unhandled one.
+    session.onIdleError = (e) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+    };
   }
 
   /** The backend's process id. */
@@ -128,8 +133,9 @@ export class Connection extends EventEmitter {
   get transactionStatus() {
     return this._session.txStatus;
   }
+  /** True once the session ended, or the server closed the socket (noticed without a request). */
   get closed() {
-    return this._session.closed;
+    return this._session.closed || this._session.io.eof;
   }
 
   _enqueue(fn) {

@@ -40,9 +40,18 @@ export class Pool extends EventEmitter {
   /** A connection for the caller alone until it calls `release()`. */
   async connect() {
     if (this._ended) throw new WasmpgError('the pool was ended', { kind: 'closed' });
-    const idle = this._idle.pop();
+    let idle = this._idle.pop();
+    // An idle connection whose server went away (restart, idle timeout, terminate) is dropped
+    // here, not handed out to fail the caller's first query.
+    while (idle && idle.conn.closed) {
+      if (idle.timer) clearTimeout(idle.timer);
+      this._count--;
+      void idle.conn.end().catch(() => undefined);
+      idle = this._idle.pop();
+    }
     if (idle) {
       if (idle.timer) clearTimeout(idle.timer);
+      idle.conn._reacquire();
       return idle.conn;
     }
     if (this._count < this.max) {

@@ -143,6 +143,12 @@ export class Session {
     this.policy = options.allow !== undefined ? Policy.parse(options.allow) : null;
     this.filePolicy = new FilePolicy(options.allowFiles);
     this.guest = options.cpuLimit != null ? new WorkerGuest({ memoryLimit: options.memoryLimit, cpuLimit: options.cpuLimit }) : new Guest({ memoryLimit: options.memoryLimit });
+    /** Called with the error that ended the session while it was idle. */
+    this.onIdleError = (/** @type {Error} */ _e) => {};
+    this.io.onData = (chunk) => this.idleData(chunk);
+    this.io.onEof = () => {
+      this.idleData(null);
+    };
   }
 
   /** Starts the session: parses the conninfo, opens the policy, runs the startup. */
@@ -174,6 +180,34 @@ export class Session {
       g.close();
       throw e;
     }
+  }
+
+  /** Bytes (null: end of stream) that arrive between requests: notices, notifications and
+   * parameter changes are delivered as they come; an error or the end of the stream ends the
+   * session now, not at the next request. False when a request is running (it reads them). */
+  idleData(chunk) {
+    if (this.action !== 'd' || this.closed) return false;
+    const sink = new Sink();
+    this.sink = sink;
+    try {
+      this.process(this.guarded(chunk === null ? A.REQ_EOF : A.reqData(chunk)));
+    } catch (e) {
+      this.closeSocket();
+      this.action = 'c';
+      this.onIdleError(/** @type {Error} */ (e));
+      return true;
+    }
+    if (this.action === 'c') {
+      this.closeSocket();
+      this.onIdleError(sink.error ?? new WasmpgError('the server closed the connection', { kind: 'closed' }));
+    } else if (this.action !== 'd') {
+      // A guest that wants more than the bytes it was given between requests: nothing a server
+      // may send unasked leads here, so the session cannot be trusted any further.
+      this.closeSocket();
+      this.action = 'c';
+      this.onIdleError(new WasmpgError('the server sent an unexpected message between requests', { kind: 'protocol' }));
+    }
+    return true;
   }
 
   busy() {

@@ -153,6 +153,23 @@ test('stream: 100,000 rows with backpressure; breaking out leaves the connection
   assert.equal((await c.query('SELECT 7 AS x')).rows[0].x, 7);
 });
 
+test('stream: the socket is read only as fast as rows are consumed', async () => {
+  // ~200 MB of rows; after the first row and a pause, the client must have read a small part.
+  const d = await connect(pg.conninfo);
+  try {
+    const it = d.stream("SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 200000) g")[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(first.value.g, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const read = d._session.io.socket.bytesRead;
+    assert.ok(read < 16 << 20, `read ${read} bytes of ~200 MB while one row was consumed`);
+    await it.return();
+    assert.equal((await d.query('SELECT 2 AS two')).rows[0].two, 2);
+  } finally {
+    await d.end();
+  }
+});
+
 test('stream errors are thrown by the iteration', async () => {
   await assert.rejects(
     (async () => {
@@ -193,6 +210,33 @@ test('notices and notifications are events', async () => {
   await c.query('LISTEN chan');
   await c.query("NOTIFY chan, 'payload'");
   assert.deepEqual(notes, [{ processId: c.processID, channel: 'chan', payload: 'payload' }]);
+});
+
+test('notifications arrive while the connection is idle, without a query', async () => {
+  const listener = await connect(pg.conninfo);
+  try {
+    await listener.query('LISTEN idle_chan');
+    const got = new Promise((resolve) => listener.once('notification', resolve));
+    await c.query("NOTIFY idle_chan, 'while idle'");
+    const note = await Promise.race([got, new Promise((r) => setTimeout(() => r('timeout'), 5000))]);
+    assert.deepEqual(note, { processId: c.processID, channel: 'idle_chan', payload: 'while idle' });
+    assert.equal((await listener.query('SELECT 1 AS one')).rows[0].one, 1);
+  } finally {
+    await listener.end();
+  }
+});
+
+test('a session the server ends while idle: an error event, closed, later requests fail', async () => {
+  const d = await connect(pg.conninfo);
+  const errors = [];
+  d.on('error', (e) => errors.push(e));
+  await c.query('SELECT pg_terminate_backend($1)', [d.processID]);
+  for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, '57P01'); // admin_shutdown, the FATAL the server sent
+  assert.equal(d.closed, true);
+  await assert.rejects(d.query('SELECT 1'), (e) => e instanceof WasmpgError && e.kind === 'closed');
+  await d.end();
 });
 
 test('the statement cache survives DDL that changes a result', async () => {

@@ -203,55 +203,57 @@ pub fn rss_bytes() -> u64 {
     kb * 1024
 }
 
+/// Whether `program args...` runs and exits 0 (its output discarded).
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A host's suite cannot run here: a failure when `require_var` is set (CI), else a loud skip.
+fn unavailable<T>(require_var: &str, failure: &str, skipped: &str) -> Option<T> {
+    assert!(
+        std::env::var_os(require_var).is_none(),
+        "{require_var} is set, but {failure}"
+    );
+    eprintln!("SKIPPED: {skipped}");
+    None
+}
+
 /// The Node package's entry module (`node/src/index.js`) when Node >= 20 can import it (its
 /// `gen/` built by `node/run-tests.sh --prepare`, which `tests/run-all` runs first); else None
 /// after saying why (a failure with `WASMPG_REQUIRE_NODE=1`).
 pub fn node_package() -> Option<PathBuf> {
     let entry = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node/src/index.js");
-    let ok = entry.parent().is_some_and(|src| src.join("../gen/wasmpg.js").is_file())
-        && Command::new("node")
-            .args(["-e", "process.exit(Number(process.versions.node.split('.')[0]) >= 20 ? 0 : 1)"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if ok {
+    let built = entry
+        .parent()
+        .is_some_and(|src| src.join("../gen/wasmpg.js").is_file());
+    let version = "process.exit(Number(process.versions.node.split('.')[0]) >= 20 ? 0 : 1)";
+    if built && succeeds("node", &["-e", version]) {
         return Some(entry);
     }
-    assert!(
-        std::env::var_os("WASMPG_REQUIRE_NODE").is_none(),
-        "WASMPG_REQUIRE_NODE is set, but Node >= 20 or the built package is missing (run node/run-tests.sh --prepare)"
-    );
-    eprintln!("SKIPPED: no Node >= 20 with the built package (node/run-tests.sh --prepare)");
-    None
+    unavailable(
+        "WASMPG_REQUIRE_NODE",
+        "Node >= 20 or the built package is missing (run node/run-tests.sh --prepare)",
+        "no Node >= 20 with the built package (node/run-tests.sh --prepare)",
+    )
 }
 
 /// A Python interpreter that can import the wasmpg package: `$WASMPG_PYTHON`, else `python3`
 /// if it has the package. None (the Python run is skipped, loudly) when there is none, unless
 /// `WASMPG_REQUIRE_PYTHON=1`, which makes that a failure (for CI).
 pub fn python() -> Option<String> {
-    let candidates: Vec<String> = match std::env::var("WASMPG_PYTHON") {
-        Ok(p) => vec![p],
-        Err(_) => vec!["python3".to_owned()],
-    };
-    for python in candidates {
-        let ok = Command::new(&python)
-            .args(["-c", "import wasmpg"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Some(python);
-        }
+    let python = std::env::var("WASMPG_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if succeeds(&python, &["-c", "import wasmpg"]) {
+        return Some(python);
     }
-    assert!(
-        std::env::var_os("WASMPG_REQUIRE_PYTHON").is_none(),
-        "WASMPG_REQUIRE_PYTHON is set, but no Python can import wasmpg (set WASMPG_PYTHON)"
-    );
-    eprintln!(
-        "SKIPPED: no Python with the wasmpg package (pip install ./python; set WASMPG_PYTHON to \
-         its interpreter)"
-    );
-    None
+    unavailable(
+        "WASMPG_REQUIRE_PYTHON",
+        "no Python can import wasmpg (set WASMPG_PYTHON)",
+        "no Python with the wasmpg package (pip install ./python; set WASMPG_PYTHON to its \
+         interpreter)",
+    )
 }

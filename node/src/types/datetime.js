@@ -181,29 +181,9 @@ export function loadDate(text) {
  */
 export function loadTimestamp(text) {
   const n = text.length;
-  if (
-    (n === 19 || (n === 26 && text.charCodeAt(19) === 46)) &&
-    text.charCodeAt(4) === 45 &&
-    text.charCodeAt(7) === 45 &&
-    text.charCodeAt(10) === 32 &&
-    text.charCodeAt(13) === 58 &&
-    text.charCodeAt(16) === 58
-  ) {
-    const y = digits(text, 0, 4);
-    const m = digits(text, 5, 2);
-    const d = digits(text, 8, 2);
-    const h = digits(text, 11, 2);
-    const mi = digits(text, 14, 2);
-    const s = digits(text, 17, 2);
-    const ms = n === 26 ? digits(text, 20, 3) : 0;
-    if (
-      y >= 100 &&
-      m >= 1 && m <= 12 && d >= 1 && d <= 31 &&
-      h >= 0 && h <= 24 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59 &&
-      ms >= 0 && (n === 19 || digits(text, 23, 3) >= 0)
-    ) {
-      return new Date(y, m - 1, d, h, mi, s, ms);
-    }
+  // 2024-02-29 12:34:56 (19) or 2024-02-29 12:34:56.789000 (26)
+  if ((n === 19 || n === 26) && fastDateTime(text, n === 26)) {
+    return new Date(F[0], F[1] - 1, F[2], F[3], F[4], F[5], F[6]);
   }
   if (text === 'infinity') return Infinity;
   if (text === '-infinity') return -Infinity;
@@ -211,6 +191,54 @@ export function loadTimestamp(text) {
   const ms = Math.floor(f.micro / 1000);
   const date = localDate(f.year, f.month, f.day, f.hour, f.minute, f.second, ms);
   return checkRange(date, text, 'timestamp');
+}
+
+/** The fields of the common form's first 19 (or, with a fraction, 26) characters, written by
+ * fastDateTime: year, month, day, hour, minute, second, millisecond. */
+const F = new Int32Array(7);
+
+/**
+ * Reads `YYYY-MM-DD HH:MM:SS[.ffffff]` at the start of `text` into F: true when it has that
+ * shape with a year from 100 on and fields in range (anything else takes parseFields' path).
+ * @param {string} text
+ * @param {boolean} fraction
+ */
+function fastDateTime(text, fraction) {
+  if (
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 32 ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58 ||
+    (fraction && text.charCodeAt(19) !== 46)
+  ) {
+    return false;
+  }
+  const y = digits(text, 0, 4);
+  const m = digits(text, 5, 2);
+  const d = digits(text, 8, 2);
+  const h = digits(text, 11, 2);
+  const mi = digits(text, 14, 2);
+  const s = digits(text, 17, 2);
+  const ms = fraction ? digits(text, 20, 3) : 0;
+  if (
+    !(
+      y >= 100 &&
+      m >= 1 && m <= 12 && d >= 1 && d <= 31 &&
+      h >= 0 && h <= 24 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59 &&
+      ms >= 0 && (!fraction || digits(text, 23, 3) >= 0)
+    )
+  ) {
+    return false;
+  }
+  F[0] = y;
+  F[1] = m;
+  F[2] = d;
+  F[3] = h;
+  F[4] = mi;
+  F[5] = s;
+  F[6] = ms;
+  return true;
 }
 
 /**
@@ -223,37 +251,16 @@ export function loadTimestamptz(text) {
   const n = text.length;
   // 2024-02-29 12:34:56+05:30 (25) or 2024-02-29 12:34:56.789000+05:30 (32)
   const o = n - 6;
-  if (
-    (n === 25 || (n === 32 && text.charCodeAt(19) === 46)) &&
-    text.charCodeAt(4) === 45 &&
-    text.charCodeAt(7) === 45 &&
-    text.charCodeAt(10) === 32 &&
-    text.charCodeAt(13) === 58 &&
-    text.charCodeAt(16) === 58 &&
-    text.charCodeAt(o + 3) === 58
-  ) {
+  if ((n === 25 || n === 32) && text.charCodeAt(o + 3) === 58 && fastDateTime(text, n === 32)) {
     const sign = text.charCodeAt(o);
-    const y = digits(text, 0, 4);
-    const m = digits(text, 5, 2);
-    const d = digits(text, 8, 2);
-    const h = digits(text, 11, 2);
-    const mi = digits(text, 14, 2);
-    const s = digits(text, 17, 2);
-    const ms = n === 32 ? digits(text, 20, 3) : 0;
     const oh = digits(text, o + 1, 2);
     const om = digits(text, o + 4, 2);
-    if (
-      (sign === 43 || sign === 45) &&
-      m >= 1 && m <= 12 && d >= 1 && d <= 31 &&
-      (y | h | mi | s | ms | oh | om) >= 0 &&
-      h <= 24 && mi <= 59 && s <= 59 && om <= 59 &&
-      (n === 25 || digits(text, 23, 3) >= 0)
-    ) {
+    if ((sign === 43 || sign === 45) && oh >= 0 && om >= 0 && om <= 59) {
       const offsetMinutes = sign === 45 ? -(oh * 60 + om) : oh * 60 + om;
       return new Date(
-        daysFromCivil(y, m, d) * MS_PER_DAY +
-          ((h * 60 + mi - offsetMinutes) * 60 + s) * 1000 +
-          ms,
+        daysFromCivil(F[0], F[1], F[2]) * MS_PER_DAY +
+          ((F[3] * 60 + F[4] - offsetMinutes) * 60 + F[5]) * 1000 +
+          F[6],
       );
     }
   }

@@ -142,7 +142,12 @@ export class Session {
     this.onNotification = () => {};
     this.policy = options.allow !== undefined ? Policy.parse(options.allow) : null;
     this.filePolicy = new FilePolicy(options.allowFiles);
-    this.guest = options.cpuLimit != null ? new WorkerGuest({ memoryLimit: options.memoryLimit, cpuLimit: options.cpuLimit }) : new Guest({ memoryLimit: options.memoryLimit });
+    if (options.cpuLimit != null && (typeof options.cpuLimit !== 'number' || !Number.isFinite(options.cpuLimit) || options.cpuLimit <= 0)) {
+      throw new WasmpgError('cpuLimit must be a positive finite number of milliseconds', { kind: 'config' });
+    }
+    /** The guest: created here, or (Worker mode) by start(), without blocking the event loop.
+     * @type {Guest | WorkerGuest} */
+    this.guest = options.cpuLimit != null ? /** @type {any} */ (null) : new Guest({ memoryLimit: options.memoryLimit });
     /** Called with the error that ended the session while it was idle. */
     this.onIdleError = (/** @type {Error} */ _e) => {};
     this.io.onData = (chunk) => this.idleData(chunk);
@@ -153,6 +158,9 @@ export class Session {
 
   /** Starts the session: parses the conninfo, opens the policy, runs the startup. */
   async start() {
+    if (this.guest === null) {
+      this.guest = await WorkerGuest.create({ memoryLimit: this.options.memoryLimit, cpuLimit: /** @type {number} */ (this.options.cpuLimit) });
+    }
     const g = this.guest;
     try {
       const defaults = envDefaults(this.options.env ?? process.env);

@@ -140,9 +140,10 @@ if (!isMainThread && workerData && workerData[MARK] === true) serve(workerData);
 /** A guest instance in its own Worker, with a bound on the time of each call. */
 export class WorkerGuest {
   /**
-   * @param {{ memoryLimit?: number, cpuLimit: number, bufferBytes?: number }} options
+   * @param {{ memoryLimit?: number, cpuLimit: number, bufferBytes?: number, defer?: boolean }} options
    *   cpuLimit: milliseconds each call may take (wall-clock, hand-off included) before the worker
-   *   is terminated; bufferBytes: size of the shared data buffer (default 1 MiB; for tests).
+   *   is terminated; bufferBytes: size of the shared data buffer (default 1 MiB; for tests);
+   *   defer: return before the worker is ready (WorkerGuest.create() then waits for it).
    */
   constructor(options) {
     const { memoryLimit, cpuLimit } = options ?? {};
@@ -169,13 +170,44 @@ export class WorkerGuest {
       env: {},
     });
     this._worker = worker;
-    worker.unref();
+    // An open WorkerGuest never keeps the process alive; while create() waits for it, the
+    // worker is what keeps the event loop running (Atomics.waitAsync does not).
+    if (!options.defer) worker.unref();
     // A worker failure must never become an unhandled 'error' event (that would end the
     // process); the next call finds the worker silent and reports it.
     worker.on('error', () => this._kill());
     worker.on('exit', () => this._kill());
+    if (options.defer) return; // WorkerGuest.create() waits without blocking the event loop
+    this._started(this._await(performance.now() + START_TIMEOUT_MS));
+  }
 
-    if (!this._await(performance.now() + START_TIMEOUT_MS)) {
+  /**
+   * A WorkerGuest whose worker starts while the event loop goes on (a synchronous constructor
+   * blocks it for the worker's start-up, 40-60 ms; many connections opening at once would
+   * then starve each other's timers).
+   * @param {{ memoryLimit?: number, cpuLimit: number, bufferBytes?: number }} options
+   * @returns {Promise<WorkerGuest>}
+   */
+  static async create(options) {
+    const g = new WorkerGuest({ ...options, defer: true });
+    const deadline = performance.now() + START_TIMEOUT_MS;
+    let arrived = false;
+    while (!arrived && g._worker !== null) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      const w = Atomics.waitAsync(g._ctl, TO_MAIN, g._seen, left);
+      if (w.async) await w.value;
+      arrived = Atomics.load(g._ctl, TO_MAIN) !== g._seen;
+    }
+    if (arrived) g._seen = Atomics.load(g._ctl, TO_MAIN);
+    g._worker?.unref();
+    g._started(arrived);
+    return g;
+  }
+
+  /** Ends the start-up: throws what the worker reported, or marks the instance alive. */
+  _started(arrived) {
+    if (!arrived) {
       this._kill();
       throw new GuestTrap(`the guest worker did not start within ${START_TIMEOUT_MS / 1000} s`, { kind: 'trap' });
     }

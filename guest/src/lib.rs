@@ -38,6 +38,7 @@ pub mod passfile;
 pub mod scram;
 pub mod session;
 mod statement_cache;
+pub mod tls;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -88,7 +88,7 @@ impl Dispatcher {
     fn handle(&mut self, request: Request<'_>) -> (Step, Option<String>) {
         if let Some(cancel) = &mut self.cancel {
             let step = match request {
-                Request::Opened(_) => cancel.opened(),
+                Request::Opened(_) | Request::OpenedAt { .. } => cancel.opened(),
                 Request::OpenFailed { kind, reason } => cancel.open_failed(kind, &reason),
                 Request::Data(data) => cancel.feed(&data),
                 Request::Eof => cancel.eof(),
@@ -139,7 +139,8 @@ impl Dispatcher {
                     Err(e) => self.refuse(e),
                 }
             }
-            Request::Opened(addr) => self.session().opened(addr.as_deref()),
+            Request::Opened(addr) => self.session().opened(addr.as_deref(), None),
+            Request::OpenedAt { addr, now } => self.session().opened(addr.as_deref(), Some(now)),
             Request::OpenFailed { kind, reason } => self.session().open_failed(kind, &reason),
             Request::Password(password) => self.session().password(password.map(Cow::into_owned)),
             Request::File { status, contents } => {

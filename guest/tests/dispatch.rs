@@ -40,7 +40,21 @@ impl Host {
     fn data(&mut self, bytes: &[u8]) -> step::Step<'static> {
         self.call(Request::Data(Cow::Borrowed(bytes)))
     }
+
+    /// The connection opened, to a server without TLS: sslmode=prefer (the default) sends an
+    /// SSLRequest first over TCP; the server answers `N` and the StartupMessage follows.
+    fn opened(&mut self, request: Request<'_>) -> step::Step<'static> {
+        let step = self.call(request);
+        if step.send.as_ref() == SSL_REQUEST {
+            assert_eq!(step.action, Action::Read);
+            return self.data(b"N");
+        }
+        step
+    }
 }
+
+/// The SSLRequest: length 8, code 80877103.
+const SSL_REQUEST: &[u8] = &[0, 0, 0, 8, 4, 210, 22, 47];
 
 fn into_owned(step: step::Step<'_>) -> step::Step<'static> {
     // Re-decoding a leaked copy keeps the test simple: the strings live for the test's length.
@@ -100,7 +114,7 @@ fn connect_with_passfile(host: &mut Host, passfile: &str) -> step::Step<'static>
             addr: None,
         }
     );
-    let step = host.call(Request::Opened(Some(b("10.1.2.3:5433"))));
+    let step = host.opened(Request::Opened(Some(b("10.1.2.3:5433"))));
     assert_eq!(step.action, Action::Read);
     let params = startup_params(&step.send);
     assert!(params.contains(&("user".into(), "alice".into())));
@@ -212,7 +226,7 @@ fn a_password_file_outside_the_policy_ends_the_session() {
         defaults: vec![],
         conninfo: b("host=h user=u dbname=d passfile=/etc/shadow"),
     });
-    host.call(Request::Opened(None));
+    host.opened(Request::Opened(None));
     let step = host.data(&auth(3, &[]));
     assert_eq!(
         step.action,
@@ -243,7 +257,7 @@ fn a_readable_by_others_password_file_warns_and_asks_the_host() {
         defaults: vec![],
         conninfo: b("host=h user=u dbname=d"),
     });
-    host.call(Request::Opened(None));
+    host.opened(Request::Opened(None));
     host.data(&auth(3, &[]));
     let step = host.call(Request::File {
         status: FileStatus::TooOpen,
@@ -316,7 +330,7 @@ fn parse_conninfo_and_refusals() {
     });
     assert!(matches!(step.action, Action::Open { .. }));
     // A driver-set startup parameter cannot be overridden.
-    let step = host.call(Request::Opened(None));
+    let step = host.opened(Request::Opened(None));
     assert_eq!(errors(&step)[0].0, ErrorKind::Config);
     assert_eq!(step.action, Action::Close);
 

@@ -228,7 +228,14 @@ impl Connection {
                     let timeout = timeout.or(connect_timeout);
                     self.deadline = timeout.map(|t| Instant::now() + t);
                     match self.open(&target, timeout, addr.as_deref()) {
-                        Ok(peer) => self.call(&Request::Opened(peer.map(Cow::Owned)))?,
+                        // With the clock the guest lacks: TLS validates certificates at
+                        // this time.
+                        Ok(peer) => self.call(&Request::OpenedAt {
+                            addr: peer.map(Cow::Owned),
+                            now: std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_secs()),
+                        })?,
                         Err(e) => self.call(&Request::OpenFailed {
                             kind: kind_out(e.kind()),
                             reason: Cow::Borrowed(e.message()),
@@ -253,8 +260,10 @@ impl Connection {
                         return Err(e);
                     }
                 },
-                Action::NeedFile { path } => {
-                    let (status, contents) = crate::files::read_for_session(&self.policy, &path);
+                Action::NeedFile { purpose, path } => {
+                    let private = !matches!(purpose.as_str(), "sslrootcert" | "sslcert" | "sslcrl");
+                    let (status, contents) =
+                        crate::files::read_for_session(&self.policy, &path, private);
                     self.call(&Request::File {
                         status,
                         contents: Cow::Owned(contents),

@@ -16,7 +16,10 @@ use crate::policy::Policy;
 const MAX_FILE: u64 = 1 << 20;
 
 /// The answer for the guest: a status and the file's text or the reason.
-pub(crate) fn read_for_session(policy: &Policy, path: &str) -> (FileStatus, String) {
+///
+/// `private`: the file holds a secret (a password file, a key) and is refused when group or
+/// others may read it, as libpq does; certificates are public and need no such check.
+pub(crate) fn read_for_session(policy: &Policy, path: &str, private: bool) -> (FileStatus, String) {
     let path = Path::new(path);
     let resolved = match std::fs::canonicalize(path) {
         Ok(p) => p,
@@ -33,7 +36,7 @@ pub(crate) fn read_for_session(policy: &Policy, path: &str) -> (FileStatus, Stri
     if !policy.allows_file(&resolved) {
         return denied(policy, path);
     }
-    match read_text(&resolved) {
+    match read_text(&resolved, private) {
         Ok(text) => text,
         Err(reason) => (FileStatus::Unreadable, reason),
     }
@@ -50,7 +53,7 @@ fn denied(policy: &Policy, path: &Path) -> (FileStatus, String) {
     )
 }
 
-fn read_text(path: &Path) -> Result<(FileStatus, String), String> {
+fn read_text(path: &Path, private: bool) -> Result<(FileStatus, String), String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("not a plain file".to_owned());
@@ -59,7 +62,7 @@ fn read_text(path: &Path) -> Result<(FileStatus, String), String> {
     {
         use std::os::unix::fs::PermissionsExt;
         // libpq ignores a password file that group or others may read (the guest warns).
-        if meta.permissions().mode() & 0o077 != 0 {
+        if private && meta.permissions().mode() & 0o077 != 0 {
             return Ok((FileStatus::TooOpen, String::new()));
         }
     }
@@ -112,33 +115,33 @@ mod tests {
             .without_default_files()
             .allow_file(&allowed);
 
-        let (status, text) = read_for_session(&policy, allowed.to_str().unwrap());
+        let (status, text) = read_for_session(&policy, allowed.to_str().unwrap(), true);
         assert_eq!((status, text.as_str()), (FileStatus::Ok, "*:*:*:*:pw\n"));
 
-        let (status, reason) = read_for_session(&policy, other.to_str().unwrap());
+        let (status, reason) = read_for_session(&policy, other.to_str().unwrap(), true);
         assert_eq!(status, FileStatus::Denied);
         assert!(reason.contains("secret"), "{reason}");
         // Climbing out of an allowed place does not help.
         let sneaky = dir.join("x").join("..").join("secret");
         assert_eq!(
-            read_for_session(&policy, sneaky.to_str().unwrap()).0,
+            read_for_session(&policy, sneaky.to_str().unwrap(), true).0,
             FileStatus::Denied
         );
         // A missing file is reported missing only where reading it would be allowed.
         let policy_dir = Policy::deny_all().without_default_files().allow_dir(&dir);
         let missing = dir.join("nope");
         assert_eq!(
-            read_for_session(&policy_dir, missing.to_str().unwrap()).0,
+            read_for_session(&policy_dir, missing.to_str().unwrap(), true).0,
             FileStatus::Missing
         );
         assert_eq!(
-            read_for_session(&policy, missing.to_str().unwrap()).0,
+            read_for_session(&policy, missing.to_str().unwrap(), true).0,
             FileStatus::Denied
         );
         // Group- or world-readable: libpq ignores it.
         std::fs::set_permissions(&allowed, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(
-            read_for_session(&policy, allowed.to_str().unwrap()).0,
+            read_for_session(&policy, allowed.to_str().unwrap(), true).0,
             FileStatus::TooOpen
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -56,6 +56,8 @@ pub(crate) enum Action {
     },
     NeedPassword,
     NeedFile {
+        /// `passfile`, `sslrootcert`, ... (docs/abi.md).
+        purpose: String,
         path: String,
     },
 }
@@ -124,7 +126,8 @@ fn action_in(action: wire::Action<'_>) -> Action {
             addr: addr.map(|a| a.into_owned()),
         },
         wire::Action::NeedPassword { .. } => Action::NeedPassword,
-        wire::Action::NeedFile { path, .. } => Action::NeedFile {
+        wire::Action::NeedFile { purpose, path } => Action::NeedFile {
+            purpose: purpose.into_owned(),
             path: path.into_owned(),
         },
     }

@@ -90,6 +90,12 @@ pub enum Request<'a> {
     },
     /// The connection is open; optionally the peer address it reached.
     Opened(Option<Cow<'a, str>>),
+    /// The connection is open, with the host's clock (Unix seconds) for TLS certificate
+    /// validation: `o` GS address-or-empty GS seconds.
+    OpenedAt {
+        addr: Option<Cow<'a, str>>,
+        now: u64,
+    },
     OpenFailed {
         kind: ErrorKind,
         reason: Cow<'a, str>,
@@ -227,6 +233,11 @@ impl Request<'_> {
                 if let Some(a) = addr {
                     part(out, a);
                 }
+            }
+            Request::OpenedAt { addr, now } => {
+                out.push('o');
+                part(out, addr.as_deref().unwrap_or(""));
+                part(out, &now.to_string());
             }
             Request::OpenFailed { kind, reason } => {
                 out.push('x');
@@ -367,7 +378,17 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             }
         }
         'o' if body.is_empty() => Request::Opened(None),
-        'o' => Request::Opened(Some(Cow::Borrowed(parts(1)?[0]))),
+        'o' => {
+            let rest = parts(1)?[0];
+            match rest.split_once(GS) {
+                None => Request::Opened(Some(Cow::Borrowed(rest))),
+                Some((addr, now)) => Request::OpenedAt {
+                    addr: (!addr.is_empty()).then_some(Cow::Borrowed(addr)),
+                    now: crate::fields::parse_number::<u64>(now)
+                        .ok_or_else(|| WireError::new("request 'o': the time is not a number"))?,
+                },
+            }
+        }
         'x' => {
             let p = parts(2)?;
             Request::OpenFailed {

@@ -134,6 +134,25 @@ pub struct ConnInfo {
     /// `load_balance_hosts=random`: try the hosts in a random order.
     pub load_balance_random: bool,
     pub client_encoding: Option<String>,
+    /// The TLS settings (files are paths; the host reads them).
+    pub tls: TlsSettings,
+}
+
+/// libpq's TLS keywords, as given (paths unresolved: `~/.postgresql/...` defaults are the
+/// session's, which knows the host's home directory).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub rootcert: Option<String>,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub password: Option<String>,
+    pub crl: Option<String>,
+    /// sslsni (default on).
+    pub sni: bool,
+    pub min_protocol_version: Option<String>,
+    pub max_protocol_version: Option<String>,
+    /// sslnegotiation=direct.
+    pub direct: bool,
 }
 
 impl ConnInfo {
@@ -161,6 +180,7 @@ impl fmt::Debug for ConnInfo {
             .field("target_session_attrs", &self.target_session_attrs)
             .field("load_balance_random", &self.load_balance_random)
             .field("client_encoding", &self.client_encoding)
+            .field("tls", &self.tls)
             .finish()
     }
 }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::keywords::Keyword;
 use super::{
     env_var, error, is_space, non_empty, ConnInfo, ConnInfoError, Host, SslMode, Target,
-    DEFAULT_PORT, DEFAULT_SOCKET_DIR,
+    TlsSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR,
 };
 
 /// Longest Unix socket path, in bytes (`sizeof(sun_path) - 1` on Linux).
@@ -164,6 +164,17 @@ impl Raw {
             target_session_attrs,
             load_balance_random,
             client_encoding: owned(Keyword::ClientEncoding),
+            tls: TlsSettings {
+                rootcert: owned(Keyword::Sslrootcert),
+                cert: owned(Keyword::Sslcert),
+                key: owned(Keyword::Sslkey),
+                password: owned(Keyword::Sslpassword),
+                crl: owned(Keyword::Sslcrl),
+                sni: non_empty(self.value(Keyword::Sslsni)).is_none_or(|v| v != "0"),
+                min_protocol_version: owned(Keyword::SslMinProtocolVersion),
+                max_protocol_version: owned(Keyword::SslMaxProtocolVersion),
+                direct: self.value(Keyword::Sslnegotiation) == Some("direct"),
+            },
         })
     }
 

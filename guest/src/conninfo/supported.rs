@@ -1,22 +1,13 @@
 //! What the session requires of a conninfo beyond libpq's rules: settings this client cannot
 //! honour (TLS, a client encoding other than UTF8) are configuration errors.
 
-use super::{parse, ConnInfo, SslMode};
+use super::{parse, ConnInfo};
 use crate::error::{Error, ErrorKind};
 
 /// Parses a conninfo and rejects settings this client cannot honour.
 pub fn parse_supported(conninfo: &str, defaults: &[(String, String)]) -> Result<ConnInfo, Error> {
     let info =
         parse(conninfo, defaults).map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
-    if matches!(
-        info.sslmode,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-    ) {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "sslmode requires TLS, which wasmpg does not support yet (use sslmode=disable or prefer)",
-        ));
-    }
     if let Some(encoding) = &info.client_encoding {
         let normalized = encoding.to_ascii_uppercase().replace(['-', '_'], "");
         if normalized != "UTF8" && normalized != "UNICODE" {

@@ -94,6 +94,9 @@ impl Session {
     /// The answer to [`Action::NeedFile`] for the password file: matched with libpq's rules;
     /// no match (or no file) asks the host for a password.
     pub fn file(&mut self, answer: FileAnswer<'_>) -> Step {
+        if matches!(self.state, State::NeedTlsRoot) {
+            return self.rootcert_file(answer);
+        }
         if !matches!(self.state, State::NeedPassfile) {
             return self.usage("a file was given while none was requested");
         }

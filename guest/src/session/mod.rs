@@ -29,6 +29,7 @@ use crate::statement_cache::{self, Invalidation, Lookup, Pending, StatementCache
 mod auth;
 mod requests;
 mod target;
+mod transport;
 
 /// Session limits and behaviour, from the host.
 #[derive(Debug, Clone)]
@@ -252,6 +253,8 @@ enum State {
     NeedPassword,
     /// Waiting for the host to read the password file.
     NeedPassfile,
+    /// Waiting for the host to read the root certificate file (before opening).
+    NeedTlsRoot,
     /// Idle: ready for a request.
     Ready,
     /// A request is in flight; waiting for ReadyForQuery.
@@ -305,6 +308,14 @@ pub struct Session {
     /// The error of a request that will be retried at ReadyForQuery if the transaction allows
     /// it, else reported then.
     deferred: Option<DbError>,
+    /// Plain, negotiating TLS, or TLS (session/transport.rs).
+    transport: transport::Transport,
+    /// The root certificates read for this connection.
+    roots: transport::Roots,
+    /// The time the host passed with the opened connection (Unix seconds), for TLS.
+    now: Option<u64>,
+    /// sslmode=prefer after a failed TLS attempt: the retry of the same host goes in clear.
+    tls_disabled_for_retry: bool,
 }
 
 /// A `query` request that ran a cached statement, kept until its ReadyForQuery.
@@ -354,6 +365,10 @@ impl Session {
             checking: None,
             results_seen: false,
             deferred: None,
+            transport: transport::Transport::Plain,
+            roots: transport::Roots::None,
+            now: None,
+            tls_disabled_for_retry: false,
         }
     }
 
@@ -399,13 +414,17 @@ impl Session {
         self.info = Some(info);
         self.order_hosts();
         self.host_index = 0;
-        self.state = State::Opening;
+        self.state = if self.tls_rootcert_path().is_some() {
+            State::NeedTlsRoot
+        } else {
+            State::Opening
+        };
         Ok(self.finish())
     }
 
     /// The connection [`Action::Open`] asked for is established; `peer_addr` is the address it
     /// reached, if the host reports it (kept for the cancel token).
-    pub fn opened(&mut self, peer_addr: Option<&str>) -> Step {
+    pub fn opened(&mut self, peer_addr: Option<&str>, now: Option<u64>) -> Step {
         if !matches!(self.state, State::Opening) {
             return self.usage("opened called while no connection was being opened");
         }
@@ -448,8 +467,12 @@ impl Session {
         }
         self.peer_addr = peer_addr.map(str::to_owned);
         self.passfile_read = false;
-        if let Err(e) = frontend::startup_message(params, &mut self.out) {
+        let mut startup = BytesMut::new();
+        if let Err(e) = frontend::startup_message(params, &mut startup) {
             return self.fail(write_err(e));
+        }
+        if let Err(e) = self.begin_transport(startup.to_vec(), now) {
+            return self.fail(e);
         }
         self.state = State::Startup;
         self.finish()
@@ -494,7 +517,10 @@ impl Session {
         if matches!(self.state, State::Closed) {
             return self.finish();
         }
-        self.inbuf.extend_from_slice(data);
+        match self.unseal(data) {
+            Ok(plain) => self.inbuf.extend_from_slice(&plain),
+            Err(e) => return self.fail(e),
+        }
         if let Err(e) = self.process() {
             return self.fail(e);
         }
@@ -990,6 +1016,13 @@ impl Session {
                 Some(request) => Action::NeedPassword(request),
                 None => Action::Close,
             },
+            State::NeedTlsRoot => match self.tls_rootcert_path() {
+                Some(path) => Action::NeedFile {
+                    purpose: "sslrootcert".to_owned(),
+                    path: path.to_owned(),
+                },
+                None => Action::Close,
+            },
             State::NeedPassfile => match self.passfile_path() {
                 Some(path) => Action::NeedFile {
                     purpose: "passfile".to_owned(),
@@ -999,8 +1032,23 @@ impl Session {
             },
             State::Closed => Action::Close,
         };
+        let plain = self.out.split().to_vec();
+        let send = match self.seal(plain) {
+            Ok(send) => send,
+            Err(e) => {
+                // Nothing can be sent any more: the session ends with this error.
+                self.events.push(Event::Error(e));
+                self.state = State::Closed;
+                Vec::new()
+            }
+        };
+        let action = if matches!(self.state, State::Closed) {
+            Action::Close
+        } else {
+            action
+        };
         Step {
-            send: self.out.split().to_vec(),
+            send,
             action,
             events: std::mem::take(&mut self.events),
         }

@@ -72,3 +72,21 @@ pub fn error_response(fields: &[(u8, &str)]) -> Vec<u8> {
     body.push(0);
     msg(b'E', &body)
 }
+
+/// The SSLRequest: length 8, code 80877103.
+pub const SSL_REQUEST: &[u8] = &[0, 0, 0, 8, 4, 210, 22, 47];
+
+/// The opened connection, to a server without TLS: over TCP sslmode=prefer (the default) sends
+/// an SSLRequest first; the server answers `N` and the StartupMessage follows.
+#[allow(dead_code)] // not every test file opens connections
+pub fn opened_plain(
+    s: &mut wasmpg_guest::session::Session,
+    peer: Option<&str>,
+) -> wasmpg_guest::session::Step {
+    let step = s.opened(peer, None);
+    if step.send == SSL_REQUEST {
+        assert_eq!(step.action, wasmpg_guest::session::Action::Read);
+        return s.feed(b"N");
+    }
+    step
+}

@@ -69,6 +69,9 @@ export const reqInit = (options) => utf8('n' + GS + pairs(options));
 export const reqConnect = (defaults, conninfo) => utf8('c' + GS + pairs(defaults) + GS + conninfo);
 export const reqParseConninfo = (defaults, conninfo) => utf8('i' + GS + pairs(defaults) + GS + conninfo);
 export const reqOpened = (peer) => utf8(peer == null ? 'o' : 'o' + GS + peer);
+/** As reqOpened, with this host's clock (Unix seconds): the guest has none, and TLS validates
+ * certificates at this time. */
+export const reqOpenedAt = (peer, now) => utf8('o' + GS + (peer ?? '') + GS + String(now));
 export const reqOpenFailed = (kind, reason) => utf8('x' + GS + kind + GS + reason);
 export const reqPassword = (password) => utf8(password == null ? 'w' : 'w' + GS + password);
 export const reqFile = (status, text) => utf8('y' + GS + status + GS + text);

@@ -48,8 +48,13 @@ export class Sink {
   }
 }
 
-/** The answer to a `f` action: [status, text or reason]. Nothing is opened unless allowed. */
-export function readFile(policy, path) {
+/** Files that hold no secret: certificates and revocation lists may be readable by anyone. */
+const PUBLIC_FILES = new Set(['sslrootcert', 'sslcert', 'sslcrl']);
+
+/** The answer to a `f` action: [status, text or reason]. Nothing is opened unless allowed; a
+ * file holding a secret (the password file, a key) that group or others may read is
+ * `too-open`, as libpq refuses it. */
+export function readFile(policy, path, purpose = 'passfile') {
   if (!policy.allows(path)) return ['denied', `reading ${path} denied by the file policy (${policy})`];
   let fd;
   try {
@@ -61,7 +66,7 @@ export function readFile(policy, path) {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return ['unreadable', `${path} is not a regular file`];
-    if (process.platform !== 'win32' && st.mode & 0o077) {
+    if (process.platform !== 'win32' && st.mode & 0o077 && !PUBLIC_FILES.has(purpose)) {
       return ['too-open', `${path} has group or world access; permissions should be u=rw`];
     }
     if (st.size > MAX_FILE_BYTES) return ['unreadable', `${path} is larger than ${MAX_FILE_BYTES} bytes`];
@@ -290,9 +295,11 @@ export class Session {
     if (action === 'o') {
       const { target, timeoutMs, address } = this.actionArg;
       const failure = await this.open(target, timeoutMs, address);
-      step = this.guarded(failure === null ? A.reqOpened(this.io.peer()) : A.reqOpenFailed(failure[0], failure[1]));
+      step = this.guarded(
+        failure === null ? A.reqOpenedAt(this.io.peer(), Math.floor(Date.now() / 1000)) : A.reqOpenFailed(failure[0], failure[1]),
+      );
     } else if (action === 'f') {
-      const [status, text] = readFile(this.filePolicy, this.actionArg.path);
+      const [status, text] = readFile(this.filePolicy, this.actionArg.path, this.actionArg.purpose);
       step = this.guarded(A.reqFile(status, text));
     } else if (action === 'p') {
       let password = null;

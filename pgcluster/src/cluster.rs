@@ -33,6 +33,9 @@ pub struct ClusterOptions {
     pub bindir: Option<PathBuf>,
     /// How long any one external command (initdb, pg_ctl, psql) may run.
     pub command_timeout: Duration,
+    /// Turn TLS on with a private CA and a certificate for `localhost` made for this cluster
+    /// (the `tls` module); clients find the CA at [`Cluster::ca_file`].
+    pub tls: bool,
 }
 
 impl Default for ClusterOptions {
@@ -43,6 +46,7 @@ impl Default for ClusterOptions {
             dir_prefix: "wasmpg-".to_owned(),
             bindir: None,
             command_timeout: Duration::from_secs(120),
+            tls: false,
         }
     }
 }
@@ -191,6 +195,8 @@ pub struct Cluster {
     timeout: Duration,
     keep: bool,
     stopped: bool,
+    /// The CA certificate clients verify the server with (`ClusterOptions::tls`).
+    ca_file: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -221,6 +227,7 @@ impl Cluster {
             timeout: options.command_timeout,
             keep: false,
             stopped: false,
+            ca_file: None,
         };
         // On failure, dropping `cluster` stops whatever runs and removes the directory.
         cluster.init_and_start(&options)?;
@@ -247,6 +254,7 @@ impl Cluster {
             timeout: self.timeout,
             keep: false,
             stopped: false,
+            ca_file: self.ca_file.clone(),
         };
         // On failure, dropping `standby` stops whatever runs and removes the directory.
         fs::write(
@@ -337,6 +345,13 @@ impl Cluster {
         write_file(&data_dir.join("pg_hba.conf"), &hba)?;
         let conf_path = data_dir.join("postgresql.conf");
         let base_conf = fs::read_to_string(&conf_path).map_err(io("reading postgresql.conf"))?;
+        let mut tls_settings = Vec::new();
+        if options.tls {
+            let (ca_file, settings) =
+                crate::tls::write(&data_dir, self.dir(), self.stopper.account.as_ref())?;
+            self.ca_file = Some(ca_file);
+            tls_settings = settings;
+        }
 
         let mut attempt = 0;
         loop {
@@ -350,7 +365,7 @@ impl Cluster {
             for (key, value) in setup::SERVER_CONF {
                 conf.push_str(&format!("{key} = {value}\n"));
             }
-            for (key, value) in &options.settings {
+            for (key, value) in tls_settings.iter().chain(&options.settings) {
                 conf.push_str(&format!("{key} = {value}\n"));
             }
             write_file(&conf_path, &conf)?;
@@ -458,6 +473,11 @@ impl Cluster {
     }
 
     /// The server log.
+    /// The CA certificate that issued the server's (only with `ClusterOptions::tls`).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
     pub fn log_file(&self) -> &Path {
         &self.log_file
     }
@@ -615,7 +635,7 @@ impl Cluster {
             "{{\"host\": {}, \"port\": {}, \"socket_dir\": {}, \"socket_path\": {}, \
              \"dir\": {}, \"data_dir\": {}, \"bindir\": {}, \"log_file\": {}, \
              \"version_num\": {}, \"dbname\": {}, \"superuser\": {}, \"roles\": [{}], \
-             \"conninfo\": {}, \"unix_conninfo\": {}, \"stop_command\": [{}]}}",
+             \"conninfo\": {}, \"unix_conninfo\": {}, \"ca_file\": {}, \"stop_command\": [{}]}}",
             s(&self.host),
             self.port,
             path(self.dir()),
@@ -630,6 +650,7 @@ impl Cluster {
             roles.join(", "),
             s(&self.conninfo(SUPERUSER, None)),
             s(&self.unix_conninfo(SUPERUSER)),
+            self.ca_file.as_deref().map_or("null".to_owned(), path),
             stop.join(", ")
         )
     }

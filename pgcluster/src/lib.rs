@@ -34,6 +34,7 @@ mod error;
 pub mod json;
 mod process;
 mod setup;
+mod tls;
 
 pub use bouncer::{Bouncer, PGBOUNCER_ENV};
 pub use cluster::{remove_stale_clusters, Cluster, ClusterOptions, StopMode, Stopper, MARKER_FILE};

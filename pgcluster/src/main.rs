@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use wasmpg_pgcluster::{Cluster, ClusterOptions, StopMode, Stopper};
 
 const USAGE: &str = "usage:
-  pgcluster start [--json] [--prefix PREFIX] [--set NAME=VALUE]... [--hba LINE]...
+  pgcluster start [--json] [--prefix PREFIX] [--set NAME=VALUE]... [--hba LINE]... [--tls]
   pgcluster stop [--immediate] [--bindir DIR] PATH
 
 start  starts a cluster that outlives this command (initdb, pg_ctl start on a free port on
@@ -19,6 +19,8 @@ start  starts a cluster that outlives this command (initdb, pg_ctl start on a fr
          --prefix PREFIX   directory name prefix (default wasmpg-cluster-)
          --set NAME=VALUE  an extra postgresql.conf setting (repeatable; quote strings: NAME='v')
          --hba LINE        a pg_hba.conf line placed before the defaults (repeatable)
+         --tls             ssl=on with a CA and a certificate for localhost made for this
+                           cluster; the JSON's ca_file is the CA certificate for clients
 stop   stops the server (fast shutdown; --immediate: no checkpoint) and removes the directory.
        PATH: the data directory, the cluster's directory, or a file holding the JSON printed by
        `start --json`.
@@ -82,6 +84,7 @@ fn start(args: &[String]) -> Result<(), String> {
                     .push((name.trim().to_owned(), value.trim().to_owned()));
             }
             "--hba" => options.hba.push(value("--hba")?),
+            "--tls" => options.tls = true,
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
     }

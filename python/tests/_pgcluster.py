@@ -157,7 +157,8 @@ class Cluster:
 
     # -- lifecycle --
 
-    def start(self) -> Cluster:
+    def start(self, tls: bool = False) -> Cluster:
+        """Starts the cluster; with `tls`, ssl=on and a CA of its own (``self.ca_file``)."""
         if os.geteuid() == 0:
             try:
                 self._account = pwd.getpwnam("postgres")
@@ -165,6 +166,8 @@ class Cluster:
                 raise RuntimeError("running as root, but there is no 'postgres' OS user") from None
         self.pgcluster = pgcluster_binary()
         args = [self.pgcluster, "start", "--json", "--prefix", "wasmpg-pytest-"]
+        if tls:
+            args.append("--tls")
         proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             raise RuntimeError(
@@ -182,6 +185,7 @@ class Cluster:
         self.dir = info["socket_dir"]
         self.data_dir = info["data_dir"]
         self.log_file = info["log_file"]
+        self.ca_file = info.get("ca_file")
         for role in info["roles"]:
             if not role["superuser"]:
                 ROLES[role["name"]] = (role["password"], role["method"])

@@ -295,8 +295,9 @@ fn huge_message_server(header: Vec<u8>, stream: bool) -> (u16, thread::JoinHandl
     (port, handle)
 }
 
+/// sslmode=disable: the fake server speaks no TLS and reads the StartupMessage first.
 fn fake_conninfo(port: u16) -> String {
-    format!("host=127.0.0.1 port={port} user=u dbname=d connect_timeout=5")
+    format!("host=127.0.0.1 port={port} user=u dbname=d connect_timeout=5 sslmode=disable")
 }
 
 #[test]

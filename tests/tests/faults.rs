@@ -194,7 +194,10 @@ fn malformed_conninfo_is_a_config_error_never_a_panic() {
         ("\u{0}", "NUL"),
         ("host=a\u{0}b", "NUL inside a value"),
         ("host=a,b port=1,2,3", "more ports than hosts"),
-        ("sslmode=require", "TLS is not supported"),
+        (
+            "sslmode=require ssl_min_protocol_version=TLSv9",
+            "unknown TLS version",
+        ),
         ("sslmode=bogus", "unknown sslmode"),
         ("connect_timeout=soon", "non-numeric timeout"),
         (long.as_str(), "100 KiB without '='"),

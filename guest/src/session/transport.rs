@@ -119,9 +119,16 @@ impl Session {
     fn wants_tls(&self, target: &Target) -> bool {
         let Some(info) = &self.info else { return false };
         // libpq never uses TLS over Unix-domain sockets.
+        let required = matches!(
+            info.sslmode,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        );
         matches!(target, Target::Tcp { .. })
             && !matches!(info.sslmode, SslMode::Disable | SslMode::Allow)
             && !self.tls_disabled_for_retry
+            // A host that passes no time cannot validate certificates: under prefer the
+            // session goes in clear rather than fail (required modes report it).
+            && (self.now.is_some() || required)
     }
 
     /// Sends the StartupMessage `startup` (already encoded): in clear, or after an SSLRequest,

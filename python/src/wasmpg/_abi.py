@@ -170,6 +170,12 @@ def req_opened(peer: Optional[str]) -> str:
     return "o" if peer is None else "o" + GS + peer
 
 
+def req_opened_at(peer: Optional[str], now: int) -> str:
+    """As `req_opened`, with this host's clock (Unix seconds): the guest has none, and TLS
+    validates certificates at this time."""
+    return "o" + GS + (peer or "") + GS + str(now)
+
+
 def req_open_failed(kind: str, reason: str) -> str:
     return "x" + GS + kind + GS + reason
 

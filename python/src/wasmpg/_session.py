@@ -94,9 +94,14 @@ class _Discard(Sink):
 # Files
 
 
-def read_file(policy: FilePolicy, path: str) -> tuple[str, str]:
+# Files that hold no secret: certificates and revocation lists may be readable by anyone.
+_PUBLIC_FILES = frozenset(("sslrootcert", "sslcert", "sslcrl"))
+
+
+def read_file(policy: FilePolicy, path: str, purpose: str = "passfile") -> tuple[str, str]:
     """The answer to a ``f`` action: (status, text or reason). Nothing is opened unless the
-    policy allows the path."""
+    policy allows the path. A file holding a secret (the password file, a key) that group or
+    others may read is reported ``too-open``, as libpq refuses it."""
     if not policy.allows(path):
         return ("denied", "reading %s denied by the file policy (%s)" % (path, policy))
     try:
@@ -107,7 +112,7 @@ def read_file(policy: FilePolicy, path: str) -> tuple[str, str]:
         return ("unreadable", "cannot read %s: %s" % (path, e.strerror or e))
     if not stat.S_ISREG(st.st_mode):
         return ("unreadable", "%s is not a regular file" % path)
-    if os.name == "posix" and st.st_mode & 0o077:
+    if os.name == "posix" and st.st_mode & 0o077 and purpose not in _PUBLIC_FILES:
         return ("too-open", "%s has group or world access; permissions should be u=rw" % path)
     if st.st_size > MAX_FILE_BYTES:
         return ("unreadable", "%s is larger than %d bytes" % (path, MAX_FILE_BYTES))
@@ -319,12 +324,12 @@ class Session:
             target, timeout_ms, addr = self._action_arg
             failure = self._open(target, timeout_ms, addr)
             if failure is None:
-                step = self._guarded(call, A.req_opened(self._io.peer()))
+                step = self._guarded(call, A.req_opened_at(self._io.peer(), int(time.time())))
             else:
                 step = self._guarded(call, A.req_open_failed(*failure))
         elif action == "f":
-            _purpose, path = self._action_arg
-            step = self._guarded(call, A.req_file(*read_file(self.file_policy, path)))
+            purpose, path = self._action_arg
+            step = self._guarded(call, A.req_file(*read_file(self.file_policy, path, purpose)))
         elif action == "p":
             # The conninfo and the password file had none, and this package has no other
             # source of passwords.

@@ -4,11 +4,10 @@ what the server saw (pg_stat_ssl)."""
 
 from __future__ import annotations
 
+import _pgcluster
 import pytest
 
 import wasmpg
-
-import _pgcluster
 
 
 @pytest.fixture(scope="module")
@@ -79,5 +78,7 @@ def test_require_against_a_server_without_tls(dsn):  # type: ignore[no-untyped-d
 def test_a_root_file_outside_the_file_policy_is_denied(tls_cluster):  # type: ignore[no-untyped-def]
     ca = tls_cluster.ca_file
     with pytest.raises(wasmpg.Error) as e:
-        wasmpg.connect(_conninfo(tls_cluster, "localhost", "sslmode=verify-full sslrootcert=%s" % ca))
+        wasmpg.connect(
+            _conninfo(tls_cluster, "localhost", "sslmode=verify-full sslrootcert=%s" % ca)
+        )
     assert e.value.kind == "policy-denied", e.value

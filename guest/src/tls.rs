@@ -452,10 +452,12 @@ impl Tls {
     }
 }
 
-/// Grows `out` until `f` fits its record into the spare room.
-fn encode_into(
+/// Grows `out` until `f` fits its record into the spare room; `needed` reads the size an
+/// "insufficient size" error asks for (None: another error).
+fn write_into<E: fmt::Display>(
     out: &mut Vec<u8>,
-    mut f: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+    mut f: impl FnMut(&mut [u8]) -> Result<usize, E>,
+    needed: impl Fn(&E) -> Option<usize>,
 ) -> Result<(), TlsError> {
     let mut room = 4096;
     loop {
@@ -466,41 +468,35 @@ fn encode_into(
                 out.truncate(start + n);
                 return Ok(());
             }
-            Err(EncodeError::InsufficientSize(e)) => {
-                out.truncate(start);
-                room = e.required_size;
-            }
             Err(e) => {
                 out.truncate(start);
-                return Err(TlsError::Protocol(e.to_string()));
+                match needed(&e) {
+                    Some(size) => room = size,
+                    None => return Err(TlsError::Protocol(e.to_string())),
+                }
             }
         }
     }
 }
 
+fn encode_into(
+    out: &mut Vec<u8>,
+    f: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+) -> Result<(), TlsError> {
+    write_into(out, f, |e| match e {
+        EncodeError::InsufficientSize(s) => Some(s.required_size),
+        _ => None,
+    })
+}
+
 fn encrypt_into(
     out: &mut Vec<u8>,
-    mut f: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
+    f: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
 ) -> Result<(), TlsError> {
-    let mut room = 4096;
-    loop {
-        let start = out.len();
-        out.resize(start + room, 0);
-        match f(&mut out[start..]) {
-            Ok(n) => {
-                out.truncate(start + n);
-                return Ok(());
-            }
-            Err(EncryptError::InsufficientSize(e)) => {
-                out.truncate(start);
-                room = e.required_size;
-            }
-            Err(e) => {
-                out.truncate(start);
-                return Err(TlsError::Protocol(e.to_string()));
-            }
-        }
-    }
+    write_into(out, f, |e| match e {
+        EncryptError::InsufficientSize(s) => Some(s.required_size),
+        _ => None,
+    })
 }
 
 /// A rustls error as a message that names its cause.

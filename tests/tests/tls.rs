@@ -98,6 +98,17 @@ fn conninfo(host: &str, extra: &str) -> String {
     )
 }
 
+/// Whether the server sees this session encrypted (pg_stat_ssl).
+fn encrypted(client: &mut wasmpg::Client) -> bool {
+    client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
 #[test]
 fn verify_full_succeeds_and_the_server_sees_tls() {
     let p = pki();
@@ -181,38 +192,13 @@ fn a_wrong_ca_is_an_unknown_issuer() {
 fn require_encrypts_without_verifying_and_disable_does_not_encrypt() {
     let _ = pki();
     let driver = tls_driver(&[]);
-    let mut c = driver
-        .connect(&conninfo("127.0.0.1", "sslmode=require"))
-        .unwrap_or_else(|e| panic!("require: {e}"));
-    let ssl: bool = c
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert!(ssl);
-    let mut c = driver
-        .connect(&conninfo("127.0.0.1", "sslmode=disable"))
-        .unwrap();
-    let ssl: bool = c
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert!(!ssl);
     // prefer (the default) uses TLS when the server offers it.
-    let mut c = driver.connect(&conninfo("127.0.0.1", "")).unwrap();
-    let ssl: bool = c
-        .query_one(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert!(ssl);
+    for (mode, expected) in [("require", true), ("disable", false), ("prefer", true)] {
+        let mut c = driver
+            .connect(&conninfo("127.0.0.1", &format!("sslmode={mode}")))
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(encrypted(&mut c), expected, "{mode}");
+    }
 }
 
 #[test]

@@ -102,6 +102,16 @@ fn server(
     ServerConnection::new(Arc::new(config)).unwrap()
 }
 
+/// A TLS 1.3 server with a certificate for `localhost` from `ca`, valid 2020-2090.
+fn localhost_server(ca: &Ca) -> ServerConnection {
+    server(
+        ca.leaf(&["localhost"], (2020, 2090)),
+        None,
+        &[&rustls::version::TLS13],
+        false,
+    )
+}
+
 /// Runs the handshake and one exchange of application data; the first error either side hit.
 fn exchange(client: &mut Tls, server: &mut ServerConnection) -> Result<(), String> {
     let mut plain = Vec::new();
@@ -148,21 +158,21 @@ fn connect(opts: &TlsOptions, host: &str, server: &mut ServerConnection) -> Resu
     Ok(tls)
 }
 
+/// `connect` with the default options but `verify` and one root.
+fn connect_with(
+    verify: Verify,
+    root: &CertificateDer<'static>,
+    host: &str,
+    srv: &mut ServerConnection,
+) -> Result<Tls, String> {
+    connect(&options(verify, vec![root.clone()]), host, srv)
+}
+
 #[test]
 fn verify_full_succeeds_and_prefers_chacha20() {
     let ca = Ca::new("test CA");
-    let mut srv = server(
-        ca.leaf(&["localhost"], (2020, 2090)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
-    let tls = connect(
-        &options(Verify::Full, vec![ca.der()]),
-        "localhost",
-        &mut srv,
-    )
-    .unwrap();
+    let mut srv = localhost_server(&ca);
+    let tls = connect_with(Verify::Full, &ca.der(), "localhost", &mut srv).unwrap();
     assert!(tls.is_established());
     let (version, suite) = tls.negotiated().unwrap();
     assert_eq!(version, "TLSv1_3");
@@ -179,12 +189,7 @@ fn tls12_works_too() {
         &[&rustls::version::TLS12],
         false,
     );
-    let tls = connect(
-        &options(Verify::Full, vec![ca.der()]),
-        "localhost",
-        &mut srv,
-    )
-    .unwrap();
+    let tls = connect_with(Verify::Full, &ca.der(), "localhost", &mut srv).unwrap();
     assert_eq!(tls.negotiated().unwrap().0, "TLSv1_2");
 }
 
@@ -192,61 +197,26 @@ fn tls12_works_too() {
 fn a_wrong_ca_is_an_unknown_issuer() {
     let ca = Ca::new("test CA");
     let other = Ca::new("other CA");
-    let mut srv = server(
-        ca.leaf(&["localhost"], (2020, 2090)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
-    let err = connect(
-        &options(Verify::Full, vec![other.der()]),
-        "localhost",
-        &mut srv,
-    )
-    .unwrap_err();
+    let mut srv = localhost_server(&ca);
+    let err = connect_with(Verify::Full, &other.der(), "localhost", &mut srv).unwrap_err();
     assert!(err.contains("unknown issuer"), "{err}");
     // verify-ca checks the chain too.
-    let mut srv = server(
-        ca.leaf(&["localhost"], (2020, 2090)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
-    let err = connect(
-        &options(Verify::Ca, vec![other.der()]),
-        "localhost",
-        &mut srv,
-    )
-    .unwrap_err();
+    let mut srv = localhost_server(&ca);
+    let err = connect_with(Verify::Ca, &other.der(), "localhost", &mut srv).unwrap_err();
     assert!(err.contains("unknown issuer"), "{err}");
 }
 
 #[test]
 fn a_name_mismatch_names_both_sides_and_verify_ca_accepts_it() {
     let ca = Ca::new("test CA");
-    let mut srv = server(
-        ca.leaf(&["localhost"], (2020, 2090)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
-    let err = connect(
-        &options(Verify::Full, vec![ca.der()]),
-        "127.0.0.1",
-        &mut srv,
-    )
-    .unwrap_err();
+    let mut srv = localhost_server(&ca);
+    let err = connect_with(Verify::Full, &ca.der(), "127.0.0.1", &mut srv).unwrap_err();
     assert!(
         err.contains("\"127.0.0.1\"") && err.contains("localhost"),
         "{err}"
     );
-    let mut srv = server(
-        ca.leaf(&["localhost"], (2020, 2090)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
-    connect(&options(Verify::Ca, vec![ca.der()]), "127.0.0.1", &mut srv).unwrap();
+    let mut srv = localhost_server(&ca);
+    connect_with(Verify::Ca, &ca.der(), "127.0.0.1", &mut srv).unwrap();
 }
 
 #[test]
@@ -258,12 +228,7 @@ fn an_expired_certificate_says_when() {
         &[&rustls::version::TLS13],
         false,
     );
-    let err = connect(
-        &options(Verify::Full, vec![ca.der()]),
-        "localhost",
-        &mut srv,
-    )
-    .unwrap_err();
+    let err = connect_with(Verify::Full, &ca.der(), "localhost", &mut srv).unwrap_err();
     assert!(err.contains("expired at 2001-01-01 00:00:00 UTC"), "{err}");
 }
 
@@ -339,12 +304,7 @@ fn client_certificates() {
         &[&rustls::version::TLS13],
         false,
     );
-    let err = connect(
-        &options(Verify::Full, vec![ca.der()]),
-        "localhost",
-        &mut srv,
-    )
-    .unwrap_err();
+    let err = connect_with(Verify::Full, &ca.der(), "localhost", &mut srv).unwrap_err();
     assert!(!err.is_empty());
 }
 

@@ -205,7 +205,7 @@ def test_client_side_errors(cluster, aconn):
     with pytest.raises(wasmpg.ProgrammingError, match="invalid connection option"):
         wasmpg.connect("nosuchoption=1")
     with pytest.raises(wasmpg.ProgrammingError):
-        wasmpg.connect(cluster.dsn(), sslmode="require")
+        wasmpg.connect(cluster.dsn(), sslmode="require", ssl_min_protocol_version="TLSv9")
     with pytest.raises(wasmpg.ProgrammingError):
         wasmpg.connect(cluster.dsn(), port=object())
     cur.execute("SELECT 1")

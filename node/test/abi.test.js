@@ -128,7 +128,7 @@ function encode(e) {
     case 'i':
       return A.reqParseConninfo(pairs(e.defaults), e.conninfo);
     case 'o':
-      return A.reqOpened(e.address);
+      return e.time === undefined ? A.reqOpened(e.address) : A.reqOpenedAt(e.address, e.time);
     case 'x':
       return A.reqOpenFailed(e.kind, e.reason);
     case 'w':

@@ -256,6 +256,8 @@ def test_requests():
     assert A.req_parse_conninfo([], "") == "i\x1d\x1d"
     assert A.REQ_OPENED == "o" and A.REQ_EOF == "e" and A.REQ_TERMINATE == "t"
     assert A.req_opened(None) == "o" and A.req_opened("[::1]:5432") == "o\x1d[::1]:5432"
+    assert A.req_opened_at(None, 1790000000) == "o\x1d\x1d1790000000"
+    assert A.req_opened_at("127.0.0.1:5432", 7) == "o\x1d127.0.0.1:5432\x1d7"
     assert A.REQ_CANCEL_TOKEN == "K"
     assert A.req_open_failed("policy-denied", "no\x1dpe") == "x\x1dpolicy-denied\x1dno\x1dpe"
     assert A.req_password(None) == "w"

@@ -252,7 +252,13 @@ fn expected_request(v: &Value) -> Request<'static> {
             defaults: pairs(v, "defaults"),
             conninfo: owned(v, "conninfo"),
         },
-        'o' => Request::Opened(opt_text(v, "address")),
+        'o' => match v.get("time").and_then(|t| t.as_u64()) {
+            Some(now) => Request::OpenedAt {
+                addr: opt_text(v, "address"),
+                now,
+            },
+            None => Request::Opened(opt_text(v, "address")),
+        },
         'x' => Request::OpenFailed {
             kind: kind(v),
             reason: owned(v, "reason"),

@@ -116,11 +116,24 @@ impl std::error::Error for TlsError {}
 /// choose ChaCha20 (~8x faster to decrypt in wasm), while a server without ChaCha20 (FIPS mode)
 /// still finds AES-128-GCM, which every TLS 1.3 server implements.
 pub fn provider() -> CryptoProvider {
+    use rustls::CipherSuite as S;
     let mut p = ring::default_provider();
-    p.cipher_suites
-        .retain(|s| !format!("{:?}", s.suite()).contains("AES_256"));
-    p.cipher_suites
-        .sort_by_key(|s| !format!("{:?}", s.suite()).contains("CHACHA20"));
+    p.cipher_suites.retain(|s| {
+        !matches!(
+            s.suite(),
+            S::TLS13_AES_256_GCM_SHA384
+                | S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+                | S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+        )
+    });
+    p.cipher_suites.sort_by_key(|s| {
+        !matches!(
+            s.suite(),
+            S::TLS13_CHACHA20_POLY1305_SHA256
+                | S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                | S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        )
+    });
     p
 }
 

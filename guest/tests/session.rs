@@ -9,16 +9,6 @@ use wasmpg_wire::batch::parse_rows;
 mod common;
 use common::*;
 
-fn errors(step: &Step) -> Vec<(ErrorKind, String)> {
-    step.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Error(e) => Some((e.kind, e.to_string())),
-            _ => None,
-        })
-        .collect()
-}
-
 /// A session connected over TCP with trust authentication.
 fn connected(opts: Options) -> Session {
     let mut s = Session::new(opts);

@@ -9,20 +9,10 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair,
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection};
 use wasmpg_guest::error::ErrorKind;
-use wasmpg_guest::session::{Action, Event, FileAnswer, Options, Session, Step};
+use wasmpg_guest::session::{Action, FileAnswer, Options, Session, Step};
 
 mod common;
 use common::*;
-
-fn errors(step: &Step) -> Vec<(ErrorKind, String)> {
-    step.events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Error(e) => Some((e.kind, e.to_string())),
-            _ => None,
-        })
-        .collect()
-}
 
 const NOW: u64 = 1_790_000_000; // 2026-09
 

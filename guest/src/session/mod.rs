@@ -310,12 +310,10 @@ pub struct Session {
     deferred: Option<DbError>,
     /// Plain, negotiating TLS, or TLS (session/transport.rs).
     transport: transport::Transport,
-    /// The root certificates read for this connection.
-    roots: transport::Roots,
+    /// The root certificates read for this connection (none: not needed, or no file).
+    roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The time the host passed with the opened connection (Unix seconds), for TLS.
     now: Option<u64>,
-    /// sslmode=prefer after a failed TLS attempt: the retry of the same host goes in clear.
-    tls_disabled_for_retry: bool,
 }
 
 /// A `query` request that ran a cached statement, kept until its ReadyForQuery.
@@ -366,9 +364,8 @@ impl Session {
             results_seen: false,
             deferred: None,
             transport: transport::Transport::Plain,
-            roots: transport::Roots::None,
+            roots: Vec::new(),
             now: None,
-            tls_disabled_for_retry: false,
         }
     }
 
@@ -517,9 +514,8 @@ impl Session {
         if matches!(self.state, State::Closed) {
             return self.finish();
         }
-        match self.unseal(data) {
-            Ok(plain) => self.inbuf.extend_from_slice(&plain),
-            Err(e) => return self.fail(e),
+        if let Err(e) = self.unseal(data) {
+            return self.fail(e);
         }
         if let Err(e) = self.process() {
             return self.fail(e);

@@ -25,15 +25,6 @@ pub(super) enum Transport {
     Tls(Box<Tls>),
 }
 
-/// The root certificates as the sslmode and the file made them.
-#[derive(Debug, Default)]
-pub(super) enum Roots {
-    /// Not needed, or not read yet.
-    #[default]
-    None,
-    Loaded(Vec<CertificateDer<'static>>),
-}
-
 fn tls_error(e: tls::TlsError) -> Error {
     let kind = match e {
         tls::TlsError::Config(_) => ErrorKind::Config,
@@ -68,7 +59,7 @@ impl Session {
                 let certs: Result<Vec<_>, _> =
                     CertificateDer::pem_slice_iter(pem.as_bytes()).collect();
                 match certs {
-                    Ok(certs) if !certs.is_empty() => self.roots = Roots::Loaded(certs),
+                    Ok(certs) if !certs.is_empty() => self.roots = certs,
                     Ok(_) => {
                         return self.fail(Error::new(
                             ErrorKind::Config,
@@ -83,7 +74,7 @@ impl Session {
                     }
                 }
             }
-            FileAnswer::Missing if !verifying => self.roots = Roots::None,
+            FileAnswer::Missing if !verifying => self.roots.clear(),
             FileAnswer::Missing => {
                 return self.fail(Error::new(
                     ErrorKind::Config,
@@ -115,17 +106,23 @@ impl Session {
         self.finish()
     }
 
+    /// Whether the sslmode refuses to go on without TLS (require, verify-ca, verify-full).
+    fn tls_required(&self) -> bool {
+        self.info.as_ref().is_some_and(|i| {
+            matches!(
+                i.sslmode,
+                SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+            )
+        })
+    }
+
     /// Whether this connection attempt starts with TLS negotiation.
     fn wants_tls(&self, target: &Target) -> bool {
         let Some(info) = &self.info else { return false };
         // libpq never uses TLS over Unix-domain sockets.
-        let required = matches!(
-            info.sslmode,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        );
+        let required = self.tls_required();
         matches!(target, Target::Tcp { .. })
             && !matches!(info.sslmode, SslMode::Disable | SslMode::Allow)
-            && !self.tls_disabled_for_retry
             // A host that passes no time cannot validate certificates: under prefer the
             // session goes in clear rather than fail (required modes report it).
             && (self.now.is_some() || required)
@@ -149,14 +146,21 @@ impl Session {
         }
         let direct = self.info.as_ref().is_some_and(|i| i.tls.direct);
         if direct {
-            let mut tls = self.new_tls(true)?;
-            tls.write(&startup).map_err(tls_error)?;
-            tls.feed(&[], &mut Vec::new()).map_err(tls_error)?;
-            self.transport = Transport::Tls(Box::new(tls));
+            self.start_tls(&startup, true)?;
         } else {
             frontend::ssl_request(&mut self.out);
             self.transport = Transport::Negotiating(startup);
         }
+        Ok(())
+    }
+
+    /// Starts the handshake (its first flight goes out with the next step), the StartupMessage
+    /// queued behind it.
+    fn start_tls(&mut self, startup: &[u8], direct: bool) -> Result<(), Error> {
+        let mut tls = self.new_tls(direct)?;
+        tls.write(startup).map_err(tls_error)?;
+        tls.feed(&[], &mut Vec::new()).map_err(tls_error)?;
+        self.transport = Transport::Tls(Box::new(tls));
         Ok(())
     }
 
@@ -169,10 +173,7 @@ impl Session {
             .hosts
             .get(self.host_index)
             .ok_or_else(|| Error::new(ErrorKind::Usage, "no host"))?;
-        let roots = match &self.roots {
-            Roots::Loaded(certs) => certs.clone(),
-            Roots::None => Vec::new(),
-        };
+        let roots = self.roots.clone();
         let verify = match info.sslmode {
             SslMode::VerifyFull => Verify::Full,
             SslMode::VerifyCa => Verify::Ca,
@@ -224,19 +225,19 @@ impl Session {
         Tls::new(config, &host.host).map_err(tls_error)
     }
 
-    /// Bytes from the host: plaintext for the protocol code, by way of the transport. Returns
-    /// the bytes the protocol code should see (possibly none).
-    pub(super) fn unseal(&mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
+    /// Bytes from the host, by way of the transport: the plaintext they carry is appended to
+    /// `inbuf` for the protocol code (in clear, the bytes themselves, copied once).
+    pub(super) fn unseal(&mut self, data: &[u8]) -> Result<(), Error> {
         match &mut self.transport {
-            Transport::Plain => Ok(data.to_vec()),
+            Transport::Plain => self.inbuf.extend_from_slice(data),
             Transport::Tls(tls) => {
                 let mut plain = Vec::new();
                 tls.feed(data, &mut plain).map_err(tls_error)?;
-                Ok(plain)
+                self.inbuf.extend_from_slice(&plain);
             }
             Transport::Negotiating(_) => {
                 let Some((&answer, rest)) = data.split_first() else {
-                    return Ok(Vec::new());
+                    return Ok(());
                 };
                 let Transport::Negotiating(startup) = std::mem::take(&mut self.transport) else {
                     unreachable!("matched Negotiating above")
@@ -250,20 +251,10 @@ impl Session {
                                 "received unencrypted data after the server's SSL response",
                             ));
                         }
-                        let mut tls = self.new_tls(false)?;
-                        tls.write(&startup).map_err(tls_error)?;
-                        tls.feed(&[], &mut Vec::new()).map_err(tls_error)?;
-                        self.transport = Transport::Tls(Box::new(tls));
-                        Ok(Vec::new())
+                        self.start_tls(&startup, false)?;
                     }
                     b'N' => {
-                        let required = self.info.as_ref().is_some_and(|i| {
-                            matches!(
-                                i.sslmode,
-                                SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-                            )
-                        });
-                        if required {
+                        if self.tls_required() {
                             return Err(Error::new(
                                 ErrorKind::Protocol,
                                 "the server does not support SSL, but SSL was required",
@@ -271,15 +262,18 @@ impl Session {
                         }
                         self.transport = Transport::Plain;
                         self.out.extend_from_slice(&startup);
-                        Ok(rest.to_vec())
+                        self.inbuf.extend_from_slice(rest);
                     }
-                    other => Err(Error::protocol(format!(
-                        "received invalid response to SSL negotiation: {:?}",
-                        char::from(other)
-                    ))),
+                    other => {
+                        return Err(Error::protocol(format!(
+                            "received invalid response to SSL negotiation: {:?}",
+                            char::from(other)
+                        )))
+                    }
                 }
             }
         }
+        Ok(())
     }
 
     /// The bytes the host sends: `out` as it is, or encrypted.

@@ -90,3 +90,15 @@ pub fn opened_plain(
     }
     step
 }
+
+/// The errors a session step reports: (kind, message).
+#[allow(dead_code)] // not every test file looks at session steps
+pub fn errors(step: &wasmpg_guest::session::Step) -> Vec<(wasmpg_guest::error::ErrorKind, String)> {
+    step.events
+        .iter()
+        .filter_map(|e| match e {
+            wasmpg_guest::session::Event::Error(e) => Some((e.kind, e.to_string())),
+            _ => None,
+        })
+        .collect()
+}

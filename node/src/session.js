@@ -147,10 +147,8 @@ export class Session {
     this.onNotification = () => {};
     this.policy = options.allow !== undefined ? Policy.parse(options.allow) : null;
     this.filePolicy = new FilePolicy(options.allowFiles);
-    if (options.cpuLimit != null && (typeof options.cpuLimit !== 'number' || !Number.isFinite(options.cpuLimit) || options.cpuLimit <= 0)) {
-      throw new WasmpgError('cpuLimit must be a positive finite number of milliseconds', { kind: 'config' });
-    }
-    /** The guest: created here, or (Worker mode) by start(), without blocking the event loop.
+    /** The guest: created here, or (Worker mode) by start(), without blocking the event loop;
+     * WorkerGuest checks the cpuLimit value.
      * @type {Guest | WorkerGuest} */
     this.guest = options.cpuLimit != null ? /** @type {any} */ (null) : new Guest({ memoryLimit: options.memoryLimit });
     /** Called with the error that ended the session while it was idle. */

@@ -42,7 +42,8 @@ export interface PasswordRequest {
 export interface ConnectOptions {
   /** Targets the driver may open (`HOST:PORT`, `[V6]:PORT`, socket paths); default: the conninfo's. */
   allow?: string[];
-  /** Absolute paths of files the guest may have read (beyond ~/.pgpass and ~/.postgresql/). */
+  /** Absolute paths of files the guest may have read: password file, TLS certificates, keys and
+   * revocation lists (beyond ~/.pgpass and ~/.postgresql/). */
   allowFiles?: string[];
   /** Prepared statements kept per connection (default 256; 0 behind PgBouncer's transaction mode). */
   statementCache?: number;
@@ -74,7 +75,7 @@ export interface Notification {
 
 export declare class WasmpgError extends Error {
   /** The contract's error kind: 'db', 'config', 'authentication', 'protocol', 'message-too-large',
-   * 'encode', 'decode', 'usage', 'closed', 'connection-refused', 'host-not-found',
+   * 'encode', 'decode', 'usage', 'closed', 'tls', 'connection-refused', 'host-not-found',
    * 'policy-denied', 'io', 'timeout', 'trap'. */
   kind: string;
   /** The SQLSTATE, for errors the server reported. */

@@ -15,6 +15,7 @@
 //! docs/measurements.md).
 
 mod common;
+mod tls;
 
 #[allow(dead_code)]
 mod native {
@@ -46,6 +47,8 @@ const CONTENDER: &str = "wasmpg host";
 struct Args {
     mode: String,
     conninfo: Option<String>,
+    /// The same cluster over TLS (verify-full with its CA): the TLS rows.
+    tls_conninfo: Option<String>,
     reps: usize,
     warmup: usize,
     objects: usize,
@@ -65,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         mode: "run".into(),
         conninfo: None,
+        tls_conninfo: None,
         reps: 7,
         warmup: 2,
         objects: 5000,
@@ -87,6 +91,9 @@ fn parse_args() -> Result<Args, String> {
         let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--conninfo" => a.conninfo = Some(val("--conninfo")?),
+            "--tls-conninfo" => {
+                a.tls_conninfo = Some(val("--tls-conninfo")?).filter(|v| !v.is_empty())
+            }
             "--reps" => a.reps = val("--reps")?.parse().map_err(|e| format!("--reps: {e}"))?,
             "--warmup" => {
                 a.warmup = val("--warmup")?
@@ -219,6 +226,8 @@ fn start_cluster(args: &Args) -> R<(wasmpg_pgcluster::Cluster, String)> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect(),
+        // ssl=on with the cluster's own CA, for the TLS rows; every other row asks for clear.
+        tls: true,
         ..wasmpg_pgcluster::ClusterOptions::default()
     };
     let cluster = wasmpg_pgcluster::Cluster::start(options)?;
@@ -233,10 +242,19 @@ fn start_cluster(args: &Args) -> R<(wasmpg_pgcluster::Cluster, String)> {
     }
     eprintln!("cluster on 127.0.0.1:{}; {pin_note}", cluster.port());
     let conninfo = format!(
-        "host=127.0.0.1 port={} user=postgres dbname=postgres",
+        "host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=disable",
         cluster.port()
     );
     Ok((cluster, conninfo))
+}
+
+/// The cluster over TLS: `localhost` (the name its certificate holds), verify-full.
+fn tls_conninfo(cluster: &wasmpg_pgcluster::Cluster) -> Option<String> {
+    Some(format!(
+        "host=localhost port={} user=postgres dbname=postgres sslmode=verify-full sslrootcert={}",
+        cluster.port(),
+        cluster.ca_file()?.display()
+    ))
 }
 
 fn pin_self(args: &Args) -> String {
@@ -279,6 +297,9 @@ fn serve(args: &Args) -> R<()> {
     drop(c);
     let mut out = std::io::stdout().lock();
     writeln!(out, "conninfo {conninfo}")?;
+    if let Some(tls) = tls_conninfo(&cluster) {
+        writeln!(out, "tls_conninfo {tls}")?;
+    }
     writeln!(out, "port {}", cluster.port())?;
     writeln!(out, "version {version}")?;
     writeln!(out, "ready")?;
@@ -475,11 +496,12 @@ fn skip(args: &Args, who: &str) -> bool {
 fn run(args: &Args) -> R<()> {
     let self_pin = pin_self(args);
     let load_start = loadavg();
-    let (_cluster, conninfo) = match &args.conninfo {
-        Some(c) => (None, c.clone()),
+    let (_cluster, conninfo, tls) = match &args.conninfo {
+        Some(c) => (None, c.clone(), args.tls_conninfo.clone()),
         None => {
             let (cl, c) = start_cluster(args)?;
-            (Some(cl), c)
+            let tls = tls_conninfo(&cl);
+            (Some(cl), c, tls)
         }
     };
 
@@ -733,6 +755,12 @@ fn run(args: &Args) -> R<()> {
         format!("{driver_new_ms:.1}")
     );
 
+    // ---- TLS
+    let tls_json = match &tls {
+        Some(tls) => tls::run(&conninfo, tls, args.reps)?,
+        None => Value::Null,
+    };
+
     // ---- memory
     println!();
     println!("== Memory: host process RSS with N open connections (child process; KiB over the baseline after start-up) ==");
@@ -864,6 +892,7 @@ fn run(args: &Args) -> R<()> {
             "six_ops_cpu": series(&sc), "micro_cpu": series(&mc), "connect": series(&c),
             "driver_new_ms": driver_new_ms, "sandbox_ms": sandbox_ms,
             "memory": mem_json, "guest_bytes": guest_bytes, "per_conn_kib": per_conn,
+            "tls": tls_json,
             "all_targets_met": all_met,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;

@@ -83,7 +83,12 @@ fn run() -> anyhow::Result<ExitCode> {
         println!("{USAGE}");
         return Ok(ExitCode::SUCCESS);
     };
-    let mut config = Config::default();
+    // The command line is the user's own: the files its conninfo names (sslrootcert, sslcert,
+    // sslkey, passfile) are read as psql reads them.
+    let mut config = Config {
+        read_any_file: true,
+        ..Config::default()
+    };
     if !args.allow.is_empty() {
         config.policy = Some(Policy::parse_allow(&args.allow)?);
     }

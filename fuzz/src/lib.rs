@@ -205,6 +205,7 @@ pub fn run_session(data: &[u8]) {
             Record::Password(password) => session.password(password),
             Record::File(status, text) => session.file(match status {
                 b'o' => FileAnswer::Text(&text),
+                b'b' => FileAnswer::Bytes(text.as_bytes()),
                 b'm' => FileAnswer::Missing,
                 b'd' => FileAnswer::Denied(&text),
                 b't' => FileAnswer::TooOpen,

@@ -153,6 +153,7 @@ impl Dispatcher {
                 };
                 self.session().file(answer)
             }
+            Request::FileBytes(contents) => self.session().file(FileAnswer::Bytes(&contents)),
             Request::Data(data) => self.session().feed(&data),
             Request::Eof => self.session().eof(),
             Request::SimpleQuery(sql) => self.session().simple_query(&sql),
@@ -226,6 +227,19 @@ impl Dispatcher {
                     timeout_ms
                 },
                 addr: addr.map(Cow::Owned),
+                keepalive: match target {
+                    Target::Tcp { .. } if self.cancel.is_none() => self
+                        .session
+                        .as_ref()
+                        .and_then(Session::conninfo)
+                        .map(|info| wire::Keepalive {
+                            enabled: info.keepalives.enabled,
+                            idle_secs: info.keepalives.idle,
+                            interval_secs: info.keepalives.interval,
+                            count: info.keepalives.count,
+                        }),
+                    _ => None,
+                },
             },
             Action::Read => wire::Action::Read,
             Action::Done => {
@@ -278,6 +292,7 @@ fn parse_options(pairs: &Pairs<'_>) -> Result<Options, Error> {
             "batch_bytes" => options.batch_bytes = number()?,
             "statement_cache" => options.statement_cache = number()?,
             "default_passfile" => options.default_passfile = Some(value.to_string()),
+            "default_ssl_dir" => options.default_ssl_dir = Some(value.to_string()),
             "default_socket_dir" => options.default_socket_dir = value.to_string(),
             other => match other.strip_prefix("param.") {
                 Some(param) if !param.is_empty() => options

@@ -1,6 +1,9 @@
 //! SCRAM-SHA-256 client (RFC 5802, RFC 7677) as PostgreSQL uses it.
 //!
-//! Only the non-channel-binding variant is implemented: the GS2 header is always `n,,`. The
+//! Channel binding (RFC 5929's `tls-server-end-point`, SCRAM-SHA-256-PLUS) is chosen by the
+//! caller with [`Binding`]: `p=tls-server-end-point` with the hash of the server's certificate,
+//! `y` (the client could bind but the server offered no -PLUS mechanism, so a man in the middle
+//! who stripped it is caught by the server) or `n` (no TLS, or binding disabled). The
 //! SCRAM user name is left empty, since PostgreSQL ignores it and authenticates the user named
 //! in the startup packet.
 //!
@@ -26,11 +29,101 @@ use sha2::{Digest, Sha256};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The GS2 header for a client that does not support channel binding.
-const GS2_HEADER: &str = "n,,";
+/// How the exchange binds to the TLS channel (the GS2 header's flag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Binding {
+    /// `n`: no TLS, or channel_binding=disable.
+    Unsupported,
+    /// `y`: TLS in use, but the server offered no SCRAM-SHA-256-PLUS.
+    NotOffered,
+    /// `p=tls-server-end-point` with the hash of the server's certificate (SCRAM-SHA-256-PLUS).
+    TlsServerEndPoint(Vec<u8>),
+}
 
-/// `base64(GS2_HEADER)`: the `c=` attribute of the client-final-message.
-const CHANNEL_BINDING: &str = "biws";
+impl Binding {
+    fn gs2_header(&self) -> &'static str {
+        match self {
+            Binding::Unsupported => "n,,",
+            Binding::NotOffered => "y,,",
+            Binding::TlsServerEndPoint(_) => "p=tls-server-end-point,,",
+        }
+    }
+
+    /// The `c=` attribute: base64 of the GS2 header and the binding data.
+    fn attribute(&self) -> String {
+        let mut input = self.gs2_header().as_bytes().to_vec();
+        if let Binding::TlsServerEndPoint(data) = self {
+            input.extend_from_slice(data);
+        }
+        STANDARD.encode(input)
+    }
+}
+
+/// The `tls-server-end-point` binding data (RFC 5929): the hash of the server's certificate
+/// with the hash function of its signature algorithm, SHA-256 for MD5 and SHA-1. `None` when
+/// the certificate cannot be parsed or its algorithm names no single hash (Ed25519, RSA-PSS),
+/// as PostgreSQL too refuses binding then.
+pub fn server_end_point(certificate: &[u8]) -> Option<Vec<u8>> {
+    use sha2::{Sha384, Sha512};
+    let oid = signature_algorithm(certificate)?;
+    // The DER of the OIDs' contents.
+    const SHA256_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+    const SHA384_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+    const SHA512_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
+    const SHA1_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05];
+    const MD5_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x04];
+    const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    const ECDSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+    const ECDSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
+    const ECDSA_SHA1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01];
+    Some(match oid {
+        SHA256_RSA | ECDSA_SHA256 | SHA1_RSA | MD5_RSA | ECDSA_SHA1 => {
+            Sha256::digest(certificate).to_vec()
+        }
+        SHA384_RSA | ECDSA_SHA384 => Sha384::digest(certificate).to_vec(),
+        SHA512_RSA | ECDSA_SHA512 => Sha512::digest(certificate).to_vec(),
+        _ => return None,
+    })
+}
+
+/// The signature algorithm's OID (its DER contents) in a certificate:
+/// `SEQUENCE { tbsCertificate, SEQUENCE { OID, ... }, signature }`.
+fn signature_algorithm(der: &[u8]) -> Option<&[u8]> {
+    let (tag, certificate, _) = der_element(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (_, _, rest) = der_element(certificate)?; // tbsCertificate
+    let (tag, algorithm, _) = der_element(rest)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, oid, _) = der_element(algorithm)?;
+    (tag == 0x06).then_some(oid)
+}
+
+/// One DER element: (tag, contents, what follows). Only single-byte tags and lengths up to
+/// four bytes, which is all a certificate's outer structure uses.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
 
 /// Number of random bytes in a nonce made by [`random_nonce`] (the same as libpq).
 const NONCE_BYTES: usize = 18;
@@ -81,6 +174,7 @@ pub struct ScramSha256 {
     /// `n=<user>,r=<nonce>`: the client-first-message without its GS2 header.
     client_first_bare: String,
     state: State,
+    binding: Binding,
 }
 
 impl fmt::Debug for ScramSha256 {
@@ -101,6 +195,8 @@ impl fmt::Debug for ScramSha256 {
 impl ScramSha256 {
     /// The mechanism name to put in SASLInitialResponse.
     pub const MECHANISM: &'static str = "SCRAM-SHA-256";
+    /// The channel-binding variant.
+    pub const MECHANISM_PLUS: &'static str = "SCRAM-SHA-256-PLUS";
 
     /// Starts an exchange for `password` with the client nonce `nonce`.
     ///
@@ -111,6 +207,21 @@ impl ScramSha256 {
     /// as PostgreSQL does.
     pub fn new(password: &str, nonce: &str) -> Self {
         Self::with_user("", password, nonce)
+    }
+
+    /// Like `new`, bound to the TLS channel as `binding` says.
+    pub fn with_binding(password: &str, nonce: &str, binding: Binding) -> Self {
+        let mut scram = Self::with_user("", password, nonce);
+        scram.binding = binding;
+        scram
+    }
+
+    /// The mechanism to name in SASLInitialResponse: -PLUS when binding to the channel.
+    pub fn mechanism(&self) -> &'static str {
+        match self.binding {
+            Binding::TlsServerEndPoint(_) => Self::MECHANISM_PLUS,
+            _ => Self::MECHANISM,
+        }
     }
 
     /// Like `new`, with a SCRAM user name: only for the RFC test vectors, since PostgreSQL
@@ -127,12 +238,13 @@ impl ScramSha256 {
             nonce: nonce.to_owned(),
             client_first_bare: format!("n={user},r={nonce}"),
             state,
+            binding: Binding::Unsupported,
         }
     }
 
-    /// The client-first-message: `n,,n=,r=<nonce>`.
+    /// The client-first-message: the GS2 header, then `n=,r=<nonce>`.
     pub fn client_first(&self) -> Vec<u8> {
-        format!("{GS2_HEADER}{}", self.client_first_bare).into_bytes()
+        format!("{}{}", self.binding.gs2_header(), self.client_first_bare).into_bytes()
     }
 
     /// Consumes the server-first-message and returns the client-final-message.
@@ -164,7 +276,7 @@ impl ScramSha256 {
         let stored_key: [u8; KEY_LEN] = Sha256::digest(client_key).into();
         let server_key = hmac(&salted_password, b"Server Key");
 
-        let without_proof = format!("c={CHANNEL_BINDING},r={}", server_first.nonce);
+        let without_proof = format!("c={},r={}", self.binding.attribute(), server_first.nonce);
         let auth_message = format!(
             "{},{},{}",
             self.client_first_bare, server_first.message, without_proof
@@ -370,6 +482,43 @@ mod tests {
 
     fn text(bytes: Vec<u8>) -> String {
         String::from_utf8(bytes).expect("SCRAM messages are ASCII")
+    }
+
+    #[test]
+    fn channel_binding_flags_and_data() {
+        let nonce = "abcdefghijklmnopqrstuvwx";
+        // Not bound: "n,,", c=biws (as the RFC vectors).
+        let mut plain = ScramSha256::with_binding("pw", nonce, Binding::Unsupported);
+        assert_eq!(plain.mechanism(), ScramSha256::MECHANISM);
+        assert!(text(plain.client_first()).starts_with("n,,n=,r="));
+        assert!(text(plain.server_first(SERVER_FIRST.as_bytes()).unwrap()).starts_with("c=biws,"));
+        // TLS but no -PLUS offered: "y,,", c=base64("y,,").
+        let mut unbound = ScramSha256::with_binding("pw", nonce, Binding::NotOffered);
+        assert_eq!(unbound.mechanism(), ScramSha256::MECHANISM);
+        assert!(text(unbound.client_first()).starts_with("y,,n=,r="));
+        assert!(text(unbound.server_first(SERVER_FIRST.as_bytes()).unwrap()).starts_with("c=eSws,"));
+        // Bound: the -PLUS mechanism, "p=tls-server-end-point,,", and the data in c=.
+        let data = vec![1, 2, 3, 250];
+        let mut bound =
+            ScramSha256::with_binding("pw", nonce, Binding::TlsServerEndPoint(data.clone()));
+        assert_eq!(bound.mechanism(), ScramSha256::MECHANISM_PLUS);
+        assert!(text(bound.client_first()).starts_with("p=tls-server-end-point,,n=,r="));
+        let mut cbind = b"p=tls-server-end-point,,".to_vec();
+        cbind.extend_from_slice(&data);
+        let reply = text(bound.server_first(SERVER_FIRST.as_bytes()).unwrap());
+        assert!(
+            reply.starts_with(&format!("c={},", STANDARD.encode(&cbind))),
+            "{reply}"
+        );
+        // The proof covers the binding: it differs from the unbound exchange's.
+        let proof = |r: &str| r.rsplit_once("p=").unwrap().1.to_owned();
+        assert_ne!(proof(&reply), proof(&text(plain_reply())));
+    }
+
+    fn plain_reply() -> Vec<u8> {
+        ScramSha256::new("pw", "abcdefghijklmnopqrstuvwx")
+            .server_first(SERVER_FIRST.as_bytes())
+            .unwrap()
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! passes the time and the files' contents in), randomness from the crypto provider (WASI
 //! random in the component).
 //!
-//! Work in progress (branch `tls-wip`): the building block and its tests; the session does not
-//! use it yet.
+//! The session drives it from session/transport.rs; the files it needs come from
+//! session/tls_files.rs.
 //!
 //! Verification follows libpq's sslmode (`Verify`): `None` checks only that the server holds the
 //! key of the certificate it presents (sslmode=require without a root certificate), `Ca` checks
@@ -103,7 +103,7 @@ impl fmt::Display for TlsError {
         match self {
             TlsError::Config(m) => write!(f, "TLS configuration: {m}"),
             TlsError::Certificate(m) => write!(f, "server certificate verification failed: {m}"),
-            TlsError::Protocol(m) => write!(f, "TLS: {m}"),
+            TlsError::Protocol(m) => f.write_str(m),
         }
     }
 }
@@ -315,6 +315,62 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError
     Ok(Arc::new(config))
 }
 
+/// A client's private key from the bytes of its file: PEM (PKCS#8, PKCS#1 or SEC1, or PKCS#8
+/// encrypted with `password`, libpq's sslpassword) or DER (the same, guessed from the
+/// structure). The message of an error says what is wrong, never the password.
+pub fn private_key(
+    contents: &[u8],
+    password: Option<&str>,
+) -> Result<PrivateKeyDer<'static>, String> {
+    use rustls::pki_types::pem::PemObject;
+    if crate::session::looks_like_pem(contents) {
+        const BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+        const END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
+        if let Some(start) = find(contents, BEGIN) {
+            let end = find(&contents[start..], END)
+                .map(|e| start + e + END.len())
+                .ok_or("the encrypted key's PEM block has no end line")?;
+            let (_, der) = pkcs8::der::pem::decode_vec(&contents[start..end])
+                .map_err(|e| format!("malformed PEM: {e}"))?;
+            return decrypt_pkcs8(&der, password);
+        }
+        if find(contents, b"Proc-Type: 4,ENCRYPTED").is_some() {
+            return Err(
+                "the key is encrypted in OpenSSL's traditional format, which is not \
+                        supported: convert it to PKCS#8 (openssl pkcs8 -topk8 -v2 aes-256-cbc)"
+                    .to_owned(),
+            );
+        }
+        return PrivateKeyDer::from_pem_slice(contents).map_err(|e| match e {
+            rustls::pki_types::pem::Error::NoItemsFound => "no private key in the file".to_owned(),
+            other => format!("{other:?}"),
+        });
+    }
+    if pkcs8::EncryptedPrivateKeyInfo::try_from(contents).is_ok() {
+        return decrypt_pkcs8(contents, password);
+    }
+    PrivateKeyDer::try_from(contents.to_vec()).map_err(|e| e.to_owned())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Decrypts an EncryptedPrivateKeyInfo (DER) with the password.
+fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<PrivateKeyDer<'static>, String> {
+    let Some(password) = password else {
+        return Err("the key is encrypted: give its password in sslpassword".to_owned());
+    };
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
+        .map_err(|e| format!("malformed encrypted key: {e}"))?;
+    let document = info.decrypt(password.as_bytes()).map_err(|_| {
+        "the key could not be decrypted with sslpassword (wrong password, or an unsupported \
+         cipher)"
+            .to_owned()
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(document.as_bytes().to_vec().into()))
+}
+
 /// The server name to verify and (for host names) to send as SNI.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     ServerName::try_from(host.to_owned())
@@ -398,6 +454,11 @@ impl Tls {
         let version = self.conn.protocol_version()?;
         let suite = self.conn.negotiated_cipher_suite()?;
         Some((format!("{version:?}"), format!("{:?}", suite.suite())))
+    }
+
+    /// The application protocol the server chose (ALPN), once established.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
     }
 
     /// The server's end-entity certificate (for channel binding's tls-server-end-point).
@@ -519,7 +580,7 @@ fn describe(e: rustls::Error, host: &str) -> TlsError {
         rustls::Error::AlertReceived(alert) => TlsError::Protocol(format!(
             "the server refused the handshake (alert {alert:?})"
         )),
-        other => TlsError::Protocol(other.to_string()),
+        other => TlsError::Protocol(format!("the TLS handshake or a record failed: {other}")),
     }
 }
 
@@ -533,14 +594,30 @@ fn certificate_cause(c: CertificateError, host: &str) -> String {
         CertificateError::NotValidForName => {
             format!("the certificate is not valid for the host name \"{host}\"")
         }
-        CertificateError::NotValidForNameContext { presented, .. } => format!(
-            "the certificate is not valid for the host name \"{host}\"; it names {}",
-            if presented.is_empty() {
-                "no host".to_owned()
-            } else {
-                presented.join(", ")
+        CertificateError::NotValidForNameContext { presented, .. } => {
+            // rustls lists the names as `DnsName("a")` / `IpAddress(..)`: keep what is quoted.
+            let names: Vec<String> = presented
+                .iter()
+                .map(|p| match (p.find('"'), p.rfind('"')) {
+                    (Some(a), Some(b)) if b > a => p[a + 1..b].to_owned(),
+                    _ => p.clone(),
+                })
+                .collect();
+            match names.as_slice() {
+                [] => format!(
+                    "the server certificate names no host, so it does not match host name \"{host}\""
+                ),
+                [one] => format!(
+                    "server certificate for \"{one}\" does not match host name \"{host}\""
+                ),
+                [first, rest @ ..] => format!(
+                    "server certificate for \"{first}\" (and {} other name{}) does not match \
+                     host name \"{host}\"",
+                    rest.len(),
+                    if rest.len() == 1 { "" } else { "s" }
+                ),
             }
-        ),
+        }
         CertificateError::Expired => "the certificate has expired".to_owned(),
         CertificateError::ExpiredContext { time, not_after } => format!(
             "the certificate expired at {} (validation time {})",

@@ -100,7 +100,7 @@ fn connect_with_passfile(host: &mut Host, passfile: &str) -> step::Step<'static>
     assert_eq!(step.action, Action::Done(TxStatus::Idle));
     let step = host.call(Request::Connect {
         defaults: vec![(b("PGUSER"), b("alice"))],
-        conninfo: b("host=db.example port=5433 dbname=app connect_timeout=1"),
+        conninfo: b("host=db.example port=5433 dbname=app connect_timeout=1 keepalives_idle=30"),
     });
     assert_eq!(
         step.action,
@@ -112,6 +112,13 @@ fn connect_with_passfile(host: &mut Host, passfile: &str) -> step::Step<'static>
             // libpq: connect_timeout is never less than 2 seconds.
             timeout_ms: Some(2000),
             addr: None,
+            // libpq turns keepalives on; the idle time is the conninfo's, the rest the system's.
+            keepalive: Some(wasmpg_wire::Keepalive {
+                enabled: true,
+                idle_secs: Some(30),
+                interval_secs: None,
+                count: None,
+            }),
         }
     );
     let step = host.opened(Request::Opened(Some(b("10.1.2.3:5433"))));
@@ -199,6 +206,7 @@ fn connect_query_and_cancel_through_packed_calls() {
             },
             timeout_ms: None,
             addr: Some(b("10.1.2.3:5433")),
+            keepalive: None,
         }
     );
     let step = canceller.call(Request::Opened(None));

@@ -10,7 +10,7 @@ use wasmpg_wire::Request;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::{DbError, Error, ErrorKind};
-use crate::guest::{self, TxStatus};
+use crate::guest::{self, PasswordRequest, TxStatus};
 use crate::results::Response;
 use crate::row::{rows_from_batches, simple_rows, Column, Row, SimpleQueryMessage};
 use crate::runtime::Runtime;
@@ -55,7 +55,29 @@ impl Driver {
     /// Connects with a libpq conninfo (`key=value ...` or `postgresql://...`); PG* environment
     /// variables and the password file supply what it leaves out.
     pub fn connect(&self, conninfo: &str) -> Result<Client, Error> {
-        let conn = Connection::connect(&self.inner.runtime, &self.inner.config, conninfo)?;
+        let conn = Connection::connect(&self.inner.runtime, &self.inner.config, conninfo, None)?;
+        Ok(Client {
+            conn,
+            statements: 0,
+            driver: self.clone(),
+        })
+    }
+
+    /// Like [`connect`](Driver::connect), with a password source for this connection: called
+    /// when the server asks for a password that the conninfo, `PGPASSWORD` and the password
+    /// file did not give (for each host tried), with what it is for. For short-lived tokens
+    /// (cloud IAM authentication), fetched at connect time. `None` means no password.
+    pub fn connect_with_password(
+        &self,
+        conninfo: &str,
+        password: impl FnMut(&PasswordRequest) -> Option<String> + Send + 'static,
+    ) -> Result<Client, Error> {
+        let conn = Connection::connect(
+            &self.inner.runtime,
+            &self.inner.config,
+            conninfo,
+            Some(Box::new(password)),
+        )?;
         Ok(Client {
             conn,
             statements: 0,

@@ -36,6 +36,11 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Bytes read from the socket per `feed` call.
     pub read_chunk: usize,
+    /// Let sessions read any file this process can (a `passfile`, `sslrootcert`, `sslcert`,
+    /// `sslkey`, `sslcrl` the conninfo or a PG* variable names), as psql does, instead of only
+    /// the policy's files. For conninfo strings as trusted as the user's own files: the CLI's
+    /// command line. Default `false`.
+    pub read_any_file: bool,
 }
 
 impl Default for Config {
@@ -51,6 +56,7 @@ impl Default for Config {
             statement_cache: 256,
             cache_dir: None,
             read_chunk: 256 << 10,
+            read_any_file: false,
         }
     }
 }

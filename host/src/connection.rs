@@ -36,7 +36,13 @@ pub(crate) struct Connection {
     pub(crate) parameters: HashMap<String, String>,
     pub(crate) tx_status: Option<TxStatus>,
     pub(crate) notices: Vec<DbError>,
+    /// The password callback of `Driver::connect_with_password`, while connecting.
+    password: Option<PasswordCallback>,
 }
+
+/// A per-connection password source (short-lived tokens: cloud IAM authentication).
+pub(crate) type PasswordCallback =
+    Box<dyn FnMut(&crate::guest::PasswordRequest) -> Option<String> + Send>;
 
 impl Connection {
     fn new(sandbox: Sandbox, policy: Policy, config: &Config) -> Connection {
@@ -54,6 +60,7 @@ impl Connection {
             parameters: HashMap::new(),
             tx_status: None,
             notices: Vec::new(),
+            password: None,
         }
     }
 
@@ -61,6 +68,7 @@ impl Connection {
         runtime: &Runtime,
         config: &Config,
         conninfo: &str,
+        password: Option<PasswordCallback>,
     ) -> Result<Connection, Error> {
         let mut sandbox = runtime.instantiate()?;
         let defaults = crate::env::defaults();
@@ -82,7 +90,7 @@ impl Connection {
                 _ => {}
             }
         }
-        let policy = match (&config.policy, targets) {
+        let mut policy = match (&config.policy, targets) {
             (Some(policy), _) => policy.clone(),
             (None, Some(targets)) => Policy::for_targets(&targets),
             (None, None) => {
@@ -92,17 +100,23 @@ impl Connection {
                 ))
             }
         };
+        if config.read_any_file {
+            policy = policy.allow_dir("/");
+        }
         let init = sandbox.call(&Request::Init(options(config)))?;
         if let Some(e) = first_error(init.events) {
             return Err(e);
         }
         let mut conn = Connection::new(sandbox, policy, config);
+        conn.password = password;
         let step = conn.call(&Request::Connect {
             defaults,
             conninfo: Cow::Borrowed(conninfo),
         })?;
         let response = conn.drive(step, config.connect_timeout);
         conn.deadline = None;
+        // Asked only during startup; the callback is not kept with the session.
+        conn.password = None;
         let response = response?;
         if let Some(error) = response.error {
             return Err(error);
@@ -221,13 +235,14 @@ impl Connection {
                     target,
                     timeout,
                     addr,
+                    keepalive,
                 } => {
                     // libpq: connect_timeout applies to each host separately; it bounds the
                     // whole establishment with that host, from the TCP connect through
                     // authentication to ReadyForQuery.
                     let timeout = timeout.or(connect_timeout);
                     self.deadline = timeout.map(|t| Instant::now() + t);
-                    match self.open(&target, timeout, addr.as_deref()) {
+                    match self.open(&target, timeout, addr.as_deref(), keepalive.as_ref()) {
                         // With the clock the guest lacks: TLS validates certificates at
                         // this time.
                         Ok(peer) => self.call(&Request::OpenedAt {
@@ -261,17 +276,20 @@ impl Connection {
                     }
                 },
                 Action::NeedFile { purpose, path } => {
-                    let private = !matches!(purpose.as_str(), "sslrootcert" | "sslcert" | "sslcrl");
-                    let (status, contents) =
-                        crate::files::read_for_session(&self.policy, &path, private);
-                    self.call(&Request::File {
-                        status,
-                        contents: Cow::Owned(contents),
-                    })?
+                    match crate::files::read_for_session(&self.policy, &path, &purpose) {
+                        Ok(bytes) => self.call(&Request::FileBytes(Cow::Owned(bytes)))?,
+                        Err((status, reason)) => self.call(&Request::File {
+                            status,
+                            contents: Cow::Owned(reason),
+                        })?,
+                    }
                 }
-                // The Rust API has no password prompt: what the conninfo, PGPASSWORD and the
-                // password file did not give, the user did not give.
-                Action::NeedPassword => self.call(&Request::Password(None))?,
+                // No prompt: what the conninfo, PGPASSWORD, the password file and the
+                // connection's password callback did not give, the user did not give.
+                Action::NeedPassword(request) => {
+                    let password = self.password.as_mut().and_then(|f| f(&request));
+                    self.call(&Request::Password(password.map(Cow::Owned)))?
+                }
             };
         }
     }
@@ -374,11 +392,15 @@ impl Connection {
         target: &Target,
         timeout: Option<Duration>,
         prefer: Option<&str>,
+        keepalive: Option<&wasmpg_wire::Keepalive>,
     ) -> Result<Option<String>, Error> {
         self.socket = None;
         let endpoint = Endpoint::of_target(target);
         self.policy.check(&endpoint)?;
         let socket = Socket::connect(&endpoint, timeout, prefer)?;
+        if let Some(keepalive) = keepalive {
+            socket.set_keepalive(keepalive);
+        }
         let peer = socket.peer_addr();
         self.socket = Some(socket);
         Ok(peer)
@@ -433,6 +455,12 @@ fn options(config: &Config) -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
         options.push((
             Cow::Borrowed("default_passfile"),
             Cow::Owned(path.to_string_lossy().into_owned()),
+        ));
+    }
+    if let Some(dir) = crate::env::default_ssl_dir() {
+        options.push((
+            Cow::Borrowed("default_ssl_dir"),
+            Cow::Owned(dir.to_string_lossy().into_owned()),
         ));
     }
     if let Some(timeout) = config.statement_timeout {

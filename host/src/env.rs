@@ -48,6 +48,12 @@ pub(crate) fn default_passfile() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|home| Path::new(&home).join(".pgpass"))
 }
 
+/// libpq's `~/.postgresql`, where the default root certificate, revocation list, client
+/// certificate and key are (`root.crt`, `root.crl`, `postgresql.crt`, `postgresql.key`).
+pub(crate) fn default_ssl_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|home| Path::new(&home).join(".postgresql"))
+}
+
 /// The files a session may read without being granted them: the user's own password file
 /// (`PGPASSFILE` of this process, which the user set, else `~/.pgpass`) and the user's
 /// `~/.postgresql/` directory (certificates and keys).
@@ -57,8 +63,6 @@ pub(crate) fn default_readable() -> (Vec<PathBuf>, Vec<PathBuf>) {
         files.push(PathBuf::from(p));
     }
     files.extend(default_passfile());
-    let dirs = std::env::var_os("HOME")
-        .map(|home| vec![Path::new(&home).join(".postgresql")])
-        .unwrap_or_default();
+    let dirs = default_ssl_dir().into_iter().collect();
     (files, dirs)
 }

@@ -27,6 +27,10 @@ pub enum ErrorKind {
     Usage,
     /// The connection is closed (by the server, or after an earlier fatal error).
     Closed,
+    /// TLS failed: the server refused it (`sslmode` requires it), its certificate was refused
+    /// (the message names the cause: unknown issuer, a name it does not hold, expired,
+    /// revoked), or the handshake failed.
+    Tls,
     /// No connection could be opened to any target: the connect itself failed (refused,
     /// unreachable, no such socket file). With several hosts, the kind is that of the last one
     /// tried; the message names every attempt.
@@ -59,6 +63,7 @@ impl ErrorKind {
             ErrorKind::Config => "invalid configuration",
             ErrorKind::Authentication => "authentication failed",
             ErrorKind::Protocol => "protocol violation",
+            ErrorKind::Tls => "TLS failed",
             ErrorKind::MessageTooLarge => "message too large",
             ErrorKind::Encode => "cannot encode parameter",
             ErrorKind::Decode => "cannot decode value",

@@ -43,6 +43,19 @@ pub(crate) struct StatementInfo {
     pub(crate) columns: Vec<Column>,
 }
 
+/// What the server asked a password for: the host (as the conninfo names it), port, database
+/// and user of the connection attempt (argument of [`Driver::connect_with_password`]'s
+/// callback).
+///
+/// [`Driver::connect_with_password`]: crate::Driver::connect_with_password
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordRequest {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+}
+
 #[derive(Debug)]
 pub(crate) enum Action {
     Read,
@@ -53,8 +66,10 @@ pub(crate) enum Action {
         timeout: Option<Duration>,
         /// For a cancel request: the address to prefer (see docs/abi.md).
         addr: Option<String>,
+        /// TCP keepalives to set (absent: the system's default).
+        keepalive: Option<wire::Keepalive>,
     },
-    NeedPassword,
+    NeedPassword(PasswordRequest),
     NeedFile {
         /// `passfile`, `sslrootcert`, ... (docs/abi.md).
         purpose: String,
@@ -120,12 +135,24 @@ fn action_in(action: wire::Action<'_>) -> Action {
             target,
             timeout_ms,
             addr,
+            keepalive,
         } => Action::Open {
             target: target_in(target),
             timeout: timeout_ms.map(|ms| Duration::from_millis(ms.into())),
             addr: addr.map(|a| a.into_owned()),
+            keepalive,
         },
-        wire::Action::NeedPassword { .. } => Action::NeedPassword,
+        wire::Action::NeedPassword {
+            host,
+            port,
+            dbname,
+            user,
+        } => Action::NeedPassword(PasswordRequest {
+            host: host.into_owned(),
+            port,
+            dbname: dbname.into_owned(),
+            user: user.into_owned(),
+        }),
         wire::Action::NeedFile { purpose, path } => Action::NeedFile {
             purpose: purpose.into_owned(),
             path: path.into_owned(),
@@ -200,6 +227,7 @@ pub(crate) fn kind_in(kind: WireKind) -> ErrorKind {
         WireKind::Decode => ErrorKind::Decode,
         WireKind::Usage => ErrorKind::Usage,
         WireKind::Closed => ErrorKind::Closed,
+        WireKind::Tls => ErrorKind::Tls,
         WireKind::ConnectionRefused => ErrorKind::ConnectionRefused,
         WireKind::HostNotFound => ErrorKind::Dns,
         WireKind::PolicyDenied => ErrorKind::PolicyDenied,

@@ -59,6 +59,7 @@ pub use uuid;
 pub use client::{CancelToken, Client, Driver, ToStatement};
 pub use config::{Config, Endpoint, Policy};
 pub use error::{DbError, Error, ErrorKind};
+pub use guest::PasswordRequest;
 pub use row::{Column, Row, RowIndex, SimpleQueryMessage, SimpleQueryRow};
 pub use statement::Statement;
 pub use transaction::Transaction;

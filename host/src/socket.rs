@@ -44,6 +44,38 @@ impl Socket {
         })
     }
 
+    /// Sets TCP keepalives as the guest asked (libpq's `keepalives*`; on by default, each
+    /// interval the system's unless given). Best effort, as in libpq, which only warns: a
+    /// platform without a setting keeps its default.
+    pub(crate) fn set_keepalive(&self, keepalive: &wasmpg_wire::Keepalive) {
+        let Stream::Tcp(stream) = &self.stream else {
+            return;
+        };
+        let socket = socket2::SockRef::from(stream);
+        if !keepalive.enabled {
+            let _ = socket.set_keepalive(false);
+            return;
+        }
+        let mut params = socket2::TcpKeepalive::new();
+        if let Some(idle) = keepalive.idle_secs {
+            params = params.with_time(Duration::from_secs(idle.into()));
+        }
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "freebsd",
+            windows
+        ))]
+        if let Some(interval) = keepalive.interval_secs {
+            params = params.with_interval(Duration::from_secs(interval.into()));
+        }
+        #[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
+        if let Some(count) = keepalive.count {
+            params = params.with_retries(count);
+        }
+        let _ = socket.set_tcp_keepalive(&params);
+    }
+
     /// Sets the read timeout (`None`: wait forever), skipping the syscall when it is unchanged.
     pub(crate) fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         if self.read_timeout == Some(timeout) {

@@ -15,7 +15,7 @@ export const TX_STATUS = { I: 'idle', T: 'in-transaction', E: 'failed' };
 
 export const ERROR_KINDS = new Set([
   'db', 'config', 'authentication', 'protocol', 'message-too-large', 'encode', 'decode', 'usage',
-  'closed', 'connection-refused', 'host-not-found', 'policy-denied', 'io', 'timeout', 'trap',
+  'closed', 'tls', 'connection-refused', 'host-not-found', 'policy-denied', 'io', 'timeout', 'trap',
 ]);
 
 const INT_FIELDS = new Set(['P', 'p', 'L']);
@@ -74,6 +74,8 @@ export const reqOpened = (peer) => utf8(peer == null ? 'o' : 'o' + GS + peer);
 export const reqOpenedAt = (peer, now) => utf8('o' + GS + (peer ?? '') + GS + String(now));
 export const reqOpenFailed = (kind, reason) => utf8('x' + GS + kind + GS + reason);
 export const reqPassword = (password) => utf8(password == null ? 'w' : 'w' + GS + password);
+/** The answer to `f` without the file: a status (`missing`, `denied`, `too-open`,
+ * `unreadable`) and its reason. A file that was read is answered with `reqFileBytes`. */
 export const reqFile = (status, text) => utf8('y' + GS + status + GS + text);
 export const reqSimpleQuery = (sql) => utf8('s' + GS + sql);
 /** Extended query: type OIDs, parameter rows (a row batch), then the SQL. */
@@ -86,13 +88,19 @@ export const REQ_EOF = utf8('e');
 export const REQ_TERMINATE = utf8('t');
 export const REQ_CANCEL_TOKEN = utf8('K');
 
-/** Bytes from the server: `d` and the bytes, raw. */
-export function reqData(chunk) {
-  const out = new Uint8Array(chunk.length + 1);
-  out[0] = 0x64;
-  out.set(chunk, 1);
+function tagged(tag, bytes) {
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = tag;
+  out.set(bytes, 1);
   return out;
 }
+
+/** Bytes from the server: `d` and the bytes, raw. */
+export const reqData = (chunk) => tagged(0x64, chunk);
+
+/** The answer to `f` with the file that was read: `Y` and its bytes, raw (certificates and keys
+ * may be DER). */
+export const reqFileBytes = (bytes) => tagged(0x59, bytes);
 
 // ---------------------------------------------------------------------------------------------
 // Steps
@@ -282,6 +290,27 @@ function event(rec) {
   }
 }
 
+/**
+ * TCP keepalives for an `o` action's socket (libpq's `keepalives*`): `0` (off) or
+ * `1,IDLE,INTERVAL,COUNT`, each item empty for the system's default (null here).
+ * @typedef {{ enabled: boolean, idleSecs: number | null, intervalSecs: number | null,
+ *   count: number | null }} Keepalive
+ */
+
+/** @returns {Keepalive} */
+export function parseKeepalive(raw) {
+  if (raw === '0') return { enabled: false, idleSecs: null, intervalSecs: null, count: null };
+  const items = raw.split(',');
+  if (items.length !== 4 || items[0] !== '1') throw bad(`a malformed keepalive ${JSON.stringify(raw.slice(0, 40))}`);
+  const item = (s, what) => (s === '' ? null : uint(s, U32, what));
+  return {
+    enabled: true,
+    idleSecs: item(items[1], 'keepalive idle time'),
+    intervalSecs: item(items[2], 'keepalive interval'),
+    count: item(items[3], 'keepalive count'),
+  };
+}
+
 function action(rec) {
   const f = record(rec);
   const tag = f[0];
@@ -295,13 +324,14 @@ function action(rec) {
       if (n !== 1 || !(f[1] in TX_STATUS)) throw bad('a done action without a transaction status');
       return { tag, arg: TX_STATUS[/** @type {'I'|'T'|'E'} */ (f[1])] };
     case 'o':
-      if (n !== 5) throw bad(`an open action with ${n} fields`);
+      if (n !== 5 && n !== 6) throw bad(`an open action with ${n} fields`);
       return {
         tag,
         arg: {
           target: target(f[1], f[2], f[3]),
           timeoutMs: f[4] === NUL ? null : uint(f[4], U32, 'timeout'),
           address: field(f[5]),
+          keepalive: n === 6 ? parseKeepalive(text(f[6], 'keepalive')) : null,
         },
       };
     case 'p':

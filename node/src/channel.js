@@ -1,6 +1,7 @@
 // The socket of a session: connecting (TCP or Unix) with the errors the contract names, reading
 // with TCP backpressure (the socket is paused while read chunks wait unconsumed), a deadline
-// for the connection attempt and an optional read timeout.
+// for the connection attempt, an optional read timeout, and the TCP keepalives the guest asks
+// for.
 import { connect as netConnect } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { describe } from './policy.js';
@@ -39,6 +40,27 @@ function connectSocket(options, timeoutMs) {
   });
 }
 
+/**
+ * Sets TCP keepalives on a connected socket as an `o` action asked (libpq's `keepalives*`; the
+ * guest sends them for TCP targets only): off, or on with the idle time before the first probe
+ * (`keepalives_idle`; 0 to Node keeps the system's default). Node 20's net API cannot set the
+ * interval between probes or their count (`keepalives_interval`, `keepalives_count`): those
+ * are ignored, and the system's (or libuv's) values apply. Null (a guest that sent no field)
+ * leaves the socket's default. Best effort, as in libpq, which only warns.
+ * @param {{ setKeepAlive(enable?: boolean, initialDelay?: number): unknown }} socket
+ * @param {import('./abi.js').Keepalive | null} keepalive
+ */
+export function applyKeepalive(socket, keepalive) {
+  if (keepalive == null) return;
+  if (!keepalive.enabled) {
+    socket.setKeepAlive(false);
+    return;
+  }
+  // Node takes milliseconds and truncates them to an int32 of seconds: clamp, so a huge value
+  // stays huge (the system refuses it) instead of wrapping around.
+  socket.setKeepAlive(true, keepalive.idleSecs == null ? 0 : Math.min(keepalive.idleSecs, 0x7fffffff) * 1000);
+}
+
 export class Channel {
   constructor() {
     /** @type {import('node:net').Socket | null} */
@@ -70,8 +92,10 @@ export class Channel {
    * Connects to the target (the policy allowed it): null, or [error kind, reason]. With
    * `address` ("ip:port", "[v6]:port") a TCP target connects to that address only if the
    * target's name still resolves to it (a cancel request must reach the session's server).
+   * `keepalive`: the `o` action's TCP keepalives (see applyKeepalive); null leaves the default.
+   * @param {import('./abi.js').Keepalive | null} [keepalive]
    */
-  async connect(target, address) {
+  async connect(target, address, keepalive = null) {
     this.close();
     this.queue = [];
     this.eof = false;
@@ -110,6 +134,7 @@ export class Channel {
       return ['connection-refused', `cannot connect to ${describe(target)}: ${e.message}`];
     }
     socket.setNoDelay(true);
+    if (target.kind === 'tcp') applyKeepalive(socket, keepalive);
     this.socket = socket;
     socket.on('data', (chunk) => {
       const w = this._waiter;

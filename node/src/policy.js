@@ -109,6 +109,14 @@ export function defaultPassfile() {
   return process.platform === 'win32' ? resolve(home, 'postgresql', 'pgpass.conf') : resolve(home, '.pgpass');
 }
 
+/** libpq's directory of default TLS files (`root.crt`, `root.crl`, `postgresql.crt`,
+ * `postgresql.key`): `~/.postgresql` (`%APPDATA%\postgresql` on Windows). */
+export function defaultSslDir() {
+  const home = homeDir();
+  if (!home) return null;
+  return process.platform === 'win32' ? resolve(home, 'postgresql') : resolve(home, '.postgresql');
+}
+
 function realpath(p) {
   try {
     return realpathSync(p);
@@ -118,7 +126,8 @@ function realpath(p) {
 }
 
 /** Which files the host reads for the guest (its `f` action): the default password file, the
- * files under `~/.postgresql/`, and exactly the paths granted with `allowFiles`. */
+ * files under `~/.postgresql/` (defaultSslDir), and exactly the paths granted with
+ * `allowFiles`. */
 export class FilePolicy {
   /** @param {string[] | undefined} granted */
   constructor(granted) {
@@ -128,8 +137,8 @@ export class FilePolicy {
     this.directories = [];
     const passfile = defaultPassfile();
     if (passfile) this.files.push(passfile);
-    const home = homeDir();
-    if (home) this.directories.push(resolve(home, '.postgresql'));
+    const sslDir = defaultSslDir();
+    if (sslDir) this.directories.push(sslDir);
     if (granted !== undefined) {
       if (!Array.isArray(granted)) throw new WasmpgError('allowFiles must be an array of absolute paths', { kind: 'config' });
       for (const p of granted) {

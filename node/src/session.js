@@ -3,22 +3,23 @@
 // and the Python package's _session.py). Every call into the guest returns a step (src/abi.js):
 //
 //   send step.send; hand the events to the sink; then do the action:
-//     o open(target, timeout) -> policy check, then connect  -> "o" / "x" kind reason
-//     r read                  -> bytes from the socket        -> "d" bytes / "e" at EOF
-//     f need-file(path)       -> file policy check, read      -> "y" status text-or-reason
-//     p need-password         -> the password callback, if any -> "w" password / "w" (none)
-//     d done(tx status)       -> the request is complete
-//     c close                 -> close the socket: the session is over
+//     o open(target, ...)  -> policy check, connect, keepalives -> "o" / "x" kind reason
+//     r read               -> bytes from the socket              -> "d" bytes / "e" at EOF
+//     f need-file(purpose, path) -> file policy check, read      -> "Y" bytes / "y" status reason
+//     p need-password      -> the password callback, if any      -> "w" password / "w" (none)
+//     d done(tx status)    -> the request is complete
+//     c close              -> close the socket: the session is over
 //
 // A request can be streamed: the loop stops as soon as the sink holds rows and resumes when they
 // are consumed, so the socket is read only as fast as rows are used (TCP backpressure bounds
 // memory). Cancelling runs on a fresh guest instance with the session's cancel token.
-import { openSync, fstatSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import { openSync, fstatSync, statSync, readSync, closeSync, constants as fsc } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import * as A from './abi.js';
 import { Channel } from './channel.js';
 import { Guest, GuestTrap } from './guest.js';
 import { WorkerGuest } from './worker.js';
-import { Policy, FilePolicy, describe, defaultPassfile } from './policy.js';
+import { Policy, FilePolicy, describe, defaultPassfile, defaultSslDir } from './policy.js';
 import { defaults as envDefaults } from './env.js';
 import { WasmpgError, fromGuest } from './errors.js';
 
@@ -48,44 +49,123 @@ export class Sink {
   }
 }
 
-/** Files that hold no secret: certificates and revocation lists may be readable by anyone. */
-const PUBLIC_FILES = new Set(['sslrootcert', 'sslcert', 'sslcrl']);
+/**
+ * How a file's purpose is protected (libpq's permission rules for secrets, as host/src/files.rs):
+ * `public` certificates and revocation lists (`sslrootcert`, `sslcert`, `sslcrl`: no check);
+ * `key` a private key (`sslkey`); `passfile` the password file, and any purpose this host does
+ * not know (a secret until said otherwise).
+ * @param {string} purpose
+ * @returns {'public' | 'key' | 'passfile'}
+ */
+export function secrecy(purpose) {
+  switch (purpose) {
+    case 'sslrootcert':
+    case 'sslcert':
+    case 'sslcrl':
+      return 'public';
+    case 'sslkey':
+      return 'key';
+    default:
+      return 'passfile';
+  }
+}
 
-/** The answer to a `f` action: [status, text or reason]. Nothing is opened unless allowed; a
- * file holding a secret (the password file, a key) that group or others may read is
- * `too-open`, as libpq refuses it. */
+/**
+ * Whether a file is too open for its purpose, by libpq's rules: a password file that group or
+ * others may access is ignored; a key owned by the current user must give group and others no
+ * access, one owned by root at most group read (0640); a key of another owner is not checked,
+ * nor is anything on Windows.
+ * @param {'public' | 'key' | 'passfile'} rule
+ * @param {{ mode: number, uid: number }} st
+ */
+export function tooOpen(rule, st) {
+  if (process.platform === 'win32' || rule === 'public') return false;
+  if (rule === 'passfile') return (st.mode & 0o077) !== 0;
+  const euid = typeof process.geteuid === 'function' ? process.geteuid() : -1;
+  return (st.uid === euid && (st.mode & 0o077) !== 0) || (st.uid === 0 && (st.mode & 0o037) !== 0);
+}
+
+/** Where OpenSSL-based clients find the system's trust store on the usual platforms
+ * (Debian/Ubuntu/Alpine, Fedora/RHEL, openSUSE, FreeBSD, macOS with Homebrew's openssl). */
+export const SYSTEM_CA_BUNDLES = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/ca-bundle.pem',
+  '/usr/local/share/certs/ca-root-nss.crt',
+  '/etc/ssl/cert.pem',
+];
+
+/**
+ * @typedef {{ status: 'ok', bytes: Buffer } | { status: 'missing' | 'denied' | 'too-open' | 'unreadable', reason: string }} FileAnswer
+ */
+
+/** The answer to `sslrootcert=system`: the system's trust store (`SSL_CERT_FILE` if set, else
+ * the first bundle found, else Node's bundled Mozilla roots). The file policy does not apply: the
+ * store is public, and its path is this process's choice, not the conninfo's. */
+export function systemRoots(env = process.env) {
+  if (env.SSL_CERT_FILE) return readBytes(env.SSL_CERT_FILE, 'public');
+  for (const path of SYSTEM_CA_BUNDLES) {
+    try {
+      if (statSync(path).isFile()) return readBytes(path, 'public');
+    } catch {
+      // not this one
+    }
+  }
+  return /** @type {FileAnswer} */ ({ status: 'ok', bytes: Buffer.from(rootCertificates.join('\n'), 'utf8') });
+}
+
+/**
+ * The answer to a `f` action: the file's bytes, or a status and its reason. Nothing is opened
+ * unless the file policy allows it (except the system's trust store for `sslrootcert=system`);
+ * a secret that is too open for its purpose (`tooOpen`) is `too-open`, as libpq refuses it.
+ * @param {FilePolicy} policy
+ * @param {string} path
+ * @param {string} [purpose]
+ * @returns {FileAnswer}
+ */
 export function readFile(policy, path, purpose = 'passfile') {
-  if (!policy.allows(path)) return ['denied', `reading ${path} denied by the file policy (${policy})`];
+  if (purpose === 'sslrootcert' && path === 'system') return systemRoots();
+  if (!policy.allows(path)) return { status: 'denied', reason: `reading ${path} denied by the file policy (${policy})` };
+  return readBytes(path, secrecy(purpose));
+}
+
+/**
+ * @param {string} path
+ * @param {'public' | 'key' | 'passfile'} rule
+ * @returns {FileAnswer}
+ */
+function readBytes(path, rule) {
   let fd;
   try {
     fd = openSync(path, fsc.O_RDONLY);
   } catch (e) {
-    if (e.code === 'ENOENT') return ['missing', `${path} does not exist`];
-    return ['unreadable', `cannot read ${path}: ${e.message}`];
+    if (e.code === 'ENOENT') return { status: 'missing', reason: `${path} does not exist` };
+    return { status: 'unreadable', reason: `cannot read ${path}: ${e.message}` };
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return ['unreadable', `${path} is not a regular file`];
-    if (process.platform !== 'win32' && st.mode & 0o077 && !PUBLIC_FILES.has(purpose)) {
-      return ['too-open', `${path} has group or world access; permissions should be u=rw`];
-    }
-    if (st.size > MAX_FILE_BYTES) return ['unreadable', `${path} is larger than ${MAX_FILE_BYTES} bytes`];
+    if (!st.isFile()) return { status: 'unreadable', reason: `${path} is not a regular file` };
+    if (tooOpen(rule, st)) return { status: 'too-open', reason: `${path} has group or world access` };
+    if (st.size > MAX_FILE_BYTES) return { status: 'unreadable', reason: `${path} is larger than ${MAX_FILE_BYTES} bytes` };
     const buf = Buffer.alloc(Math.min(st.size, MAX_FILE_BYTES) + 1);
     let n = 0;
     for (;;) {
       const k = readSync(fd, buf, n, buf.length - n, null);
-      if (k === 0 || n + k >= buf.length) {
-        n += k;
-        break;
-      }
       n += k;
+      if (k === 0 || n >= buf.length) break;
     }
-    return ['ok', buf.subarray(0, Math.min(n, MAX_FILE_BYTES)).toString('utf8')];
+    if (n > MAX_FILE_BYTES) return { status: 'unreadable', reason: `${path} is larger than ${MAX_FILE_BYTES} bytes` };
+    return { status: 'ok', bytes: buf.subarray(0, n) };
   } catch (e) {
-    return ['unreadable', `cannot read ${path}: ${e.message}`];
+    return { status: 'unreadable', reason: `cannot read ${path}: ${e.message}` };
   } finally {
     closeSync(fd);
   }
+}
+
+/** The request that answers a `f` action: `Y` and the bytes, or `y` status reason. */
+export function fileRequest(/** @type {FileAnswer} */ answer) {
+  return answer.status === 'ok' ? A.reqFileBytes(answer.bytes) : A.reqFile(answer.status, answer.reason);
 }
 
 function initOptions(o) {
@@ -98,6 +178,8 @@ function initOptions(o) {
   ];
   const passfile = defaultPassfile();
   if (passfile) options.push(['default_passfile', passfile]);
+  const sslDir = defaultSslDir();
+  if (sslDir) options.push(['default_ssl_dir', sslDir]);
   for (const [k, v] of Object.entries(o.params ?? {})) options.push([`param.${k}`, String(v)]);
   return options;
 }
@@ -291,14 +373,13 @@ export class Session {
   async advance(action) {
     let step;
     if (action === 'o') {
-      const { target, timeoutMs, address } = this.actionArg;
-      const failure = await this.open(target, timeoutMs, address);
+      const { target, timeoutMs, address, keepalive } = this.actionArg;
+      const failure = await this.open(target, timeoutMs, address, keepalive);
       step = this.guarded(
         failure === null ? A.reqOpenedAt(this.io.peer(), Math.floor(Date.now() / 1000)) : A.reqOpenFailed(failure[0], failure[1]),
       );
     } else if (action === 'f') {
-      const [status, text] = readFile(this.filePolicy, this.actionArg.path, this.actionArg.purpose);
-      step = this.guarded(A.reqFile(status, text));
+      step = this.guarded(fileRequest(readFile(this.filePolicy, this.actionArg.path, this.actionArg.purpose)));
     } else if (action === 'p') {
       let password = null;
       const cb = this.options.password;
@@ -364,13 +445,13 @@ export class Session {
 
   /** Opens the target if the policy allows it: null, or [kind, reason]. Nothing is sent to a
    * denied target: the check happens before any socket exists. */
-  async open(target, timeoutMs, address) {
+  async open(target, timeoutMs, address, keepalive = null) {
     this.io.close();
     if (!this.policy?.allows(target)) {
       return ['policy-denied', `connection to ${describe(target)} denied by policy (${this.policy})`];
     }
     this.io.deadline = timeoutMs ? Date.now() + timeoutMs : null;
-    const failure = await this.io.connect(target, address);
+    const failure = await this.io.connect(target, address, keepalive);
     if (failure === null) this.target = target;
     return failure;
   }
@@ -416,13 +497,13 @@ export async function runCancel(token, policy, timeoutMs) {
       raiseErrors(step);
       if (step.action === 'c' || step.action === 'd') return;
       if (step.action === 'o') {
-        const { target, address } = step.arg;
+        const { target, address, keepalive } = step.arg;
         io.close();
         if (!policy.allows(target)) {
           step = A.decodeStep(g.call(A.reqOpenFailed('policy-denied', `connection to ${describe(target)} denied by policy (${policy})`)));
           continue;
         }
-        const failure = await io.connect(target, address);
+        const failure = await io.connect(target, address, keepalive);
         step = A.decodeStep(g.call(failure ? A.reqOpenFailed(failure[0], failure[1]) : A.reqOpened(null)));
       } else if (step.action === 'r') {
         let data = io.read();

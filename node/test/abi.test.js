@@ -39,12 +39,23 @@ function expectedColumns(cols) {
   }));
 }
 
+/** The vectors give the keepalive field's text ('0' or '1,IDLE,INTERVAL,COUNT'); the decoder
+ * gives it parsed, empty items as null. */
+function expectedKeepalive(text) {
+  if (text === null) return null;
+  if (text === '0') return { enabled: false, idleSecs: null, intervalSecs: null, count: null };
+  const [on, idle, interval, count] = text.split(',');
+  assert.equal(on, '1');
+  const n = (s) => (s === '' ? null : Number(s));
+  return { enabled: true, idleSecs: n(idle), intervalSecs: n(interval), count: n(count) };
+}
+
 function expectedAction(a) {
   switch (a.action) {
     case 'd':
       return { tag: 'd', arg: TX[a.status] };
     case 'o':
-      return { tag: 'o', arg: { target: expectedTarget(a), timeoutMs: a.timeout_ms, address: a.address } };
+      return { tag: 'o', arg: { target: expectedTarget(a), timeoutMs: a.timeout_ms, address: a.address, keepalive: expectedKeepalive(a.keepalive) } };
     case 'p':
       return { tag: 'p', arg: { host: a.host, port: a.port, dbname: a.dbname, user: a.user } };
     case 'f':
@@ -135,6 +146,8 @@ function encode(e) {
       return A.reqPassword(e.password);
     case 'y':
       return A.reqFile(e.status, e.text);
+    case 'Y':
+      return A.reqFileBytes(Uint8Array.from(e.bytes));
     case 'd':
       return A.reqData(Uint8Array.from(e.bytes));
     case 'e':

@@ -197,6 +197,8 @@ pub struct Cluster {
     stopped: bool,
     /// The CA certificate clients verify the server with (`ClusterOptions::tls`).
     ca_file: Option<PathBuf>,
+    /// The client certificate and keys (`ClusterOptions::tls`).
+    client_files: Option<crate::tls::ClientFiles>,
 }
 
 impl Cluster {
@@ -228,6 +230,7 @@ impl Cluster {
             keep: false,
             stopped: false,
             ca_file: None,
+            client_files: None,
         };
         // On failure, dropping `cluster` stops whatever runs and removes the directory.
         cluster.init_and_start(&options)?;
@@ -255,6 +258,7 @@ impl Cluster {
             keep: false,
             stopped: false,
             ca_file: self.ca_file.clone(),
+            client_files: self.client_files.clone(),
         };
         // On failure, dropping `standby` stops whatever runs and removes the directory.
         fs::write(
@@ -336,7 +340,13 @@ impl Cluster {
         }
 
         let mut hba = String::from("# Written by wasmpg-pgcluster.\n");
-        for line in &options.hba {
+        let tls_hba = if options.tls { crate::tls::HBA } else { &[] };
+        for line in options
+            .hba
+            .iter()
+            .map(String::as_str)
+            .chain(tls_hba.iter().copied())
+        {
             hba.push_str(line);
             hba.push('\n');
         }
@@ -347,10 +357,10 @@ impl Cluster {
         let base_conf = fs::read_to_string(&conf_path).map_err(io("reading postgresql.conf"))?;
         let mut tls_settings = Vec::new();
         if options.tls {
-            let (ca_file, settings) =
-                crate::tls::write(&data_dir, self.dir(), self.stopper.account.as_ref())?;
-            self.ca_file = Some(ca_file);
-            tls_settings = settings;
+            let material = crate::tls::write(&data_dir, self.dir(), self.stopper.account.as_ref())?;
+            self.ca_file = Some(material.ca_file);
+            self.client_files = Some(material.client);
+            tls_settings = material.settings;
         }
 
         let mut attempt = 0;
@@ -476,6 +486,12 @@ impl Cluster {
     /// The CA certificate that issued the server's (only with `ClusterOptions::tls`).
     pub fn ca_file(&self) -> Option<&Path> {
         self.ca_file.as_deref()
+    }
+
+    /// The client certificate for [`CERT_USER`](crate::CERT_USER) and its keys (only with
+    /// `ClusterOptions::tls`).
+    pub fn client_files(&self) -> Option<&crate::tls::ClientFiles> {
+        self.client_files.as_ref()
     }
 
     pub fn log_file(&self) -> &Path {
@@ -631,11 +647,14 @@ impl Cluster {
             .collect();
         let path = |p: &Path| s(&p.to_string_lossy());
         let stop = [path(stop_command), s("stop"), path(self.data_dir())];
+        let client = self.client_files.as_ref();
         format!(
             "{{\"host\": {}, \"port\": {}, \"socket_dir\": {}, \"socket_path\": {}, \
              \"dir\": {}, \"data_dir\": {}, \"bindir\": {}, \"log_file\": {}, \
              \"version_num\": {}, \"dbname\": {}, \"superuser\": {}, \"roles\": [{}], \
-             \"conninfo\": {}, \"unix_conninfo\": {}, \"ca_file\": {}, \"stop_command\": [{}]}}",
+             \"conninfo\": {}, \"unix_conninfo\": {}, \"ca_file\": {}, \"client_cert\": {}, \
+             \"client_key\": {}, \"client_key_encrypted\": {}, \"client_key_password\": {}, \
+             \"cert_user\": {}, \"stop_command\": [{}]}}",
             s(&self.host),
             self.port,
             path(self.dir()),
@@ -651,6 +670,11 @@ impl Cluster {
             s(&self.conninfo(SUPERUSER, None)),
             s(&self.unix_conninfo(SUPERUSER)),
             self.ca_file.as_deref().map_or("null".to_owned(), path),
+            client.map_or("null".to_owned(), |c| path(&c.cert)),
+            client.map_or("null".to_owned(), |c| path(&c.key)),
+            client.map_or("null".to_owned(), |c| path(&c.key_encrypted)),
+            s(crate::tls::CLIENT_KEY_PASSWORD),
+            s(crate::tls::CERT_USER),
             stop.join(", ")
         )
     }

@@ -43,6 +43,7 @@ pub use process::find_bindir;
 pub use setup::{
     conninfo_quote, Role, AUTH_ROLES, DBNAME, MD5_USER, PW_USER, SCRAM_USER, SUPERUSER, TRUST_USER,
 };
+pub use tls::{ClientFiles, CERT_USER, CLIENT_KEY_PASSWORD};
 
 /// The environment variable that overrides the PostgreSQL bin directory.
 pub const BINDIR_ENV: &str = "WASMPG_PG_BINDIR";

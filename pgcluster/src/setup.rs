@@ -87,13 +87,14 @@ pub(crate) const SERVER_CONF: &[(&str, &str)] = &[
 /// Run in database `postgres` once the server is up.
 pub(crate) const SETUP_SQL: &str = "
 CREATE ROLE trust_user LOGIN;
+CREATE ROLE cert_user LOGIN;
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE pw_user LOGIN PASSWORD 'pw_secret';
 CREATE ROLE scram_user LOGIN PASSWORD 'scram_secret';
 SET password_encryption = 'md5';
 CREATE ROLE md5_user LOGIN PASSWORD 'md5_secret';
 CREATE DATABASE wasmpg_test OWNER postgres;
-GRANT ALL ON DATABASE wasmpg_test TO PUBLIC, trust_user, pw_user, md5_user, scram_user;
+GRANT ALL ON DATABASE wasmpg_test TO PUBLIC, trust_user, pw_user, md5_user, scram_user, cert_user;
 ";
 
 /// Run in database `wasmpg_test` after [`SETUP_SQL`].

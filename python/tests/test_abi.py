@@ -31,6 +31,14 @@ def target_fields(t):
     return ("t", value[0], value[1]) if kind == "tcp" else ("u", value, "")
 
 
+def keepalive_text(keepalive):
+    """The keepalive field of an ``o`` action, from its decoded form."""
+    on, idle, interval, count = keepalive
+    if not on:
+        return "0"
+    return "1,%s,%s,%s" % tuple("" if v is None else str(v) for v in (idle, interval, count))
+
+
 def column_fields(cols):
     out = [len(cols)]
     for c in cols:
@@ -44,8 +52,10 @@ def encode_step(send, action, arg, events):
     elif action == "d":
         meta = rec("d", {"idle": "I", "in-transaction": "T", "failed": "E"}[arg])
     elif action == "o":
-        (target, timeout, addr) = arg
+        (target, timeout, addr, keepalive) = arg
         meta = rec("o", *target_fields(target), timeout, addr)
+        if keepalive is not None:
+            meta += US + keepalive_text(keepalive)
     elif action == "p":
         meta = rec("p", *arg)
     else:
@@ -104,9 +114,13 @@ DB = {"severity": "ERROR", "code": "42P01", "message": 'relation "x\x1e" does no
 EVERY_STEP = [
     (b"", "r", None, []),
     (b"\x00\x00\x00\x08\x04\xd2\x16/\xff\x1d", "c", None, []),
-    (b"", "o", (("tcp", ("db.example", 5432)), 2000, None), []),
-    (b"", "o", (("tcp", ("db.example", 5432)), None, "[::1]:5432"), []),
-    (b"", "o", (("unix", "/run/postgresql/.s.PGSQL.5432"), None, None), []),
+    (b"", "o", (("tcp", ("db.example", 5432)), 2000, None, None), []),
+    (b"", "o", (("tcp", ("db.example", 5432)), None, "[::1]:5432", None), []),
+    (b"", "o", (("unix", "/run/postgresql/.s.PGSQL.5432"), None, None, None), []),
+    (b"", "o", (("tcp", ("db.example", 5432)), None, None, (True, 30, None, 3)), []),
+    (b"", "o", (("tcp", ("h", 1)), 5, "10.0.0.1:1", (True, None, None, None)), []),
+    (b"", "o", (("tcp", ("h", 1)), None, None, (True, 0, 4294967295, 1)), []),
+    (b"", "o", (("tcp", ("h", 1)), None, None, (False, None, None, None)), []),
     (b"", "p", ("h", 1, "d", "u"), []),
     (b"", "f", ("passfile", "/home/u/.pgpass"), []),
     (b"", "d", "idle", [
@@ -174,14 +188,32 @@ def test_repeated_metadata_decodes_the_same_with_its_own_batches():
     assert one == two and one[1][2] is not two[1][2]
 
 
-def test_open_action_has_exactly_five_fields():
+def test_open_action_has_five_fields_and_an_optional_keepalive():
     step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000\x1f\x00")
-    assert step[1:3] == ("o", (("tcp", ("h", 5432)), 2000, None))
+    assert step[1:3] == ("o", (("tcp", ("h", 5432)), 2000, None, None))
     # The address field is always there (U+0000 when absent): four fields are malformed.
     with pytest.raises(wasmpg.InterfaceError):
         A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f2000")
     step = A.decode_step("0:o\x1ft\x1fh\x1f5432\x1f\x00\x1f127.0.0.1:5432")
-    assert step[2] == (("tcp", ("h", 5432)), None, "127.0.0.1:5432")
+    assert step[2] == (("tcp", ("h", 5432)), None, "127.0.0.1:5432", None)
+    # The sixth: TCP keepalives, off or on with each setting given or the system's.
+    head = "0:o\x1ft\x1fh\x1f5432\x1f\x00\x1f\x00\x1f"
+    for text, decoded in (
+        ("0", (False, None, None, None)),
+        ("1,,,", (True, None, None, None)),
+        ("1,7,3,4", (True, 7, 3, 4)),
+        ("1,30,,3", (True, 30, None, 3)),
+        ("1,0,0,0", (True, 0, 0, 0)),
+        ("1,,4294967295,", (True, None, 4294967295, None)),
+    ):
+        assert A.decode_step(head + text)[2][3] == decoded, text
+        assert keepalive_text(decoded) == text
+    # Anything else is a malformed step: numbers have one spelling, items are exactly four.
+    for bad in ("\x00", "", "1", "2", "00", "0,", "1,", "1,,", "1,,,,", "1,1,1,1,1", "0,1,2,3",
+                "1,x,,", "1,01,,", "1,+1,,", "1,-1,,", "1, 1,,", "1,4294967296,,", "1,\u0661,,",
+                "on", "1,1,1,1\x1fx"):
+        with pytest.raises(wasmpg.InterfaceError):
+            A.decode_step(head + bad)
 
 
 def test_latin1_send_bytes():
@@ -200,6 +232,8 @@ MALFORMED = [
     "0:r\x1eP\x1fs\x1f3\x1f23", "0:r\x1eI\x1fu", "0:o\x1fq\x1fh\x1f1\x1f\x00",
     "0:r\x1eB\x1f99999999999", "0:o\x1ft\x1fh\x1f1\x1f\x00\x1fa\x1fb",
     "0:r\x1eA\x1fx\x1fc\x1fp", "0:r\x1eT", "0:r\x1eQ\x1fx",
+    "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f1,x,,", "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f\x00",
+    "0:o\x1fu\x1f/s\x1f\x1f\x00\x1f\x00\x1f1,1,1,1,1",
 ]
 
 
@@ -264,6 +298,9 @@ def test_requests():
     assert A.req_password("") == "w\x1d"
     assert A.req_password("p\x1dw") == "w\x1dp\x1dw"
     assert A.req_file("ok", "*:*:*:*:pw\n") == "y\x1dok\x1d*:*:*:*:pw\n"
+    assert A.req_file("too-open", "") == "y\x1dtoo-open\x1d"
+    assert A.req_file_bytes(b"0\x82\x00\x1d\xff") == "Y0\x82\x00\x1d\xff"
+    assert A.req_file_bytes(b"") == "Y"
     assert A.req_data(b"\xe9\x00") == "d\xe9\x00"
     assert A.req_data(b"") == "d"
     assert A.req_simple_query("select 1") == "s\x1dselect 1"
@@ -286,25 +323,172 @@ def _vectors():
         return json.load(f)
 
 
+# -- the decoded forms of this module, in the vectors' shapes --
+
+_STATUS_CODES = {"idle": "I", "in-transaction": "T", "failed": "E"}
+
+
+def _vector_target(target):
+    kind, value = target
+    if kind == "tcp":
+        return {"kind": "t", "host": value[0], "port": value[1]}
+    return {"kind": "u", "host": value, "port": None}
+
+
+def _vector_action(tag, arg):
+    if tag in ("r", "c"):
+        return {"action": tag}
+    if tag == "d":
+        return {"action": "d", "status": _STATUS_CODES[arg]}
+    if tag == "o":
+        target, timeout, addr, keepalive = arg
+        return {"action": "o", **_vector_target(target), "timeout_ms": timeout,
+                "address": addr,
+                "keepalive": None if keepalive is None else keepalive_text(keepalive)}
+    if tag == "p":
+        host, port, dbname, user = arg
+        return {"action": "p", "host": host, "port": port, "dbname": dbname, "user": user}
+    purpose, path = arg
+    return {"action": "f", "purpose": purpose, "path": path}
+
+
+def _vector_columns(cols):
+    names = ("name", "type_oid", "type_modifier", "table_oid", "column_number", "type_size")
+    return [dict(zip(names, c)) for c in cols]
+
+
+def _db_fields(fields):
+    """The vector's server fields as this decoder keeps them: by name, the codes it knows
+    (the others are dropped), positions and line numbers as numbers."""
+    out = {}
+    for f in fields:
+        name = A.DB_FIELD_NAMES.get(f["code"])
+        if name is None:
+            continue
+        value = f["value"]
+        if f["code"] in "PpL":
+            value = int(value) if value.isdigit() else None
+        out[name] = value
+    return out
+
+
+def _decoded_event(want):
+    """The form `decode_step` gives the vector's event."""
+    tag = want["event"]
+    if tag == "C":
+        return ("C", [tuple(c.values()) for c in want["columns"]])
+    if tag == "R":
+        return ("R", (want["row_count"], want["escaped"], want["batch"]))
+    if tag == "K":
+        return ("K", (want["tag"], want["row_count"]))
+    if tag == "Q":
+        return ("Q", None)
+    if tag == "P":
+        return ("P", (want["name"], want["param_types"],
+                      [tuple(c.values()) for c in want["columns"]]))
+    if tag == "E":
+        return ("E", (want["kind"], want["message"], _db_fields(want["fields"]) or None))
+    if tag == "N":
+        return ("N", _db_fields(want["fields"]))
+    if tag == "A":
+        return ("A", (want["process_id"], want["channel"], want["payload"]))
+    if tag == "S":
+        return ("S", (want["name"], want["value"]))
+    if tag == "B":
+        return ("B", want["process_id"])
+    if tag == "T":
+        return ("T", want["token"])
+    assert tag == "I", tag
+    targets = [("tcp", (t["host"], t["port"])) if t["kind"] == "t" else ("unix", t["host"])
+               for t in want["targets"]]
+    return ("I", {"user": want["user"], "dbname": want["dbname"],
+                  "connect_timeout": want["connect_timeout_ms"],
+                  "has_password": want["has_password"], "passfile": want["passfile"],
+                  "sslmode": want["sslmode"], "targets": targets})
+
+
 @pytest.mark.skipif(not os.path.exists(_conformance_file()),
                     reason="conformance/packed.json is not in this checkout")
 def test_conformance_steps_decode_as_the_vectors_say():
     """The shared vectors (the Rust reference decoder passes the same file): every valid step
-    decodes to its send bytes, action tag and event tags, in order; rows keep their batch."""
+    decodes to its send bytes, its action with every field (the ``o`` action's keepalive
+    included) and its events with every field, in order; rows keep their batch."""
     vectors = _vectors()
     assert len(vectors["steps"]) >= 25
     for vector in vectors["steps"]:
         expected = vector["expected"]
-        send, action, _payload, events = A.decode_step(vector["input"])
+        send, action, payload, events = A.decode_step(vector["input"])
         assert list(send) == expected["send"], vector["name"]
-        assert action == expected["action"]["action"], vector["name"]
-        assert len(events) == len(expected["events"]), vector["name"]
-        for (tag, payload), want in zip(events, expected["events"]):
-            assert tag == want["event"], vector["name"]
-            if tag == "R":
-                assert payload == (want["row_count"], want["escaped"], want["batch"]), (
-                    vector["name"]
-                )
+        assert _vector_action(action, payload) == expected["action"], vector["name"]
+        assert events == [_decoded_event(e) for e in expected["events"]], vector["name"]
+        # and back: the test-side encoder writes what decodes the same
+        again = A.decode_step(encode_step(send, action, payload, events))
+        assert again == (send, action, payload, events), vector["name"]
+
+
+@pytest.mark.skipif(not os.path.exists(_conformance_file()),
+                    reason="conformance/packed.json is not in this checkout")
+def test_conformance_keepalive_and_tls_vectors_are_there():
+    """The vectors this package's TLS and keepalive support rely on are in the file."""
+    vectors = _vectors()
+    keepalives = {v["expected"]["action"].get("keepalive") for v in vectors["steps"]
+                  if v["expected"]["action"]["action"] == "o"}
+    assert {None, "0", "1,30,,3"} <= keepalives
+    kinds = {e["kind"] for v in vectors["steps"] for e in v["expected"]["events"]
+             if e["event"] == "E"}
+    assert kinds == A.ERROR_KINDS
+    assert any(v["expected"]["request"] == "Y" for v in vectors["requests"])
+
+
+def _encode_request(want):
+    """This module's encoder for the vector's request."""
+    tag = want["request"]
+    pairs = lambda key: [(p["name"], p["value"]) for p in want[key]]  # noqa: E731
+    if tag == "n":
+        return A.req_init(pairs("options"))
+    if tag == "c":
+        return A.req_connect(pairs("defaults"), want["conninfo"])
+    if tag == "i":
+        return A.req_parse_conninfo(pairs("defaults"), want["conninfo"])
+    if tag == "o":
+        if "time" in want:
+            return A.req_opened_at(want["address"], want["time"])
+        return A.req_opened(want["address"])
+    if tag == "x":
+        return A.req_open_failed(want["kind"], want["reason"])
+    if tag == "w":
+        return A.req_password(want["password"])
+    if tag == "y":
+        return A.req_file(want["status"], want["text"])
+    if tag == "Y":
+        return A.req_file_bytes(bytes(want["bytes"]))
+    if tag == "d":
+        return A.req_data(bytes(want["bytes"]))
+    if tag == "s":
+        return A.req_simple_query(want["sql"])
+    if tag == "q":
+        return A.req_query(want["param_types"], want["params"], want["sql"])
+    if tag == "P":
+        return A.req_prepare(want["param_types"], want["name"], want["sql"])
+    if tag == "X":
+        return A.req_execute(want["params"], want["name"])
+    if tag == "L":
+        return A.req_close_statement(want["name"])
+    if tag == "k":
+        return A.req_cancel(want["token"])
+    return {"e": A.REQ_EOF, "t": A.REQ_TERMINATE, "K": A.REQ_CANCEL_TOKEN}[tag]
+
+
+@pytest.mark.skipif(not os.path.exists(_conformance_file()),
+                    reason="conformance/packed.json is not in this checkout")
+def test_conformance_requests_encode_as_the_vectors_say():
+    """Every valid request vector: this module's encoder, given the decoded form, writes the
+    string form exactly (the vectors are canonical), the byte-exact file answer ``Y`` too.
+    (The malformed requests are for decoders; this package only encodes requests.)"""
+    vectors = _vectors()
+    assert len(vectors["requests"]) >= 30
+    for vector in vectors["requests"]:
+        assert _encode_request(vector["expected"]) == vector["input"]["string"], vector["name"]
 
 
 @pytest.mark.skipif(not os.path.exists(_conformance_file()),

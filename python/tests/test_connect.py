@@ -232,3 +232,32 @@ def test_component_cache(tmp_path):
     assert len(files) == 1 and files[0].endswith(".cwasm")
     assert "wasmtime-%s-" % version("wasmtime") in files[0]
     assert stat.S_ISREG(os.stat(tmp_path / files[0]).st_mode)
+
+
+def test_password_callback(cluster, tmp_path, monkeypatch):
+    """The per-connection password callback: asked with what the password is for when nothing
+    else gave one; its answer is used, None is "no password", a wrong one is 28P01."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.pgpass
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.delenv("PGPASSFILE", raising=False)
+    asked = []
+
+    def token(info):
+        asked.append(info)
+        return "scram_secret"
+
+    c = wasmpg.connect(cluster.dsn("scram_user"), password_callback=token)
+    cur = c.cursor()
+    cur.execute("SELECT current_user")
+    assert cur.fetchone() == ("scram_user",)
+    c.close()
+    assert asked == [
+        {"host": "127.0.0.1", "port": cluster.port, "dbname": "wasmpg_test", "user": "scram_user"}
+    ]
+    with pytest.raises(wasmpg.OperationalError, match="no password was supplied"):
+        wasmpg.connect(cluster.dsn("scram_user"), password_callback=lambda info: None)
+    with pytest.raises(wasmpg.Error) as e:
+        wasmpg.connect(cluster.dsn("scram_user"), password_callback=lambda info: "expired-token")
+    assert e.value.sqlstate == "28P01"
+    with pytest.raises(wasmpg.InterfaceError, match="str or None"):
+        wasmpg.connect(cluster.dsn("scram_user"), password_callback=lambda info: 42)

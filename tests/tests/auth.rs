@@ -255,3 +255,57 @@ fn password_roles_work_from_many_threads_at_once() {
         h.join().expect("an authenticating thread failed");
     }
 }
+
+/// The per-connection password callback (short-lived tokens): asked only when the conninfo,
+/// PGPASSWORD and the password file give nothing, with what the password is for; its answer
+/// is used, `None` is "no password", a wrong answer is the server's 28P01.
+#[test]
+fn a_password_callback_supplies_the_password_per_connection() {
+    let c = cluster();
+    // A password file that is not there (where the policy lets it be looked for).
+    let home = std::env::var("HOME").expect("HOME");
+    let conninfo = format!(
+        "{} passfile={home}/.postgresql/wasmpg-no-such-passfile",
+        c.conninfo(SCRAM_USER.name, None)
+    );
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let mut client = driver()
+        .connect_with_password(&conninfo, move |request| {
+            log.lock().unwrap().push(request.clone());
+            SCRAM_USER.password.map(str::to_owned)
+        })
+        .unwrap_or_else(|e| panic!("with the callback's password: {e}"));
+    let user: String = client
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(user, SCRAM_USER.name);
+    let asked = asked.lock().unwrap();
+    assert_eq!(asked.len(), 1, "asked once: {asked:?}");
+    assert_eq!(asked[0].user, SCRAM_USER.name);
+    assert_eq!(asked[0].port, c.port);
+    assert_eq!(asked[0].dbname, DBNAME);
+    // No answer: the client's own error, nothing sent.
+    let err = expect_err(
+        driver().connect_with_password(&conninfo, |_| None),
+        "a callback without a password",
+    );
+    assert_eq!(err.kind(), ErrorKind::Authentication, "{err}");
+    assert!(
+        err.to_string().contains("no password was supplied"),
+        "{err}"
+    );
+    // A wrong one: the server refuses it.
+    let err = expect_err(
+        driver().connect_with_password(&conninfo, |_| Some("expired-token".to_owned())),
+        "a wrong token",
+    );
+    assert_eq!(err.code(), Some("28P01"), "{err}");
+    // A password in the conninfo wins; the callback is not asked.
+    driver()
+        .connect_with_password(&c.role_conninfo(&SCRAM_USER), |_| {
+            panic!("asked although the conninfo has the password")
+        })
+        .unwrap();
+}

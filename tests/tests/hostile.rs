@@ -34,6 +34,9 @@ use wasmpg_tests::*;
 enum Phase {
     /// During connection establishment: `Driver::connect` fails (CLI exit 2).
     Startup,
+    /// In answer to the SSLRequest of a client with `sslmode=require`: connecting fails (CLI
+    /// exit 2). The server function runs instead of the usual 'N'.
+    Tls,
     /// After a clean startup, in reply to the first query (CLI exit 1).
     Query,
 }
@@ -228,6 +231,56 @@ const CASES: &[Case] = &[
         // API and Python: 100 ms CPU limit (the guest's 10,000,000-iteration cap would finish
         // within the default 5 s on a fast machine). The CLI has the default: see `cli_bound`.
         within: QUICK,
+        cli: true,
+    },
+    // -- TLS negotiation (sslmode=require) -----------------------------------------------------
+    Case {
+        name: "TLS: 'N' to the SSLRequest of sslmode=require",
+        phase: Phase::Tls,
+        server: |f| f.send(b"N"),
+        kind: ErrorKind::Tls,
+        says: "the server does not support SSL, but SSL was required",
+        within: QUICK,
+        cli: true,
+    },
+    Case {
+        name: "TLS: unencrypted bytes right after 'S' (CVE-2021-23222)",
+        phase: Phase::Tls,
+        server: |f| f.send(b"SZ\0\0\0\x05I"),
+        kind: ErrorKind::Protocol,
+        says: "received unencrypted data after the server's SSL response",
+        within: QUICK,
+        cli: true,
+    },
+    Case {
+        name: "TLS: an answer to the SSLRequest that is neither 'S' nor 'N'",
+        phase: Phase::Tls,
+        server: |f| f.send(b"X"),
+        kind: ErrorKind::Protocol,
+        says: "received invalid response to SSL negotiation",
+        within: QUICK,
+        cli: true,
+    },
+    Case {
+        name: "TLS: 'S', then an HTTP response instead of a ServerHello",
+        phase: Phase::Tls,
+        server: |f| {
+            f.send(b"S");
+            f.read_some();
+            f.send(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        },
+        kind: ErrorKind::Tls,
+        says: "the TLS handshake or a record failed: received corrupt message",
+        within: QUICK,
+        cli: true,
+    },
+    Case {
+        name: "TLS: 'S', then the handshake stalls",
+        phase: Phase::Tls,
+        server: |f| f.send(b"S"),
+        kind: ErrorKind::Timeout,
+        says: "connect_timeout expired",
+        within: TIMED,
         cli: true,
     },
     // -- query --------------------------------------------------------------------------------
@@ -584,6 +637,14 @@ impl Fake {
         self.send(&message(b'R', &body));
     }
 
+    /// Reads whatever the client sent next (its TLS ClientHello), up to 16 KiB.
+    fn read_some(&mut self) {
+        let mut buf = [0u8; 16384];
+        if self.open && self.stream.read(&mut buf).is_err() {
+            self.open = false;
+        }
+    }
+
     /// Keeps the connection open until the client leaves (at most 60 s), discarding its input.
     fn hold(&mut self) {
         let _ = self.stream.set_read_timeout(Some(Duration::from_secs(60)));
@@ -625,6 +686,11 @@ fn serve(case: &'static Case) -> (u16, JoinHandle<()>) {
             );
             let mut body = vec![0u8; len - 4];
             fake.stream.read_exact(&mut body).expect("a startup packet");
+            if body[..4] == 80877103u32.to_be_bytes() && case.phase == Phase::Tls {
+                (case.server)(&mut fake);
+                fake.hold();
+                return;
+            }
             if body[..4] == 80877103u32.to_be_bytes() || body[..4] == 80877104u32.to_be_bytes() {
                 fake.send(b"N");
                 continue;
@@ -647,6 +713,14 @@ fn conninfo(port: u16) -> String {
         "host=127.0.0.1 port={port} user=u dbname=d password=p connect_timeout={}",
         CONNECT_TIMEOUT.as_secs()
     )
+}
+
+/// The conninfo a case connects with: TLS cases require TLS.
+fn case_conninfo(case: &Case, port: u16) -> String {
+    match case.phase {
+        Phase::Tls => format!("{} sslmode=require", conninfo(port)),
+        _ => conninfo(port),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -732,10 +806,10 @@ fn check_error(case: &Case, err: &wasmpg::Error, elapsed: Duration) -> Result<()
 fn run_api(case: &'static Case, proto: Proto) -> Result<(), String> {
     let (port, server) = serve(case);
     let start = Instant::now();
-    let result = api_driver().connect(&conninfo(port));
+    let result = api_driver().connect(&case_conninfo(case, port));
     let outcome = match (case.phase, result) {
-        (Phase::Startup, Ok(_)) => Err("connected".to_owned()),
-        (Phase::Startup, Err(e)) => check_error(case, &e, start.elapsed()),
+        (Phase::Startup | Phase::Tls, Ok(_)) => Err("connected".to_owned()),
+        (Phase::Startup | Phase::Tls, Err(e)) => check_error(case, &e, start.elapsed()),
         (Phase::Query, Err(e)) => Err(format!("the clean startup failed: {e}")),
         (Phase::Query, Ok(mut client)) => {
             let start = Instant::now();
@@ -795,6 +869,7 @@ fn cli_shows(kind: ErrorKind) -> &'static str {
         ErrorKind::Timeout => "timeout",
         ErrorKind::Trap => "driver sandbox trapped",
         ErrorKind::Closed => "connection closed",
+        ErrorKind::Tls => "TLS failed",
         ErrorKind::Db => "",
         other => panic!("no CLI text for {other:?}"),
     }
@@ -815,7 +890,7 @@ fn run_cli(case: &'static Case) -> Result<(), String> {
     }
     let (port, server) = serve(case);
     let mut cmd = Command::new(cli_path());
-    cmd.arg(conninfo(port))
+    cmd.arg(case_conninfo(case, port))
         .args(["-c", "SELECT 1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -833,7 +908,7 @@ fn run_cli(case: &'static Case) -> Result<(), String> {
     let out = out?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let expected_code = match case.phase {
-        Phase::Startup => 2,
+        Phase::Startup | Phase::Tls => 2,
         Phase::Query => 1,
     };
     if out.status.code() != Some(expected_code) {
@@ -886,7 +961,7 @@ def run(case):
     conn = None
     try:
         conn = wasmpg.connect(
-            "host=127.0.0.1 port=%d user=u dbname=d password=p connect_timeout=2" % case["port"],
+            case["conninfo"],
             read_timeout=read_timeout,
             cpu_limit=0.1,
         )
@@ -931,6 +1006,7 @@ fn wit_kind(kind: ErrorKind) -> &'static str {
         ErrorKind::Timeout => "timeout",
         ErrorKind::Trap => "trap",
         ErrorKind::Closed => "closed",
+        ErrorKind::Tls => "tls",
         ErrorKind::Db => "db",
         other => panic!("no wit name for {other:?}"),
     }
@@ -946,7 +1022,8 @@ fn runner_cases() -> (String, Vec<JoinHandle<()>>) {
             wasmpg::serde_json::json!({
                 "name": case.name,
                 "port": port,
-                "phase": match case.phase { Phase::Startup => "startup", Phase::Query => "query" },
+                "phase": match case.phase { Phase::Startup | Phase::Tls => "startup", Phase::Query => "query" },
+                "conninfo": case_conninfo(case, *port),
             })
         })
         .collect();
@@ -1047,7 +1124,7 @@ await Promise.all(cases.map(async (c) => {
   let start = performance.now();
   let conn = null;
   try {
-    conn = await connect(`host=127.0.0.1 port=${c.port} user=u dbname=d password=p connect_timeout=2`,
+    conn = await connect(c.conninfo,
       { readTimeout: Number(readTimeout), cpuLimit: Number(cpuLimit), env: {} });
     if (c.phase === 'startup') { outcomes[c.name] = { crash: 'connected' }; return; }
     start = performance.now();

@@ -37,7 +37,7 @@ impl From<crate::escape::InvalidEscape> for WireError {
 
 macro_rules! error_kinds {
     ($($variant:ident = $name:literal: $doc:literal;)*) => {
-        /// What kind of failure an error is. The guest finds the first nine; a host reports the
+        /// What kind of failure an error is. The guest finds the first ten; a host reports the
         /// others to the guest when an `open` fails, and uses them for its own failures.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorKind {
@@ -75,6 +75,7 @@ error_kinds! {
     Decode = "decode": "A value from the server was malformed for its type.";
     Usage = "usage": "A request that the session's state cannot take, or a malformed request.";
     Closed = "closed": "The server closed the connection, or the session is over.";
+    Tls = "tls": "TLS failed: the server refused it or its certificate, or the handshake failed.";
     ConnectionRefused = "connection-refused": "Host-side: the connection could not be established.";
     HostNotFound = "host-not-found": "Host-side: the host name did not resolve.";
     PolicyDenied = "policy-denied": "Host-side: the policy does not allow the target or the file.";

@@ -143,6 +143,11 @@ impl<'a> FieldReader<'a> {
         self.tag
     }
 
+    /// Whether another field follows (for optional trailing fields).
+    pub(crate) fn has_more(&self) -> bool {
+        self.rest.clone().next().is_some()
+    }
+
     fn raw(&mut self, what: &str) -> Result<&'a str, WireError> {
         self.rest
             .next()

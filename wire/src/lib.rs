@@ -28,7 +28,7 @@ pub mod step;
 
 pub use error::{ErrorKind, WireError};
 pub use request::{FileStatus, Request};
-pub use step::{Action, Event, Step};
+pub use step::{Action, Event, Keepalive, Step};
 
 /// The contract and packed-layout version the `version` export returns; hosts compare it.
 pub const CONTRACT_VERSION: &str = "wasmpg:driver@0.2.0 step/1";

@@ -20,6 +20,7 @@
 //! | `x` | the `open` failed | error kind, reason |
 //! | `w` | the answer to `need-password` | password, or no part for none |
 //! | `y` | the answer to `need-file` | status (`ok`, `missing`, `denied`, `too-open`, `unreadable`), contents or reason |
+//! | `Y` | the answer to `need-file`, byte-exact (status `ok`) | the file's bytes, directly after the tag |
 //! | `d` | bytes from the server | the bytes, directly after the tag |
 //! | `e` | the server closed the connection | |
 //! | `s` | simple query | sql |
@@ -105,6 +106,8 @@ pub enum Request<'a> {
         status: FileStatus,
         contents: Cow<'a, str>,
     },
+    /// The file's contents byte for byte (status `ok`): keys and certificates may be DER.
+    FileBytes(Cow<'a, [u8]>),
     Data(Cow<'a, [u8]>),
     Eof,
     SimpleQuery(Cow<'a, str>),
@@ -194,9 +197,13 @@ impl Request<'_> {
 
     /// The byte form (for `call-bytes`): data bytes raw, every other request UTF-8.
     pub fn encode_bytes(&self) -> Vec<u8> {
-        if let Request::Data(bytes) = self {
+        if let Request::Data(bytes) | Request::FileBytes(bytes) = self {
             let mut out = Vec::with_capacity(bytes.len() + 1);
-            out.push(b'd');
+            out.push(if matches!(self, Request::Data(_)) {
+                b'd'
+            } else {
+                b'Y'
+            });
             out.extend_from_slice(bytes);
             return out;
         }
@@ -255,9 +262,13 @@ impl Request<'_> {
                 part(out, status.as_str());
                 part(out, contents);
             }
-            Request::Data(bytes) => {
+            Request::Data(bytes) | Request::FileBytes(bytes) => {
                 out.reserve(bytes.len() + 1);
-                out.push('d');
+                out.push(if matches!(self, Request::Data(_)) {
+                    'd'
+                } else {
+                    'Y'
+                });
                 out.extend(bytes.iter().map(|&b| char::from(b)));
             }
             Request::Eof => out.push('e'),
@@ -311,6 +322,7 @@ pub fn decode_bytes(request: &[u8]) -> Result<Request<'_>, WireError> {
     match request.split_first() {
         None => Err(WireError::new("an empty request")),
         Some((b'd', data)) => Ok(Request::Data(Cow::Borrowed(data))),
+        Some((b'Y', data)) => Ok(Request::FileBytes(Cow::Borrowed(data))),
         Some(_) => {
             let text = std::str::from_utf8(request)
                 .map_err(|_| WireError::new("a request that is not UTF-8"))?;
@@ -321,21 +333,24 @@ pub fn decode_bytes(request: &[u8]) -> Result<Request<'_>, WireError> {
 
 /// Decodes the string form. Never panics, whatever the input.
 pub fn decode_str(request: &str) -> Result<Request<'_>, WireError> {
-    match request.strip_prefix('d') {
-        Some(data) => {
-            let mut bytes = Vec::with_capacity(data.len());
-            for c in data.chars() {
-                bytes.push(u8::try_from(u32::from(c)).map_err(|_| {
-                    WireError::new(format!(
-                        "data character U+{:04X} is not a latin-1 byte",
-                        u32::from(c)
-                    ))
-                })?);
-            }
-            Ok(Request::Data(Cow::Owned(bytes)))
-        }
-        None => decode_text(request),
+    let (tag, data) = match request.chars().next() {
+        Some(tag @ ('d' | 'Y')) => (tag, &request[1..]),
+        _ => return decode_text(request),
+    };
+    let mut bytes = Vec::with_capacity(data.len());
+    for c in data.chars() {
+        bytes.push(u8::try_from(u32::from(c)).map_err(|_| {
+            WireError::new(format!(
+                "data character U+{:04X} is not a latin-1 byte",
+                u32::from(c)
+            ))
+        })?);
     }
+    Ok(if tag == 'd' {
+        Request::Data(Cow::Owned(bytes))
+    } else {
+        Request::FileBytes(Cow::Owned(bytes))
+    })
 }
 
 fn decode_text(request: &str) -> Result<Request<'_>, WireError> {

@@ -60,6 +60,9 @@ pub enum Action<'a> {
         /// still checks `target` against its policy, and uses this address only if `target`
         /// resolves to it.
         addr: Option<Cow<'a, str>>,
+        /// TCP keepalives to set on the socket (libpq's `keepalives*`); absent for a Unix
+        /// socket, or from a guest that does not send them (the host's default then).
+        keepalive: Option<Keepalive>,
     },
     NeedPassword {
         host: Cow<'a, str>,
@@ -73,6 +76,57 @@ pub enum Action<'a> {
         purpose: Cow<'a, str>,
         path: Cow<'a, str>,
     },
+}
+
+/// TCP keepalive settings for the socket of an `o` action: one field, `0` (off) or
+/// `1,IDLE,INTERVAL,COUNT` with seconds and a probe count, each empty for the system's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keepalive {
+    pub enabled: bool,
+    pub idle_secs: Option<u32>,
+    pub interval_secs: Option<u32>,
+    pub count: Option<u32>,
+}
+
+impl Keepalive {
+    pub fn encode(&self) -> String {
+        if !self.enabled {
+            return "0".to_owned();
+        }
+        let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+        format!(
+            "1,{},{},{}",
+            n(self.idle_secs),
+            n(self.interval_secs),
+            n(self.count)
+        )
+    }
+
+    pub fn parse(text: &str) -> Option<Keepalive> {
+        if text == "0" {
+            return Some(Keepalive::default());
+        }
+        let mut parts = text.split(',');
+        if parts.next()? != "1" {
+            return None;
+        }
+        let mut n = || -> Option<Option<u32>> {
+            match parts.next()? {
+                "" => Some(None),
+                v => crate::fields::parse_number::<u32>(v).map(Some),
+            }
+        };
+        let (idle_secs, interval_secs, count) = (n()?, n()?, n()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Keepalive {
+            enabled: true,
+            idle_secs,
+            interval_secs,
+            count,
+        })
+    }
 }
 
 /// Transaction status from ReadyForQuery.
@@ -301,10 +355,14 @@ impl Step<'_> {
                 target,
                 timeout_ms,
                 addr,
+                keepalive,
             } => {
                 let mut w = RecordWriter::new(out, 'o');
                 write_target(&mut w, target);
                 w.opt_num(*timeout_ms).opt(addr.as_deref());
+                if let Some(k) = keepalive {
+                    w.text(&k.encode());
+                }
             }
             Action::NeedPassword {
                 host,
@@ -466,6 +524,15 @@ fn decode_action(record: &str) -> Result<Action<'_>, WireError> {
             target: read_target(&mut r)?,
             timeout_ms: r.opt_num("timeout")?,
             addr: r.opt("address")?,
+            keepalive: match r.has_more() {
+                false => None,
+                true => {
+                    let text = r.text("keepalive")?;
+                    Some(Keepalive::parse(&text).ok_or_else(|| {
+                        WireError::new(format!("record 'o': malformed keepalive {text:?}"))
+                    })?)
+                }
+            },
         },
         'p' => Action::NeedPassword {
             host: r.text("host")?,

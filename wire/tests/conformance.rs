@@ -161,6 +161,9 @@ fn action(v: &Value) -> Action<'static> {
             target: target(v),
             timeout_ms: opt_number(v, "timeout_ms"),
             addr: opt_text(v, "address"),
+            keepalive: opt_text(v, "keepalive").map(|k| {
+                wasmpg_wire::Keepalive::parse(&k).unwrap_or_else(|| panic!("keepalive {k:?}"))
+            }),
         },
         'p' => Action::NeedPassword {
             host: owned(v, "host"),
@@ -273,6 +276,7 @@ fn expected_request(v: &Value) -> Request<'static> {
             }
         }
         'd' => Request::Data(Cow::Owned(bytes(&v["bytes"]))),
+        'Y' => Request::FileBytes(Cow::Owned(bytes(&v["bytes"]))),
         'e' => Request::Eof,
         's' => Request::SimpleQuery(owned(v, "sql")),
         'q' => Request::Query {
@@ -427,7 +431,7 @@ fn malformed_requests_are_rejected() {
                 panic!("{name}: string form accepted as {req:?}");
             }
             // Not data: the same text is malformed in the byte form too.
-            if !string.starts_with('d') {
+            if !string.starts_with(['d', 'Y']) {
                 if let Ok(req) = request::decode_bytes(string.as_bytes()) {
                     panic!("{name}: byte form accepted as {req:?}");
                 }

@@ -136,11 +136,142 @@ pub struct ConnInfo {
     pub client_encoding: Option<String>,
     /// The TLS settings (files are paths; the host reads them).
     pub tls: TlsSettings,
+    /// `channel_binding` (SCRAM-SHA-256-PLUS over TLS).
+    pub channel_binding: ChannelBinding,
+    /// `require_auth` (libpq 16): the authentication methods the server may ask for.
+    pub require_auth: Option<RequireAuth>,
+    /// TCP keepalives for the host to set on the socket.
+    pub keepalives: Keepalives,
+}
+
+/// libpq's `channel_binding`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChannelBinding {
+    Disable,
+    /// Bind when TLS is in use and the server offers SCRAM-SHA-256-PLUS (the default).
+    #[default]
+    Prefer,
+    /// Refuse any authentication but SCRAM-SHA-256-PLUS over TLS.
+    Require,
+}
+
+/// TCP keepalive settings (`keepalives`, `keepalives_idle`, `_interval`, `_count`): `None`
+/// leaves the operating system's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalives {
+    pub enabled: bool,
+    pub idle: Option<u32>,
+    pub interval: Option<u32>,
+    pub count: Option<u32>,
+}
+
+impl Default for Keepalives {
+    fn default() -> Self {
+        Keepalives {
+            enabled: true,
+            idle: None,
+            interval: None,
+            count: None,
+        }
+    }
+}
+
+/// An authentication method as `require_auth` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Password,
+    Md5,
+    Gss,
+    Sspi,
+    ScramSha256,
+    /// No authentication at all (the server accepts the connection without asking).
+    None,
+}
+
+impl AuthMethod {
+    fn parse(name: &str) -> Option<AuthMethod> {
+        Some(match name {
+            "password" => AuthMethod::Password,
+            "md5" => AuthMethod::Md5,
+            "gss" => AuthMethod::Gss,
+            "sspi" => AuthMethod::Sspi,
+            "scram-sha-256" => AuthMethod::ScramSha256,
+            "none" => AuthMethod::None,
+            _ => return None,
+        })
+    }
+
+    /// Why a server asking for this method fails the requirement, in libpq's words.
+    pub fn requested(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "server requested a cleartext password",
+            AuthMethod::Md5 => "server requested a hashed password",
+            AuthMethod::Gss => "server requested GSSAPI authentication",
+            AuthMethod::Sspi => "server requested SSPI authentication",
+            AuthMethod::ScramSha256 => "server requested SASL authentication",
+            AuthMethod::None => "server did not complete authentication",
+        }
+    }
+}
+
+/// libpq 16's `require_auth`: a comma-separated list of methods, all allowed, or all prefixed
+/// with `!` and all refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequireAuth {
+    /// The value as given (error messages quote it).
+    pub text: String,
+    allowed: Vec<AuthMethod>,
+    negated: bool,
+}
+
+impl RequireAuth {
+    fn parse(text: &str) -> Result<RequireAuth, String> {
+        let mut allowed = Vec::new();
+        let mut negated = None;
+        for item in text.split(',') {
+            let (neg, name) = match item.strip_prefix('!') {
+                Some(name) => (true, name),
+                None => (false, item),
+            };
+            match negated {
+                Some(false) if neg => {
+                    return Err(format!(
+                        "negative require_auth method \"{item}\" cannot be mixed with \
+                         non-negative methods"
+                    ))
+                }
+                Some(true) if !neg => {
+                    return Err(format!(
+                        "require_auth method \"{item}\" cannot be mixed with negative methods"
+                    ))
+                }
+                _ => negated = Some(neg),
+            }
+            let method = AuthMethod::parse(name)
+                .ok_or_else(|| format!("invalid require_auth value: \"{name}\""))?;
+            if allowed.contains(&method) {
+                return Err(format!(
+                    "require_auth method \"{name}\" is specified more than once"
+                ));
+            }
+            allowed.push(method);
+        }
+        Ok(RequireAuth {
+            text: text.to_owned(),
+            allowed,
+            negated: negated.unwrap_or(false),
+        })
+    }
+
+    /// Whether the server may use `method`.
+    pub fn allows(&self, method: AuthMethod) -> bool {
+        self.allowed.contains(&method) != self.negated
+    }
 }
 
 /// libpq's TLS keywords, as given (paths unresolved: `~/.postgresql/...` defaults are the
 /// session's, which knows the host's home directory).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct TlsSettings {
     pub rootcert: Option<String>,
     pub cert: Option<String>,
@@ -153,6 +284,25 @@ pub struct TlsSettings {
     pub max_protocol_version: Option<String>,
     /// sslnegotiation=direct.
     pub direct: bool,
+    /// Offer a client certificate (sslcertmode other than `disable`).
+    pub send_cert: bool,
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("rootcert", &self.rootcert)
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("crl", &self.crl)
+            .field("sni", &self.sni)
+            .field("min_protocol_version", &self.min_protocol_version)
+            .field("max_protocol_version", &self.max_protocol_version)
+            .field("direct", &self.direct)
+            .field("send_cert", &self.send_cert)
+            .finish()
+    }
 }
 
 impl ConnInfo {
@@ -181,6 +331,9 @@ impl fmt::Debug for ConnInfo {
             .field("load_balance_random", &self.load_balance_random)
             .field("client_encoding", &self.client_encoding)
             .field("tls", &self.tls)
+            .field("channel_binding", &self.channel_binding)
+            .field("require_auth", &self.require_auth)
+            .field("keepalives", &self.keepalives)
             .finish()
     }
 }

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use super::keywords::Keyword;
 use super::{
-    env_var, error, is_space, non_empty, ConnInfo, ConnInfoError, Host, SslMode, Target,
-    TlsSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR,
+    env_var, error, is_space, non_empty, ChannelBinding, ConnInfo, ConnInfoError, Host, Keepalives,
+    RequireAuth, SslMode, Target, TlsSettings, DEFAULT_PORT, DEFAULT_SOCKET_DIR,
 };
 
 /// Longest Unix socket path, in bytes (`sizeof(sun_path) - 1` on Linux).
@@ -69,9 +69,10 @@ impl Raw {
         if non_empty(self.value(Keyword::Service)).is_some() {
             return Err(error("service files are not supported"));
         }
-        if non_empty(self.value(Keyword::RequireAuth)).is_some() {
-            return Err(error("connection option \"require_auth\" is not supported"));
-        }
+        let require_auth = match non_empty(self.value(Keyword::RequireAuth)) {
+            Some(list) => Some(RequireAuth::parse(list).map_err(error)?),
+            None => None,
+        };
 
         let hosts = self.hosts()?;
 
@@ -114,8 +115,27 @@ impl Raw {
 
         self.check_choice(Keyword::Gssencmode, &["disable", "prefer", "require"])?;
         self.check_unsupported(Keyword::Gssencmode, "require")?;
-        self.check_choice(Keyword::ChannelBinding, &["disable", "prefer", "require"])?;
-        self.check_unsupported(Keyword::ChannelBinding, "require")?;
+        let channel_binding =
+            match self.check_choice(Keyword::ChannelBinding, &["disable", "prefer", "require"])? {
+                Some("disable") => ChannelBinding::Disable,
+                Some("require") => ChannelBinding::Require,
+                _ => ChannelBinding::Prefer,
+            };
+        let keepalive = |keyword| self.value(keyword).and_then(parse_int);
+        // libpq turns keepalives on unless `keepalives` is 0; the other three are the OS's
+        // defaults when unset or zero.
+        let keepalives = Keepalives {
+            enabled: keepalive(Keyword::Keepalives).is_none_or(|v| v != 0),
+            idle: keepalive(Keyword::KeepalivesIdle)
+                .filter(|&v| v > 0)
+                .map(|v| v as u32),
+            interval: keepalive(Keyword::KeepalivesInterval)
+                .filter(|&v| v > 0)
+                .map(|v| v as u32),
+            count: keepalive(Keyword::KeepalivesCount)
+                .filter(|&v| v > 0)
+                .map(|v| v as u32),
+        };
         let load_balance_random =
             self.check_choice(Keyword::LoadBalanceHosts, &["disable", "random"])? == Some("random");
         let target_session_attrs = self
@@ -174,7 +194,11 @@ impl Raw {
                 min_protocol_version: owned(Keyword::SslMinProtocolVersion),
                 max_protocol_version: owned(Keyword::SslMaxProtocolVersion),
                 direct: self.value(Keyword::Sslnegotiation) == Some("direct"),
+                send_cert: self.value(Keyword::Sslcertmode) != Some("disable"),
             },
+            channel_binding,
+            require_auth,
+            keepalives,
         })
     }
 
@@ -295,6 +319,12 @@ impl Raw {
 
         self.check_choice(Keyword::Sslcertmode, &["disable", "allow", "require"])?;
         self.check_unsupported(Keyword::Sslcertmode, "require")?;
+        // A revocation directory would be silently ignored: refuse it rather than check less.
+        if non_empty(self.value(Keyword::Sslcrldir)).is_some() {
+            return Err(error(
+                "sslcrldir is not supported: give the revocation lists in one file with sslcrl",
+            ));
+        }
 
         const VERSIONS: [&str; 5] = ["", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
         let min = self.check_choice(Keyword::SslMinProtocolVersion, &VERSIONS)?;

@@ -269,10 +269,10 @@ fn keyword_value_accepted() {
             "sslmode=require sslnegotiation=direct",
             "LOCAL user=alice db=alice sslmode=require",
         ),
-        // Accepted and ignored.
+        // Accepted: valid values of every keyword the session uses or may leave to libpq.
         (
             "keepalives=1 keepalives_idle=30 keepalives_interval=10 keepalives_count=3 \
-             tcp_user_timeout=0 sslcert=a sslkey=b sslrootcert=c sslcrl=d sslcrldir=e \
+             tcp_user_timeout=0 sslcert=a sslkey=b sslrootcert=c sslcrl=d \
              sslpassword=f sslcompression=0 sslsni=1 requirepeer=postgres \
              gssencmode=disable krbsrvname=postgres gsslib=gssapi channel_binding=prefer \
              replication=false load_balance_hosts=random sslnegotiation=postgres \
@@ -573,10 +573,6 @@ fn rejected() {
         ),
         ("gssencmode=bogus", "invalid gssencmode value: \"bogus\""),
         (
-            "channel_binding=require",
-            "channel_binding value \"require\" is not supported",
-        ),
-        (
             "channel_binding=yes",
             "invalid channel_binding value: \"yes\"",
         ),
@@ -598,8 +594,20 @@ fn rejected() {
         ),
         ("service=foo", "service files are not supported"),
         (
-            "require_auth=scram-sha-256",
-            "\"require_auth\" is not supported",
+            "require_auth=scram-sha-256,!md5",
+            "negative require_auth method \"!md5\" cannot be mixed with non-negative methods",
+        ),
+        (
+            "require_auth=!md5,password",
+            "require_auth method \"password\" cannot be mixed with negative methods",
+        ),
+        (
+            "require_auth=md5,md5",
+            "require_auth method \"md5\" is specified more than once",
+        ),
+        (
+            "require_auth=kerberos",
+            "invalid require_auth value: \"kerberos\"",
         ),
         (
             "connect_timeout=abc",
@@ -842,8 +850,8 @@ fn environment() {
         ),
         (
             "PGCHANNELBINDING",
-            "require",
-            "channel_binding value \"require\"",
+            "always",
+            "invalid channel_binding value: \"always\"",
         ),
         ("PGPORT", "x", "invalid port number: \"x\""),
         ("PGSSLMODE", "bogus", "invalid sslmode value: \"bogus\""),
@@ -852,7 +860,7 @@ fn environment() {
             "soon",
             "invalid integer value \"soon\"",
         ),
-        ("PGREQUIREAUTH", "password", "require_auth"),
+        ("PGREQUIREAUTH", "password,!md5", "require_auth"),
     ] {
         let err = parse("", &env(&[("PGUSER", "a"), (name, value)])).unwrap_err();
         assert!(err.to_string().contains(expected), "{name}={value}: {err}");
@@ -863,6 +871,41 @@ fn environment() {
         &env(&[("PGUSER", "a"), ("PGSSLMODE", "bogus")])
     )
     .is_ok());
+}
+
+#[test]
+fn tls_and_auth_settings() {
+    use super::{AuthMethod, ChannelBinding};
+    let info = parse(
+        "host=h channel_binding=require require_auth=!password,!md5 keepalives_idle=30 \
+         keepalives_count=0",
+        &env(&[("PGUSER", "a")]),
+    )
+    .unwrap();
+    assert_eq!(info.channel_binding, ChannelBinding::Require);
+    let require = info.require_auth.as_ref().unwrap();
+    assert!(!require.allows(AuthMethod::Password));
+    assert!(!require.allows(AuthMethod::Md5));
+    assert!(require.allows(AuthMethod::ScramSha256));
+    assert!(require.allows(AuthMethod::None));
+    assert!(info.keepalives.enabled);
+    assert_eq!(info.keepalives.idle, Some(30));
+    // Zero means the system's default, as libpq.
+    assert_eq!(info.keepalives.count, None);
+    let info = parse("host=h keepalives=0", &env(&[("PGUSER", "a")])).unwrap();
+    assert!(!info.keepalives.enabled);
+    let info = parse(
+        "host=h",
+        &env(&[("PGUSER", "a"), ("PGREQUIREAUTH", "none,md5")]),
+    )
+    .unwrap();
+    let require = info.require_auth.as_ref().unwrap();
+    assert!(require.allows(AuthMethod::None) && require.allows(AuthMethod::Md5));
+    assert!(!require.allows(AuthMethod::ScramSha256));
+    assert_eq!(info.channel_binding, ChannelBinding::Prefer);
+    // The key's password never shows in Debug output.
+    let info = parse("host=h sslpassword=hunter2", &env(&[("PGUSER", "a")])).unwrap();
+    assert!(!format!("{info:?}").contains("hunter2"));
 }
 
 #[test]

@@ -7,8 +7,9 @@ use postgres_protocol::authentication::md5_hash;
 use postgres_protocol::message::frontend;
 
 use super::{write_err, Auth, Event, FileAnswer, PasswordRequest, Session, State, Step};
+use crate::conninfo::{AuthMethod, ChannelBinding};
 use crate::error::{DbError, Error, ErrorKind};
-use crate::scram::{self, ScramSha256};
+use crate::scram::{self, Binding, ScramSha256};
 
 impl Session {
     pub fn password(&mut self, password: Option<String>) -> Step {
@@ -53,16 +54,121 @@ impl Session {
                 let hash = md5_hash(user.as_bytes(), password.as_bytes(), salt);
                 frontend::password_message(hash.as_bytes(), &mut self.out).map_err(write_err)?;
             }
-            Auth::SaslRequested => {
-                let scram = ScramSha256::new(&password, &scram::random_nonce());
+            Auth::SaslRequested { plus } => {
+                let binding = self.scram_binding(plus)?;
+                let scram = ScramSha256::with_binding(&password, &scram::random_nonce(), binding);
                 frontend::sasl_initial_response(
-                    ScramSha256::MECHANISM,
+                    scram.mechanism(),
                     &scram.client_first(),
                     &mut self.out,
                 )
                 .map_err(write_err)?;
                 self.auth = Auth::Scram(Box::new(scram));
             }
+        }
+        Ok(())
+    }
+
+    fn channel_binding(&self) -> ChannelBinding {
+        self.info
+            .as_ref()
+            .map_or(ChannelBinding::Prefer, |i| i.channel_binding)
+    }
+
+    /// The server asked for `method`: refused by require_auth, or by channel_binding=require
+    /// for anything but SASL (libpq's checks and messages).
+    pub(super) fn auth_requested(&mut self, method: AuthMethod) -> Result<(), Error> {
+        self.auth_requested = true;
+        if let Some(require) = self.info.as_ref().and_then(|i| i.require_auth.as_ref()) {
+            if !require.allows(method) {
+                return Err(Error::new(
+                    ErrorKind::Authentication,
+                    format!(
+                        "authentication method requirement \"{}\" failed: {}",
+                        require.text,
+                        method.requested()
+                    ),
+                ));
+            }
+        }
+        if method != AuthMethod::ScramSha256 && self.channel_binding() == ChannelBinding::Require {
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                "channel binding required but not supported by server's authentication request",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SASL mechanisms arrived: channel_binding=require needs TLS and -PLUS.
+    pub(super) fn check_binding_offer(&self, plus: bool) -> Result<(), Error> {
+        if self.channel_binding() != ChannelBinding::Require {
+            return Ok(());
+        }
+        if !self.is_tls() {
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                "channel binding is required, but SSL is not in use",
+            ));
+        }
+        if !plus {
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                "channel binding is required, but server did not offer an authentication \
+                 method that supports channel binding",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How a SCRAM exchange binds to the channel: -PLUS over TLS when offered and allowed.
+    fn scram_binding(&self, plus: bool) -> Result<Binding, Error> {
+        if self.channel_binding() == ChannelBinding::Disable || !self.is_tls() {
+            return Ok(Binding::Unsupported);
+        }
+        if !plus {
+            return Ok(Binding::NotOffered);
+        }
+        let certificate = self.server_certificate().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Authentication,
+                "channel binding: the server presented no certificate",
+            )
+        })?;
+        match scram::server_end_point(&certificate) {
+            Some(hash) => Ok(Binding::TlsServerEndPoint(hash)),
+            None if self.channel_binding() == ChannelBinding::Require => Err(Error::new(
+                ErrorKind::Authentication,
+                "channel binding: could not find the hash algorithm of the server \
+                 certificate's signature",
+            )),
+            // prefer: the server cannot bind either (it uses the same rule); go unbound.
+            None => Ok(Binding::NotOffered),
+        }
+    }
+
+    /// AuthenticationOk: require_auth=none-style and channel_binding=require checks.
+    pub(super) fn authentication_ok(&mut self) -> Result<(), Error> {
+        if !self.auth_requested {
+            if let Some(require) = self.info.as_ref().and_then(|i| i.require_auth.as_ref()) {
+                if !require.allows(AuthMethod::None) {
+                    return Err(Error::new(
+                        ErrorKind::Authentication,
+                        format!(
+                            "authentication method requirement \"{}\" failed: {}",
+                            require.text,
+                            AuthMethod::None.requested()
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.channel_binding() == ChannelBinding::Require && !self.channel_bound {
+            return Err(Error::new(
+                ErrorKind::Authentication,
+                "channel binding required, but server authenticated client without channel \
+                 binding",
+            ));
         }
         Ok(())
     }
@@ -94,8 +200,8 @@ impl Session {
     /// The answer to [`Action::NeedFile`] for the password file: matched with libpq's rules;
     /// no match (or no file) asks the host for a password.
     pub fn file(&mut self, answer: FileAnswer<'_>) -> Step {
-        if matches!(self.state, State::NeedTlsRoot) {
-            return self.rootcert_file(answer);
+        if matches!(self.state, State::NeedTlsFile) {
+            return self.tls_file(answer);
         }
         if !matches!(self.state, State::NeedPassfile) {
             return self.usage("a file was given while none was requested");
@@ -104,6 +210,7 @@ impl Session {
         let path = self.passfile_path().unwrap_or_default().to_owned();
         let found = match answer {
             FileAnswer::Text(text) => self.passfile_lookup(text),
+            FileAnswer::Bytes(bytes) => self.passfile_lookup(&String::from_utf8_lossy(bytes)),
             FileAnswer::Missing | FileAnswer::Unreadable(_) => None,
             FileAnswer::TooOpen => {
                 let warning = crate::passfile::Ignored::GroupOrWorldAccess.warning(&path);

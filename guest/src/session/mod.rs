@@ -7,7 +7,8 @@
 //! This file holds the state, the entry points and the reading of server messages; `auth`
 //! answers authentication requests, `requests` encodes the client's requests (with the
 //! statement cache's retry), `target` chooses among a conninfo's hosts (`target_session_attrs`,
-//! `load_balance_hosts`).
+//! `load_balance_hosts`), `transport` puts TLS (or nothing) between the protocol and the
+//! host's bytes, `tls_files` reads the certificates and keys it needs before the first open.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use postgres_protocol::message::frontend;
 use wasmpg_wire::batch::{BatchWriter, RowBatch};
 
 use crate::codec::{self, Decoder};
-use crate::conninfo::{self, ConnInfo, Target};
+use crate::conninfo::{self, AuthMethod, ConnInfo, Target};
 use crate::error::{DbError, Error, ErrorKind};
 use crate::framing::{self, message_name};
 use crate::scram::ScramSha256;
@@ -29,6 +30,9 @@ use crate::statement_cache::{self, Invalidation, Lookup, Pending, StatementCache
 mod auth;
 mod requests;
 mod target;
+mod tls_files;
+
+pub(crate) use tls_files::looks_like_pem;
 mod transport;
 
 /// Session limits and behaviour, from the host.
@@ -40,6 +44,9 @@ pub struct Options {
     /// The password file libpq reads when neither `passfile` nor `PGPASSFILE` names one
     /// (`~/.pgpass`): the host knows the home directory, the guest does not.
     pub default_passfile: Option<String>,
+    /// libpq's `~/.postgresql` (root.crt, root.crl, postgresql.crt, postgresql.key are read
+    /// from it when the conninfo names no file): the host knows the home directory.
+    pub default_ssl_dir: Option<String>,
     /// libpq's `DEFAULT_PGSOCKET_DIR`: a Unix-socket host equal to it is `localhost` in the
     /// password file.
     pub default_socket_dir: String,
@@ -67,6 +74,7 @@ impl Default for Options {
             batch_bytes: 256 << 10,
             statement_cache: 256,
             default_passfile: None,
+            default_ssl_dir: None,
             default_socket_dir: conninfo::DEFAULT_SOCKET_DIR.to_owned(),
             startup_params: Vec::new(),
         }
@@ -161,6 +169,8 @@ pub enum Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileAnswer<'a> {
     Text(&'a str),
+    /// The contents byte for byte (the `Y` request).
+    Bytes(&'a [u8]),
     Missing,
     /// The host's policy does not let the session read it; the reason follows.
     Denied(&'a str),
@@ -235,8 +245,11 @@ enum Auth {
     None,
     Cleartext,
     Md5([u8; 4]),
-    /// The server offered SCRAM-SHA-256; the exchange starts once a password is known.
-    SaslRequested,
+    /// The server offered SCRAM-SHA-256 (and -PLUS, if `plus`); the exchange starts once a
+    /// password is known.
+    SaslRequested {
+        plus: bool,
+    },
     /// A SCRAM exchange in progress.
     Scram(Box<ScramSha256>),
 }
@@ -253,8 +266,8 @@ enum State {
     NeedPassword,
     /// Waiting for the host to read the password file.
     NeedPassfile,
-    /// Waiting for the host to read the root certificate file (before opening).
-    NeedTlsRoot,
+    /// Waiting for the host to read a TLS file (before opening; session/tls_files.rs).
+    NeedTlsFile,
     /// Idle: ready for a request.
     Ready,
     /// A request is in flight; waiting for ReadyForQuery.
@@ -282,6 +295,10 @@ pub struct Session {
     auth: Auth,
     /// AuthenticationOk arrived: only then may startup complete.
     authenticated: bool,
+    /// The server asked for some authentication before AuthenticationOk (require_auth=none).
+    auth_requested: bool,
+    /// A SCRAM-SHA-256-PLUS exchange completed (channel_binding=require).
+    channel_bound: bool,
     inbuf: BytesMut,
     out: BytesMut,
     events: Vec<Event>,
@@ -310,10 +327,14 @@ pub struct Session {
     deferred: Option<DbError>,
     /// Plain, negotiating TLS, or TLS (session/transport.rs).
     transport: transport::Transport,
-    /// The root certificates read for this connection (none: not needed, or no file).
-    roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The TLS files still to read before opening, the next first.
+    tls_files: Vec<tls_files::TlsFile>,
+    /// What the TLS files held (roots, CRLs, the client certificate and key).
+    tls: tls_files::TlsMaterial,
     /// The time the host passed with the opened connection (Unix seconds), for TLS.
     now: Option<u64>,
+    /// libpq's second attempt on one host with the other transport: (host index, with TLS).
+    transport_retry: Option<(usize, bool)>,
 }
 
 /// A `query` request that ran a cached statement, kept until its ReadyForQuery.
@@ -348,6 +369,8 @@ impl Session {
             backend_key: None,
             auth: Auth::None,
             authenticated: false,
+            auth_requested: false,
+            channel_bound: false,
             inbuf: BytesMut::new(),
             out: BytesMut::new(),
             events: Vec::new(),
@@ -364,7 +387,9 @@ impl Session {
             results_seen: false,
             deferred: None,
             transport: transport::Transport::Plain,
-            roots: Vec::new(),
+            transport_retry: None,
+            tls_files: Vec::new(),
+            tls: tls_files::TlsMaterial::default(),
             now: None,
         }
     }
@@ -411,11 +436,7 @@ impl Session {
         self.info = Some(info);
         self.order_hosts();
         self.host_index = 0;
-        self.state = if self.tls_rootcert_path().is_some() {
-            State::NeedTlsRoot
-        } else {
-            State::Opening
-        };
+        self.plan_tls_files();
         Ok(self.finish())
     }
 
@@ -514,10 +535,10 @@ impl Session {
         if matches!(self.state, State::Closed) {
             return self.finish();
         }
-        if let Err(e) = self.unseal(data) {
-            return self.fail(e);
-        }
-        if let Err(e) = self.process() {
+        if let Err(e) = self.unseal(data).and_then(|()| self.process()) {
+            if self.retry_other_transport(&e) {
+                return self.finish();
+            }
             return self.fail(e);
         }
         self.finish()
@@ -537,7 +558,11 @@ impl Session {
             }
             _ => "the server closed the connection",
         };
-        self.fail(Error::new(ErrorKind::Closed, message))
+        let error = Error::new(ErrorKind::Closed, message);
+        if self.retry_other_transport(&error) {
+            return self.finish();
+        }
+        self.fail(error)
     }
 
     fn process(&mut self) -> Result<(), Error> {
@@ -609,20 +634,28 @@ impl Session {
                         "the server ended SCRAM authentication without proving it knows the password",
                     ));
                 }
+                self.authentication_ok()?;
                 self.authenticated = true;
                 Ok(())
             }
-            Message::AuthenticationCleartextPassword => self.password_needed(Auth::Cleartext),
+            Message::AuthenticationCleartextPassword => {
+                self.auth_requested(AuthMethod::Password)?;
+                self.password_needed(Auth::Cleartext)
+            }
             Message::AuthenticationMd5Password(body) => {
+                self.auth_requested(AuthMethod::Md5)?;
                 self.password_needed(Auth::Md5(body.salt()))
             }
             Message::AuthenticationSasl(body) => {
+                self.auth_requested(AuthMethod::ScramSha256)?;
                 let mut mechanisms = Vec::new();
                 let mut iter = body.mechanisms();
                 while let Some(m) = iter.next().map_err(malformed)? {
                     mechanisms.push(m.to_owned());
                 }
-                if !mechanisms.iter().any(|m| m == ScramSha256::MECHANISM) {
+                let plus = mechanisms.iter().any(|m| m == ScramSha256::MECHANISM_PLUS);
+                self.check_binding_offer(plus)?;
+                if !plus && !mechanisms.iter().any(|m| m == ScramSha256::MECHANISM) {
                     return Err(Error::new(
                         ErrorKind::Authentication,
                         format!(
@@ -631,7 +664,7 @@ impl Session {
                         ),
                     ));
                 }
-                self.password_needed(Auth::SaslRequested)
+                self.password_needed(Auth::SaslRequested { plus })
             }
             Message::AuthenticationSaslContinue(body) => {
                 let Auth::Scram(scram) = &mut self.auth else {
@@ -649,6 +682,7 @@ impl Session {
                 scram
                     .server_final(body.data())
                     .map_err(|e| Error::new(ErrorKind::Authentication, format!("SCRAM: {e}")))?;
+                self.channel_bound = scram.mechanism() == ScramSha256::MECHANISM_PLUS;
                 self.auth = Auth::None;
                 Ok(())
             }
@@ -656,11 +690,18 @@ impl Session {
             | Message::AuthenticationKerberosV5
             | Message::AuthenticationScmCredential
             | Message::AuthenticationSspi
-            | Message::AuthenticationGssContinue(_) => Err(Error::new(
-                ErrorKind::Authentication,
-                "the server requested an authentication method wasmpg does not support \
+            | Message::AuthenticationGssContinue(_) => {
+                self.auth_requested(if matches!(message, Message::AuthenticationSspi) {
+                    AuthMethod::Sspi
+                } else {
+                    AuthMethod::Gss
+                })?;
+                Err(Error::new(
+                    ErrorKind::Authentication,
+                    "the server requested an authentication method wasmpg does not support \
                  (GSSAPI/SSPI/Kerberos/SCM)",
-            )),
+                ))
+            }
             Message::BackendKeyData(body) => {
                 self.backend_key = Some((body.process_id(), body.secret_key()));
                 self.events.push(Event::BackendKey {
@@ -1012,10 +1053,10 @@ impl Session {
                 Some(request) => Action::NeedPassword(request),
                 None => Action::Close,
             },
-            State::NeedTlsRoot => match self.tls_rootcert_path() {
-                Some(path) => Action::NeedFile {
-                    purpose: "sslrootcert".to_owned(),
-                    path: path.to_owned(),
+            State::NeedTlsFile => match self.tls_file_request() {
+                Some((purpose, path)) => Action::NeedFile {
+                    purpose: purpose.to_owned(),
+                    path,
                 },
                 None => Action::Close,
             },

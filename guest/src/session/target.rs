@@ -198,11 +198,13 @@ impl Session {
     }
 
     /// Forgets what the last server said about itself, before talking to the next.
-    fn reset_connection(&mut self) {
+    pub(super) fn reset_connection(&mut self) {
         self.inbuf.clear();
         self.parameters.clear();
         self.backend_key = None;
         self.authenticated = false;
+        self.auth_requested = false;
+        self.channel_bound = false;
         self.auth = Auth::None;
         self.peer_addr = None;
     }

@@ -1,18 +1,16 @@
 //! The session's transport: plain bytes, the SSLRequest negotiation, or TLS (crate::tls). The
 //! protocol code above it reads `inbuf` and writes `out` in plaintext either way; this module
-//! decides what the host's bytes become (`feed`) and what the host sends (`seal`), and loads
-//! the root certificates the sslmode needs (the `f` action with purpose `sslrootcert`).
+//! decides what the host's bytes become (`feed`) and what the host sends (`seal`), with the
+//! certificates and keys session/tls_files.rs read.
 
 use std::sync::Arc;
 
 use postgres_protocol::message::frontend;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::UnixTime;
 
-use super::{Session, State, Step};
+use super::{Session, State};
 use crate::conninfo::{SslMode, Target};
 use crate::error::{Error, ErrorKind};
-use crate::session::FileAnswer;
 use crate::tls::{self, Tls, TlsOptions, Verify};
 
 /// Where the session's bytes go.
@@ -28,82 +26,23 @@ pub(super) enum Transport {
 fn tls_error(e: tls::TlsError) -> Error {
     let kind = match e {
         tls::TlsError::Config(_) => ErrorKind::Config,
-        _ => ErrorKind::Protocol,
+        _ => ErrorKind::Tls,
     };
     Error::new(kind, e.to_string())
 }
 
 impl Session {
-    /// The root-certificate file this connection must read before opening, if any: sslrootcert
-    /// for verify-ca / verify-full, and for require (where a root file present upgrades it to
-    /// verify-ca, as libpq does).
-    pub(super) fn tls_rootcert_path(&self) -> Option<&str> {
-        let info = self.info.as_ref()?;
-        match info.sslmode {
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                info.tls.rootcert.as_deref().filter(|p| *p != "system")
-            }
-            _ => None,
-        }
+    /// Whether the session's bytes go through TLS now.
+    pub(super) fn is_tls(&self) -> bool {
+        matches!(self.transport, Transport::Tls(_))
     }
 
-    /// The host's answer to the `sslrootcert` file request.
-    pub(super) fn rootcert_file(&mut self, answer: FileAnswer<'_>) -> Step {
-        let path = self.tls_rootcert_path().unwrap_or_default().to_owned();
-        let verifying = self
-            .info
-            .as_ref()
-            .is_some_and(|i| matches!(i.sslmode, SslMode::VerifyCa | SslMode::VerifyFull));
-        match answer {
-            FileAnswer::Text(pem) => {
-                let certs: Result<Vec<_>, _> =
-                    CertificateDer::pem_slice_iter(pem.as_bytes()).collect();
-                match certs {
-                    Ok(certs) if !certs.is_empty() => self.roots = certs,
-                    Ok(_) => {
-                        return self.fail(Error::new(
-                            ErrorKind::Config,
-                            format!("the root certificate file \"{path}\" holds no certificate"),
-                        ))
-                    }
-                    Err(e) => {
-                        return self.fail(Error::new(
-                            ErrorKind::Config,
-                            format!("could not read root certificate file \"{path}\": {e:?}"),
-                        ))
-                    }
-                }
-            }
-            FileAnswer::Missing if !verifying => self.roots.clear(),
-            FileAnswer::Missing => {
-                return self.fail(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "root certificate file \"{path}\" does not exist; either provide the \
-                         file, use the system's trusted roots with sslrootcert=system, or \
-                         change sslmode to disable server certificate verification"
-                    ),
-                ))
-            }
-            FileAnswer::Denied(reason) => {
-                return self.fail(Error::new(
-                    ErrorKind::PolicyDenied,
-                    format!("reading the root certificate file \"{path}\" was denied: {reason}"),
-                ))
-            }
-            FileAnswer::TooOpen | FileAnswer::Unreadable(_) => {
-                let why = match answer {
-                    FileAnswer::Unreadable(r) => r.to_owned(),
-                    _ => "unreadable".to_owned(),
-                };
-                return self.fail(Error::new(
-                    ErrorKind::Config,
-                    format!("could not read root certificate file \"{path}\": {why}"),
-                ));
-            }
+    /// The server's certificate (DER), once the handshake showed it.
+    pub(super) fn server_certificate(&self) -> Option<Vec<u8>> {
+        match &self.transport {
+            Transport::Tls(tls) => tls.server_certificate().map(|c| c.to_vec()),
+            _ => None,
         }
-        self.state = State::Opening;
-        self.finish()
     }
 
     /// Whether the sslmode refuses to go on without TLS (require, verify-ca, verify-full).
@@ -121,11 +60,59 @@ impl Session {
         let Some(info) = &self.info else { return false };
         // libpq never uses TLS over Unix-domain sockets.
         let required = self.tls_required();
+        if let Some((index, tls)) = self.transport_retry {
+            if index == self.host_index {
+                return tls;
+            }
+        }
         matches!(target, Target::Tcp { .. })
             && !matches!(info.sslmode, SslMode::Disable | SslMode::Allow)
             // A host that passes no time cannot validate certificates: under prefer the
             // session goes in clear rather than fail (required modes report it).
             && (self.now.is_some() || required)
+    }
+
+    /// libpq's second attempt on the same host after `error` ended startup: sslmode=prefer
+    /// retries in clear when TLS failed (the handshake, or the server refusing the session over
+    /// TLS); sslmode=allow retries with TLS when the server refused the session in clear.
+    /// Returns whether the host is asked to open the same host again.
+    pub(super) fn retry_other_transport(&mut self, error: &Error) -> bool {
+        let Some(info) = &self.info else { return false };
+        if !matches!(self.state, State::Startup) || self.authenticated {
+            return false;
+        }
+        if self
+            .transport_retry
+            .is_some_and(|(index, _)| index == self.host_index)
+        {
+            return false;
+        }
+        let tls_in_use = matches!(self.transport, Transport::Tls(_));
+        // A server's refusal (an ErrorResponse, of any kind), or for TLS also a failed handshake
+        // or a server that hung up during it.
+        let refused = error.db.is_some();
+        let retry = match info.sslmode {
+            SslMode::Prefer if tls_in_use => {
+                refused || matches!(error.kind, ErrorKind::Tls | ErrorKind::Closed)
+            }
+            SslMode::Allow if !tls_in_use => refused,
+            _ => false,
+        };
+        if !retry {
+            return false;
+        }
+        let to_tls = !tls_in_use;
+        self.attempts.push(format!(
+            "{} ({}): {error}",
+            self.described_target(),
+            if tls_in_use { "TLS" } else { "no TLS" }
+        ));
+        self.out.clear();
+        self.reset_connection();
+        self.transport = Transport::Plain;
+        self.transport_retry = Some((self.host_index, to_tls));
+        self.state = State::Opening;
+        true
     }
 
     /// Sends the StartupMessage `startup` (already encoded): in clear, or after an SSLRequest,
@@ -173,26 +160,14 @@ impl Session {
             .hosts
             .get(self.host_index)
             .ok_or_else(|| Error::new(ErrorKind::Usage, "no host"))?;
-        let roots = self.roots.clone();
         let verify = match info.sslmode {
             SslMode::VerifyFull => Verify::Full,
             SslMode::VerifyCa => Verify::Ca,
-            // A root certificate file present makes require behave as verify-ca (libpq).
-            SslMode::Require if !roots.is_empty() => Verify::Ca,
+            // A root certificate file present makes the other modes verify the chain, as
+            // libpq does (documented for require).
+            _ if !self.tls.roots.is_empty() => Verify::Ca,
             _ => Verify::None,
         };
-        if info.tls.rootcert.as_deref() == Some("system") {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "sslrootcert=system is not supported yet (give the CA file's path)",
-            ));
-        }
-        if info.tls.cert.is_some() || info.tls.crl.is_some() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                "client certificates (sslcert) and revocation lists (sslcrl) are not supported yet",
-            ));
-        }
         let version = |v: &Option<String>, what: &str| -> Result<Option<tls::Version>, Error> {
             match v.as_deref() {
                 None | Some("") => Ok(None),
@@ -210,11 +185,17 @@ impl Session {
                 "the host did not pass the time with the opened connection (needed for TLS)",
             )
         })?;
+        let client_auth = match &self.tls.key {
+            Some(key) if !self.tls.chain.is_empty() => {
+                Some((self.tls.chain.clone(), key.clone_key()))
+            }
+            _ => None,
+        };
         let options = TlsOptions {
             verify,
-            roots,
-            crls: Vec::new(),
-            client_auth: None,
+            roots: self.tls.roots.clone(),
+            crls: self.tls.crls.clone(),
+            client_auth,
             sni: info.tls.sni,
             min_version: version(&info.tls.min_protocol_version, "ssl_min_protocol_version")?,
             max_version: version(&info.tls.max_protocol_version, "ssl_max_protocol_version")?,
@@ -231,8 +212,25 @@ impl Session {
         match &mut self.transport {
             Transport::Plain => self.inbuf.extend_from_slice(data),
             Transport::Tls(tls) => {
+                let was_established = tls.is_established();
                 let mut plain = Vec::new();
                 tls.feed(data, &mut plain).map_err(tls_error)?;
+                // Direct negotiation: the server must have chosen ALPN `postgresql` (libpq 17
+                // refuses a server that did not, which may not be PostgreSQL at all).
+                let direct = self.info.as_ref().is_some_and(|i| i.tls.direct);
+                if direct
+                    && !was_established
+                    && tls.is_established()
+                    && tls.alpn_protocol() != Some(b"postgresql")
+                {
+                    // Nothing more goes to that server: not even the queued StartupMessage.
+                    self.transport = Transport::Plain;
+                    return Err(Error::new(
+                        ErrorKind::Tls,
+                        "direct SSL connection was established without ALPN protocol \
+                         negotiation extension",
+                    ));
+                }
                 self.inbuf.extend_from_slice(&plain);
             }
             Transport::Negotiating(_) => {
@@ -256,7 +254,7 @@ impl Session {
                     b'N' => {
                         if self.tls_required() {
                             return Err(Error::new(
-                                ErrorKind::Protocol,
+                                ErrorKind::Tls,
                                 "the server does not support SSL, but SSL was required",
                             ));
                         }

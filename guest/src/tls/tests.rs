@@ -212,7 +212,7 @@ fn a_name_mismatch_names_both_sides_and_verify_ca_accepts_it() {
     let mut srv = localhost_server(&ca);
     let err = connect_with(Verify::Full, &ca.der(), "127.0.0.1", &mut srv).unwrap_err();
     assert!(
-        err.contains("\"127.0.0.1\"") && err.contains("localhost"),
+        err.contains("server certificate for \"localhost\" does not match host name \"127.0.0.1\""),
         "{err}"
     );
     let mut srv = localhost_server(&ca);
@@ -348,5 +348,112 @@ fn utc_formats_dates() {
             951_782_400 + 3_723
         ))),
         "2000-02-29 01:02:03 UTC"
+    );
+}
+
+#[test]
+fn private_keys_in_every_form() {
+    use pkcs8::der::pem::LineEnding;
+    let key = KeyPair::generate().unwrap();
+    let der = key.serialize_der();
+    let expected = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.clone()));
+    // PEM and DER PKCS#8.
+    assert_eq!(
+        private_key(key.serialize_pem().as_bytes(), None),
+        Ok(expected.clone_key())
+    );
+    assert_eq!(private_key(&der, None), Ok(expected.clone_key()));
+    // Encrypted PKCS#8 (PBES2), PEM and DER: the right password, none, a wrong one.
+    let info = pkcs8::PrivateKeyInfo::try_from(der.as_slice()).unwrap();
+    // PBKDF2-SHA256 and AES-256-CBC, as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes.
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &[7; 16], &[9; 16]).unwrap();
+    let encrypted = info.encrypt_with_params(params, "s3cret").unwrap();
+    let pem = encrypted
+        .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+        .unwrap();
+    assert_eq!(
+        private_key(pem.as_bytes(), Some("s3cret")),
+        Ok(expected.clone_key())
+    );
+    assert_eq!(
+        private_key(encrypted.as_bytes(), Some("s3cret")),
+        Ok(expected.clone_key())
+    );
+    let err = private_key(pem.as_bytes(), None).unwrap_err();
+    assert!(err.contains("sslpassword"), "{err}");
+    let err = private_key(pem.as_bytes(), Some("wrong")).unwrap_err();
+    assert!(err.contains("sslpassword"), "{err}");
+    // OpenSSL's traditional encryption is named, not misread.
+    let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: \
+                  AES-128-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let err = private_key(legacy.as_bytes(), Some("x")).unwrap_err();
+    assert!(err.contains("pkcs8 -topk8"), "{err}");
+    // Not a key at all.
+    assert!(private_key(
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        None
+    )
+    .is_err());
+    assert!(private_key(b"not a key", None).is_err());
+}
+
+#[test]
+fn a_revoked_server_certificate_is_refused() {
+    use rcgen::{CertificateRevocationListParams, RevokedCertParams, SerialNumber};
+    let ca = Ca::new("test CA");
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.serial_number = Some(SerialNumber::from(4242u64));
+    let key = KeyPair::generate().unwrap();
+    let issuer: &Issuer<'_, KeyPair> = &ca.issuer;
+    let cert = params.signed_by(&key, issuer).unwrap();
+    let leaf = (
+        cert.der().clone(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    );
+    let crl = CertificateRevocationListParams {
+        this_update: rcgen::date_time_ymd(2020, 1, 1),
+        next_update: rcgen::date_time_ymd(2090, 1, 1),
+        crl_number: SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: vec![RevokedCertParams {
+            serial_number: SerialNumber::from(4242u64),
+            revocation_time: rcgen::date_time_ymd(2021, 1, 1),
+            reason_code: None,
+            invalidity_date: None,
+        }],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    }
+    .signed_by(issuer)
+    .unwrap();
+    let mut opts = options(Verify::Full, vec![ca.der()]);
+    opts.crls = vec![crl.der().clone()];
+    let mut srv = server(leaf, None, &[&rustls::version::TLS13], false);
+    let err = connect(&opts, "localhost", &mut srv).unwrap_err();
+    assert!(err.contains("revoked"), "{err}");
+}
+
+#[test]
+fn channel_binding_hashes_the_server_certificate() {
+    use sha2::{Digest, Sha256};
+    let ca = Ca::new("test CA");
+    let mut srv = localhost_server(&ca);
+    let tls = connect(
+        &options(Verify::Full, vec![ca.der()]),
+        "localhost",
+        &mut srv,
+    )
+    .unwrap();
+    let cert = tls.server_certificate().unwrap();
+    // rcgen signs with ECDSA P-256 and SHA-256: the binding data is the certificate's SHA-256.
+    assert_eq!(
+        crate::scram::server_end_point(cert),
+        Some(Sha256::digest(cert).to_vec())
+    );
+    // Not a certificate: no binding data (never a panic).
+    assert_eq!(crate::scram::server_end_point(b"\x30\x80"), None);
+    assert_eq!(
+        crate::scram::server_end_point(&cert[..cert.len() / 2]),
+        None
     );
 }

@@ -34,7 +34,7 @@ Modules:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import types
 from ._conninfo import make_conninfo
@@ -129,6 +129,7 @@ def connect(
     max_message_size: int = 64 << 20,
     memory_limit: int = 256 << 20,
     cpu_limit: float = 5.0,
+    password_callback: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
     **kwargs: Any,
 ) -> Connection:
     """Opens a connection.
@@ -159,7 +160,14 @@ def connect(
     ``cpu_limit``: seconds of guest execution allowed per call into the guest (default 5, like
     the Rust host's ``Config::cpu_limit_per_call``; granularity 10 ms); a call that runs longer
     traps (OperationalError, connection closed).
+
+    ``password_callback``: called when the server asks for a password that the connection
+    string, ``PGPASSWORD`` and the password file did not give (once per host tried), with a
+    dict ``{"host", "port", "dbname", "user"}``; returns the password or None. For
+    short-lived tokens (cloud IAM authentication) fetched at connect time.
     """
+    if password_callback is not None and not callable(password_callback):
+        raise ProgrammingError("password_callback must be callable")
     if not isinstance(statement_cache, int) or statement_cache < 0:
         raise ProgrammingError("statement_cache must be a non-negative integer")
     if read_timeout is not None and (
@@ -185,5 +193,6 @@ def connect(
         max_message_size=max_message_size,
         memory_limit=memory_limit,
         cpu_limit=cpu_limit,
+        password_callback=password_callback,
     )
     return Connection(session, autocommit=autocommit)

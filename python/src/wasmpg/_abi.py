@@ -18,6 +18,7 @@ __all__ = [
     "VERSION",
     "ColumnInfo",
     "Event",
+    "Keepalive",
     "Step",
     "Target",
     "decode_step",
@@ -35,6 +36,9 @@ ColumnInfo = tuple[str, int, int, int, int, int]  # name, type oid, typmod, tabl
 DbFields = dict[str, Any]  # protocol fields by their wit names (DB_FIELD_NAMES)
 GuestError = tuple[str, str, Optional[DbFields]]  # kind, message, server fields or None
 Target = tuple[str, Any]  # ("tcp", (host, port)) or ("unix", path)
+# The ``o`` action's TCP keepalives: (on, idle seconds, interval seconds, probe count), each
+# number None for the system's default; the whole None when the guest sent none.
+Keepalive = tuple[bool, Optional[int], Optional[int], Optional[int]]
 Event = tuple[str, Any]  # (tag, payload)
 Step = tuple[bytes, str, Any, list[Event]]  # bytes to send, action tag, its payload, events
 
@@ -74,6 +78,7 @@ ERROR_KINDS = frozenset(
         "decode",
         "usage",
         "closed",
+        "tls",
         "connection-refused",
         "host-not-found",
         "policy-denied",
@@ -185,7 +190,15 @@ def req_password(password: Optional[str]) -> str:
 
 
 def req_file(status: str, text: str) -> str:
+    """The answer to a ``f`` action that read nothing: a status (``missing``, ``denied``,
+    ``too-open``, ``unreadable``) and its reason."""
     return "y" + GS + status + GS + text
+
+
+def req_file_bytes(data: bytes) -> str:
+    """The answer to a ``f`` action with the file's contents, byte for byte (keys and
+    certificates may be DER): latin-1 characters, as `req_data`."""
+    return "Y" + data.decode("latin-1")
 
 
 def req_data(data: bytes) -> str:
@@ -262,6 +275,21 @@ def _flag(raw: str, what: str) -> bool:
     if raw == "0":
         return False
     raise _bad("%s is not 0 or 1" % what)
+
+
+def _keepalive(raw: str) -> Keepalive:
+    """``0`` (off), or ``1,IDLE,INTERVAL,COUNT``, each item empty for the system's default."""
+    text = _text(raw, "keepalive")
+    if text == "0":
+        return (False, None, None, None)
+    items = text.split(",")
+    if len(items) != 4 or items[0] != "1":
+        raise _bad("malformed keepalive %r" % text[:40])
+    idle, interval, count = [
+        None if item == "" else _uint(item, _U32, "keepalive " + what)
+        for item, what in zip(items[1:], ("idle", "interval", "count"))
+    ]
+    return (True, idle, interval, count)
 
 
 def _target(kind: str, host: str, port: str) -> Target:
@@ -431,11 +459,18 @@ def _action(record: str) -> tuple[str, Any]:
             raise _bad("a done action without a transaction status")
         return tag, TX_STATUS[f[1]]
     if tag == "o":
-        # The fifth field is the address a cancel request goes to (absent: U+0000).
-        if n != 5:
+        # The fifth field is the address a cancel request goes to (absent: U+0000); an
+        # optional sixth the TCP keepalives.
+        if n != 5 and n != 6:
             raise _bad("an open action with %d fields" % n)
         addr = _field(f[5])
-        return tag, (_target(f[1], f[2], f[3]), _opt_uint(f[4], _U32, "timeout"), addr)
+        keepalive = _keepalive(f[6]) if n == 6 else None
+        return tag, (
+            _target(f[1], f[2], f[3]),
+            _opt_uint(f[4], _U32, "timeout"),
+            addr,
+            keepalive,
+        )
     if tag == "p":
         if n != 4:
             raise _bad("a need-password action with %d fields" % n)

@@ -13,7 +13,7 @@ from .errors import InterfaceError
 if TYPE_CHECKING:  # pragma: no cover
     from ._abi import Target
 
-__all__ = ["FilePolicy", "Policy", "default_passfile", "describe", "home_dir"]
+__all__ = ["FilePolicy", "Policy", "default_passfile", "default_ssl_dir", "describe", "home_dir"]
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -108,8 +108,9 @@ def describe(target: Target) -> str:
 
 class FilePolicy:
     """Which files the host reads for the guest (its ``f`` action): by default the user's own
-    default password file and the files under ``~/.postgresql/`` (where libpq keeps client
-    certificates and keys), plus exactly the paths granted with ``allow_files``."""
+    default password file and the files under ``~/.postgresql/`` (`default_ssl_dir`, where
+    libpq keeps root and client certificates and keys), plus exactly the paths granted with
+    ``allow_files``."""
 
     def __init__(self, files: Sequence[str], directories: Sequence[str]) -> None:
         self.files = [os.path.abspath(f) for f in files]
@@ -122,9 +123,9 @@ class FilePolicy:
         passfile = default_passfile()
         if passfile:
             files.append(passfile)
-        home = home_dir()
-        if home:
-            directories.append(os.path.join(home, ".postgresql"))
+        ssl_dir = default_ssl_dir()
+        if ssl_dir:
+            directories.append(ssl_dir)
         if granted is not None:
             if isinstance(granted, (str, bytes)) or not hasattr(granted, "__iter__"):
                 raise InterfaceError(
@@ -180,3 +181,13 @@ def default_passfile() -> Optional[str]:
     if os.name == "nt":
         return os.path.join(home, "postgresql", "pgpass.conf")
     return os.path.join(home, ".pgpass")
+
+
+def default_ssl_dir() -> Optional[str]:
+    """Where libpq looks for the TLS files the conninfo does not name (``root.crt``,
+    ``root.crl``, ``postgresql.crt``, ``postgresql.key``): ``~/.postgresql``, or
+    ``%APPDATA%\\postgresql`` on Windows."""
+    home = home_dir()
+    if not home:
+        return None
+    return os.path.join(home, "postgresql" if os.name == "nt" else ".postgresql")

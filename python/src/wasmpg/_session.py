@@ -8,8 +8,8 @@ action. The loop is::
     send step.send; hand the events to the sink; then do the action:
       o open(target, timeout) -> policy check, then connect  -> "o" / "x" kind reason
       r read                  -> recv from the socket        -> "d" bytes / "e" at EOF
-      f need-file(path)       -> file policy check, read     -> "y" status text-or-reason
-      p need-password         -> no password source left     -> "w" (none)
+      f need-file(path)       -> file policy check, read     -> "Y" bytes / "y" status reason
+      p need-password         -> the password callback, if any -> "w" password / "w" (none)
       d done(tx status)       -> the request is complete
       c close                 -> close the socket: the session is over
 
@@ -31,12 +31,12 @@ import os
 import stat
 import time
 from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from . import _abi as A
 from . import _env
-from ._abi import ColumnInfo, Step, Target
-from ._policy import FilePolicy, Policy, default_passfile, describe
+from ._abi import ColumnInfo, Keepalive, Step, Target
+from ._policy import FilePolicy, Policy, default_passfile, default_ssl_dir, describe
 from ._runtime import runtime
 from ._sandbox import GuestTrap, Sandbox
 from ._socket import Channel
@@ -94,16 +94,75 @@ class _Discard(Sink):
 # Files
 
 
-# Files that hold no secret: certificates and revocation lists may be readable by anyone.
-_PUBLIC_FILES = frozenset(("sslrootcert", "sslcert", "sslcrl"))
+# The answer to a ``f`` action: the file's bytes, or (status, reason).
+FileAnswer = Union[bytes, tuple[str, str]]
+
+# Where the system's trust store may be (``sslrootcert=system``), after $SSL_CERT_FILE and
+# OpenSSL's default: Debian/Ubuntu/Alpine, Fedora/RHEL, openSUSE, FreeBSD, macOS/Homebrew.
+_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/usr/local/share/certs/ca-root-nss.crt",
+    "/etc/ssl/cert.pem",
+)
 
 
-def read_file(policy: FilePolicy, path: str, purpose: str = "passfile") -> tuple[str, str]:
-    """The answer to a ``f`` action: (status, text or reason). Nothing is opened unless the
-    policy allows the path. A file holding a secret (the password file, a key) that group or
-    others may read is reported ``too-open``, as libpq refuses it."""
+def file_rule(purpose: str) -> str:
+    """The permission rule for a ``f`` action's purpose: ``public`` (certificates and
+    revocation lists: anyone may read them), ``key`` (a private key) or ``passfile`` (the
+    password file, and any purpose this package does not know)."""
+    if purpose in ("sslrootcert", "sslcert", "sslcrl"):
+        return "public"
+    if purpose == "sslkey":
+        return "key"
+    return "passfile"
+
+
+def too_open(purpose: str, st: os.stat_result) -> bool:
+    """libpq's permission rules (POSIX only): a password file must give group and others no
+    access; a private key owned by the user neither, one owned by root group read at most
+    (0640), one owned by anybody else is not checked; public files are never too open."""
+    rule = file_rule(purpose)
+    if os.name != "posix" or rule == "public":
+        return False
+    mode = st.st_mode
+    if rule == "key":
+        if st.st_uid == os.geteuid():
+            return bool(mode & 0o077)
+        return st.st_uid == 0 and bool(mode & 0o037)
+    return bool(mode & 0o077)
+
+
+def system_roots() -> Optional[str]:
+    """The system's CA bundle (``sslrootcert=system``): $SSL_CERT_FILE if set, else the first
+    that exists of OpenSSL's default and the usual places; None if there is none."""
+    env = os.environ.get("SSL_CERT_FILE")
+    if env:
+        return env
+    import ssl
+
+    candidates = [ssl.get_default_verify_paths().cafile, *_CA_BUNDLES]
+    return next((p for p in candidates if p and os.path.isfile(p)), None)
+
+
+def read_file(policy: FilePolicy, path: str, purpose: str = "passfile") -> FileAnswer:
+    """The answer to a ``f`` action: the file's bytes, or (status, reason). Nothing is opened
+    unless the policy allows the path. A file holding a secret (the password file, a key)
+    that others may access is reported ``too-open`` (`too_open`: libpq's rules). The trust
+    store (``sslrootcert`` = ``system``) is public and not the conninfo's path: it is read
+    without the policy."""
+    if purpose == "sslrootcert" and path == "system":
+        store = system_roots()
+        if store is None:
+            return ("missing", "the system has no CA bundle")
+        return _read(store, purpose)
     if not policy.allows(path):
         return ("denied", "reading %s denied by the file policy (%s)" % (path, policy))
+    return _read(path, purpose)
+
+
+def _read(path: str, purpose: str) -> FileAnswer:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -112,8 +171,8 @@ def read_file(policy: FilePolicy, path: str, purpose: str = "passfile") -> tuple
         return ("unreadable", "cannot read %s: %s" % (path, e.strerror or e))
     if not stat.S_ISREG(st.st_mode):
         return ("unreadable", "%s is not a regular file" % path)
-    if os.name == "posix" and st.st_mode & 0o077 and purpose not in _PUBLIC_FILES:
-        return ("too-open", "%s has group or world access; permissions should be u=rw" % path)
+    if too_open(purpose, st):
+        return ("too-open", "%s has group or world access" % path)
     if st.st_size > MAX_FILE_BYTES:
         return ("unreadable", "%s is larger than %d bytes" % (path, MAX_FILE_BYTES))
     try:
@@ -121,7 +180,9 @@ def read_file(policy: FilePolicy, path: str, purpose: str = "passfile") -> tuple
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         return ("unreadable", "cannot read %s: %s" % (path, e.strerror or e))
-    return ("ok", data.decode("utf-8", "replace"))
+    if len(data) > MAX_FILE_BYTES:
+        return ("unreadable", "%s is larger than %d bytes" % (path, MAX_FILE_BYTES))
+    return data
 
 
 def _init_options(max_message_size: int, statement_cache: int) -> list[tuple[str, str]]:
@@ -134,6 +195,9 @@ def _init_options(max_message_size: int, statement_cache: int) -> list[tuple[str
     passfile = default_passfile()
     if passfile:
         options.append(("default_passfile", passfile))
+    ssl_dir = default_ssl_dir()
+    if ssl_dir:
+        options.append(("default_ssl_dir", ssl_dir))
     return options
 
 
@@ -160,8 +224,10 @@ class Session:
         max_message_size: int = 64 << 20,
         memory_limit: int = 256 << 20,
         cpu_limit: float = 5.0,
+        password_callback: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
     ) -> None:
         self.closed = True
+        self._password_callback = password_callback
         self._io = Channel()
         self.parameters: dict[str, str] = {}
         self.backend_pid: Optional[int] = None
@@ -321,19 +387,34 @@ class Session:
             data = self._io.recv()
             step = self._guarded(call, A.req_data(data) if data else A.REQ_EOF)
         elif action == "o":
-            target, timeout_ms, addr = self._action_arg
-            failure = self._open(target, timeout_ms, addr)
+            target, timeout_ms, addr, keepalive = self._action_arg
+            failure = self._open(target, timeout_ms, addr, keepalive)
             if failure is None:
                 step = self._guarded(call, A.req_opened_at(self._io.peer(), int(time.time())))
             else:
                 step = self._guarded(call, A.req_open_failed(*failure))
         elif action == "f":
             purpose, path = self._action_arg
-            step = self._guarded(call, A.req_file(*read_file(self.file_policy, path, purpose)))
+            answer = read_file(self.file_policy, path, purpose)
+            if isinstance(answer, bytes):
+                step = self._guarded(call, A.req_file_bytes(answer))
+            else:
+                step = self._guarded(call, A.req_file(*answer))
         elif action == "p":
-            # The conninfo and the password file had none, and this package has no other
-            # source of passwords.
-            step = self._guarded(call, A.req_password(None))
+            # The conninfo, PGPASSWORD and the password file had none: the connection's
+            # password callback (short-lived tokens), if any, is the last source.
+            password = None
+            if self._password_callback is not None:
+                host, port, dbname, user = self._action_arg
+                password = self._password_callback(
+                    {"host": host, "port": port, "dbname": dbname, "user": user}
+                )
+                if password is not None and not isinstance(password, str):
+                    raise InterfaceError(
+                        "password_callback must return a str or None, not %s"
+                        % type(password).__name__
+                    )
+            step = self._guarded(call, A.req_password(password))
         else:
             raise InterfaceError("unexpected action %r from the guest" % action)
         self._process(step)
@@ -383,7 +464,11 @@ class Session:
     # -- sockets --
 
     def _open(
-        self, target: Target, timeout_ms: Optional[int], addr: Optional[str]
+        self,
+        target: Target,
+        timeout_ms: Optional[int],
+        addr: Optional[str],
+        keepalive: Optional[Keepalive] = None,
     ) -> Optional[tuple[str, str]]:
         """Opens the target if the policy allows it: None, or (error kind, reason). Nothing is
         sent to a denied target: the check happens before any socket exists. The timeout
@@ -395,7 +480,7 @@ class Session:
                 "connection to %s denied by policy (%s)" % (describe(target), self.policy),
             )
         self._io.deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
-        failure = self._io.connect(target, addr)
+        failure = self._io.connect(target, addr, keepalive)
         if failure is None:
             self.target = target
         return failure
@@ -431,13 +516,13 @@ def run_cancel(token: str, policy: Policy, timeout: float) -> None:
             if action in ("c", "d"):
                 return
             if action == "o":
-                target, _timeout_ms, addr = arg
+                target, _timeout_ms, addr, keepalive = arg
                 io.close()
                 if not policy.allows(target):
                     reason = "connection to %s denied by policy (%s)" % (describe(target), policy)
                     step = sb.call(A.req_open_failed("policy-denied", reason))
                     continue
-                failure = io.connect(target, addr)
+                failure = io.connect(target, addr, keepalive)
                 step = sb.call(A.req_open_failed(*failure) if failure else A.req_opened(None))
             elif action == "r":
                 data = io.recv()

@@ -12,9 +12,9 @@ from ._policy import describe
 from .errors import OperationalError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._abi import Target
+    from ._abi import Keepalive, Target
 
-__all__ = ["Channel"]
+__all__ = ["Channel", "set_keepalive"]
 
 READ_CHUNK = 256 << 10
 
@@ -28,16 +28,24 @@ class Channel:
         self.deadline: Optional[float] = None  # a time.monotonic() value, while connecting
         self._stash: list[bytes] = []
 
-    def connect(self, target: Target, addr: Optional[str] = None) -> Optional[tuple[str, str]]:
+    def connect(
+        self,
+        target: Target,
+        addr: Optional[str] = None,
+        keepalive: Optional[Keepalive] = None,
+    ) -> Optional[tuple[str, str]]:
         """Connects to the target (the policy allowed it): None, or (error kind, reason).
         With `addr` (``"ip:port"``, ``"[v6]:port"``), a TCP target connects to that address
         only if the target's host name still resolves to it (a cancel request must reach the
-        server the session is on), else as usual."""
+        server the session is on), else as usual. `keepalive`: the TCP keepalives the guest
+        asked for (None: the system's default)."""
         timeout = self.remaining()
         kind, value = target
         try:
             if kind == "tcp":
                 self.sock = _connect_tcp(value[0], value[1], timeout, addr)
+                if keepalive is not None:
+                    set_keepalive(self.sock, keepalive)
             else:
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 try:
@@ -157,6 +165,35 @@ class Channel:
                 sock.close()
             except OSError:
                 pass
+
+
+# The socket options of keepalive's idle time, interval and probe count, where the platform has
+# them (macOS names the idle time TCP_KEEPALIVE).
+_KEEPIDLE: Optional[int] = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))
+_KEEPINTVL: Optional[int] = getattr(socket, "TCP_KEEPINTVL", None)
+_KEEPCNT: Optional[int] = getattr(socket, "TCP_KEEPCNT", None)
+
+
+def set_keepalive(sock: socket.socket, keepalive: Keepalive) -> None:
+    """Sets a TCP socket's keepalives as the ``o`` action asked (libpq's ``keepalives*``):
+    SO_KEEPALIVE on or off; when on, the idle time, interval and probe count that are given
+    and that the platform can set. Best effort, as in the Rust host: a setting the platform
+    refuses keeps the system's default."""
+    on, idle, interval, count = keepalive
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1 if on else 0)
+    except OSError:
+        return
+    if not on:
+        return
+    for option, value in ((_KEEPIDLE, idle), (_KEEPINTVL, interval), (_KEEPCNT, count)):
+        # (A number beyond a C int is not something setsockopt can take: skipped too.)
+        if option is None or value is None or value > 0x7FFFFFFF:
+            continue
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+        except OSError:
+            pass
 
 
 def _split_addr(addr: str) -> tuple[str, int]:

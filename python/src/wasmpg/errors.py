@@ -21,7 +21,8 @@ others      DatabaseError
 
 Errors found by the client have a *kind* (the error kinds of ``docs/abi.md``):
 ``policy-denied``, ``connection-refused``, ``host-not-found``, ``io``, ``timeout``, ``closed``,
-``trap``, ``protocol``, ``message-too-large`` and ``authentication`` become OperationalError;
+``trap``, ``protocol``, ``message-too-large``, ``authentication`` and ``tls`` (TLS refused by
+the server, a failed handshake, a refused certificate) become OperationalError;
 ``config`` ProgrammingError; ``encode`` and ``decode`` DataError; ``usage`` InterfaceError.
 
 Every exception has ``sqlstate`` (alias ``pgcode``; None for client-side errors), ``pgerror``
@@ -228,6 +229,7 @@ _BY_KIND = {
     "decode": DataError,
     "usage": InterfaceError,
     "closed": OperationalError,
+    "tls": OperationalError,
     "connection-refused": OperationalError,
     "host-not-found": OperationalError,
     "policy-denied": OperationalError,

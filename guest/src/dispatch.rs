@@ -88,7 +88,8 @@ impl Dispatcher {
     fn handle(&mut self, request: Request<'_>) -> (Step, Option<String>) {
         if let Some(cancel) = &mut self.cancel {
             let step = match request {
-                Request::Opened(_) | Request::OpenedAt { .. } => cancel.opened(),
+                Request::Opened(_) => cancel.opened(None),
+                Request::OpenedAt { now, .. } => cancel.opened(Some(now)),
                 Request::OpenFailed { kind, reason } => cancel.open_failed(kind, &reason),
                 Request::Data(data) => cancel.feed(&data),
                 Request::Eof => cancel.eof(),

@@ -52,6 +52,16 @@ pub enum Version {
 }
 
 impl Version {
+    /// libpq's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Tls10 => "TLSv1",
+            Version::Tls11 => "TLSv1.1",
+            Version::Tls12 => "TLSv1.2",
+            Version::Tls13 => "TLSv1.3",
+        }
+    }
+
     /// libpq's spelling: `TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3`.
     pub fn parse(text: &str) -> Option<Version> {
         match text {

@@ -431,3 +431,18 @@ test('keepalives: keepalives=0 and keepalives_idle=5 connect, and the host sets 
     Socket.prototype.setKeepAlive = original;
   }
 });
+
+test('a session over TLS cancels over TLS, and the session stays usable', async () => {
+  const d = await connect(conninfo('localhost', `sslmode=verify-full sslrootcert=${pg.ca_file}`), { allowFiles: [pg.ca_file] });
+  try {
+    const running = d.query('SELECT pg_sleep(30)');
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    await d.cancel();
+    await assert.rejects(running, (e) => e instanceof DatabaseError && e.code === '57014');
+    assert.ok(Date.now() - t0 < 5000);
+    assert.equal((await d.query('SELECT 1 AS one')).rows[0].one, 1);
+  } finally {
+    await d.end();
+  }
+});

@@ -73,7 +73,8 @@ fn a_cluster_has_the_documented_roles_settings_and_sockets_and_drop_removes_it()
         .psql("SELECT rolname FROM pg_roles WHERE rolcanlogin ORDER BY rolname")
         .unwrap();
     let mut expected: Vec<&str> = AUTH_ROLES.iter().map(|r| r.name).collect();
-    expected.push("postgres");
+    // The superuser, and the role TLS clusters let in by client certificate (pg_hba `cert`).
+    expected.extend(["postgres", wasmpg_pgcluster::CERT_USER]);
     expected.sort_unstable();
     assert_eq!(roles.lines().collect::<Vec<_>>(), expected);
     // The MD5 role is stored as MD5, the others as SCRAM.

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import ssl
+import time
 
 import _pgcluster
 import pytest
@@ -549,3 +550,31 @@ def test_keepalives_are_for_tcp_only(cluster, monkeypatch):  # type: ignore[no-u
         (socket.AF_INET, (True, 7, None, 4)),
         (socket.AF_INET, (False, None, None, None)),
     ]
+
+
+def test_cancel_over_tls(tls_cluster):  # type: ignore[no-untyped-def]
+    """A session over TLS cancels over TLS too (its token carries the TLS settings and roots):
+    the server cancels the statement (57014) and the session stays usable."""
+    import threading
+
+    ca = tls_cluster.ca_file
+    conn = wasmpg.connect(
+        _conninfo(tls_cluster, "localhost", "sslmode=verify-full sslrootcert=%s" % ca),
+        allow_files=[ca],
+    )
+    try:
+        timer = threading.Timer(1.0, conn.cancel)
+        timer.start()
+        cur = conn.cursor()
+        started = time.monotonic()
+        with pytest.raises(wasmpg.Error) as e:
+            cur.execute("SELECT pg_sleep(30)")
+        timer.join()
+        assert e.value.sqlstate == "57014"
+        assert time.monotonic() - started < 20
+        if not conn.autocommit:
+            conn.rollback()
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+    finally:
+        conn.close()

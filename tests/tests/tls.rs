@@ -706,8 +706,7 @@ fn tls_proxy(
     direct: bool,
     alpn: bool,
 ) -> (u16, std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>) {
-    use std::io::{ErrorKind as Io, Read, Write};
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpListener;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -723,61 +722,84 @@ fn tls_proxy(
     let agreed = std::sync::Arc::new(std::sync::Mutex::new(None));
     let seen = agreed.clone();
     let backend_port = cluster().port;
+    let config = std::sync::Arc::new(config);
     std::thread::spawn(move || {
-        let (mut client, _) = listener.accept().unwrap();
-        if !direct {
-            let mut request = [0u8; 8];
-            client.read_exact(&mut request).unwrap();
-            assert_eq!(request[4..], 80877103u32.to_be_bytes(), "an SSLRequest");
-            client.write_all(b"S").unwrap();
-        }
-        let mut tls = rustls::ServerConnection::new(std::sync::Arc::new(config)).unwrap();
-        while tls.is_handshaking() {
-            if tls.complete_io(&mut client).is_err() {
-                return; // the client refused the certificate
-            }
-        }
-        *seen.lock().unwrap() = Some(tls.alpn_protocol().unwrap_or_default().to_vec());
-        let mut backend = TcpStream::connect(("127.0.0.1", backend_port)).unwrap();
-        let tick = Some(std::time::Duration::from_millis(5));
-        client.set_read_timeout(tick).unwrap();
-        backend.set_read_timeout(tick).unwrap();
-        let mut buf = vec![0u8; 64 << 10];
-        let idle = |e: &std::io::Error| matches!(e.kind(), Io::WouldBlock | Io::TimedOut);
-        loop {
-            match tls.read_tls(&mut client) {
-                Ok(0) => return,
-                Ok(_) => {
-                    if tls.process_new_packets().is_err() {
-                        return;
-                    }
-                }
-                Err(e) if idle(&e) => {}
-                Err(_) => return,
-            }
-            // Plaintext may wait from the handshake's last flight too.
-            loop {
-                match tls.reader().read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => backend.write_all(&buf[..n]).unwrap(),
-                    Err(e) if idle(&e) => break,
-                    Err(_) => return,
-                }
-            }
-            match backend.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => tls.writer().write_all(&buf[..n]).unwrap(),
-                Err(e) if idle(&e) => {}
-                Err(_) => return,
-            }
-            while tls.wants_write() {
-                if tls.write_tls(&mut client).is_err() {
-                    return;
-                }
-            }
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let (config, seen) = (config.clone(), seen.clone());
+            std::thread::spawn(move || proxy_one(client, config, direct, seen, backend_port));
         }
     });
     (port, agreed)
+}
+
+/// One connection of [`tls_proxy`]: TLS only (a client that does not ask for it is dropped).
+fn proxy_one(
+    mut client: std::net::TcpStream,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    direct: bool,
+    seen: std::sync::Arc<std::sync::Mutex<Option<Vec<u8>>>>,
+    backend_port: u16,
+) {
+    use std::io::{ErrorKind as Io, Read, Write};
+    use std::net::TcpStream;
+    if !direct {
+        let mut request = [0u8; 8];
+        if client.read_exact(&mut request).is_err() || request[4..] != 80877103u32.to_be_bytes() {
+            return; // not an SSLRequest: this proxy speaks TLS only
+        }
+        client.write_all(b"S").unwrap();
+    }
+    let mut tls = rustls::ServerConnection::new(config).unwrap();
+    while tls.is_handshaking() {
+        if tls.complete_io(&mut client).is_err() {
+            return; // the client refused the certificate
+        }
+    }
+    *seen.lock().unwrap() = Some(tls.alpn_protocol().unwrap_or_default().to_vec());
+    let mut backend = TcpStream::connect(("127.0.0.1", backend_port)).unwrap();
+    let tick = Some(std::time::Duration::from_millis(5));
+    client.set_read_timeout(tick).unwrap();
+    backend.set_read_timeout(tick).unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    let idle = |e: &std::io::Error| matches!(e.kind(), Io::WouldBlock | Io::TimedOut);
+    loop {
+        match tls.read_tls(&mut client) {
+            Ok(0) => return,
+            Ok(_) => {
+                if tls.process_new_packets().is_err() {
+                    return;
+                }
+            }
+            Err(e) if idle(&e) => {}
+            Err(_) => return,
+        }
+        // Plaintext may wait from the handshake's last flight too.
+        loop {
+            match tls.reader().read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => backend.write_all(&buf[..n]).unwrap(),
+                Err(e) if idle(&e) => break,
+                Err(_) => return,
+            }
+        }
+        match backend.read(&mut buf) {
+            Ok(0) => {
+                // The server closed (after a cancel request, say): so does the proxy.
+                tls.send_close_notify();
+                let _ = tls.write_tls(&mut client);
+                return;
+            }
+            Ok(n) => tls.writer().write_all(&buf[..n]).unwrap(),
+            Err(e) if idle(&e) => {}
+            Err(_) => return,
+        }
+        while tls.wants_write() {
+            if tls.write_tls(&mut client).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 fn via_proxy(port: u16, extra: &str) -> String {
@@ -916,4 +938,44 @@ fn pg_variables_and_sslcertmode_through_the_cli() {
         !out.status.success() && stderr.contains("28000"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_cancel_request_goes_over_tls_like_its_session() {
+    let p = pki();
+    // The proxy speaks TLS only: a cancel request in clear would never reach the server.
+    let (port, _) = tls_proxy(localhost_leaf(&p.issuer), false, false);
+    let driver = proxy_driver(port, &[&p.ca]);
+    let mut client = driver
+        .connect(&via_proxy(
+            port,
+            &format!("sslmode=verify-full sslrootcert={}", p.ca.display()),
+        ))
+        .unwrap();
+    let token = client.cancel_token().unwrap();
+    let pid = client.backend_pid();
+    let canceller = std::thread::spawn(move || {
+        wait_until(
+            "pg_sleep to run",
+            std::time::Duration::from_secs(20),
+            || {
+                let state = cluster().psql(&format!(
+                    "SELECT state FROM pg_stat_activity WHERE pid = {pid} AND query LIKE '%pg_sleep%'"
+                ));
+                (state == "active").then_some(())
+            },
+        );
+        token.cancel_query()
+    });
+    let err = expect_err(
+        client.execute("SELECT pg_sleep(30)", &[]),
+        "a cancelled sleep",
+    );
+    canceller
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the cancel request over TLS: {e}"));
+    assert_eq!(err.code(), Some("57014"), "{err}");
+    let n: i32 = client.query_one("SELECT 7", &[]).unwrap().get(0);
+    assert_eq!(n, 7);
 }

@@ -271,6 +271,7 @@ impl Session {
             addr: self.peer_addr.clone(),
             process_id,
             secret_key,
+            tls: self.cancel_tls(),
         }
         .encode())
     }

@@ -152,6 +152,27 @@ impl Session {
     }
 
     fn new_tls(&self, direct: bool) -> Result<Tls, Error> {
+        let now = self.now.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Usage,
+                "the host did not pass the time with the opened connection (needed for TLS)",
+            )
+        })?;
+        let (mut options, host) = self.tls_options(direct)?;
+        options.now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(now));
+        options.client_auth = match &self.tls.key {
+            Some(key) if !self.tls.chain.is_empty() => {
+                Some((self.tls.chain.clone(), key.clone_key()))
+            }
+            _ => None,
+        };
+        let config: Arc<rustls::ClientConfig> = tls::client_config(&options).map_err(tls_error)?;
+        Tls::new(config, &host).map_err(tls_error)
+    }
+
+    /// The TLS options of this connection attempt but the time and the client certificate,
+    /// and the server name to verify: for the session's handshake and its cancel requests.
+    fn tls_options(&self, direct: bool) -> Result<(TlsOptions, String), Error> {
         let info = self
             .info
             .as_ref()
@@ -179,31 +200,38 @@ impl Session {
                 }),
             }
         };
-        let now = self.now.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Usage,
-                "the host did not pass the time with the opened connection (needed for TLS)",
-            )
-        })?;
-        let client_auth = match &self.tls.key {
-            Some(key) if !self.tls.chain.is_empty() => {
-                Some((self.tls.chain.clone(), key.clone_key()))
-            }
-            _ => None,
-        };
         let options = TlsOptions {
             verify,
             roots: self.tls.roots.clone(),
             crls: self.tls.crls.clone(),
-            client_auth,
+            client_auth: None,
             sni: info.tls.sni,
             min_version: version(&info.tls.min_protocol_version, "ssl_min_protocol_version")?,
             max_version: version(&info.tls.max_protocol_version, "ssl_max_protocol_version")?,
             alpn_postgresql: direct,
-            now: UnixTime::since_unix_epoch(std::time::Duration::from_secs(now)),
+            now: UnixTime::since_unix_epoch(std::time::Duration::ZERO),
         };
-        let config: Arc<rustls::ClientConfig> = tls::client_config(&options).map_err(tls_error)?;
-        Tls::new(config, &host.host).map_err(tls_error)
+        Ok((options, host.host.clone()))
+    }
+
+    /// How a cancel request for this session reaches the server: over TLS as the session did
+    /// (libpq 17), with the same verification, or `None` in clear.
+    pub(super) fn cancel_tls(&self) -> Option<crate::cancel::CancelTls> {
+        if !self.is_tls() {
+            return None;
+        }
+        let direct = self.info.as_ref()?.tls.direct;
+        let (options, server_name) = self.tls_options(direct).ok()?;
+        Some(crate::cancel::CancelTls {
+            direct,
+            server_name,
+            verify: options.verify,
+            sni: options.sni,
+            min_version: options.min_version,
+            max_version: options.max_version,
+            roots: options.roots,
+            crls: options.crls,
+        })
     }
 
     /// Bytes from the host, by way of the transport: the plaintext they carry is appended to

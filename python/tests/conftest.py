@@ -7,6 +7,7 @@ source tree, so they check what users get, component included.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import uuid
 
@@ -86,3 +87,25 @@ def table(cluster):  # type: ignore[no-untyped-def]
 
 def is_pypy() -> bool:
     return sys.implementation.name == "pypy"
+
+
+@pytest.fixture
+def listener():  # type: ignore[no-untyped-def]
+    """A listening TCP socket on 127.0.0.1 that records whether anything connected (see
+    `accepted_nothing`): the proof that a refused target was never contacted."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    s.setblocking(False)
+    yield s
+    s.close()
+
+
+def accepted_nothing(sock: socket.socket) -> bool:
+    """Whether no connection reached the `listener`."""
+    try:
+        conn, _ = sock.accept()
+    except BlockingIOError:
+        return True
+    conn.close()
+    return False

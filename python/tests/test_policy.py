@@ -5,28 +5,9 @@ import socket
 import tempfile
 
 import pytest
+from conftest import accepted_nothing
 
 import wasmpg
-
-
-@pytest.fixture
-def listener():
-    """A real listening TCP socket on 127.0.0.1 that records whether anything connected."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    s.setblocking(False)
-    yield s
-    s.close()
-
-
-def accepted_nothing(sock):
-    try:
-        conn, _ = sock.accept()
-    except BlockingIOError:
-        return True
-    conn.close()
-    return False
 
 
 def test_refused_before_any_socket(listener):

@@ -16,6 +16,7 @@ import time
 
 import _pgcluster
 import pytest
+from conftest import accepted_nothing
 
 import wasmpg
 from wasmpg import _session
@@ -160,26 +161,6 @@ def test_encrypted_key_with_its_password(tls_cluster):  # type: ignore[no-untype
         conn.close()
 
 
-@pytest.fixture
-def listener():  # type: ignore[no-untyped-def]
-    """A TCP listener on 127.0.0.1 that records whether anything connected."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    s.listen(4)
-    s.setblocking(False)
-    yield s
-    s.close()
-
-
-def _accepted_nothing(sock: socket.socket) -> bool:
-    try:
-        conn, _ = sock.accept()
-    except BlockingIOError:
-        return True
-    conn.close()
-    return False
-
-
 @pytest.mark.parametrize("password", ["wrong password", None])
 def test_a_key_that_cannot_be_decrypted_fails_before_connecting(  # type: ignore[no-untyped-def]
     tls_cluster, listener, password
@@ -195,7 +176,7 @@ def test_a_key_that_cannot_be_decrypted_fails_before_connecting(  # type: ignore
         wasmpg.connect(conninfo, allow_files=[cert, key], **kwargs)
     assert "sslpassword" in str(e.value), e.value
     assert e.value.kind == "config", e.value
-    assert _accepted_nothing(listener)
+    assert accepted_nothing(listener)
 
 
 def test_a_key_others_may_read_is_refused(tls_cluster, tmp_path):  # type: ignore[no-untyped-def]

@@ -192,6 +192,14 @@ fn conninfo(host: &str, extra: &str) -> String {
     )
 }
 
+/// `conninfo` with sslmode=verify-full against `ca`.
+fn verify_full(host: &str, ca: &Path) -> String {
+    conninfo(
+        host,
+        &format!("sslmode=verify-full sslrootcert={}", ca.display()),
+    )
+}
+
 /// Whether the server sees this session encrypted (pg_stat_ssl).
 fn encrypted(client: &mut wasmpg::Client) -> bool {
     client
@@ -208,10 +216,7 @@ fn verify_full_succeeds_and_the_server_sees_tls() {
     let p = pki();
     let driver = tls_driver(&[&p.ca]);
     let mut client = driver
-        .connect(&conninfo(
-            "localhost",
-            &format!("sslmode=verify-full sslrootcert={}", p.ca.display()),
-        ))
+        .connect(&verify_full("localhost", &p.ca))
         .unwrap_or_else(|e| panic!("verify-full: {e}"));
     let row = client
         .query_one(
@@ -248,10 +253,7 @@ fn a_name_not_in_the_certificate_fails_with_both_names() {
     let p = pki();
     let driver = tls_driver(&[&p.ca]);
     let err = expect_err(
-        driver.connect(&conninfo(
-            "127.0.0.1",
-            &format!("sslmode=verify-full sslrootcert={}", p.ca.display()),
-        )),
+        driver.connect(&verify_full("127.0.0.1", &p.ca)),
         "127.0.0.1 against a certificate for localhost",
     );
     let message = err.to_string();
@@ -276,10 +278,7 @@ fn a_wrong_ca_is_an_unknown_issuer() {
     let p = pki();
     let driver = tls_driver(&[&p.other_ca]);
     let err = expect_err(
-        driver.connect(&conninfo(
-            "localhost",
-            &format!("sslmode=verify-full sslrootcert={}", p.other_ca.display()),
-        )),
+        driver.connect(&verify_full("localhost", &p.other_ca)),
         "a CA that did not issue the server's certificate",
     );
     assert!(err.to_string().contains("unknown issuer"), "{err}");
@@ -303,10 +302,7 @@ fn a_root_file_outside_the_policy_is_denied() {
     let p = pki();
     let driver = tls_driver(&[]);
     let err = expect_err(
-        driver.connect(&conninfo(
-            "localhost",
-            &format!("sslmode=verify-full sslrootcert={}", p.ca.display()),
-        )),
+        driver.connect(&verify_full("localhost", &p.ca)),
         "a root file the policy does not grant",
     );
     assert_eq!(err.kind(), wasmpg::ErrorKind::PolicyDenied, "{err}");

@@ -68,6 +68,42 @@ pub fn client() -> Client {
     connect(&cluster().superuser_conninfo())
 }
 
+/// Runs `pg_sleep(30)` on `client` while another thread waits until the server shows it running
+/// and then cancels it; returns the statement's error.
+pub fn cancel_a_sleep(client: &mut wasmpg::Client) -> wasmpg::Error {
+    let token = client
+        .cancel_token()
+        .expect("a connected client has a cancel token");
+    let pid = client.backend_pid();
+    let canceller = std::thread::spawn(move || {
+        wait_until(
+            "pg_sleep to run",
+            std::time::Duration::from_secs(20),
+            || {
+                let state = cluster().psql(&format!(
+                "SELECT state FROM pg_stat_activity WHERE pid = {pid} AND query LIKE '%pg_sleep%'"
+            ));
+                (state == "active").then_some(())
+            },
+        );
+        token.cancel_query()
+    });
+    let started = std::time::Instant::now();
+    let err = expect_err(
+        client.execute("SELECT pg_sleep(30)", &[]),
+        "a cancelled pg_sleep",
+    );
+    canceller
+        .join()
+        .expect("the cancelling thread")
+        .expect("the cancel request is delivered");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "it was not cancelled"
+    );
+    err
+}
+
 /// The error of `result`; panics naming `what` if it succeeded.
 #[track_caller]
 pub fn expect_err<T>(result: Result<T, Error>, what: &str) -> Error {

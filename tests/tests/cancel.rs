@@ -2,41 +2,7 @@
 //! the statement it runs, from another thread, over a new connection the guest drives (TCP and
 //! Unix socket), and the session stays usable.
 
-use std::time::Duration;
-
 use wasmpg_tests::*;
-
-/// Runs `pg_sleep(30)` on `client` while another thread waits until the server shows it running
-/// and then cancels it; returns the statement's error.
-fn cancel_a_sleep(client: &mut wasmpg::Client) -> wasmpg::Error {
-    let token = client
-        .cancel_token()
-        .expect("a connected client has a cancel token");
-    let pid = client.backend_pid();
-    let canceller = std::thread::spawn(move || {
-        wait_until("pg_sleep to run", Duration::from_secs(20), || {
-            let state = cluster().psql(&format!(
-                "SELECT state FROM pg_stat_activity WHERE pid = {pid} AND query LIKE '%pg_sleep%'"
-            ));
-            (state == "active").then_some(())
-        });
-        token.cancel_query()
-    });
-    let started = std::time::Instant::now();
-    let err = expect_err(
-        client.execute("SELECT pg_sleep(30)", &[]),
-        "a cancelled pg_sleep",
-    );
-    canceller
-        .join()
-        .expect("the cancelling thread")
-        .expect("the cancel request is delivered");
-    assert!(
-        started.elapsed() < Duration::from_secs(25),
-        "it was not cancelled"
-    );
-    err
-}
 
 #[test]
 fn a_running_statement_is_cancelled_server_side_over_tcp() {

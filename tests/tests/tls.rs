@@ -948,29 +948,7 @@ fn a_cancel_request_goes_over_tls_like_its_session() {
             &format!("sslmode=verify-full sslrootcert={}", p.ca.display()),
         ))
         .unwrap();
-    let token = client.cancel_token().unwrap();
-    let pid = client.backend_pid();
-    let canceller = std::thread::spawn(move || {
-        wait_until(
-            "pg_sleep to run",
-            std::time::Duration::from_secs(20),
-            || {
-                let state = cluster().psql(&format!(
-                    "SELECT state FROM pg_stat_activity WHERE pid = {pid} AND query LIKE '%pg_sleep%'"
-                ));
-                (state == "active").then_some(())
-            },
-        );
-        token.cancel_query()
-    });
-    let err = expect_err(
-        client.execute("SELECT pg_sleep(30)", &[]),
-        "a cancelled sleep",
-    );
-    canceller
-        .join()
-        .unwrap()
-        .unwrap_or_else(|e| panic!("the cancel request over TLS: {e}"));
+    let err = cancel_a_sleep(&mut client);
     assert_eq!(err.code(), Some("57014"), "{err}");
     let n: i32 = client.query_one("SELECT 7", &[]).unwrap().get(0);
     assert_eq!(n, 7);

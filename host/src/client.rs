@@ -118,7 +118,7 @@ impl ToStatement for Statement {
 
 /// A connection to PostgreSQL through the sandboxed driver.
 pub struct Client {
-    conn: Connection,
+    pub(crate) conn: Connection,
     statements: u64,
     /// For cancel tokens: they open a fresh instance of the same compiled component.
     driver: Driver,
@@ -337,6 +337,14 @@ impl Client {
     /// Whether a transaction block is open.
     pub fn in_transaction(&self) -> bool {
         !matches!(self.conn.tx_status, Some(TxStatus::Idle) | None)
+    }
+
+    /// The notifications this session received (LISTEN/NOTIFY), with iterators that wait for
+    /// more while no request runs: `iter()` never waits, `timeout_iter(d)` waits up to `d` for
+    /// each, `blocking_iter()` as long as it takes. Notifications that arrive with a request's
+    /// results are queued as well.
+    pub fn notifications(&mut self) -> crate::notifications::Notifications<'_> {
+        crate::notifications::Notifications::new(self)
     }
 
     /// Notices the server sent since the last call.

@@ -36,6 +36,10 @@ pub(crate) struct Connection {
     pub(crate) parameters: HashMap<String, String>,
     pub(crate) tx_status: Option<TxStatus>,
     pub(crate) notices: Vec<DbError>,
+    /// Notifications received and not yet taken (`Client::notifications`).
+    pub(crate) notifications: std::collections::VecDeque<crate::notifications::Notification>,
+    /// Notifications dropped because the queue was full.
+    pub(crate) notifications_dropped: u64,
     /// The password callback of `Driver::connect_with_password`, while connecting.
     password: Option<PasswordCallback>,
 }
@@ -60,6 +64,8 @@ impl Connection {
             parameters: HashMap::new(),
             tx_status: None,
             notices: Vec::new(),
+            notifications: std::collections::VecDeque::new(),
+            notifications_dropped: 0,
             password: None,
         }
     }
@@ -304,7 +310,15 @@ impl Connection {
                     self.notices.push(*n);
                 }
             }
-            Event::Notification | Event::CancelToken(_) | Event::Conninfo { .. } => {}
+            Event::Notification(n) => {
+                // Bounded: past the limit the oldest is dropped, and counted.
+                if self.notifications.len() >= crate::notifications::MAX_QUEUED {
+                    self.notifications.pop_front();
+                    self.notifications_dropped += 1;
+                }
+                self.notifications.push_back(n);
+            }
+            Event::CancelToken(_) | Event::Conninfo { .. } => {}
             Event::Parameter { name, value } => {
                 self.parameters.insert(name, value);
             }
@@ -381,6 +395,57 @@ impl Connection {
                 self.in_flight("cannot read from the server"),
                 e.into(),
             )),
+        }
+    }
+
+    /// While no request runs: waits up to `timeout` for the server to send something (a
+    /// notification, a notice, a parameter change, or the error that ends the session), hands
+    /// it to the guest, and returns whether anything arrived. An error ends the session.
+    pub(crate) fn poll_idle(&mut self, timeout: Duration) -> Result<bool, Error> {
+        if self.closed {
+            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
+        }
+        let Some(socket) = &mut self.socket else {
+            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
+        };
+        // A zero timeout would mean "no timeout" to the socket.
+        let timeout = timeout.max(Duration::from_millis(1));
+        socket.set_read_timeout(Some(timeout)).map_err(|e| {
+            Error::with_cause(ErrorKind::Io, "cannot set the read timeout", e.into())
+        })?;
+        let n = match socket.read(&mut self.read_buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => {
+                self.close_socket();
+                return Err(Error::with_cause(
+                    ErrorKind::Io,
+                    "cannot read from the server",
+                    e.into(),
+                ));
+            }
+        };
+        let step = if n == 0 {
+            self.call(&Request::Eof)?
+        } else {
+            let data = Cow::Borrowed(&self.read_buf[..n]);
+            let result = self.sandbox.call(&Request::Data(data));
+            if result.is_err() {
+                self.close_socket();
+            }
+            result?
+        };
+        let response = self.drive(step, None)?;
+        match response.error {
+            Some(e) => Err(e),
+            None => Ok(true),
         }
     }
 

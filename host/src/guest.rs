@@ -86,7 +86,7 @@ pub(crate) enum Event {
     Prepared(StatementInfo),
     Error(Error),
     Notice(Box<DbError>),
-    Notification,
+    Notification(crate::notifications::Notification),
     Parameter { name: String, value: String },
     Backend { process_id: i32 },
     CancelToken(String),
@@ -202,7 +202,15 @@ fn event_in(event: wire::Event<'_>) -> Event {
         }),
         wire::Event::Error { kind, message, db } => Event::Error(error_in(kind, &message, db)),
         wire::Event::Notice(fields) => Event::Notice(Box::new(db_error_in(fields))),
-        wire::Event::Notification { .. } => Event::Notification,
+        wire::Event::Notification {
+            process_id,
+            channel,
+            payload,
+        } => Event::Notification(crate::notifications::Notification {
+            process_id,
+            channel: channel.into_owned(),
+            payload: payload.into_owned(),
+        }),
         wire::Event::Parameter { name, value } => Event::Parameter {
             name: name.into_owned(),
             value: value.into_owned(),

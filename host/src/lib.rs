@@ -15,6 +15,8 @@
 //! Modules:
 //! - [`client`]: [`Driver`] (engine, compiled component, limits) and [`Client`] (queries).
 //! - [`transaction`]: [`Transaction`] with savepoints.
+//! - [`notifications`]: LISTEN/NOTIFY: [`Client::notifications`], its iterators, and
+//!   [`Notification`](notifications::Notification).
 //! - [`row`]: [`Row`], [`Column`], simple-query messages.
 //! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types, one
 //!   module per type family; chrono, uuid and serde_json behind the default features
@@ -28,8 +30,8 @@
 //! - `results` (private): collects a request's result events into a response.
 //! - `guest` (private): the packed steps the guest returns (docs/abi.md), decoded once into owned
 //!   values and host errors.
-//! - `files` (private): reading a file on a session's behalf (the password file), under the
-//!   policy.
+//! - `files` (private): reading a file on a session's behalf (the password file, TLS
+//!   certificates and keys, the system trust store), under the policy.
 //! - `runtime` (private): the wasmtime sandbox (engine, on-disk compile cache, limits).
 //! - `env` (private): PG* variables and the user's default files, which the guest cannot know.
 
@@ -40,6 +42,7 @@ mod env;
 pub mod error;
 mod files;
 mod guest;
+pub mod notifications;
 pub mod policy;
 mod results;
 pub mod row;

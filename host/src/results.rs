@@ -52,7 +52,7 @@ impl Response {
             Event::Prepared(info) => self.prepared = Some(info),
             Event::Error(e) => self.add_error(e),
             Event::Notice(_)
-            | Event::Notification
+            | Event::Notification(_)
             | Event::Parameter { .. }
             | Event::Backend { .. }
             | Event::CancelToken(_)

@@ -4,6 +4,7 @@ authentication methods."""
 import os
 import socket
 import stat
+import threading
 import time
 
 import pytest
@@ -261,3 +262,47 @@ def test_password_callback(cluster, tmp_path, monkeypatch):
     assert e.value.sqlstate == "28P01"
     with pytest.raises(wasmpg.InterfaceError, match="str or None"):
         wasmpg.connect(cluster.dsn("scram_user"), password_callback=lambda info: 42)
+
+
+def test_notifications_generator(cluster):
+    """``notifications()``: what came with results first, then what arrives while idle;
+    ``stop_after`` and ``timeout`` end it; the server ending the session raises its error."""
+    listener = wasmpg.connect(cluster.dsn(), autocommit=True)
+    sender = wasmpg.connect(cluster.dsn(), autocommit=True)
+    try:
+        cur = listener.cursor()
+        cur.execute("LISTEN wasmpg_gen")
+        scur = sender.cursor()
+        scur.execute("SELECT pg_backend_pid()")
+        sender_pid = scur.fetchone()[0]
+        scur.execute("NOTIFY wasmpg_gen, 'early'")
+        time.sleep(0.2)
+        cur.execute("SELECT 1")  # the notification arrives with this result
+        assert [n.payload for n in listener.notifications(timeout=0)] == ["early"]
+        assert listener.notifies == []  # taken
+        # While idle: another thread notifies after a while.
+        timer = threading.Timer(0.3, lambda: scur.execute("NOTIFY wasmpg_gen, 'late'"))
+        timer.start()
+        got = list(listener.notifications(timeout=10, stop_after=1))
+        timer.join()
+        assert got == [wasmpg.Notify(sender_pid, "wasmpg_gen", "late")]
+        # Nothing more: the timeout ends it.
+        started = time.monotonic()
+        assert list(listener.notifications(timeout=0.3)) == []
+        assert 0.25 < time.monotonic() - started < 5
+        # The connection still works.
+        cur.execute("SELECT 2")
+        assert cur.fetchone() == (2,)
+        # The server ends the session while it waits: its error.
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+        kill = threading.Timer(0.3, scur.execute, ("SELECT pg_terminate_backend(%s)", (pid,)))
+        kill.start()
+        with pytest.raises(wasmpg.OperationalError) as e:
+            list(listener.notifications(timeout=10))
+        kill.join()
+        assert e.value.sqlstate == "57P01"
+        assert listener.closed
+    finally:
+        listener.close()
+        sender.close()

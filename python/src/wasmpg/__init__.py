@@ -53,7 +53,7 @@ from ._dbapi import (
     TimestampFromTicks,
 )
 from ._session import Session
-from .connection import Connection
+from .connection import Connection, Notify
 from .cursor import Column, Cursor
 from .errors import (
     DatabaseError,
@@ -79,6 +79,7 @@ threadsafety = 2
 paramstyle = "pyformat"
 
 __all__ = [
+    "Notify",
     "connect",
     "Connection",
     "Cursor",

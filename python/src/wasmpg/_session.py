@@ -324,6 +324,27 @@ class Session:
         self._process(self._guarded(self._sb.call, A.req_query(types, params, sql)))
         self._run(sink, stream)
 
+    def poll_idle(self, timeout: Optional[float]) -> bool:
+        """While no request runs: waits up to ``timeout`` seconds (None: as long as it takes)
+        for the server to send something (a notification, a notice, a parameter, or the error
+        that ends the session), hands it to the guest, and returns whether anything came. An
+        error the server sent, or the socket's, is raised; the session is over then."""
+        self._begin(Sink())
+        sink = self._sink
+        try:
+            data = self._io.recv_idle(timeout)
+        except BaseException:
+            self._close_socket()
+            self._action = "c"
+            raise
+        if data is None:
+            return False
+        self._process(self._guarded(self._sb.call, A.req_data(data) if data else A.REQ_EOF))
+        self._run(sink, stream=False)
+        if sink.error is not None:
+            raise sink.error
+        return True
+
     def resume(self, sink: Sink) -> None:
         """Continues a streamed request until the sink has rows again, or it completes."""
         if self._sink is not sink or not self.busy():

@@ -110,6 +110,27 @@ class Channel:
                 "cannot read from the server: %s" % (e.strerror or e), kind="io"
             ) from None
 
+    def recv_idle(self, timeout: Optional[float]) -> Optional[bytes]:
+        """While no request runs: the next bytes from the server within ``timeout`` seconds
+        (None: wait as long as it takes), b"" at EOF, or None when nothing came."""
+        if self._stash:
+            return self._stash.pop(0)
+        sock = self.sock
+        if sock is None:
+            raise OperationalError("the connection is closed", kind="closed")
+        previous = sock.gettimeout()
+        sock.settimeout(timeout)
+        try:
+            return sock.recv(READ_CHUNK)
+        except socket.timeout:
+            return None
+        except OSError as e:
+            raise OperationalError(
+                "cannot read from the server: %s" % (e.strerror or e), kind="io"
+            ) from None
+        finally:
+            sock.settimeout(previous)
+
     def send(self, data: bytes) -> None:
         sock = self.sock
         if sock is None:

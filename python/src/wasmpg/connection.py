@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional
+import time
+from collections.abc import Iterator
+from typing import Any, Callable, NamedTuple, Optional
 
 from . import errors
 from ._session import Session, Sink
 from .cursor import Cursor
 from .errors import Diagnostic, InterfaceError, ProgrammingError
+
+
+class Notify(NamedTuple):
+    """A LISTEN/NOTIFY notification (psycopg's name and fields)."""
+
+    pid: int
+    channel: str
+    payload: str
+
 
 __all__ = ["Connection"]
 
@@ -79,6 +90,37 @@ class Connection:
     def notifies(self) -> list[tuple[int, str, str]]:
         """LISTEN/NOTIFY notifications received: (backend pid, channel, payload)."""
         return self._session.notifies
+
+    def notifications(
+        self, *, timeout: Optional[float] = None, stop_after: Optional[int] = None
+    ) -> Iterator[Notify]:
+        """Yields LISTEN/NOTIFY notifications as ``Notify(pid, channel, payload)`` (psycopg
+        3.2's ``notifies()``, named so as not to clash with the ``notifies`` list): first those
+        already received (taken from ``notifies``), then those the server sends while the
+        connection waits, idle. Ends after ``timeout`` seconds in all (None: no limit), or once
+        ``stop_after`` were yielded. The server ending the session while it waits raises its
+        error (OperationalError, SQLSTATE 57P01 for a terminated backend)."""
+        if stop_after is not None and stop_after <= 0:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        yielded = 0
+        while True:
+            with self._lock:
+                self._check()
+                queued = self._session.notifies
+                if not queued:
+                    self._end_stream()
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return
+                    self._session.poll_idle(left)
+                    if not queued:
+                        continue
+                pid, channel, payload = queued.pop(0)
+            yield Notify(pid, channel, payload)
+            yielded += 1
+            if stop_after is not None and yielded >= stop_after:
+                return
 
     def add_notice_handler(self, handler: Callable[[Diagnostic], None]) -> None:
         """Calls ``handler(diag)`` for every notice the server sends."""

@@ -281,7 +281,6 @@ impl CancelSession {
 
     /// Starts the handshake with the request queued in it; returns its first flight.
     fn handshake(&mut self) -> Result<Vec<u8>, Error> {
-        let tls_error = |e: tls::TlsError| Error::new(ErrorKind::Tls, e.to_string());
         let Some(settings) = &self.token.tls else {
             return Err(Error::new(ErrorKind::Usage, "no TLS settings"));
         };
@@ -291,10 +290,10 @@ impl CancelSession {
                 "the host did not pass the time with the opened connection (needed for TLS)",
             )
         })?;
-        let config = tls::client_config(&settings.options(now)).map_err(tls_error)?;
-        let mut tls = Tls::new(config, &settings.server_name).map_err(tls_error)?;
-        tls.write(&self.request()).map_err(tls_error)?;
-        tls.feed(&[], &mut Vec::new()).map_err(tls_error)?;
+        let config = tls::client_config(&settings.options(now))?;
+        let mut tls = Tls::new(config, &settings.server_name)?;
+        tls.write(&self.request())?;
+        tls.feed(&[], &mut Vec::new())?;
         let send = tls.take_outgoing();
         self.state = State::Handshake(Box::new(tls));
         Ok(send)
@@ -353,7 +352,7 @@ impl CancelSession {
             },
             State::Handshake(mut tls) => {
                 if let Err(e) = tls.feed(data, &mut Vec::new()) {
-                    return self.fail(Error::new(ErrorKind::Tls, e.to_string()));
+                    return self.fail(e.into());
                 }
                 let send = tls.take_outgoing();
                 self.state = if tls.is_established() {

@@ -120,6 +120,18 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
+/// As the session and the cancel request report it: options that cannot be honoured are
+/// `config` errors, everything else `tls`.
+impl From<TlsError> for crate::error::Error {
+    fn from(e: TlsError) -> Self {
+        let kind = match e {
+            TlsError::Config(_) => crate::error::ErrorKind::Config,
+            _ => crate::error::ErrorKind::Tls,
+        };
+        crate::error::Error::new(kind, e.to_string())
+    }
+}
+
 /// The provider: ring, offering ChaCha20-Poly1305 and AES-128-GCM only (see the module
 /// comment). PostgreSQL servers choose by their own preference, and OpenSSL's order is
 /// AES-256-GCM, ChaCha20-Poly1305, AES-128-GCM: leaving AES-256-GCM out of the offer makes them
@@ -333,7 +345,7 @@ pub fn private_key(
     password: Option<&str>,
 ) -> Result<PrivateKeyDer<'static>, String> {
     use rustls::pki_types::pem::PemObject;
-    if crate::session::looks_like_pem(contents) {
+    if looks_like_pem(contents) {
         const BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
         const END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
         if let Some(start) = find(contents, BEGIN) {
@@ -360,6 +372,11 @@ pub fn private_key(
         return decrypt_pkcs8(contents, password);
     }
     PrivateKeyDer::try_from(contents.to_vec()).map_err(|e| e.to_owned())
+}
+
+/// Whether a file holds PEM (a `-----BEGIN ` line), else it is taken as DER.
+pub fn looks_like_pem(contents: &[u8]) -> bool {
+    find(contents, b"-----BEGIN ").is_some()
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -212,6 +212,19 @@ impl Connection {
         result
     }
 
+    /// Hands the first `n` bytes of the read buffer to the guest (`call` for what was read:
+    /// the buffer cannot be borrowed across `call`'s `&mut self`).
+    fn feed(&mut self, n: usize) -> Result<Step, Error> {
+        let result = self
+            .sandbox
+            .call(&Request::Data(Cow::Borrowed(&self.read_buf[..n])));
+        if result.is_err() {
+            // A trapped instance is discarded: the session cannot continue.
+            self.close_socket();
+        }
+        result
+    }
+
     /// Performs the guest's effects until the request is done or the session closes.
     /// `connect_timeout` is the host's default when an `open` carries none.
     fn drive(
@@ -265,17 +278,7 @@ impl Connection {
                 }
                 Action::Read => match self.read() {
                     Ok(0) => self.call(&Request::Eof)?,
-                    Ok(n) => {
-                        let data = Cow::Borrowed(&self.read_buf[..n]);
-                        let result = self.sandbox.call(&Request::Data(data));
-                        match result {
-                            Ok(step) => step,
-                            Err(e) => {
-                                self.close_socket();
-                                return Err(e);
-                            }
-                        }
-                    }
+                    Ok(n) => self.feed(n)?,
                     Err(e) => {
                         self.close_socket();
                         return Err(e);
@@ -435,12 +438,7 @@ impl Connection {
         let step = if n == 0 {
             self.call(&Request::Eof)?
         } else {
-            let data = Cow::Borrowed(&self.read_buf[..n]);
-            let result = self.sandbox.call(&Request::Data(data));
-            if result.is_err() {
-                self.close_socket();
-            }
-            result?
+            self.feed(n)?
         };
         let response = self.drive(step, None)?;
         match response.error {

@@ -168,13 +168,9 @@ fn encrypt(der: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-fn tls_driver(files: &[&Path]) -> Driver {
-    let c = cluster();
-    let mut policy = Policy::parse_allow(&[
-        format!("127.0.0.1:{}", c.port),
-        format!("localhost:{}", c.port),
-    ])
-    .unwrap();
+/// A driver that may open `targets` and read `files`.
+fn driver_for(targets: &[String], files: &[&Path]) -> Driver {
+    let mut policy = Policy::parse_allow(targets).unwrap();
     for f in files {
         policy = policy.allow_file(*f);
     }
@@ -183,6 +179,15 @@ fn tls_driver(files: &[&Path]) -> Driver {
         ..Config::default()
     })
     .unwrap()
+}
+
+/// A driver for the cluster (by address and by the name its certificate holds).
+fn tls_driver(files: &[&Path]) -> Driver {
+    let port = cluster().port;
+    driver_for(
+        &[format!("127.0.0.1:{port}"), format!("localhost:{port}")],
+        files,
+    )
 }
 
 fn conninfo(host: &str, extra: &str) -> String {
@@ -836,15 +841,7 @@ fn direct_negotiation_through_a_tls_terminating_proxy() {
 }
 
 fn proxy_driver(port: u16, files: &[&Path]) -> Driver {
-    let mut policy = Policy::parse_allow(&[format!("localhost:{port}")]).unwrap();
-    for f in files {
-        policy = policy.allow_file(*f);
-    }
-    Driver::with_config(Config {
-        policy: Some(policy),
-        ..Config::default()
-    })
-    .unwrap()
+    driver_for(&[format!("localhost:{port}")], files)
 }
 
 #[test]

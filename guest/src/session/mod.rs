@@ -31,8 +31,6 @@ mod auth;
 mod requests;
 mod target;
 mod tls_files;
-
-pub(crate) use tls_files::looks_like_pem;
 mod transport;
 
 /// Session limits and behaviour, from the host.

@@ -190,38 +190,32 @@ impl Session {
                 )))
             }
         };
+        // Certificates: PEM (or one DER certificate), at least one.
+        let certificates = || {
+            let certs = pem_or_der::<CertificateDer<'static>>(contents)
+                .map_err(|e| config(format!("could not read {} \"{path}\": {e}", file.what())))?;
+            if certs.is_empty() {
+                return Err(config(format!(
+                    "the {} \"{path}\" holds no certificate",
+                    file.what()
+                )));
+            }
+            Ok(certs)
+        };
         match file {
             TlsFile::RootCert => {
-                let roots = certificates(contents).map_err(|e| {
-                    config(format!(
-                        "could not read root certificate file \"{path}\": {e}"
-                    ))
-                })?;
-                if roots.is_empty() {
-                    return Err(config(format!(
-                        "the root certificate file \"{path}\" holds no certificate"
-                    )));
-                }
-                self.tls.roots = roots;
+                self.tls.roots = certificates()?;
                 self.tls_files.insert(0, TlsFile::Crl);
             }
             TlsFile::Crl => {
-                self.tls.crls = revocation_lists(contents).map_err(|e| {
+                self.tls.crls = pem_or_der(contents).map_err(|e| {
                     config(format!(
                         "could not load SSL certificate revocation list file \"{path}\": {e}"
                     ))
                 })?;
             }
             TlsFile::Cert => {
-                let chain = certificates(contents).map_err(|e| {
-                    config(format!("could not read certificate file \"{path}\": {e}"))
-                })?;
-                if chain.is_empty() {
-                    return Err(config(format!(
-                        "the certificate file \"{path}\" holds no certificate"
-                    )));
-                }
-                self.tls.chain = chain;
+                self.tls.chain = certificates()?;
                 self.tls_files.insert(0, TlsFile::Key);
             }
             TlsFile::Key => {
@@ -258,26 +252,13 @@ impl Session {
     }
 }
 
-/// PEM certificates (DER when the file holds no PEM: a single certificate).
-fn certificates(contents: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    if !looks_like_pem(contents) {
-        return Ok(vec![CertificateDer::from(contents.to_vec())]);
+/// The items of a PEM file (certificates, revocation lists), or the file as one DER item when
+/// it holds no PEM.
+fn pem_or_der<T: PemObject + From<Vec<u8>>>(contents: &[u8]) -> Result<Vec<T>, String> {
+    if !crate::tls::looks_like_pem(contents) {
+        return Ok(vec![T::from(contents.to_vec())]);
     }
-    CertificateDer::pem_slice_iter(contents)
+    T::pem_slice_iter(contents)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{e:?}"))
-}
-
-/// PEM revocation lists (DER when the file holds no PEM).
-fn revocation_lists(contents: &[u8]) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
-    if !looks_like_pem(contents) {
-        return Ok(vec![CertificateRevocationListDer::from(contents.to_vec())]);
-    }
-    CertificateRevocationListDer::pem_slice_iter(contents)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{e:?}"))
-}
-
-pub(crate) fn looks_like_pem(contents: &[u8]) -> bool {
-    contents.windows(11).any(|w| w == b"-----BEGIN ")
 }

@@ -23,14 +23,6 @@ pub(super) enum Transport {
     Tls(Box<Tls>),
 }
 
-fn tls_error(e: tls::TlsError) -> Error {
-    let kind = match e {
-        tls::TlsError::Config(_) => ErrorKind::Config,
-        _ => ErrorKind::Tls,
-    };
-    Error::new(kind, e.to_string())
-}
-
 impl Session {
     /// Whether the session's bytes go through TLS now.
     pub(super) fn is_tls(&self) -> bool {
@@ -145,8 +137,8 @@ impl Session {
     /// queued behind it.
     fn start_tls(&mut self, startup: &[u8], direct: bool) -> Result<(), Error> {
         let mut tls = self.new_tls(direct)?;
-        tls.write(startup).map_err(tls_error)?;
-        tls.feed(&[], &mut Vec::new()).map_err(tls_error)?;
+        tls.write(startup)?;
+        tls.feed(&[], &mut Vec::new())?;
         self.transport = Transport::Tls(Box::new(tls));
         Ok(())
     }
@@ -166,8 +158,8 @@ impl Session {
             }
             _ => None,
         };
-        let config: Arc<rustls::ClientConfig> = tls::client_config(&options).map_err(tls_error)?;
-        Tls::new(config, &host).map_err(tls_error)
+        let config: Arc<rustls::ClientConfig> = tls::client_config(&options)?;
+        Ok(Tls::new(config, &host)?)
     }
 
     /// The TLS options of this connection attempt but the time and the client certificate,
@@ -242,7 +234,7 @@ impl Session {
             Transport::Tls(tls) => {
                 let was_established = tls.is_established();
                 let mut plain = Vec::new();
-                tls.feed(data, &mut plain).map_err(tls_error)?;
+                tls.feed(data, &mut plain)?;
                 // Direct negotiation: the server must have chosen ALPN `postgresql` (libpq 17
                 // refuses a server that did not, which may not be PostgreSQL at all).
                 let direct = self.info.as_ref().is_some_and(|i| i.tls.direct);
@@ -307,7 +299,7 @@ impl Session {
         match &mut self.transport {
             Transport::Tls(tls) => {
                 if !plain.is_empty() {
-                    tls.write(&plain).map_err(tls_error)?;
+                    tls.write(&plain)?;
                 }
                 Ok(tls.take_outgoing())
             }

@@ -102,14 +102,14 @@ fn server(
     ServerConnection::new(Arc::new(config)).unwrap()
 }
 
+/// A TLS 1.3 server presenting `leaf`, asking no client certificate, without ALPN.
+fn tls13_server(leaf: (CertificateDer<'static>, PrivateKeyDer<'static>)) -> ServerConnection {
+    server(leaf, None, &[&rustls::version::TLS13], false)
+}
+
 /// A TLS 1.3 server with a certificate for `localhost` from `ca`, valid 2020-2090.
 fn localhost_server(ca: &Ca) -> ServerConnection {
-    server(
-        ca.leaf(&["localhost"], (2020, 2090)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    )
+    tls13_server(ca.leaf(&["localhost"], (2020, 2090)))
 }
 
 /// Runs the handshake and one exchange of application data; the first error either side hit.
@@ -222,12 +222,7 @@ fn a_name_mismatch_names_both_sides_and_verify_ca_accepts_it() {
 #[test]
 fn an_expired_certificate_says_when() {
     let ca = Ca::new("test CA");
-    let mut srv = server(
-        ca.leaf(&["localhost"], (2000, 2001)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
+    let mut srv = tls13_server(ca.leaf(&["localhost"], (2000, 2001)));
     let err = connect_with(Verify::Full, &ca.der(), "localhost", &mut srv).unwrap_err();
     assert!(err.contains("expired at 2001-01-01 00:00:00 UTC"), "{err}");
 }
@@ -235,12 +230,7 @@ fn an_expired_certificate_says_when() {
 #[test]
 fn the_validation_time_is_the_one_passed_in() {
     let ca = Ca::new("test CA");
-    let mut srv = server(
-        ca.leaf(&["localhost"], (2000, 2001)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
+    let mut srv = tls13_server(ca.leaf(&["localhost"], (2000, 2001)));
     let mut opts = options(Verify::Full, vec![ca.der()]);
     opts.now = UnixTime::since_unix_epoch(Duration::from_secs(978_000_000)); // 2000-12-28
     connect(&opts, "localhost", &mut srv).unwrap();
@@ -249,12 +239,7 @@ fn the_validation_time_is_the_one_passed_in() {
 #[test]
 fn require_without_roots_skips_the_chain_but_not_the_key() {
     let ca = Ca::new("test CA");
-    let mut srv = server(
-        ca.leaf(&["elsewhere"], (2000, 2001)),
-        None,
-        &[&rustls::version::TLS13],
-        false,
-    );
+    let mut srv = tls13_server(ca.leaf(&["elsewhere"], (2000, 2001)));
     connect(&options(Verify::None, Vec::new()), "localhost", &mut srv).unwrap();
     let err = client_config(&options(Verify::Full, Vec::new())).unwrap_err();
     assert!(err.to_string().contains("sslrootcert"), "{err}");
@@ -428,7 +413,7 @@ fn a_revoked_server_certificate_is_refused() {
     .unwrap();
     let mut opts = options(Verify::Full, vec![ca.der()]);
     opts.crls = vec![crl.der().clone()];
-    let mut srv = server(leaf, None, &[&rustls::version::TLS13], false);
+    let mut srv = tls13_server(leaf);
     let err = connect(&opts, "localhost", &mut srv).unwrap_err();
     assert!(err.contains("revoked"), "{err}");
 }

@@ -51,7 +51,8 @@ export interface ConnectOptions {
   maxMessageSize?: number;
   /** Bytes of linear memory the guest may use (default 256 MiB). */
   memoryLimit?: number;
-  /** Milliseconds of guest CPU per call; the guest then runs in a Worker that is terminated past it. */
+  /** Milliseconds of guest CPU per call; the guest then runs in a Worker that is terminated past it
+   * (the limit in wall-clock time, then, on Linux, as much again in the Worker's CPU time). */
   cpuLimit?: number;
   /** Milliseconds a read may wait once connected (default: no limit). */
   readTimeout?: number;

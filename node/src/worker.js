@@ -4,6 +4,15 @@
 // worker_threads Worker, the main thread waits for each answer with Atomics.wait bounded by the
 // limit, and terminates the worker when it is exceeded. `call` stays synchronous, as Guest's.
 //
+// The limit is on CPU time where the thread's CPU time can be read (Linux: the worker reports its
+// thread id, read from /proc/thread-self, and the main thread reads /proc/self/task/TID/stat).
+// Reading it costs a file read, too much for every call, so each call first gets `cpuLimit` of
+// wall-clock time (free: Atomics.wait's timeout); a call still running then is terminated once
+// its thread has used `cpuLimit` more of CPU time. A busy machine that keeps the worker off the
+// CPU therefore delays the verdict instead of terminating a guest that was not computing (a CI
+// machine running other tests once did, for a 100 ms limit). Elsewhere the wall-clock deadline
+// decides alone.
+//
 // This file is both the module that exports WorkerGuest and the worker's entry (the worker loads
 // it again with a marker in workerData, and it then imports the plain Guest from ./guest.js).
 //
@@ -15,6 +24,7 @@
 //           follow; main answers each with an ACK), status RESULT or TRAP (the message)
 // A result is encoded with TextEncoder.encodeInto, which never splits a character, so every
 // chunk is valid UTF-8 on its own and is decoded as it arrives.
+import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { Guest, GuestTrap } from './guest.js';
 import { WasmpgError } from './errors.js';
@@ -29,7 +39,14 @@ const TO_MAIN = 1; // incremented by the worker for each message it posts
 const LEN = 2; // bytes of the message in the data buffer
 const TOTAL = 3; // request: its total length; result: 1 while more chunks follow
 const STATUS = 4; // worker -> main: one of the statuses below
+const THREAD = 5; // worker -> main, before READY: its OS thread id (Linux), 0 if unknown
 const CONTROL_SLOTS = 8;
+// /proc's times are in clock ticks of USER_HZ, which Linux fixes at 100 for user space on every
+// architecture (sysconf(_SC_CLK_TCK)).
+const TICK_MS = 10;
+// While a call runs past its wall-clock deadline, the main thread reads the worker's CPU time
+// this often (milliseconds, at most; never more often than the limit).
+const CPU_POLL_MS = 20;
 // A guest call usually answers within microseconds, and waking a thread out of Atomics.wait
 // costs tens of them: each side polls this many times (~15 us) before it sleeps.
 const SPIN = 2000;
@@ -56,6 +73,30 @@ function waitChange(ctl, slot, seen, deadline) {
   }
 }
 
+/** The OS thread id of the calling thread (Linux), 0 where /proc/thread-self is absent. */
+function threadId() {
+  try {
+    const id = Number.parseInt(readFileSync('/proc/thread-self/stat', 'latin1'), 10);
+    return Number.isSafeInteger(id) && id > 0 && id <= 0x7fffffff ? id : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Milliseconds of CPU time (user and system) that thread `tid` of this process has used, or null
+ * if they cannot be read. The fields after the command name (which may hold spaces and
+ * parentheses, hence the last ')') are: state, ppid, ... utime (12th), stime (13th). */
+function threadCpuMs(tid) {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * TICK_MS : null;
+  } catch {
+    return null;
+  }
+}
+
 function post(ctl, slot) {
   Atomics.add(ctl, slot, 1);
   Atomics.notify(ctl, slot);
@@ -64,7 +105,7 @@ function post(ctl, slot) {
 // ---------------------------------------------------------------------------------------------
 // The worker side
 
-function serve({ control, data, memoryLimit }) {
+function serve({ control, data, memoryLimit, stallMs }) {
   const ctl = new Int32Array(control);
   const buf = new Uint8Array(data);
   const enc = new TextEncoder();
@@ -92,6 +133,7 @@ function serve({ control, data, memoryLimit }) {
     }
   };
 
+  Atomics.store(ctl, THREAD, threadId());
   let guest;
   try {
     guest = new Guest({ memoryLimit });
@@ -121,6 +163,8 @@ function serve({ control, data, memoryLimit }) {
         len = Atomics.load(ctl, LEN);
       }
     }
+    // For tests: a call that takes long without computing (a thread kept off the CPU).
+    if (stallMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stallMs);
     let result;
     try {
       result = guest.call(request);
@@ -140,10 +184,12 @@ if (!isMainThread && workerData && workerData[MARK] === true) serve(workerData);
 /** A guest instance in its own Worker, with a bound on the time of each call. */
 export class WorkerGuest {
   /**
-   * @param {{ memoryLimit?: number, cpuLimit: number, bufferBytes?: number, defer?: boolean }} options
-   *   cpuLimit: milliseconds each call may take (wall-clock, hand-off included) before the worker
-   *   is terminated; bufferBytes: size of the shared data buffer (default 1 MiB; for tests);
-   *   defer: return before the worker is ready (WorkerGuest.create() then waits for it).
+   * @param {{ memoryLimit?: number, cpuLimit: number, bufferBytes?: number, defer?: boolean, stallMs?: number }} options
+   *   cpuLimit: milliseconds each call may take before the worker is terminated: wall-clock time
+   *   (hand-off included), then as much CPU time of the worker's thread where it can be read
+   *   (Linux; see the top of this file); bufferBytes: size of the shared data buffer (default 1 MiB; for tests);
+   *   defer: return before the worker is ready (WorkerGuest.create() then waits for it);
+   *   stallMs: the worker sleeps that long before each call (for tests).
    */
   constructor(options) {
     const { memoryLimit, cpuLimit } = options ?? {};
@@ -161,8 +207,12 @@ export class WorkerGuest {
     this._buf = new Uint8Array(data);
     this._seen = 0;
     this._dec = new TextDecoder();
+    /** The worker's OS thread id (Linux), 0 if unknown; set when it is ready. */
+    this._tid = 0;
+    /** The worker's CPU time (ms) when the running call passed its wall-clock deadline. */
+    this._cpuFrom = /** @type {number | null} */ (null);
     const worker = new Worker(new URL(import.meta.url), {
-      workerData: { [MARK]: true, control, data, memoryLimit },
+      workerData: { [MARK]: true, control, data, memoryLimit, stallMs: options.stallMs ?? 0 },
       // Not the parent's: under `node -e CODE` or `--input-type=module` those options would
       // make the worker evaluate the parent's code instead of this module.
       execArgv: [],
@@ -222,6 +272,7 @@ export class WorkerGuest {
       throw kind === 'trap' ? new GuestTrap(message, { kind }) : new WasmpgError(message, { kind });
     }
     this.dead = false;
+    this._tid = Atomics.load(this._ctl, THREAD);
   }
 
   /** Waits for the worker's next message; false if the deadline passed first. */
@@ -229,6 +280,25 @@ export class WorkerGuest {
     if (!waitChange(this._ctl, TO_MAIN, this._seen, deadline)) return false;
     this._seen = Atomics.load(this._ctl, TO_MAIN);
     return true;
+  }
+
+  /** A call's wait: `deadline` in wall-clock time, then (where the worker's CPU time can be read)
+   * until the worker has used `cpuLimit` of CPU time since the call passed its deadline. False if
+   * it did first. */
+  _awaitCall(deadline) {
+    if (this._await(deadline)) return true;
+    const tid = this._tid;
+    if (tid === 0) return false;
+    if (this._cpuFrom === null) this._cpuFrom = threadCpuMs(tid);
+    const from = this._cpuFrom;
+    if (from === null) return false;
+    const poll = Math.max(1, Math.min(CPU_POLL_MS, this.cpuLimit));
+    for (;;) {
+      if (this._await(performance.now() + poll)) return true;
+      const now = threadCpuMs(tid);
+      // The thread is gone (the worker exited) or its time unreadable: the answer will not come.
+      if (now === null || now - from >= this.cpuLimit) return this._await(performance.now());
+    }
   }
 
   /** Posts one message (this chunk's length, the total) to the worker. */
@@ -249,7 +319,7 @@ export class WorkerGuest {
       text += len === 0 ? '' : this._dec.decode(this._buf.subarray(0, len));
       if (Atomics.load(ctl, TOTAL) === 0) return text;
       this._post(0, 0);
-      if (!this._await(deadline)) return null;
+      if (!this._awaitCall(deadline)) return null;
     }
   }
 
@@ -271,6 +341,7 @@ export class WorkerGuest {
   call(request) {
     if (this.dead) throw new GuestTrap('the guest instance was discarded after a trap', { kind: 'trap' });
     const deadline = performance.now() + this.cpuLimit;
+    this._cpuFrom = null;
     const buf = this._buf;
     const total = request.length;
     let text = null;
@@ -281,7 +352,7 @@ export class WorkerGuest {
       buf.set(n === total ? request : request.subarray(at, at + n));
       at += n;
       this._post(n, total);
-      if (!this._await(deadline)) break;
+      if (!this._awaitCall(deadline)) break;
       const status = Atomics.load(this._ctl, STATUS);
       if (status === ACK && at < total) continue;
       if (status === RESULT || status === TRAP) {

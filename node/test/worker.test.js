@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Guest, GuestTrap } from '../src/guest.js';
 import { WorkerGuest } from '../src/worker.js';
 import * as A from '../src/abi.js';
@@ -253,4 +254,30 @@ test('cpuLimit must be a positive finite number', async () => {
     await assert.rejects(connect('host=127.0.0.1 port=1 user=u dbname=d', { cpuLimit: bad }), (e) => e instanceof WasmpgError && e.kind === 'config');
   }
   assert.throws(() => new WorkerGuest({ cpuLimit: 100, memoryLimit: 1000 }), RangeError);
+});
+
+test('a call that is slow without computing is not terminated where CPU time can be read', (t) => {
+  let linux = true;
+  try {
+    readFileSync('/proc/thread-self/stat');
+  } catch {
+    linux = false;
+  }
+  // A worker that sleeps 300 ms before each call, under a 30 ms limit: on Linux the call is
+  // waited for (its thread used no CPU time); elsewhere the wall-clock deadline decides.
+  const w = new WorkerGuest({ cpuLimit: 30, stallMs: 300 });
+  try {
+    const t0 = performance.now();
+    if (!linux) {
+      assert.throws(() => w.call(A.reqInit([])), (e) => e instanceof GuestTrap);
+      t.skip('no /proc/thread-self: the limit is wall-clock time');
+      return;
+    }
+    assert.equal(w.call(A.reqInit([])), new Guest().call(A.reqInit([])));
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed >= 290, `answered after ${elapsed} ms, before the stall ended`);
+    assert.equal(w.dead, false);
+  } finally {
+    w.close();
+  }
 });

@@ -1,5 +1,8 @@
 // Types of the npm package `wasmpg` (hand-written; the implementation is plain JavaScript in src/).
 
+/// <reference types="node" />
+import { Readable, Writable } from 'node:stream';
+
 /** A column of a result (node-postgres's FieldDef). */
 export interface FieldDef {
   name: string;
@@ -107,6 +110,20 @@ export declare class DatabaseError extends WasmpgError {
 /** The guest instance trapped (memory or CPU bound, or a bug); only that connection is lost. */
 export declare class GuestTrap extends WasmpgError {}
 
+/** COPY ... FROM STDIN (`Connection.copyFrom`): write the data, then `end()`. 'finish' is emitted
+ * once the server completed the COPY; `destroy(err)` aborts it (nothing is inserted). */
+export interface CopyFromStream extends Writable {
+  /** The COPY's row count, set when the stream finished (null before). */
+  rowCount: number | bigint | null;
+}
+
+/** COPY ... TO STDOUT (`Connection.copyTo`): the output as Buffers, read from the server only as
+ * fast as they are consumed. */
+export interface CopyToStream extends Readable {
+  /** The COPY's row count, set when the stream ended (null before). */
+  rowCount: number | bigint | null;
+}
+
 export declare class Connection {
   readonly processID: number | null;
   readonly parameters: Record<string, string>;
@@ -116,6 +133,10 @@ export declare class Connection {
   query<R = any>(config: QueryConfig): Promise<QueryResult<R> & QueryResult<R>[]>;
   queryMany<R = any>(text: string, rows: unknown[][], options?: { rowMode?: 'object' | 'array' }): Promise<QueryResult<R>>;
   stream<R = any>(text: string | QueryConfig, values?: unknown[], options?: { rowMode?: 'object' | 'array' }): AsyncIterable<R>;
+  /** COPY ... FROM STDIN as a Writable; queued behind the connection's other requests. */
+  copyFrom(sql: string): CopyFromStream;
+  /** COPY ... TO STDOUT as a Readable of Buffers; queued behind the connection's other requests. */
+  copyTo(sql: string): CopyToStream;
   cancel(): Promise<void>;
   end(): Promise<void>;
   on(event: 'notice', listener: (notice: Error & Record<string, string>) => void): this;

@@ -15,6 +15,7 @@
 //! docs/measurements.md).
 
 mod common;
+mod copy;
 mod tls;
 
 #[allow(dead_code)]
@@ -142,6 +143,7 @@ fn main() {
         "run" => run(&args),
         "serve" => serve(&args),
         "mem" => mem_child(&args),
+        "copy" => copy_only(&args),
         other => Err(format!("unknown mode {other:?} (run, serve)").into()),
     };
     if let Err(e) = result {
@@ -493,6 +495,23 @@ fn skip(args: &Args, who: &str) -> bool {
     }
 }
 
+/// The COPY rows alone (`wasmpg-bench copy`).
+fn copy_only(args: &Args) -> R<()> {
+    let _self_pin = pin_self(args);
+    let (_cluster, conninfo) = match &args.conninfo {
+        Some(c) => (None, c.clone()),
+        None => {
+            let (cl, c) = start_cluster(args)?;
+            (Some(cl), c)
+        }
+    };
+    let doc = copy::run(&conninfo, args.reps.min(5))?;
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> R<()> {
     let self_pin = pin_self(args);
     let load_start = loadavg();
@@ -761,6 +780,9 @@ fn run(args: &Args) -> R<()> {
         None => Value::Null,
     };
 
+    // ---- COPY
+    let copy_json = copy::run(&conninfo, args.reps.min(5))?;
+
     // ---- memory
     println!();
     println!("== Memory: host process RSS with N open connections (child process; KiB over the baseline after start-up) ==");
@@ -893,6 +915,7 @@ fn run(args: &Args) -> R<()> {
             "driver_new_ms": driver_new_ms, "sandbox_ms": sandbox_ms,
             "memory": mem_json, "guest_bytes": guest_bytes, "per_conn_kib": per_conn,
             "tls": tls_json,
+            "copy": copy_json,
             "all_targets_met": all_met,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;

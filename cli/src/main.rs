@@ -1,6 +1,8 @@
 //! `wasmpg [CONNINFO] -c SQL [--csv] [--allow HOST:PORT]...`
 //!
-//! Runs SQL through the sandboxed driver and prints the results like psql. With no CONNINFO and
+//! Runs SQL through the sandboxed driver and prints the results like psql: `COPY ... FROM STDIN`
+//! reads the CLI's stdin and `COPY ... TO STDOUT` writes to its stdout, as `psql -c` does. With
+//! no CONNINFO and
 //! no PG* variables it starts a throwaway local cluster (`wasmpg-pgcluster`), runs against it (a
 //! demo when no `-c` is given) and removes it.
 
@@ -17,7 +19,8 @@ const USAGE: &str = "usage: wasmpg [CONNINFO] [-c SQL]... [--csv] [--allow HOST:
 
   CONNINFO           libpq conninfo: 'host=... port=... user=... dbname=...' or postgresql://...
                      Without it (and without PG* variables) a throwaway local cluster is used.
-  -c, --command SQL  SQL to run (repeatable; each may hold several statements)
+  -c, --command SQL  SQL to run (repeatable; each may hold several statements). COPY ... FROM
+                     STDIN reads this program's stdin, COPY ... TO STDOUT writes to its stdout.
       --csv          print results as CSV instead of an aligned table
       --allow ENTRY  allow connecting to HOST:PORT or a socket path; replaces the default
                      allow-list (exactly the conninfo's targets). Repeatable.
@@ -165,7 +168,10 @@ fn run() -> anyhow::Result<ExitCode> {
 }
 
 fn run_one(client: &mut Client, sql: &str, csv: bool, out: &mut impl Write) -> anyhow::Result<()> {
-    let messages = client.simple_query(sql)?;
+    // Results printed so far go out before COPY data does.
+    out.flush()?;
+    let mut stdin = std::io::stdin().lock();
+    let messages = client.simple_query_with_copy(sql, &mut stdin, &mut *out)?;
     let mut table: Option<Table> = None;
     for message in messages {
         match message {

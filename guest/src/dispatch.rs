@@ -171,6 +171,9 @@ impl Dispatcher {
             Request::Execute { params, name } => self.session().execute(&name, &params),
             Request::CloseStatement(name) => self.session().close_statement(&name),
             Request::Terminate => self.session().terminate(),
+            Request::CopyData(data) => self.session().copy_data(&data),
+            Request::CopyDone => self.session().copy_done(),
+            Request::CopyFail(reason) => self.session().copy_fail(&reason),
             Request::CancelToken => match self.session.as_ref().map(Session::cancel_token) {
                 Some(Ok(token)) => {
                     let mut step = self.poll();
@@ -266,6 +269,7 @@ impl Dispatcher {
                 purpose: Cow::Borrowed(purpose),
                 path: Cow::Borrowed(path),
             },
+            Action::CopyIn => wire::Action::CopyIn,
         };
         wire::Step {
             send: Cow::Borrowed(&step.send),
@@ -424,6 +428,19 @@ fn event_out(event: &Event) -> wire::Event<'_> {
             passfile: info.passfile.as_deref().map(Cow::Borrowed),
             sslmode: Cow::Borrowed(info.sslmode.as_str()),
         }),
+        Event::CopyIn { binary, columns } => wire::Event::CopyIn {
+            binary: *binary,
+            columns: *columns,
+        },
+        Event::CopyOut { binary, columns } => wire::Event::CopyOut {
+            binary: *binary,
+            columns: *columns,
+        },
+        Event::CopyData(chunk) => wire::Event::CopyData {
+            text: chunk.text,
+            escaped: chunk.escaped,
+            data: Cow::Borrowed(&chunk.data),
+        },
         // Folded into the `done` action by the caller.
         Event::Ready(_) => wire::Event::EmptyQuery,
     }

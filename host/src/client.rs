@@ -125,7 +125,7 @@ pub struct Client {
 }
 
 /// Parameters in the contract's form: declared types and one row-batch row of values.
-fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>, String), Error> {
+pub(crate) fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>, String), Error> {
     let mut types = Vec::with_capacity(params.len());
     let mut writer = BatchWriter::default();
     let mut value = String::new();
@@ -146,6 +146,26 @@ fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>, String), E
     }
     writer.end_row();
     Ok((types, writer.take().data))
+}
+
+/// A simple query's results as rust-postgres's messages.
+pub(crate) fn simple_messages(response: Response) -> Result<Vec<SimpleQueryMessage>, Error> {
+    let mut messages = Vec::new();
+    for result in response.results {
+        if let Some(columns) = &result.columns {
+            let columns = columns_of(columns);
+            messages.push(SimpleQueryMessage::RowDescription(columns.clone()));
+            for row in simple_rows(&columns, result.batches)? {
+                messages.push(SimpleQueryMessage::Row(row));
+            }
+        }
+        if let Some(complete) = result.complete {
+            messages.push(SimpleQueryMessage::CommandComplete(
+                complete.rows.unwrap_or(0),
+            ));
+        }
+    }
+    Ok(messages)
 }
 
 fn columns_of(columns: &[guest::Column]) -> Arc<[Column]> {
@@ -288,22 +308,7 @@ impl Client {
         let response = self
             .conn
             .request(&Request::SimpleQuery(Cow::Borrowed(sql)))?;
-        let mut messages = Vec::new();
-        for result in response.results {
-            if let Some(columns) = &result.columns {
-                let columns = columns_of(columns);
-                messages.push(SimpleQueryMessage::RowDescription(columns.clone()));
-                for row in simple_rows(&columns, result.batches)? {
-                    messages.push(SimpleQueryMessage::Row(row));
-                }
-            }
-            if let Some(complete) = result.complete {
-                messages.push(SimpleQueryMessage::CommandComplete(
-                    complete.rows.unwrap_or(0),
-                ));
-            }
-        }
-        Ok(messages)
+        simple_messages(response)
     }
 
     /// Runs one or more statements, discarding their results.

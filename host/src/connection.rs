@@ -19,6 +19,42 @@ use crate::socket::Socket;
 /// Bytes a row batch grows to before the guest hands it over.
 const BATCH_BYTES: u32 = 256 << 10;
 
+/// Where [`Connection::drive_until`] hands control back before the request is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The request is done (ReadyForQuery), or the session ended.
+    Done,
+    /// COPY FROM STDIN: the server waits for data (send `CopyData`, then `CopyDone`/`CopyFail`).
+    CopyIn,
+    /// COPY TO STDOUT data (or, when streaming rows, row batches) wait in the [`Copy`]
+    /// (go on with [`Connection::resume`]).
+    CopyData,
+}
+
+/// The host side of a request whose results the caller takes as they come: COPY data, or
+/// (with `stream_rows`) row batches.
+#[derive(Debug, Default)]
+pub(crate) struct Copy {
+    /// COPY TO STDOUT data received and not yet taken, in order.
+    pub(crate) data: std::collections::VecDeque<Vec<u8>>,
+    /// A COPY FROM STDIN began during the request.
+    pub(crate) copy_in: bool,
+    /// A COPY TO STDOUT began during the request.
+    pub(crate) copy_out: bool,
+    /// Row batches go to `batches` instead of the response (`Client::query_raw`).
+    pub(crate) stream_rows: bool,
+    /// The columns of the result being streamed.
+    pub(crate) columns: Option<Vec<crate::guest::Column>>,
+    /// Row batches received and not yet taken.
+    pub(crate) batches: std::collections::VecDeque<crate::guest::RowBatch>,
+}
+
+impl Copy {
+    fn has_data(&self) -> bool {
+        !self.data.is_empty() || !self.batches.is_empty()
+    }
+}
+
 /// A connected session: the sandboxed guest and the socket.
 pub(crate) struct Connection {
     sandbox: Sandbox,
@@ -203,6 +239,91 @@ impl Connection {
         }
     }
 
+    /// Sends a request that may run a COPY and drives it until it is done or the COPY needs
+    /// the caller (data to send, data received). The request stays in flight until `Done`.
+    pub(crate) fn request_copy(
+        &mut self,
+        request: &Request<'_>,
+        response: &mut Response,
+        copy: &mut Copy,
+    ) -> Result<Stop, Error> {
+        if self.closed {
+            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
+        }
+        let step = self.call(request)?;
+        self.in_request = true;
+        self.drive_copy(step, response, copy)
+    }
+
+    /// Goes on with a request that stopped for COPY TO STDOUT data (reads from the server).
+    pub(crate) fn resume(
+        &mut self,
+        response: &mut Response,
+        copy: &mut Copy,
+    ) -> Result<Stop, Error> {
+        let step = Step {
+            send: Vec::new(),
+            action: Action::Read,
+            events: Vec::new(),
+        };
+        self.drive_copy(step, response, copy)
+    }
+
+    /// Sends COPY FROM STDIN data (or its end) while the request is stopped at `CopyIn`.
+    /// Whatever the server sent meanwhile is handed to the guest first, without waiting, so
+    /// an error that ended the COPY (a bad row) stops the sending at once.
+    pub(crate) fn copy_send(
+        &mut self,
+        request: &Request<'_>,
+        response: &mut Response,
+        copy: &mut Copy,
+    ) -> Result<Stop, Error> {
+        if self.closed {
+            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
+        }
+        if let Some(n) = self.read_ready()? {
+            let step = if n == 0 {
+                self.call(&Request::Eof)?
+            } else {
+                self.feed(n)?
+            };
+            match self.drive_copy(step, response, copy)? {
+                Stop::CopyIn => {}
+                stop => return Ok(stop),
+            }
+        }
+        let step = self.call(request)?;
+        self.drive_copy(step, response, copy)
+    }
+
+    fn drive_copy(
+        &mut self,
+        step: Step,
+        response: &mut Response,
+        copy: &mut Copy,
+    ) -> Result<Stop, Error> {
+        let stop = self.drive_until(step, None, response, Some(copy));
+        if !matches!(stop, Ok(Stop::CopyIn | Stop::CopyData)) {
+            self.in_request = false;
+        }
+        stop
+    }
+
+    /// What the server has sent, without waiting: `None` when nothing is there.
+    fn read_ready(&mut self) -> Result<Option<usize>, Error> {
+        let Some(socket) = &mut self.socket else {
+            return Err(Error::new(ErrorKind::Closed, "no connection to read from"));
+        };
+        match socket.read_nonblocking(&mut self.read_buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let message = self.in_flight("cannot read from the server");
+                self.close_socket();
+                Err(Error::with_cause(ErrorKind::Io, message, e.into()))
+            }
+        }
+    }
+
     fn call(&mut self, request: &Request<'_>) -> Result<Step, Error> {
         let result = self.sandbox.call(request);
         if result.is_err() {
@@ -227,28 +348,70 @@ impl Connection {
 
     /// Performs the guest's effects until the request is done or the session closes.
     /// `connect_timeout` is the host's default when an `open` carries none.
-    fn drive(
+    fn drive(&mut self, step: Step, connect_timeout: Option<Duration>) -> Result<Response, Error> {
+        let mut response = Response::default();
+        self.drive_until(step, connect_timeout, &mut response, None)?;
+        Ok(response)
+    }
+
+    /// Performs the guest's effects until the request is done or the session closes, or, with
+    /// `copy`, until a COPY needs the caller. Without `copy` (a request that did not expect a
+    /// COPY), COPY FROM STDIN is aborted and COPY TO STDOUT's data is dropped, each with a
+    /// usage error saying what to use instead.
+    fn drive_until(
         &mut self,
         mut step: Step,
         connect_timeout: Option<Duration>,
-    ) -> Result<Response, Error> {
-        let mut response = Response::default();
+        response: &mut Response,
+        mut copy: Option<&mut Copy>,
+    ) -> Result<Stop, Error> {
         loop {
             self.send(&step.send)?;
             for event in std::mem::take(&mut step.events) {
-                self.event(event, &mut response);
+                match (event, copy.as_deref_mut()) {
+                    (Event::CopyIn, Some(copy)) => copy.copy_in = true,
+                    (Event::CopyOut, Some(copy)) => copy.copy_out = true,
+                    (Event::CopyData(data), Some(copy)) => copy.data.push_back(data),
+                    (Event::Columns(columns), Some(copy)) if copy.stream_rows => {
+                        copy.columns.get_or_insert(columns);
+                    }
+                    (Event::Rows(batch), Some(copy)) if copy.stream_rows => {
+                        copy.batches.push_back(batch)
+                    }
+                    (Event::CopyOut, None) => response.add_error(Error::new(
+                        ErrorKind::Usage,
+                        "COPY TO STDOUT runs through Client::copy_out (or \
+                         simple_query_with_copy); its data was discarded",
+                    )),
+                    (Event::CopyData(_), None) => {}
+                    (event, _) => self.event(event, response),
+                }
             }
             step = match step.action {
                 Action::Done(status) => {
                     self.tx_status = Some(status);
-                    return Ok(response);
+                    return Ok(Stop::Done);
                 }
                 Action::Close => {
                     self.close_socket();
                     if !self.cancelling {
                         response.add_error(Error::new(ErrorKind::Closed, "the session ended"));
                     }
-                    return Ok(response);
+                    return Ok(Stop::Done);
+                }
+                Action::CopyIn if copy.is_some() => return Ok(Stop::CopyIn),
+                Action::CopyIn => {
+                    response.add_error(Error::new(
+                        ErrorKind::Usage,
+                        "COPY FROM STDIN runs through Client::copy_in (or \
+                         simple_query_with_copy)",
+                    ));
+                    self.call(&Request::CopyFail(Cow::Borrowed(
+                        "COPY FROM STDIN was run through an API that sends no COPY data",
+                    )))?
+                }
+                Action::Read if copy.as_ref().is_some_and(|c| c.has_data()) => {
+                    return Ok(Stop::CopyData)
                 }
                 Action::Open {
                     target,

@@ -206,6 +206,17 @@ impl Error {
         }))
     }
 
+    /// The same error again (a COPY reports the error that ended it to every later call); the
+    /// cause, which need not be cloneable, is kept as its text.
+    pub(crate) fn duplicate(&self) -> Error {
+        Error(Box::new(Inner {
+            kind: self.0.kind,
+            message: self.0.message.clone(),
+            db: self.0.db.clone(),
+            cause: self.0.cause.as_ref().map(|c| c.to_string().into()),
+        }))
+    }
+
     pub(crate) fn with_db(kind: ErrorKind, db: DbError) -> Error {
         Error(Box::new(Inner {
             kind,

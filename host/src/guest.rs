@@ -75,6 +75,8 @@ pub(crate) enum Action {
         purpose: String,
         path: String,
     },
+    /// COPY FROM STDIN: the server waits for the data.
+    CopyIn,
 }
 
 #[derive(Debug)]
@@ -87,10 +89,23 @@ pub(crate) enum Event {
     Error(Error),
     Notice(Box<DbError>),
     Notification(crate::notifications::Notification),
-    Parameter { name: String, value: String },
-    Backend { process_id: i32 },
+    Parameter {
+        name: String,
+        value: String,
+    },
+    Backend {
+        process_id: i32,
+    },
     CancelToken(String),
-    Conninfo { targets: Vec<Target> },
+    Conninfo {
+        targets: Vec<Target>,
+    },
+    /// COPY FROM STDIN began.
+    CopyIn,
+    /// COPY TO STDOUT began.
+    CopyOut,
+    /// COPY TO STDOUT data, as bytes.
+    CopyData(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -109,10 +124,15 @@ pub(crate) fn decode(step: &str) -> Result<Step, Error> {
             format!("the guest returned a malformed step: {e}"),
         )
     })?;
+    let events = step
+        .events
+        .into_iter()
+        .map(event_in)
+        .collect::<Result<_, _>>()?;
     Ok(Step {
         send: step.send.into_owned(),
         action: action_in(step.action),
-        events: step.events.into_iter().map(event_in).collect(),
+        events,
     })
 }
 
@@ -157,7 +177,37 @@ fn action_in(action: wire::Action<'_>) -> Action {
             purpose: purpose.into_owned(),
             path: path.into_owned(),
         },
+        wire::Action::CopyIn => Action::CopyIn,
     }
+}
+
+/// COPY data as bytes: the text itself, or latin-1 characters back to their bytes, once the
+/// escapes are undone.
+fn copy_data_in(
+    text: bool,
+    escaped: bool,
+    data: std::borrow::Cow<'_, str>,
+) -> Result<Vec<u8>, Error> {
+    let malformed = |what: &str| {
+        Error::new(
+            ErrorKind::Trap,
+            format!("the guest returned malformed COPY data: {what}"),
+        )
+    };
+    let data = if escaped {
+        match wasmpg_wire::escape::unescape(&data) {
+            Ok(d) => std::borrow::Cow::Owned(d.into_owned()),
+            Err(_) => return Err(malformed("an invalid escape")),
+        }
+    } else {
+        data
+    };
+    if text {
+        return Ok(data.into_owned().into_bytes());
+    }
+    data.chars()
+        .map(|c| u8::try_from(u32::from(c)).map_err(|_| malformed("a character above U+00FF")))
+        .collect()
 }
 
 fn columns_in(columns: Vec<wire::Column<'_>>) -> Vec<Column> {
@@ -174,8 +224,8 @@ fn columns_in(columns: Vec<wire::Column<'_>>) -> Vec<Column> {
         .collect()
 }
 
-fn event_in(event: wire::Event<'_>) -> Event {
-    match event {
+fn event_in(event: wire::Event<'_>) -> Result<Event, Error> {
+    Ok(match event {
         wire::Event::Columns(columns) => Event::Columns(columns_in(columns)),
         wire::Event::Rows {
             count,
@@ -220,7 +270,14 @@ fn event_in(event: wire::Event<'_>) -> Event {
         wire::Event::Conninfo(info) => Event::Conninfo {
             targets: info.targets.into_iter().map(target_in).collect(),
         },
-    }
+        wire::Event::CopyIn { .. } => Event::CopyIn,
+        wire::Event::CopyOut { .. } => Event::CopyOut,
+        wire::Event::CopyData {
+            text,
+            escaped,
+            data,
+        } => Event::CopyData(copy_data_in(text, escaped, data)?),
+    })
 }
 
 /// The host kind of a contract kind (one to one).

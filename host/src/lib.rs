@@ -15,9 +15,12 @@
 //! Modules:
 //! - [`client`]: [`Driver`] (engine, compiled component, limits) and [`Client`] (queries).
 //! - [`transaction`]: [`Transaction`] with savepoints.
+//! - [`copy`]: COPY: [`Client::copy_in`] ([`CopyInWriter`]), [`Client::copy_out`]
+//!   ([`CopyOutReader`]), [`Client::simple_query_with_copy`] (psql's `-c`).
 //! - [`notifications`]: LISTEN/NOTIFY: [`Client::notifications`], its iterators, and
 //!   [`Notification`](notifications::Notification).
 //! - [`row`]: [`Row`], [`Column`], simple-query messages.
+//! - [`row_iter`]: [`Client::query_raw`]'s [`RowIter`]: rows as they arrive, in bounded memory.
 //! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types, one
 //!   module per type family; chrono, uuid and serde_json behind the default features
 //!   `with-chrono`, `with-uuid`, `with-serde_json`.
@@ -38,6 +41,7 @@
 pub mod client;
 pub mod config;
 mod connection;
+pub mod copy;
 mod env;
 pub mod error;
 mod files;
@@ -46,6 +50,7 @@ pub mod notifications;
 pub mod policy;
 mod results;
 pub mod row;
+pub mod row_iter;
 mod runtime;
 mod socket;
 pub mod statement;
@@ -61,9 +66,11 @@ pub use uuid;
 
 pub use client::{CancelToken, Client, Driver, ToStatement};
 pub use config::{Config, Endpoint, Policy};
+pub use copy::{CopyInWriter, CopyOutReader};
 pub use error::{DbError, Error, ErrorKind};
 pub use guest::PasswordRequest;
 pub use row::{Column, Row, RowIndex, SimpleQueryMessage, SimpleQueryRow};
+pub use row_iter::RowIter;
 pub use statement::Statement;
 pub use transaction::Transaction;
 

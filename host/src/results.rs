@@ -56,7 +56,10 @@ impl Response {
             | Event::Parameter { .. }
             | Event::Backend { .. }
             | Event::CancelToken(_)
-            | Event::Conninfo { .. } => {}
+            | Event::Conninfo { .. }
+            | Event::CopyIn
+            | Event::CopyOut
+            | Event::CopyData(_) => {}
         }
     }
 

@@ -104,6 +104,26 @@ impl Socket {
         }
     }
 
+    /// Reads what is available without waiting: `None` when nothing is (`Some(0)` at end of
+    /// stream).
+    pub(crate) fn read_nonblocking(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.set_nonblocking(true)?;
+        let result = self.read(buf);
+        self.set_nonblocking(false)?;
+        match result {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match &self.stream {
+            Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
     /// The address reached (`ip:port`, `[v6]:port`), for TCP.
     pub(crate) fn peer_addr(&self) -> Option<String> {
         match &self.stream {

@@ -98,6 +98,13 @@ function tagged(tag, bytes) {
 /** Bytes from the server: `d` and the bytes, raw. */
 export const reqData = (chunk) => tagged(0x64, chunk);
 
+/** COPY FROM STDIN data (action `i`): `D` and the bytes, raw. */
+export const reqCopyData = (chunk) => tagged(0x44, chunk);
+/** The end of COPY FROM STDIN's data (CopyDone). */
+export const REQ_COPY_DONE = utf8('F');
+/** Abort COPY FROM STDIN (CopyFail): the server fails it with SQLSTATE 57014 and this reason. */
+export const reqCopyFail = (reason) => utf8('f' + GS + reason);
+
 /** The answer to `f` with the file that was read: `Y` and its bytes, raw (certificates and keys
  * may be DER). */
 export const reqFileBytes = (bytes) => tagged(0x59, bytes);
@@ -268,6 +275,14 @@ function event(rec) {
     case 'T':
       if (n !== 1) throw bad(`a cancel-token event with ${n} fields`);
       return { tag, token: text(f[1], 'token') };
+    case 'G':
+    case 'H':
+      if (n !== 2) throw bad(`a copy ${tag === 'G' ? 'in' : 'out'} event with ${n} fields`);
+      return { tag, binary: flag(f[1], 'binary'), columns: uint(f[2], U16, 'column count') };
+    case 'D':
+      if (n !== 2) throw bad(`a copy data event with ${n} fields`);
+      if (f[1] !== 't' && f[1] !== 'l') throw bad(`unknown copy data encoding ${JSON.stringify(f[1].slice(0, 8))}`);
+      return { tag, encoding: f[1], escaped: flag(f[2], 'escaped'), data: '' };
     case 'I': {
       if (n < 7) throw bad(`a conninfo event with ${n} fields`);
       const k = uint(f[7], n, 'target count');
@@ -318,6 +333,7 @@ function action(rec) {
   switch (tag) {
     case 'r':
     case 'c':
+    case 'i':
       if (n) throw bad(`action ${tag} with fields`);
       return { tag, arg: null };
     case 'd':
@@ -358,7 +374,8 @@ const metaSeen = new Map();
 const CACHEABLE_EVENTS = new Set(['C', 'R', 'K', 'Q']);
 
 /**
- * `send-len ":" send action *(RS event) *(GS batch)`.
+ * `send-len ":" send action *(RS event) *(GS part)`: one part per R (rows) or D (COPY data)
+ * event, in event order.
  * @param {string} step
  * @returns {Step}
  */
@@ -396,10 +413,13 @@ export function decodeStep(step) {
     if (ev.tag === 'R') {
       if (used >= batches.length) throw bad('a rows event without its batch');
       ev.batch = batches[used++];
+    } else if (ev.tag === 'D') {
+      if (used >= batches.length) throw bad('a copy data event without its data');
+      ev.data = batches[used++];
     }
     events.push(ev);
   }
-  if (used !== batches.length) throw bad('a row batch without its rows event');
+  if (used !== batches.length) throw bad('a row batch or copy data part without its event');
   if ((act.tag === 'r' || act.tag === 'd') && meta.length <= 4096 && events.every((e) => CACHEABLE_EVENTS.has(e.tag))) {
     if (metaSeen.size >= 256) metaSeen.clear();
     metaSeen.set(meta, {

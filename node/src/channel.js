@@ -80,6 +80,23 @@ export class Channel {
     this.onData = null;
     /** Called when the server closes the socket while nobody reads. */
     this.onEof = null;
+    /** Resolvers waiting for the socket's write buffer to drain (whenDrained). */
+    this._drainWaiters = [];
+  }
+
+  /** Null when the socket takes more writes now; else a promise that resolves once its write
+   * buffer drained or it closed (COPY FROM STDIN's writes wait for it: memory stays bounded). */
+  whenDrained() {
+    const s = this.socket;
+    if (!s || s.destroyed || !s.writableNeedDrain) return null;
+    return new Promise((resolveP) => {
+      if (this._drainWaiters.length === 0) s.once('drain', () => this._drained());
+      this._drainWaiters.push(resolveP);
+    });
+  }
+
+  _drained() {
+    for (const r of this._drainWaiters.splice(0)) r(undefined);
   }
 
   /** Milliseconds left before the deadline (null: none). */
@@ -156,10 +173,12 @@ export class Channel {
     socket.on('error', (e) => {
       this.error = e;
       this._wake();
+      this._drained();
     });
     socket.on('close', () => {
       this.eof = true;
       this._wake();
+      this._drained();
     });
     return null;
   }
@@ -238,10 +257,11 @@ export class Channel {
     const s = this.socket;
     this.socket = null;
     if (s) {
-      for (const ev of ['data', 'end', 'close', 'error']) s.removeAllListeners(ev);
+      for (const ev of ['data', 'end', 'close', 'error', 'drain']) s.removeAllListeners(ev);
       s.on('error', () => {});
       s.destroy();
     }
     this._wake();
+    this._drained();
   }
 }

@@ -6,6 +6,7 @@ import { Session, Sink } from './session.js';
 import * as A from './abi.js';
 import { converterFor, adaptRows } from './rows.js';
 import { WasmpgError } from './errors.js';
+import { CopyFromStream, CopyToStream } from './copy.js';
 
 /**
  * @typedef {{ command: string | null, rowCount: number | bigint | null, rows: any[],
@@ -283,6 +284,26 @@ export class Connection extends EventEmitter {
         };
       },
     };
+  }
+
+  /**
+   * COPY ... FROM STDIN as a Writable (pg-copy-streams' `from`): Buffers or strings written
+   * to it are the COPY's data; 'finish' comes once the server completed it, and then
+   * `stream.rowCount` is its row count. A server error destroys the stream with it;
+   * `destroy(err)` aborts the COPY (CopyFail). Queued behind the connection's other requests.
+   * @param {string} sql
+   */
+  copyFrom(sql) {
+    return new CopyFromStream(this, sql);
+  }
+
+  /**
+   * COPY ... TO STDOUT as a Readable of Buffers (pg-copy-streams' `to`), read from the socket
+   * only as fast as it is consumed; `stream.rowCount` is set when it ends.
+   * @param {string} sql
+   */
+  copyTo(sql) {
+    return new CopyToStream(this, sql);
   }
 
   /** Cancels the statement running now (a CancelRequest from a fresh guest instance); the

@@ -1,6 +1,7 @@
 // The npm package `wasmpg`: a PostgreSQL driver whose protocol client is the same WebAssembly
 // component the Rust and Python hosts load. Modules:
-//   connection.js  connect() and Connection (query, queryMany, stream, cancel, end)
+//   connection.js  connect() and Connection (query, queryMany, stream, copyFrom, copyTo, cancel, end)
+//   copy.js        COPY FROM STDIN / TO STDOUT as Writable / Readable streams
 //   pool.js        Pool
 //   session.js     the host half of a session: the step loop, sockets, files, cancel requests
 //   channel.js     one socket: connect with the contract's error kinds, reads with backpressure

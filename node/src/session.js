@@ -9,6 +9,8 @@
 //     p need-password      -> the password callback, if any      -> "w" password / "w" (none)
 //     d done(tx status)    -> the request is complete
 //     c close              -> close the socket: the session is over
+//     i copy-in            -> COPY FROM STDIN waits for data: the copy stream's writes ("D"),
+//                             then "F" (done) or "f" reason (abort); any other sink aborts it
 //
 // A request can be streamed: the loop stops as soon as the sink holds rows and resumes when they
 // are consumed, so the socket is read only as fast as rows are used (TCP backpressure bounds
@@ -42,6 +44,20 @@ export class Sink {
   empty() {}
   /** While streaming: true stops reading from the socket. */
   hasRows() {
+    return false;
+  }
+  /** COPY FROM STDIN began (`G`). Only a copy stream (Connection.copyFrom) takes the data;
+   * anywhere else the COPY is aborted (see Session.run) and the request fails. */
+  copyIn(_ev) {
+    this.fail(new WasmpgError('COPY ... FROM STDIN cannot run through query(): use copyFrom(sql), a Writable stream', { kind: 'usage' }));
+  }
+  /** COPY TO STDOUT began (`H`); its data is dropped unless the sink is a copy stream's. */
+  copyOut(_ev) {
+    this.fail(new WasmpgError('COPY ... TO STDOUT cannot run through query(): use copyTo(sql), a Readable stream', { kind: 'usage' }));
+  }
+  copyData(_ev) {}
+  /** True when the request stops at the `i` action to let its owner send the data. */
+  acceptsCopyIn() {
     return false;
   }
   fail(error) {
@@ -235,6 +251,8 @@ export class Session {
     this.guest = options.cpuLimit != null ? /** @type {any} */ (null) : new Guest({ memoryLimit: options.memoryLimit });
     /** Called with the error that ended the session while it was idle. */
     this.onIdleError = (/** @type {Error} */ _e) => {};
+    /** Called when server bytes that arrived during COPY FROM STDIN ended it. */
+    this.onCopyEnded = () => {};
     this.io.onData = (chunk) => this.idleData(chunk);
     this.io.onEof = () => {
       this.idleData(null);
@@ -279,6 +297,7 @@ export class Session {
    * parameter changes are delivered as they come; an error or the end of the stream ends the
    * session now, not at the next request. False when a request is running (it reads them). */
   idleData(chunk) {
+    if (this.action === 'i' && !this.closed) return this.copyInData(chunk);
     if (this.action !== 'd' || this.closed) return false;
     const sink = new Sink();
     this.sink = sink;
@@ -300,6 +319,55 @@ export class Session {
       this.action = 'c';
       this.onIdleError(new WasmpgError('the server sent an unexpected message between requests', { kind: 'protocol' }));
     }
+    return true;
+  }
+
+  /** Server bytes (null: end of stream) that arrive while a COPY FROM STDIN waits for the
+   * client's data: fed to the guest at once, so an error (a bad row, a terminated backend)
+   * ends the copy early; `onCopyEnded` tells the copy stream once the action is no longer `i`. */
+  copyInData(chunk) {
+    try {
+      this.process(this.guarded(chunk === null ? A.REQ_EOF : A.reqData(chunk)));
+    } catch (e) {
+      this.closeSocket();
+      this.action = 'c';
+      this.sink.fail(/** @type {Error} */ (e));
+    }
+    if (this.action === 'c') this.closeSocket();
+    if (this.action !== 'i') this.onCopyEnded();
+    return true;
+  }
+
+  /** Feeds the server bytes that wait in the socket's queue to the guest (while the action is
+   * `i`), and the end of the stream if the socket ended or failed. */
+  pumpCopyIn() {
+    const io = this.io;
+    while (this.action === 'i' && io.queue.length) {
+      const chunk = /** @type {Buffer} */ (io.queue.shift());
+      if (io.queue.length === 0 && io.socket) io.socket.resume();
+      this.process(this.guarded(A.reqData(chunk)));
+    }
+    if (this.action === 'i' && (io.eof || io.error || !io.socket)) this.process(this.guarded(A.REQ_EOF));
+  }
+
+  /**
+   * One copy-in request (`D` data, `F`, `f` reason) while the action is `i`, after the server
+   * bytes that arrived meanwhile. False, and nothing sent, when the server ended the COPY (the
+   * action is no longer `i`; its error is in the sink).
+   * @param {Uint8Array} req
+   */
+  copySend(req) {
+    try {
+      this.pumpCopyIn();
+      if (this.action !== 'i') return false;
+      this.process(this.guarded(req));
+    } catch (e) {
+      this.closeSocket();
+      this.action = 'c';
+      this.sink.fail(/** @type {Error} */ (e));
+      return false;
+    }
+    if (this.action === 'c') this.closeSocket();
     return true;
   }
 
@@ -352,7 +420,13 @@ export class Session {
           return;
         }
         if (stream && sink.hasRows()) return;
-        if (action === 'r') {
+        if (action === 'i') {
+          // COPY FROM STDIN: its stream sends the data; any other request aborts it (the
+          // sink already holds the usage error).
+          if (sink.acceptsCopyIn()) return;
+          sink.copyIn(null);
+          this.process(this.guarded(A.reqCopyFail('COPY FROM STDIN is only supported through copyFrom()')));
+        } else if (action === 'r') {
           let data = this.io.read();
           if (data !== null && !(data instanceof Buffer)) data = await data;
           this.process(this.guarded(data ? A.reqData(data) : A.REQ_EOF));
@@ -417,6 +491,15 @@ export class Session {
             break;
           case 'Q':
             sink.empty();
+            break;
+          case 'D':
+            sink.copyData(ev);
+            break;
+          case 'G':
+            sink.copyIn(ev);
+            break;
+          case 'H':
+            sink.copyOut(ev);
             break;
           case 'S':
             this.parameters[ev.name] = ev.value;

@@ -91,6 +91,11 @@ function expectedEvent(e) {
       return { tag: 'B', processId: e.process_id };
     case 'T':
       return { tag: 'T', token: e.token };
+    case 'G':
+    case 'H':
+      return { tag: e.event, binary: e.binary, columns: e.columns };
+    case 'D':
+      return { tag: 'D', encoding: e.encoding, escaped: e.escaped, data: e.data };
     case 'I':
       return {
         tag: 'I',
@@ -166,6 +171,12 @@ function encode(e) {
       return A.REQ_TERMINATE;
     case 'K':
       return A.REQ_CANCEL_TOKEN;
+    case 'D':
+      return A.reqCopyData(Uint8Array.from(e.bytes));
+    case 'F':
+      return A.REQ_COPY_DONE;
+    case 'f':
+      return A.reqCopyFail(e.reason);
     case 'k':
       return A.reqCancel(e.token);
     default:

@@ -47,7 +47,7 @@ def column_fields(cols):
 
 
 def encode_step(send, action, arg, events):
-    if action in ("r", "c"):
+    if action in ("r", "c", "i"):
         meta = rec(action)
     elif action == "d":
         meta = rec("d", {"idle": "I", "in-transaction": "T", "failed": "E"}[arg])
@@ -65,6 +65,11 @@ def encode_step(send, action, arg, events):
         if tag == "R":
             meta += RS + rec("R", p[0], "1" if p[1] else "0")
             batches.append(p[2])
+        elif tag == "D":
+            meta += RS + rec("D", p[0], "1" if p[1] else "0")
+            batches.append(p[2])
+        elif tag in ("G", "H"):
+            meta += RS + rec(tag, "1" if p[0] else "0", p[1])
         elif tag == "C":
             meta += RS + rec("C", *column_fields(p))
         elif tag == "K":
@@ -148,6 +153,11 @@ EVERY_STEP = [
     (b"Q\x00\x00\x00\x0dselect 1\x00", "r", None, []),
     (b"", "d", "in-transaction", []),
     (b"", "d", "failed", [("E", ("usage", "x\x00y", None))]),
+    (b"", "i", None, [("G", (False, 2))]),
+    (b"", "d", "idle", [("H", (True, 1)), ("D", ("l", True, "PGCOPY\n\xff\x1b@")),
+                        ("R", (1, False, "7\x1f\x1e")), ("D", ("t", False, "1\t\xe9\n")),
+                        ("K", ("COPY 1", 1))]),
+    (b"d\x00\x00\x00\x05x", "i", None, []),
 ]
 
 
@@ -234,6 +244,10 @@ MALFORMED = [
     "0:r\x1eA\x1fx\x1fc\x1fp", "0:r\x1eT", "0:r\x1eQ\x1fx",
     "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f1,x,,", "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f\x00",
     "0:o\x1fu\x1f/s\x1f\x1f\x00\x1f\x00\x1f1,1,1,1,1",
+    # COPY: the action has no fields; the events their exact fields; data needs its part
+    "0:i\x1f1", "0:i\x1eG\x1f0", "0:i\x1eG\x1f2\x1f1", "0:r\x1eH\x1f0\x1f99999",
+    "0:r\x1eD\x1ft\x1f0", "0:r\x1eD\x1fx\x1f0\x1dabc", "0:r\x1eD\x1ft\x1dabc",
+    "0:r\x1eD\x1ft\x1f0\x1da\x1db",
 ]
 
 
@@ -311,6 +325,10 @@ def test_requests():
     assert A.req_execute("a\x1f\x1e", "s1") == "X\x1da\x1f\x1e\x1ds1"
     assert A.req_close_statement("s1") == "L\x1ds1"
     assert A.req_cancel("t\x1f127.0.0.1") == "k\x1dt\x1f127.0.0.1"
+    assert A.req_copy_data(b"1\t\xe9\n\x00\x1d") == "D1\t\xe9\n\x00\x1d"
+    assert A.req_copy_data(b"") == "D"
+    assert A.REQ_COPY_DONE == "F"
+    assert A.req_copy_fail("stop\x1dhere") == "f\x1dstop\x1dhere"
 
 
 def _conformance_file():
@@ -336,7 +354,7 @@ def _vector_target(target):
 
 
 def _vector_action(tag, arg):
-    if tag in ("r", "c"):
+    if tag in ("r", "c", "i"):
         return {"action": tag}
     if tag == "d":
         return {"action": "d", "status": _STATUS_CODES[arg]}
@@ -398,6 +416,10 @@ def _decoded_event(want):
         return ("B", want["process_id"])
     if tag == "T":
         return ("T", want["token"])
+    if tag in ("G", "H"):
+        return (tag, (want["binary"], want["columns"]))
+    if tag == "D":
+        return ("D", (want["encoding"], want["escaped"], want["data"]))
     assert tag == "I", tag
     targets = [("tcp", (t["host"], t["port"])) if t["kind"] == "t" else ("unix", t["host"])
                for t in want["targets"]]
@@ -476,7 +498,12 @@ def _encode_request(want):
         return A.req_close_statement(want["name"])
     if tag == "k":
         return A.req_cancel(want["token"])
-    return {"e": A.REQ_EOF, "t": A.REQ_TERMINATE, "K": A.REQ_CANCEL_TOKEN}[tag]
+    if tag == "D":
+        return A.req_copy_data(bytes(want["bytes"]))
+    if tag == "f":
+        return A.req_copy_fail(want["reason"])
+    return {"F": A.REQ_COPY_DONE, "e": A.REQ_EOF, "t": A.REQ_TERMINATE,
+            "K": A.REQ_CANCEL_TOKEN}[tag]
 
 
 @pytest.mark.skipif(not os.path.exists(_conformance_file()),

@@ -31,6 +31,9 @@
 //! | `t` | terminate | |
 //! | `K` | ask for the cancel token | |
 //! | `k` | run a cancel request (on a fresh instance) | token |
+//! | `D` | COPY FROM STDIN data (while the action is `i`) | the bytes, directly after the tag |
+//! | `F` | end COPY FROM STDIN (CopyDone) | |
+//! | `f` | abort COPY FROM STDIN (CopyFail) | the reason |
 
 use std::borrow::Cow;
 
@@ -129,6 +132,12 @@ pub enum Request<'a> {
     Terminate,
     CancelToken,
     Cancel(Cow<'a, str>),
+    /// Data for COPY FROM STDIN, any split: the guest frames it as CopyData.
+    CopyData(Cow<'a, [u8]>),
+    /// The end of COPY FROM STDIN's data (CopyDone).
+    CopyDone,
+    /// Abort COPY FROM STDIN with a reason (CopyFail): the server fails the COPY with it.
+    CopyFail(Cow<'a, str>),
 }
 
 fn push_pairs(out: &mut String, pairs: &Pairs<'_>) {
@@ -197,12 +206,12 @@ impl Request<'_> {
 
     /// The byte form (for `call-bytes`): data bytes raw, every other request UTF-8.
     pub fn encode_bytes(&self) -> Vec<u8> {
-        if let Request::Data(bytes) | Request::FileBytes(bytes) = self {
+        if let Request::Data(bytes) | Request::FileBytes(bytes) | Request::CopyData(bytes) = self {
             let mut out = Vec::with_capacity(bytes.len() + 1);
-            out.push(if matches!(self, Request::Data(_)) {
-                b'd'
-            } else {
-                b'Y'
+            out.push(match self {
+                Request::Data(_) => b'd',
+                Request::FileBytes(_) => b'Y',
+                _ => b'D',
             });
             out.extend_from_slice(bytes);
             return out;
@@ -262,12 +271,12 @@ impl Request<'_> {
                 part(out, status.as_str());
                 part(out, contents);
             }
-            Request::Data(bytes) | Request::FileBytes(bytes) => {
+            Request::Data(bytes) | Request::FileBytes(bytes) | Request::CopyData(bytes) => {
                 out.reserve(bytes.len() + 1);
-                out.push(if matches!(self, Request::Data(_)) {
-                    'd'
-                } else {
-                    'Y'
+                out.push(match self {
+                    Request::Data(_) => 'd',
+                    Request::FileBytes(_) => 'Y',
+                    _ => 'D',
                 });
                 out.extend(bytes.iter().map(|&b| char::from(b)));
             }
@@ -313,6 +322,11 @@ impl Request<'_> {
                 out.push('k');
                 part(out, token);
             }
+            Request::CopyDone => out.push('F'),
+            Request::CopyFail(reason) => {
+                out.push('f');
+                part(out, reason);
+            }
         }
     }
 }
@@ -323,6 +337,7 @@ pub fn decode_bytes(request: &[u8]) -> Result<Request<'_>, WireError> {
         None => Err(WireError::new("an empty request")),
         Some((b'd', data)) => Ok(Request::Data(Cow::Borrowed(data))),
         Some((b'Y', data)) => Ok(Request::FileBytes(Cow::Borrowed(data))),
+        Some((b'D', data)) => Ok(Request::CopyData(Cow::Borrowed(data))),
         Some(_) => {
             let text = std::str::from_utf8(request)
                 .map_err(|_| WireError::new("a request that is not UTF-8"))?;
@@ -334,7 +349,7 @@ pub fn decode_bytes(request: &[u8]) -> Result<Request<'_>, WireError> {
 /// Decodes the string form. Never panics, whatever the input.
 pub fn decode_str(request: &str) -> Result<Request<'_>, WireError> {
     let (tag, data) = match request.chars().next() {
-        Some(tag @ ('d' | 'Y')) => (tag, &request[1..]),
+        Some(tag @ ('d' | 'Y' | 'D')) => (tag, &request[1..]),
         _ => return decode_text(request),
     };
     let mut bytes = Vec::with_capacity(data.len());
@@ -346,10 +361,10 @@ pub fn decode_str(request: &str) -> Result<Request<'_>, WireError> {
             ))
         })?);
     }
-    Ok(if tag == 'd' {
-        Request::Data(Cow::Owned(bytes))
-    } else {
-        Request::FileBytes(Cow::Owned(bytes))
+    Ok(match tag {
+        'd' => Request::Data(Cow::Owned(bytes)),
+        'Y' => Request::FileBytes(Cow::Owned(bytes)),
+        _ => Request::CopyData(Cow::Owned(bytes)),
     })
 }
 
@@ -460,6 +475,11 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             Request::CancelToken
         }
         'k' => Request::Cancel(Cow::Borrowed(parts(1)?[0])),
+        'F' => {
+            none()?;
+            Request::CopyDone
+        }
+        'f' => Request::CopyFail(Cow::Borrowed(parts(1)?[0])),
         other => return Err(WireError::new(format!("unknown request {other:?}"))),
     })
 }

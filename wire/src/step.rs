@@ -12,7 +12,8 @@
 //! * `meta` holds the action and the events in protocol order; fields are escaped (see
 //!   [`crate::escape`]), so it contains U+001B only if some field needed escaping.
 //! * each `R` (rows) event's data is the next `batch` part, in the row-batch layout
-//!   ([`crate::batch`]), whose escaping also covers U+001D.
+//!   ([`crate::batch`]), whose escaping also covers U+001D; each `D` (COPY data) event's data
+//!   is the next part too, in order with the `R` events' parts.
 //!
 //! Tags, with their fields (`?` = may be absent, `*` = repeated):
 //!
@@ -24,6 +25,7 @@
 //! | `o` open | kind `t`/`u`, host or socket path, port (empty for `u`), timeout-ms?, address? |
 //! | `p` need-password | host, port, dbname, user |
 //! | `f` need-file | purpose, path |
+//! | `i` copy-in: send COPY data (`D` requests), then `F` (done) or `f` (abort) | |
 //!
 //! | event | fields |
 //! |---|---|
@@ -39,6 +41,9 @@
 //! | `B` backend | process-id |
 //! | `T` cancel token | token |
 //! | `I` conninfo | user, dbname, connect-timeout-ms?, has-password, passfile?, sslmode, n, then per target: kind, host or path, port |
+//! | `G` copy-in began (CopyInResponse) | binary `0`/`1`, column count |
+//! | `H` copy-out began (CopyOutResponse) | binary `0`/`1`, column count |
+//! | `D` copy data (COPY TO STDOUT) | encoding (`t`: UTF-8 text; `l`: bytes as latin-1 characters), escaped `0`/`1` |
 
 use std::borrow::Cow;
 
@@ -76,6 +81,9 @@ pub enum Action<'a> {
         purpose: Cow<'a, str>,
         path: Cow<'a, str>,
     },
+    /// The server waits for COPY FROM STDIN's data: send [`crate::Request::CopyData`], then
+    /// [`crate::Request::CopyDone`] or [`crate::Request::CopyFail`].
+    CopyIn,
 }
 
 /// TCP keepalive settings for the socket of an `o` action: one field, `0` (off) or
@@ -231,6 +239,34 @@ pub enum Event<'a> {
     },
     CancelToken(Cow<'a, str>),
     Conninfo(Conninfo<'a>),
+    /// COPY FROM STDIN began: the format (binary or text/csv) and the column count.
+    CopyIn {
+        binary: bool,
+        columns: u32,
+    },
+    /// COPY TO STDOUT began.
+    CopyOut {
+        binary: bool,
+        columns: u32,
+    },
+    /// COPY TO STDOUT data: whole CopyData messages, concatenated. `text`: UTF-8 text (the data
+    /// as is); else each byte is the character of the same code point (latin-1). `escaped`: the
+    /// part contains escapes ([`crate::escape`]) to undo.
+    CopyData {
+        text: bool,
+        escaped: bool,
+        data: Cow<'a, str>,
+    },
+}
+
+impl Event<'_> {
+    /// The data part that follows the metadata for this event, if it has one.
+    fn part(&self) -> Option<&str> {
+        match self {
+            Event::Rows { data, .. } | Event::CopyData { data, .. } => Some(data),
+            _ => None,
+        }
+    }
 }
 
 /// One step: bytes to send, then the action, and the events in protocol order.
@@ -332,7 +368,7 @@ impl Step<'_> {
             encode_event(&mut out, event, &mut scratch);
         }
         for event in &self.events {
-            if let Event::Rows { data, .. } = event {
+            if let Some(data) = event.part() {
                 out.push(GS);
                 out.push_str(data);
             }
@@ -378,6 +414,9 @@ impl Step<'_> {
             }
             Action::NeedFile { purpose, path } => {
                 RecordWriter::new(out, 'f').text(purpose).text(path);
+            }
+            Action::CopyIn => {
+                RecordWriter::new(out, 'i');
             }
         }
     }
@@ -432,6 +471,17 @@ fn encode_event(out: &mut String, event: &Event<'_>, scratch: &mut String) {
         Event::CancelToken(token) => {
             RecordWriter::new(out, 'T').text(token);
         }
+        Event::CopyIn { binary, columns } => {
+            RecordWriter::new(out, 'G').flag(*binary).num(columns);
+        }
+        Event::CopyOut { binary, columns } => {
+            RecordWriter::new(out, 'H').flag(*binary).num(columns);
+        }
+        Event::CopyData { text, escaped, .. } => {
+            RecordWriter::new(out, 'D')
+                .text(if *text { "t" } else { "l" })
+                .flag(*escaped);
+        }
         Event::Conninfo(info) => {
             let mut w = RecordWriter::new(out, 'I');
             w.text(&info.user)
@@ -466,8 +516,9 @@ pub fn decode(step: &str) -> Result<Step<'_>, WireError> {
     let mut events = Vec::new();
     for record in records {
         let mut event = decode_event(record)?;
-        if let Event::Rows { data, .. } = &mut event {
-            let part = batches.ok_or_else(|| WireError::new("a rows event without its batch"))?;
+        if let Event::Rows { data, .. } | Event::CopyData { data, .. } = &mut event {
+            let part = batches
+                .ok_or_else(|| WireError::new("a rows or COPY data event without its part"))?;
             let (this, next) = match part.find(GS) {
                 Some(i) => (&part[..i], Some(&part[i + 1..])),
                 None => (part, None),
@@ -478,7 +529,9 @@ pub fn decode(step: &str) -> Result<Step<'_>, WireError> {
         events.push(event);
     }
     if batches.is_some() {
-        return Err(WireError::new("a row batch without its rows event"));
+        return Err(WireError::new(
+            "a data part without its rows or COPY data event",
+        ));
     }
     Ok(Step {
         send,
@@ -544,6 +597,7 @@ fn decode_action(record: &str) -> Result<Action<'_>, WireError> {
             purpose: r.text("purpose")?,
             path: r.text("path")?,
         },
+        'i' => Action::CopyIn,
         other => return Err(WireError::new(format!("unknown action {other:?}"))),
     };
     r.end()?;
@@ -602,6 +656,31 @@ fn decode_event(record: &str) -> Result<Event<'_>, WireError> {
             process_id: r.num("process id")?,
         },
         'T' => Event::CancelToken(r.text("token")?),
+        'G' => Event::CopyIn {
+            binary: r.flag("binary")?,
+            columns: r.num("column count")?,
+        },
+        'H' => Event::CopyOut {
+            binary: r.flag("binary")?,
+            columns: r.num("column count")?,
+        },
+        'D' => {
+            let encoding = r.text("encoding")?;
+            let text = match &*encoding {
+                "t" => true,
+                "l" => false,
+                other => {
+                    return Err(WireError::new(format!(
+                        "unknown COPY data encoding {other:?}"
+                    )))
+                }
+            };
+            Event::CopyData {
+                text,
+                escaped: r.flag("escaped")?,
+                data: Cow::Borrowed(""),
+            }
+        }
         'I' => {
             let user = r.text("user")?;
             let dbname = r.text("dbname")?;

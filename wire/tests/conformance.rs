@@ -175,6 +175,7 @@ fn action(v: &Value) -> Action<'static> {
             purpose: owned(v, "purpose"),
             path: owned(v, "path"),
         },
+        'i' => Action::CopyIn,
         other => panic!("unknown action {other:?}"),
     }
 }
@@ -225,6 +226,23 @@ fn event(v: &Value) -> Event<'static> {
             passfile: opt_text(v, "passfile"),
             sslmode: owned(v, "sslmode"),
         }),
+        'G' => Event::CopyIn {
+            binary: flag(v, "binary"),
+            columns: number(v, "columns"),
+        },
+        'H' => Event::CopyOut {
+            binary: flag(v, "binary"),
+            columns: number(v, "columns"),
+        },
+        'D' => Event::CopyData {
+            text: match text(v, "encoding") {
+                "t" => true,
+                "l" => false,
+                other => panic!("unknown COPY data encoding {other:?}"),
+            },
+            escaped: flag(v, "escaped"),
+            data: owned(v, "data"),
+        },
         other => panic!("unknown event {other:?}"),
     }
 }
@@ -297,6 +315,9 @@ fn expected_request(v: &Value) -> Request<'static> {
         't' => Request::Terminate,
         'K' => Request::CancelToken,
         'k' => Request::Cancel(owned(v, "token")),
+        'D' => Request::CopyData(Cow::Owned(bytes(&v["bytes"]))),
+        'F' => Request::CopyDone,
+        'f' => Request::CopyFail(owned(v, "reason")),
         other => panic!("unknown request {other:?}"),
     }
 }
@@ -348,10 +369,10 @@ fn the_step_vectors_cover_every_tag() {
             events.push(tag(e, "event"));
         }
     }
-    for a in "rdcopf".chars() {
+    for a in "rdcopfi".chars() {
         assert!(actions.contains(a), "no step with action {a:?}");
     }
-    for e in "CRKQPENASBTI".chars() {
+    for e in "CRKQPENASBTIGHD".chars() {
         assert!(events.contains(e), "no step with event {e:?}");
     }
     let kinds: Vec<ErrorKind> = cases(&doc, "steps")
@@ -398,7 +419,7 @@ fn requests_decode_to_their_expected_form_and_encode_back() {
             "{name}: encoded, byte form"
         );
     }
-    for t in "nciowxyydestqPXLtKk".chars() {
+    for t in "nciowxyYdestqPXLtKkDFf".chars() {
         assert!(tags.contains(t), "no request with tag {t:?}");
     }
 }
@@ -431,7 +452,7 @@ fn malformed_requests_are_rejected() {
                 panic!("{name}: string form accepted as {req:?}");
             }
             // Not data: the same text is malformed in the byte form too.
-            if !string.starts_with(['d', 'Y']) {
+            if !string.starts_with(['d', 'Y', 'D']) {
                 if let Ok(req) = request::decode_bytes(string.as_bytes()) {
                     panic!("{name}: byte form accepted as {req:?}");
                 }

@@ -8,7 +8,8 @@
 //! answers authentication requests, `requests` encodes the client's requests (with the
 //! statement cache's retry), `target` chooses among a conninfo's hosts (`target_session_attrs`,
 //! `load_balance_hosts`), `transport` puts TLS (or nothing) between the protocol and the
-//! host's bytes, `tls_files` reads the certificates and keys it needs before the first open.
+//! host's bytes, `tls_files` reads the certificates and keys it needs before the first open,
+//! `copy` runs COPY FROM STDIN and COPY TO STDOUT.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,7 +28,10 @@ use crate::framing::{self, message_name};
 use crate::scram::ScramSha256;
 use crate::statement_cache::{self, Invalidation, Lookup, Pending, StatementCache};
 
+pub use copy::CopyChunk;
+
 mod auth;
+mod copy;
 mod requests;
 mod target;
 mod tls_files;
@@ -146,6 +150,18 @@ pub enum Event {
     CancelToken(String),
     /// A parsed conninfo (the answer to the host's `i` request).
     Conninfo(Box<ConnInfo>),
+    /// COPY FROM STDIN began: the host sends the data (the `copy-in` action).
+    CopyIn {
+        binary: bool,
+        columns: u32,
+    },
+    /// COPY TO STDOUT began: `CopyData` events follow.
+    CopyOut {
+        binary: bool,
+        columns: u32,
+    },
+    /// A chunk of COPY TO STDOUT's data.
+    CopyData(CopyChunk),
 }
 
 /// What the host must do next, after sending `Step::send`.
@@ -161,6 +177,9 @@ pub enum Action {
         purpose: String,
         path: String,
     },
+    /// The server waits for COPY FROM STDIN's data: [`Session::copy_data`], then
+    /// [`Session::copy_done`] or [`Session::copy_fail`].
+    CopyIn,
 }
 
 /// How the host answered a [`Action::NeedFile`].
@@ -270,6 +289,8 @@ enum State {
     Ready,
     /// A request is in flight; waiting for ReadyForQuery.
     Busy,
+    /// The server waits for COPY FROM STDIN's data from the host (session/copy.rs).
+    CopyIn,
     /// Startup is complete; asking the server whether it fits `target_session_attrs`.
     Checking,
     /// The session is over.
@@ -333,6 +354,10 @@ pub struct Session {
     now: Option<u64>,
     /// libpq's second attempt on one host with the other transport: (host index, with TLS).
     transport_retry: Option<(usize, bool)>,
+    /// The current request uses the extended protocol (its Sync is ignored during COPY).
+    extended: bool,
+    /// COPY TO STDOUT in progress, with its data chunk.
+    copy_out: Option<copy::CopyOut>,
 }
 
 /// A `query` request that ran a cached statement, kept until its ReadyForQuery.
@@ -389,6 +414,8 @@ impl Session {
             tls_files: Vec::new(),
             tls: tls_files::TlsMaterial::default(),
             now: None,
+            extended: false,
+            copy_out: None,
         }
     }
 
@@ -550,7 +577,7 @@ impl Session {
             State::Startup | State::NeedPassword | State::NeedPassfile | State::Checking => {
                 "the server closed the connection during startup"
             }
-            State::Busy => {
+            State::Busy | State::CopyIn => {
                 "the server closed the connection unexpectedly while a request was running; \
                  its outcome is unknown"
             }
@@ -611,6 +638,7 @@ impl Session {
                 State::Startup => self.handle_startup(message),
                 State::Checking => self.handle_check(message),
                 State::Busy => self.handle_response(message),
+                State::CopyIn => self.handle_copy_in(message),
                 _ => Err(Error::protocol(format!(
                     "unexpected message {} while {}",
                     message_name(&message),
@@ -809,6 +837,9 @@ impl Session {
                 self.flush_batch();
                 self.current = None;
                 self.pending_results.clear();
+                // COPY TO STDOUT failed midway: the data so far is delivered, then the error.
+                self.flush_copy();
+                self.copy_out = None;
                 if let Some(describing) = &mut self.describing {
                     // A statement whose Parse or Describe failed does not exist on the server:
                     // it must not be cached or reported. One that was described (the failure
@@ -838,26 +869,25 @@ impl Session {
                 }
                 self.server_error(db)
             }
-            Message::CopyInResponse(_) => {
-                frontend::copy_fail(
-                    "COPY FROM STDIN is not supported by wasmpg yet",
-                    &mut self.out,
-                )
-                .map_err(write_err)?;
-                Ok(())
+            Message::CopyInResponse(body) => {
+                self.flush_batch();
+                self.current = None;
+                self.copy_in_response(&body)
             }
-            Message::CopyOutResponse(_) => {
-                self.events.push(Event::Error(Error::new(
-                    ErrorKind::Usage,
-                    "COPY TO STDOUT is not supported by wasmpg yet; the copied data was discarded",
-                )));
-                Ok(())
+            Message::CopyOutResponse(body) => {
+                self.flush_batch();
+                self.current = None;
+                self.copy_out_response(&body)
             }
-            Message::CopyData(_) | Message::CopyDone => Ok(()),
+            Message::CopyData(body) => self.copy_out_data(body.data()),
+            Message::CopyDone => self.copy_out_done(),
             Message::ReadyForQuery(body) => {
                 self.flush_batch();
                 self.current = None;
                 self.pending_results.clear();
+                if self.copy_out.is_some() {
+                    return Err(Error::protocol("ReadyForQuery before COPY TO STDOUT ended"));
+                }
                 if let Some(describing) = self.describing.take() {
                     self.remember(describing);
                 }
@@ -1017,6 +1047,7 @@ impl Session {
     /// Ends the session with an error.
     fn fail(&mut self, error: Error) -> Step {
         self.flush_batch();
+        self.flush_copy();
         self.events.push(Event::Error(error));
         self.state = State::Closed;
         self.finish()
@@ -1040,6 +1071,7 @@ impl Session {
     fn finish(&mut self) -> Step {
         // Deliver the rows decoded so far with every step, so the host can stream them.
         self.flush_batch();
+        self.flush_copy();
         let action = match self.state {
             State::New | State::Ready => Action::Done,
             State::Opening => match self.target() {
@@ -1047,6 +1079,7 @@ impl Session {
                 None => Action::Close,
             },
             State::Startup | State::Busy | State::Checking => Action::Read,
+            State::CopyIn => Action::CopyIn,
             State::NeedPassword => match self.password_request() {
                 Some(request) => Action::NeedPassword(request),
                 None => Action::Close,

@@ -29,6 +29,7 @@ impl Session {
         self.retry = None;
         self.results_seen = false;
         self.deferred = None;
+        self.extended = true;
         Ok(())
     }
 
@@ -37,6 +38,7 @@ impl Session {
         if let Err(e) = self.begin_request() {
             return self.reject(e);
         }
+        self.extended = false;
         if let Err(e) = frontend::query(sql, &mut self.out) {
             self.out.clear();
             return self.reject(write_err(e));

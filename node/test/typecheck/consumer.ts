@@ -1,7 +1,7 @@
 // Compiled (never run) by `npm run check`: the hand-written index.d.ts must describe the API as
 // a TypeScript user calls it, through the package's own name.
 import { connect, Pool, WasmpgError, DatabaseError, GuestTrap, VERSION, types } from 'wasmpg';
-import type { QueryResult, ConnectOptions } from 'wasmpg';
+import type { QueryResult, ConnectOptions, CopyFromStream, CopyToStream } from 'wasmpg';
 
 export async function example(): Promise<string> {
   const options: ConnectOptions = {
@@ -34,4 +34,27 @@ export async function example(): Promise<string> {
   await c.cancel();
   await c.end();
   return `${VERSION} ${n} ${oid} ${text ?? ''} ${iv.microseconds}`;
+}
+
+export async function copyExample(): Promise<number> {
+  const { pipeline } = await import('node:stream/promises');
+  const { Readable, Writable } = await import('node:stream');
+  const c = await connect('host=127.0.0.1 user=app');
+  const into: CopyFromStream = c.copyFrom('COPY t FROM STDIN');
+  await pipeline(Readable.from(['1\n', '2\n']), into);
+  const n: number | bigint | null = into.rowCount;
+  const out: CopyToStream = c.copyTo('COPY t TO STDOUT');
+  const chunks: Buffer[] = [];
+  await pipeline(
+    out,
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    }),
+  );
+  void out.rowCount;
+  await c.end();
+  return Number(n) + chunks.length;
 }

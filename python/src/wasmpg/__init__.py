@@ -38,6 +38,7 @@ from typing import Any, Callable, Optional
 
 from . import types
 from ._conninfo import make_conninfo
+from ._copy import Copy
 from ._dbapi import (
     BINARY,
     DATETIME,
@@ -84,6 +85,7 @@ __all__ = [
     "Connection",
     "Cursor",
     "Column",
+    "Copy",
     "apilevel",
     "threadsafety",
     "paramstyle",

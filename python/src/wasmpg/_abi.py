@@ -167,6 +167,7 @@ REQ_OPENED = "o"
 REQ_EOF = "e"
 REQ_TERMINATE = "t"
 REQ_CANCEL_TOKEN = "K"
+REQ_COPY_DONE = "F"
 
 
 def req_opened(peer: Optional[str]) -> str:
@@ -203,6 +204,17 @@ def req_file_bytes(data: bytes) -> str:
 
 def req_data(data: bytes) -> str:
     return "d" + data.decode("latin-1")
+
+
+def req_copy_data(data: bytes) -> str:
+    """COPY FROM STDIN data (the ``i`` action), byte for byte: latin-1 characters, as
+    `req_data`."""
+    return "D" + data.decode("latin-1")
+
+
+def req_copy_fail(reason: str) -> str:
+    """Aborts COPY FROM STDIN: the server fails it (SQLSTATE 57014) with this reason."""
+    return "f" + GS + reason
 
 
 def req_simple_query(sql: str) -> str:
@@ -368,6 +380,13 @@ def _event(record: str) -> Event:
         if n != 2:
             raise _bad("a rows event with %d fields" % n)
         return ("R", (_uint(f[1], _U32, "row count"), _flag(f[2], "escaped"), ""))
+    if tag == "D":
+        # COPY TO STDOUT data: (encoding, escaped, data); the data is the event's part.
+        if n != 2:
+            raise _bad("a copy-data event with %d fields" % n)
+        if f[1] != "t" and f[1] != "l":
+            raise _bad("copy data in the unknown encoding %r" % f[1][:8])
+        return ("D", (f[1], _flag(f[2], "escaped"), ""))
     if tag == "K":
         if n != 2:
             raise _bad("a complete event with %d fields" % n)
@@ -419,6 +438,11 @@ def _event(record: str) -> Event:
             "A",
             (_sint(f[1], 32, "process id"), _text(f[2], "channel"), _text(f[3], "payload")),
         )
+    if tag == "G" or tag == "H":
+        # COPY FROM STDIN (G) or TO STDOUT (H) began: (binary, column count).
+        if n != 2:
+            raise _bad("a copy event with %d fields" % n)
+        return (tag, (_flag(f[1], "binary"), _uint(f[2], _U16, "column count")))
     if tag == "B":
         if n != 1:
             raise _bad("a backend event with %d fields" % n)
@@ -450,7 +474,7 @@ def _event(record: str) -> Event:
 def _action(record: str) -> tuple[str, Any]:
     tag, f = _record(record)
     n = len(f) - 1
-    if tag == "r" or tag == "c":
+    if tag == "r" or tag == "c" or tag == "i":
         if n:
             raise _bad("action %r with fields" % tag)
         return tag, None
@@ -489,7 +513,9 @@ def _action(record: str) -> tuple[str, Any]:
 
 def decode_step(step: str) -> Step:
     """``send-len ":" send action *(RS event) *(GS batch)`` -> (send bytes, action tag, action
-    payload, events). A rows event's payload is (count, escaped, batch string)."""
+    payload, events). A rows event's payload is (count, escaped, batch string); a COPY data
+    event's (encoding ``t`` or ``l``, escaped, data string): the parts follow the metadata in
+    the order of the ``R`` and ``D`` events."""
     colon = step.find(":")
     if colon <= 0:
         raise _bad("no send length")
@@ -522,7 +548,10 @@ def decode_step(step: str) -> Step:
             send,
             tag,
             payload,
-            [("R", (ev[1][0], ev[1][1], next(it))) if ev[0] == "R" else ev for ev in template],
+            [
+                (ev[0], (ev[1][0], ev[1][1], next(it))) if ev[0] == "R" or ev[0] == "D" else ev
+                for ev in template
+            ],
         )
     records = meta.split(RS)
     tag, payload = _action(records[0])
@@ -531,11 +560,11 @@ def decode_step(step: str) -> Step:
         used = 0
         for record in records[1:]:
             ev = _event(record)
-            if ev[0] == "R":
+            if ev[0] == "R" or ev[0] == "D":
                 if used >= len(batches):
-                    raise _bad("a rows event without its batch")
-                count, escaped, _ = ev[1]
-                ev = ("R", (count, escaped, batches[used]))
+                    raise _bad("a rows or copy-data event without its part")
+                first, escaped, _ = ev[1]
+                ev = (ev[0], (first, escaped, batches[used]))
                 used += 1
             events.append(ev)
         if used != len(batches):
@@ -551,8 +580,8 @@ def decode_step(step: str) -> Step:
 # Python cost of a small round trip. Only metadata whose decoded values are immutable (tuples,
 # strings, numbers, and the shared column lists of _COLUMNS_SEEN) is kept.
 _META_SEEN: dict[str, tuple[str, Any, tuple[Event, ...], int]] = {}
-_CACHEABLE_EVENTS = frozenset("CRKQ")
-_CACHEABLE_ACTIONS = frozenset("rd")
+_CACHEABLE_EVENTS = frozenset("CRKQDGH")
+_CACHEABLE_ACTIONS = frozenset("rdi")
 
 
 def _remember(meta: str, tag: str, payload: Any, events: list[Event]) -> None:
@@ -563,9 +592,9 @@ def _remember(meta: str, tag: str, payload: Any, events: list[Event]) -> None:
     for ev in events:
         if ev[0] not in _CACHEABLE_EVENTS:
             return
-        if ev[0] == "R":
+        if ev[0] == "R" or ev[0] == "D":
             nrows += 1
-            ev = ("R", (ev[1][0], ev[1][1], ""))
+            ev = (ev[0], (ev[1][0], ev[1][1], ""))
         template.append(ev)
     if len(_META_SEEN) >= 256:
         _META_SEEN.clear()

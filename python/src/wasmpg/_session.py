@@ -13,6 +13,13 @@ action. The loop is::
       d done(tx status)       -> the request is complete
       c close                 -> close the socket: the session is over
 
+COPY: a ``G`` event and the ``i`` action mean COPY FROM STDIN waits for data. Only a sink that
+takes COPY data (`Sink.copy_in`) gets it: `copy_write` sends its ``D`` requests, after handing
+the guest whatever the server already sent (read without blocking, so a bad row stops the copy
+at once), and `copy_end` sends ``F`` or ``f``. Any other sink (``execute``, a drain) has the
+COPY aborted at once with ``f``. COPY TO STDOUT's ``D`` events go to the sink like row batches,
+and stream the same way.
+
 A request can also be *streamed*: the loop stops as soon as the sink holds rows, and resumes
 when they are consumed, so the socket is read only as fast as rows are used (TCP backpressure
 then bounds memory). A new request first drains what is left of a streamed one.
@@ -64,6 +71,18 @@ class Sink:
 
     error: Optional[Error] = None
     discarded = False
+    # Whether this sink sends COPY FROM STDIN's data (`Session.copy_write`); any other sink
+    # has a COPY FROM STDIN aborted at once, with this reason.
+    copy_in = False
+    copy_refusal = "COPY cannot be used with execute(); use cursor.copy()"
+    copied = False  # a COPY began (FROM STDIN or TO STDOUT)
+
+    def copy_begin(self, direction: str, binary: bool, columns: int) -> None:
+        """A COPY began: direction ``in`` (FROM STDIN) or ``out`` (TO STDOUT)."""
+        self.copied = True
+
+    def copy_data(self, chunk: tuple[str, bool, str]) -> None:
+        """COPY TO STDOUT data: (encoding ``t`` or ``l``, escaped, data)."""
 
     def columns(self, cols: list[ColumnInfo]) -> None:
         pass
@@ -88,6 +107,8 @@ class Sink:
 
 class _Discard(Sink):
     """Where the rest of a drained stream goes."""
+
+    copy_refusal = "COPY abandoned: another statement ran on the connection"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,7 +313,8 @@ class Session:
         return self._action not in ("d", "c")
 
     def drain(self) -> None:
-        """Reads and discards the rest of a streamed request."""
+        """Reads and discards the rest of a streamed request (a COPY FROM STDIN in progress is
+        aborted)."""
         if self.closed or not self.busy():
             return
         old = self._sink
@@ -345,6 +367,82 @@ class Session:
             raise sink.error
         return True
 
+    def copy_start(self, sql: str, sink: Sink) -> None:
+        """Runs a COPY statement (simple query protocol) until the server waits for COPY FROM
+        STDIN's data (the ``i`` action), COPY TO STDOUT's first data is in the sink, or the
+        request is complete."""
+        self._begin(sink)
+        self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
+        self._run(sink, stream=True)
+
+    def copy_write(self, data: bytes) -> bool:
+        """Sends COPY FROM STDIN data. First hands the guest what the server already sent
+        (without waiting): an error the server raised meanwhile ends the copy before more data
+        goes. True while the copy goes on; False once the server ended it (its error is in the
+        sink): the request has then run to its end."""
+        sink = self._sink
+        call = self._sb.call
+        try:
+            while self._action == "i":
+                ready = self._io.recv_ready()
+                if ready is None:
+                    break
+                self._process(self._guarded(call, A.req_data(ready) if ready else A.REQ_EOF))
+                if not ready:
+                    break
+            if self._action == "i":
+                try:
+                    self._process(self._guarded(call, A.req_copy_data(data)))
+                except OperationalError as e:
+                    if e.kind != "io" or not self._salvage(sink):
+                        raise
+        except BaseException as e:
+            raise self._lost(e) from None
+        if self._action == "i":
+            return True
+        self._run(sink, stream=False)
+        return False
+
+    def copy_end(self, reason: Optional[str] = None) -> None:
+        """Ends COPY FROM STDIN: CopyDone, or with a reason CopyFail (the server then fails the
+        COPY with SQLSTATE 57014); then runs the request to its end (a COPY TO STDOUT's rest
+        goes to the sink)."""
+        sink = self._sink
+        if self._action == "i":
+            request = A.REQ_COPY_DONE if reason is None else A.req_copy_fail(reason)
+            try:
+                try:
+                    self._process(self._guarded(self._sb.call, request))
+                except OperationalError as e:
+                    if e.kind != "io" or not self._salvage(sink):
+                        raise
+            except BaseException as e:
+                raise self._lost(e) from None
+        if not self.closed:
+            self._run(sink, stream=False)
+
+    def _salvage(self, sink: Sink) -> bool:
+        """After a write failed (the server closed the connection): hands the guest what the
+        server sent before closing, so its error (a terminated backend) is the one reported.
+        True if the sink then holds an error."""
+        try:
+            for _ in range(64):
+                if self._action in ("c", "d"):
+                    break
+                data = self._io.recv_ready(0.5)
+                if data is None:
+                    break
+                self._process(self._guarded(self._sb.call, A.req_data(data) if data else A.REQ_EOF))
+                if not data:
+                    break
+        except (Error, OSError):
+            pass
+        if sink.error is None:
+            return False
+        self._close_socket()
+        self._action = "c"
+        return True
+
     def resume(self, sink: Sink) -> None:
         """Continues a streamed request until the sink has rows again, or it completes."""
         if self._sink is not sink or not self.busy():
@@ -384,6 +482,13 @@ class Session:
                 action = self._action
                 if action == "d":
                     return
+                if action == "i":
+                    if sink.copy_in:
+                        return
+                    # COPY FROM STDIN where no data can come from: aborted at once.
+                    reason = sink.copy_refusal
+                    self._process(self._guarded(self._sb.call, A.req_copy_fail(reason)))
+                    continue
                 if action == "c":
                     self._close_socket()
                     if sink.error is None:
@@ -393,13 +498,16 @@ class Session:
                     return
                 self._advance()
         except BaseException as e:
-            # A failure (or an interrupt) in the middle of a request leaves the protocol state
-            # unknown: the session cannot continue.
-            self._close_socket()
-            self._action = "c"
-            if isinstance(e, (OSError, ValueError)) and not isinstance(e, Error):
-                raise OperationalError(str(e), kind="io") from None
-            raise
+            raise self._lost(e) from None
+
+    def _lost(self, e: BaseException) -> BaseException:
+        """A failure (or an interrupt) in the middle of a request leaves the protocol state
+        unknown: the session cannot continue. The exception to raise."""
+        self._close_socket()
+        self._action = "c"
+        if isinstance(e, (OSError, ValueError)) and not isinstance(e, Error):
+            return OperationalError(str(e), kind="io")
+        return e
 
     def _advance(self) -> None:
         call = self._sb.call
@@ -457,6 +565,12 @@ class Session:
                     sink.fail(from_guest(*payload))
                 elif tag == "Q":
                     sink.empty()
+                elif tag == "D":
+                    sink.copy_data(payload)
+                elif tag == "G":
+                    sink.copy_begin("in", payload[0], payload[1])
+                elif tag == "H":
+                    sink.copy_begin("out", payload[0], payload[1])
                 elif tag == "S":
                     self.parameters[payload[0]] = payload[1]
                 elif tag == "N":

@@ -131,6 +131,32 @@ class Channel:
         finally:
             sock.settimeout(previous)
 
+    def recv_ready(self, timeout: float = 0.0) -> Optional[bytes]:
+        """What the server already sent, without waiting longer than ``timeout`` seconds (by
+        default not at all): the bytes, b"" at EOF, or None when nothing is there."""
+        if self._stash:
+            return self._stash.pop(0)
+        sock = self.sock
+        if sock is None:
+            raise OperationalError("no connection to read from", kind="closed")
+        try:
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            if not poller.poll(int(timeout * 1000)):
+                return None
+            previous = sock.gettimeout()
+            sock.setblocking(False)
+            try:
+                return sock.recv(READ_CHUNK)
+            finally:
+                sock.settimeout(previous)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as e:
+            raise OperationalError(
+                "cannot read from the server: %s" % (e.strerror or e), kind="io"
+            ) from None
+
     def send(self, data: bytes) -> None:
         sock = self.sock
         if sock is None:

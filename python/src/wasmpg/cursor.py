@@ -14,6 +14,10 @@ left of it, and a later fetch on the streaming cursor then raises ProgrammingErr
 
 Results of several statements (``execute("select 1; select 2")``, without parameters) are
 reached with ``nextset()``, as in psycopg 3; ``executemany`` discards row results.
+
+COPY goes through ``cursor.copy()`` (`wasmpg._copy`); ``execute`` of a COPY FROM STDIN or TO
+STDOUT raises NotSupportedError, as psycopg does (FROM STDIN is aborted, TO STDOUT's data is
+dropped; the connection stays usable).
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from collections import deque, namedtuple
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from . import _sql
+from . import _copy, _sql
 from ._session import Sink
-from .errors import DataError, Error, InterfaceError, ProgrammingError
+from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
 from .types import dump, fast_loader_for, loader_for, oids
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -298,6 +302,14 @@ def adapt_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[int], str]:
     return [0 if t is None else t for t in declared], "".join(parts)
 
 
+def _refuse_copy(session: Any) -> None:
+    """A COPY ran through execute(): its FROM STDIN was aborted (the session's loop sends
+    CopyFail), its TO STDOUT data dropped; the rest of the request is read."""
+    if session.busy():
+        session.drain()
+    raise NotSupportedError("COPY cannot be used with execute(); use cursor.copy()")
+
+
 _PROC_NAME = re.compile(
     r'^(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+")(?:\.(?:[A-Za-z_][\w$]*|"(?:[^"]|"")+"))*$'
 )
@@ -387,6 +399,8 @@ class Cursor:
                 else:
                     types, batch = [], ""
                 session.query(sql, types, batch, sink, stream=self._stream)
+            if sink.copied:
+                _refuse_copy(session)
             if self._stream and session.busy():
                 conn._streaming = self
             self._after_request(sink)
@@ -422,6 +436,8 @@ class Cursor:
             sink = _Collector()
             self._sink = sink
             conn._session.query(sql, types, batch, sink, stream=False)
+            if sink.copied:
+                _refuse_copy(conn._session)
             if sink.error is not None:
                 raise sink.error
             total = 0
@@ -433,6 +449,20 @@ class Cursor:
             self.rowcount = total
             self.statusmessage = sink.results[-1].tag if sink.results else None
         return self
+
+    def copy(self, statement: str, params: Any = None) -> _copy.Copy:
+        """Runs ``COPY ... FROM STDIN`` or ``COPY ... TO STDOUT`` and returns its
+        :class:`~wasmpg.Copy`, a context manager (psycopg 3's ``cursor.copy()``)::
+
+            with cur.copy("COPY t (a, b) FROM STDIN") as copy:
+                copy.write_row((1, "x"))
+            with cur.copy("COPY t TO STDOUT") as copy:
+                for row in copy.rows():
+                    ...
+
+        ``params`` fill ``%s`` / ``%(name)s`` placeholders, merged into the statement
+        client-side as quoted literals (COPY takes no bound parameters)."""
+        return _copy.start(self, statement, params)
 
     def callproc(self, procname: str, params: Sequence[Any] = ()) -> Sequence[Any]:
         """Calls a function as ``SELECT * FROM procname(params...)``; returns ``params``

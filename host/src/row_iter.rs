@@ -1,0 +1,204 @@
+//! [`Client::query_raw`]: a statement's rows as they arrive, in bounded memory (rust-postgres's
+//! `RowIter`). The guest hands rows over in batches of a bounded size; the iterator keeps one
+//! batch at a time and reads the socket only when it is used up.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use wasmpg_wire::Request;
+
+use crate::client::{encode_params, Client, StatementRef, ToStatement};
+use crate::connection::{Copy, Stop};
+use crate::error::{Error, ErrorKind};
+use crate::results::Response;
+use crate::row::{rows_from_batches, Column, Row};
+use crate::types::ToSql;
+
+impl Client {
+    /// Runs a statement and returns an iterator over its rows as they arrive: memory stays
+    /// bounded by one batch of rows however many the statement returns. The connection is busy
+    /// until the iterator ends; dropping it early reads (and discards) the rest.
+    pub fn query_raw<T: ?Sized + ToStatement>(
+        &mut self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<RowIter<'_>, Error> {
+        let (types, values) = encode_params(params)?;
+        let request = match statement.statement() {
+            StatementRef::Sql(sql) => Request::Query {
+                param_types: types,
+                params: Cow::Owned(values),
+                sql: Cow::Borrowed(sql),
+            },
+            StatementRef::Prepared(stmt) => {
+                if stmt.params.len() != params.len() {
+                    return Err(Error::new(
+                        ErrorKind::Usage,
+                        format!(
+                            "the statement takes {} parameters but {} were given",
+                            stmt.params.len(),
+                            params.len()
+                        ),
+                    ));
+                }
+                Request::Execute {
+                    params: Cow::Owned(values),
+                    name: Cow::Borrowed(&stmt.name),
+                }
+            }
+        };
+        let mut response = Response::default();
+        let mut copy = Copy {
+            stream_rows: true,
+            ..Copy::default()
+        };
+        let stop = self.conn.request_copy(&request, &mut response, &mut copy)?;
+        let mut iter = RowIter {
+            client: self,
+            columns: None,
+            rows: VecDeque::new(),
+            response,
+            copy,
+            stop,
+            failed: false,
+        };
+        // An error before any row (a bad statement) is the call's.
+        iter.step_until_rows()?;
+        Ok(iter)
+    }
+}
+
+/// The rows of [`Client::query_raw`], as they arrive.
+pub struct RowIter<'a> {
+    client: &'a mut Client,
+    columns: Option<Arc<[Column]>>,
+    rows: VecDeque<Row>,
+    response: Response,
+    copy: Copy,
+    stop: Stop,
+    /// The error was returned: the iterator is over.
+    failed: bool,
+}
+
+impl RowIter<'_> {
+    /// The number of rows the statement affected or returned, once the iterator has ended.
+    pub fn rows_affected(&self) -> Option<u64> {
+        if self.stop != Stop::Done || self.response.error.is_some() {
+            return None;
+        }
+        self.response
+            .results
+            .iter()
+            .rev()
+            .find_map(|r| r.complete.as_ref().and_then(|c| c.rows))
+    }
+
+    /// The result's columns (known once the first step arrived).
+    pub fn columns(&self) -> &[Column] {
+        self.columns.as_deref().unwrap_or_default()
+    }
+
+    /// Reads until rows are buffered or the request is over; the request's error once it is.
+    fn step_until_rows(&mut self) -> Result<(), Error> {
+        loop {
+            if self.columns.is_none() {
+                if let Some(columns) = &self.copy.columns {
+                    self.columns = Some(columns.iter().map(Column::from_guest).collect());
+                }
+            }
+            if let Some(batch) = self.copy.batches.pop_front() {
+                let Some(columns) = &self.columns else {
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        "rows arrived before their columns",
+                    ));
+                };
+                self.rows.extend(rows_from_batches(columns, vec![batch])?);
+                return Ok(());
+            }
+            match self.stop {
+                Stop::Done => {
+                    return match &self.response.error {
+                        Some(e) => Err(e.duplicate()),
+                        None => Ok(()),
+                    }
+                }
+                Stop::CopyData => {
+                    // COPY TO STDOUT data is not rows: dropped (the statement was a COPY).
+                    self.copy.data.clear();
+                    self.stop = self.resume()?;
+                }
+                Stop::CopyIn => {
+                    self.response.add_error(Error::new(
+                        ErrorKind::Usage,
+                        "COPY FROM STDIN runs through Client::copy_in",
+                    ));
+                    let step = self.client.conn.copy_send(
+                        &Request::CopyFail(Cow::Borrowed(
+                            "COPY FROM STDIN was run through query_raw",
+                        )),
+                        &mut self.response,
+                        &mut self.copy,
+                    );
+                    self.stop = self.checked(step)?;
+                }
+            }
+        }
+    }
+
+    fn resume(&mut self) -> Result<Stop, Error> {
+        let step = self.client.conn.resume(&mut self.response, &mut self.copy);
+        self.checked(step)
+    }
+
+    /// A failure of the connection ends the iterator with it.
+    fn checked(&mut self, step: Result<Stop, Error>) -> Result<Stop, Error> {
+        step.inspect_err(|e| {
+            self.response.add_error(e.duplicate());
+            self.stop = Stop::Done;
+        })
+    }
+}
+
+impl Iterator for RowIter<'_> {
+    type Item = Result<Row, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(row) = self.rows.pop_front() {
+            return Some(Ok(row));
+        }
+        if self.failed {
+            return None;
+        }
+        match self.step_until_rows() {
+            Ok(()) => self.rows.pop_front().map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl Drop for RowIter<'_> {
+    fn drop(&mut self) {
+        // The rest of the result is read and dropped, so the connection can go on.
+        while self.stop != Stop::Done {
+            self.copy.batches.clear();
+            self.copy.data.clear();
+            let next = match self.stop {
+                Stop::CopyIn => self.client.conn.copy_send(
+                    &Request::CopyFail(Cow::Borrowed("the query's iterator was dropped")),
+                    &mut self.response,
+                    &mut self.copy,
+                ),
+                _ => self.client.conn.resume(&mut self.response, &mut self.copy),
+            };
+            match next {
+                Ok(stop) => self.stop = stop,
+                Err(_) => return,
+            }
+        }
+    }
+}

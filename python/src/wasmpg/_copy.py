@@ -1,0 +1,545 @@
+"""COPY (psycopg 3's ``cursor.copy()``): ``Copy``, the object ``with cur.copy(sql) as copy:``
+gives.
+
+COPY FROM STDIN: ``write(data)`` and ``write_row(row)`` fill a buffer that goes to the server
+(a ``D`` request, `_session.Session.copy_write`) once it holds `BUFFER_SIZE` bytes. Before each
+send, what the server already sent is handed to the guest without waiting, so a server error (a
+bad row) stops the copy at once and is raised from ``write``. Leaving the block sends the rest
+and CopyDone, and waits for the server's answer (``cursor.rowcount`` is then the number of rows
+copied); an exception inside the block sends CopyFail with its text instead, waits for the
+server, and is re-raised: nothing is copied, and the connection stays usable.
+
+COPY TO STDOUT: ``read()``, iteration, ``rows()`` and ``read_row()`` take the data chunk by chunk
+as the guest hands it over (whole rows for text and CSV, at most 256 KiB each); the socket is
+read only when the chunks received are used up, so memory stays bounded however large the
+output. Leaving the block early discards the rest.
+
+``write_row``, ``rows`` and ``read_row`` use the text format (tab-separated, ``\\N`` for NULL,
+backslash escapes); values go in their PostgreSQL text input form, adapted as parameters are.
+The binary format is written with ``write`` (for example the data of a binary COPY TO STDOUT).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from . import _sql
+from ._session import Sink
+from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
+from .types import dump, oids
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cursor import Cursor
+
+__all__ = ["BUFFER_SIZE", "Copy"]
+
+# Data written is sent once the buffer holds this much; a larger write goes in pieces of at
+# most MAX_PIECE bytes (the guest frames them as CopyData messages of at most 1 MiB).
+BUFFER_SIZE = 64 << 10
+MAX_PIECE = 1 << 20
+
+Buffer = Union[bytes, bytearray, memoryview, str]
+
+# -- values in their PostgreSQL text input form --
+
+# Type names for the casts of parameters merged into a COPY statement.
+_TYPE_NAMES = {
+    oids.BOOL: "bool",
+    oids.BYTEA: "bytea",
+    oids.INT2: "int2",
+    oids.INT4: "int4",
+    oids.INT8: "int8",
+    oids.TEXT: "text",
+    oids.FLOAT4: "float4",
+    oids.FLOAT8: "float8",
+    oids.NUMERIC: "numeric",
+    oids.DATE: "date",
+    oids.TIME: "time",
+    oids.TIMETZ: "timetz",
+    oids.TIMESTAMP: "timestamp",
+    oids.TIMESTAMPTZ: "timestamptz",
+    oids.INTERVAL: "interval",
+    oids.UUID: "uuid",
+    oids.JSON: "json",
+    oids.JSONB: "jsonb",
+}
+
+
+def _interval(canonical: str) -> str:
+    """``months days microseconds`` (the canonical form) as interval input."""
+    months, days, micros = (int(x) for x in canonical.split(" "))
+    sign = "-" if micros < 0 else ""
+    secs, frac = divmod(abs(micros), 1000000)
+    return "%d mons %d days %s%d.%06d secs" % (months, days, sign, secs, frac)
+
+
+def _input(oid: int, canonical: str) -> str:
+    """A canonical value (`types.dump`) in the form PostgreSQL's input functions take: the
+    guest rewrites bytea, intervals and arrays for parameters; COPY data bypasses the guest."""
+    if oid == oids.BYTEA:
+        return "\\x" + canonical.encode("latin-1").hex()
+    if oid == oids.INTERVAL:
+        return _interval(canonical)
+    element = oids.ARRAY_ELEMENT.get(oid)
+    if element is not None:
+        return _array(json.loads(canonical), element)
+    return canonical
+
+
+def _array(value: Any, element: int) -> str:
+    """A canonical array (JSON lists of canonical strings) as an array literal."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return "{" + ",".join(_array(v, element) for v in value) + "}"
+    text = _input(element, value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def text_of(value: Any) -> Optional[str]:
+    """A Python value as PostgreSQL text input (None for NULL), adapted as parameters are."""
+    if value is None:
+        return None
+    oid, canonical = dump(value)
+    if canonical is None:
+        return None
+    return _input(oid, canonical)
+
+
+def literal(value: Any) -> str:
+    """A parameter as an SQL literal, for the statements (COPY) that take no bound
+    parameters: quoted, with a cast to the type it was adapted as."""
+    if value is None:
+        return "NULL"
+    oid, canonical = dump(value)
+    if canonical is None:
+        return "NULL"
+    text = _input(oid, canonical)
+    if "\x00" in text:
+        raise DataError("a COPY statement's parameter cannot contain NUL characters")
+    if "\\" in text:
+        quoted = " E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+    else:
+        quoted = " '" + text.replace("'", "''") + "'"
+    name = _TYPE_NAMES.get(oid)
+    if name is None and oid in oids.ARRAY_ELEMENT:
+        name = _TYPE_NAMES.get(oids.ARRAY_ELEMENT[oid])
+        if name is not None:
+            name += "[]"
+    return quoted if name is None else "%s::%s" % (quoted, name)
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def merge(statement: str, params: Any) -> str:
+    """The statement with its ``%s`` / ``%(name)s`` placeholders replaced by literals
+    (psycopg merges COPY's parameters client-side too: the server binds none for COPY)."""
+    sql, spec = _sql.convert(statement)
+    values = _sql.bind(spec, params)
+    if not values:
+        return sql
+    # The scanner writes $n for the placeholders and copies everything else: with no $digit
+    # in the statement itself, every $n of its output is a placeholder.
+    if _PLACEHOLDER.search(statement):
+        raise NotSupportedError(
+            "a COPY statement with parameters cannot also contain $n (write the values as %s)"
+        )
+    literals = [literal(v) for v in values]
+    return _PLACEHOLDER.sub(lambda m: literals[int(m.group(1)) - 1], sql)
+
+
+# -- the COPY text format --
+
+_NEEDS_ESCAPE = re.compile("[\\\\\t\n\r]")
+_ESCAPE_SEQ = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
+_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+
+
+def _unescape_seq(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return chr(int(m.group(1), 8))
+    if m.group(2) is not None:
+        return chr(int(m.group(2), 16))
+    c = m.group(3)
+    return _SIMPLE.get(c, c)
+
+
+def format_row(row: Sequence[Any]) -> str:
+    """One row in the COPY text format, with its newline."""
+    parts = []
+    for value in row:
+        text = text_of(value)
+        if text is None:
+            parts.append("\\N")
+            continue
+        if _NEEDS_ESCAPE.search(text):
+            text = (
+                text.replace("\\", "\\\\")
+                .replace("\t", "\\t")
+                .replace("\n", "\\n")
+                .replace("\r", "\\r")
+            )
+        parts.append(text)
+    return "\t".join(parts) + "\n"
+
+
+def parse_row(line: str) -> tuple[Optional[str], ...]:
+    """One line of the COPY text format (without its newline) as a tuple of str or None."""
+    return tuple(
+        None if f == "\\N" else (_ESCAPE_SEQ.sub(_unescape_seq, f) if "\\" in f else f)
+        for f in line.split("\t")
+    )
+
+
+def _unescape(data: str) -> str:
+    # The guest's escapes (as in row batches): U+001B itself last.
+    return (
+        data.replace("\x1b@", "\x00")
+        .replace("\x1b]", "\x1d")
+        .replace("\x1b^", "\x1e")
+        .replace("\x1b_", "\x1f")
+        .replace("\x1b[", "\x1b")
+    )
+
+
+class _CopySink(Sink):
+    """A COPY's sink: what began, the data chunks not yet read, the command's tag."""
+
+    copy_in = True
+    copy_refusal = "COPY aborted"
+
+    def __init__(self) -> None:
+        self.error: Optional[Error] = None
+        self.direction: Optional[str] = None
+        self.binary = False
+        self.ncolumns = 0
+        self.chunks: deque[tuple[str, bool, str]] = deque()
+        self.dropping = False  # the rest of a COPY TO STDOUT is discarded
+        self.tag: Optional[str] = None
+        self.count: Optional[int] = None
+        self.other = False  # a result that is not a COPY came
+
+    def copy_begin(self, direction: str, binary: bool, columns: int) -> None:
+        self.copied = True
+        if self.direction is None:
+            self.direction = direction
+            self.binary = binary
+            self.ncolumns = columns
+
+    def copy_data(self, chunk: tuple[str, bool, str]) -> None:
+        if not self.dropping:
+            self.chunks.append(chunk)
+
+    def columns(self, cols: Any) -> None:
+        self.other = True
+
+    def complete(self, tag: str, rows: Optional[int]) -> None:
+        if self.tag is None or tag.startswith("COPY"):
+            self.tag = tag
+            self.count = rows
+
+    def has_rows(self) -> bool:
+        return bool(self.chunks)
+
+
+class Copy:
+    """A COPY in progress: use it as a context manager (``with cur.copy(sql) as copy:``).
+
+    Attributes: ``direction`` (``"in"`` for FROM STDIN, ``"out"`` for TO STDOUT), ``binary``
+    (the server's format flag: True for ``FORMAT binary``; text and CSV are both False) and
+    ``columns`` (the number of columns)."""
+
+    def __init__(self, cursor: Cursor, sink: _CopySink, complete: bool = False) -> None:
+        self._cursor = cursor
+        self._sink = sink
+        assert sink.direction is not None
+        self.direction: str = sink.direction
+        self.binary = sink.binary
+        self.columns = sink.ncolumns
+        self._buf = bytearray()
+        self._finished = False
+        # The request is complete (only COPY TO STDOUT's data may be left in the sink).
+        self._complete = complete
+        self._partial = ""  # an unfinished line of text data (rows() / read_row())
+        self._lines: deque[str] = deque()
+
+    # -- common --
+
+    def _conn(self) -> Any:
+        conn = self._cursor._conn
+        if conn is None or conn.closed:
+            raise InterfaceError("the connection is closed")
+        return conn
+
+    def _check_session(self, session: Any) -> None:
+        if self._sink.discarded or session._sink is not self._sink:
+            self._finished = True
+            raise ProgrammingError(
+                "the COPY was abandoned: another statement ran on the connection"
+            )
+
+    def _done(self) -> None:
+        """The request is complete: the cursor's rowcount, or the error."""
+        self._finished = True
+        sink = self._sink
+        cur = self._cursor
+        cur.statusmessage = sink.tag
+        cur.rowcount = -1 if sink.count is None else sink.count
+        if sink.error is not None:
+            raise sink.error
+
+    # -- COPY FROM STDIN --
+
+    def _check_in(self) -> None:
+        if self.direction != "in":
+            raise ProgrammingError("this COPY sends data TO STDOUT: read it, do not write")
+        if self._finished:
+            raise ProgrammingError("the COPY is finished")
+
+    def write(self, buffer: Buffer) -> None:
+        """Writes COPY FROM STDIN data (bytes; a str is sent as UTF-8), in any split. Data is
+        sent once 64 KiB are buffered; an error the server raised meanwhile (a bad row) is
+        raised here."""
+        self._check_in()
+        if isinstance(buffer, str):
+            self._buf += buffer.encode("utf-8")
+        elif isinstance(buffer, (bytes, bytearray, memoryview)):
+            self._buf += buffer
+        else:
+            raise TypeError("COPY data must be bytes or str, not %s" % type(buffer).__name__)
+        if len(self._buf) >= BUFFER_SIZE:
+            self._flush()
+
+    def write_row(self, row: Sequence[Any]) -> None:
+        """Writes one row in the text format: each value in its PostgreSQL text input form
+        (None as ``\\N``), with tabs, newlines, carriage returns and backslashes escaped."""
+        self._check_in()
+        if self.binary:
+            raise NotSupportedError(
+                "write_row() writes the text format only; send binary COPY data with write()"
+            )
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+            raise ProgrammingError("write_row() needs a sequence of values, not %r" % (row,))
+        self._buf += format_row(row).encode("utf-8")
+        if len(self._buf) >= BUFFER_SIZE:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buf:
+            return
+        data = bytes(self._buf)
+        self._buf.clear()
+        conn = self._conn()
+        with conn._lock:
+            session = conn._session
+            self._check_session(session)
+            for start in range(0, len(data), MAX_PIECE):
+                if not session.copy_write(data[start : start + MAX_PIECE]):
+                    self._done()
+                    raise InterfaceError("the server ended the COPY without an error")
+
+    def _end_in(self, reason: Optional[str]) -> None:
+        conn = self._conn()
+        with conn._lock:
+            session = conn._session
+            self._check_session(session)
+            session.copy_end(reason)
+            self._done()
+
+    # -- COPY TO STDOUT --
+
+    def _check_out(self) -> None:
+        if self.direction != "out":
+            raise ProgrammingError("this COPY takes data FROM STDIN: write it, do not read")
+
+    def _next_chunk(self) -> Optional[tuple[str, bool, str]]:
+        self._check_out()
+        sink = self._sink
+        while True:
+            if sink.chunks:
+                return sink.chunks.popleft()
+            if self._finished:
+                return None
+            if self._complete:
+                self._done()
+                continue
+            conn = self._cursor._conn
+            if conn is None or conn._closed:
+                raise InterfaceError("the connection is closed")
+            with conn._lock:
+                session = conn._session
+                self._check_session(session)
+                if session.busy():
+                    session.resume(sink)
+                # Complete, or the connection was lost (the sink then holds the error).
+                self._complete = not session.busy()
+
+    def read(self) -> bytes:
+        """The next chunk of COPY TO STDOUT data (for text and CSV whole rows); ``b""`` at the
+        end."""
+        chunk = self._next_chunk()
+        if chunk is None:
+            return b""
+        encoding, escaped, data = chunk
+        if escaped:
+            data = _unescape(data)
+        return data.encode("utf-8" if encoding == "t" else "latin-1")
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            data = self.read()
+            if not data:
+                return
+            yield data
+
+    def _next_line(self) -> Optional[str]:
+        if self.binary:
+            raise NotSupportedError(
+                "rows() and read_row() parse the text format only; read binary data with read()"
+            )
+        while not self._lines:
+            chunk = self._next_chunk()
+            if chunk is None:
+                if self._partial:
+                    line, self._partial = self._partial, ""
+                    return line
+                return None
+            encoding, escaped, data = chunk
+            if escaped:
+                data = _unescape(data)
+            if encoding != "t":
+                try:
+                    data = data.encode("latin-1").decode("utf-8")
+                except UnicodeDecodeError:
+                    raise DataError("the COPY data is not UTF-8 text") from None
+            lines = data.split("\n")
+            if self._partial:
+                lines[0] = self._partial + lines[0]
+            self._partial = lines.pop()
+            self._lines.extend(lines)
+        return self._lines.popleft()
+
+    def read_row(self) -> Optional[tuple[Optional[str], ...]]:
+        """The next row of text-format data as a tuple of str (None for NULL); None at the
+        end."""
+        line = self._next_line()
+        return None if line is None else parse_row(line)
+
+    def rows(self) -> Iterator[tuple[Optional[str], ...]]:
+        """The rows of text-format data, as `read_row` gives them."""
+        while True:
+            line = self._next_line()
+            if line is None:
+                return
+            yield parse_row(line)
+
+    def _end_out(self, cancel: bool = False) -> None:
+        self._sink.dropping = True
+        self._sink.chunks.clear()
+        self._lines.clear()
+        self._partial = ""
+        if self._finished:
+            return
+        if not self._complete:
+            conn = self._conn()
+            with conn._lock:
+                session = conn._session
+                self._check_session(session)
+                if cancel and session.busy():
+                    # The server may have much left to send: a CancelRequest ends it sooner
+                    # (best effort; without it the rest is read and discarded).
+                    try:
+                        session.cancel(timeout=5.0)
+                    except Error:
+                        pass
+                session.copy_end()
+        self._done()
+
+    # -- the block --
+
+    def finish(self) -> None:
+        """Ends the COPY: FROM STDIN sends what is buffered and CopyDone and waits for the
+        server; TO STDOUT discards what is left. Leaving the ``with`` block calls it."""
+        if self._finished:
+            return
+        if self.direction == "in":
+            self._flush()
+            self._end_in(None)
+        else:
+            self._end_out()
+
+    def abort(self, reason: str) -> None:
+        """Aborts the COPY: FROM STDIN sends CopyFail with this reason; TO STDOUT sends a
+        CancelRequest if the server is still sending, and discards what is left. The server's
+        error that follows (SQLSTATE 57014) is swallowed."""
+        if self._finished:
+            return
+        self._buf.clear()
+        try:
+            if self.direction == "in":
+                self._end_in(reason or "COPY aborted")
+            else:
+                self._end_out(cancel=True)
+        except Error as e:
+            conn = self._cursor._conn
+            if getattr(e, "sqlstate", None) != "57014" or conn is None or conn.closed:
+                raise
+
+    def __enter__(self) -> Copy:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.finish()
+            return
+        if self._finished:
+            return
+        text = str(exc) if exc is not None else ""
+        reason = "%s: %s" % (exc_type.__name__, text) if text else exc_type.__name__
+        try:
+            self.abort("error from Python: " + reason)
+        except Error:
+            pass  # the original exception matters more
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "active"
+        return "<wasmpg.Copy %s %s>" % (
+            "FROM STDIN" if self.direction == "in" else "TO STDOUT",
+            state,
+        )
+
+
+def start(cursor: Cursor, statement: str, params: Any = None) -> Copy:
+    """``cursor.copy()``: runs the COPY statement and returns its `Copy`."""
+    if not isinstance(statement, str):
+        raise ProgrammingError("the statement must be a str, got %s" % type(statement).__name__)
+    if params is not None and not (
+        isinstance(params, (Sequence, Mapping)) and not isinstance(params, (str, bytes))
+    ):
+        raise ProgrammingError("parameters must be a sequence or a mapping")
+    sql = statement if params is None else merge(statement, params)
+    conn = cursor._check()
+    with conn._lock:
+        cursor._reset()
+        cursor.query = sql
+        conn._before_statement(cursor)
+        sink = _CopySink()
+        session = conn._session
+        session.copy_start(sql, sink)
+        if sink.direction is None:
+            if session.busy():
+                session.drain()
+            if sink.error is not None:
+                raise sink.error
+            raise ProgrammingError(
+                "copy() needs a COPY ... FROM STDIN or COPY ... TO STDOUT statement"
+            )
+        complete = not session.busy()
+        if sink.error is not None and complete:
+            raise sink.error
+        return Copy(cursor, sink, complete)

@@ -365,6 +365,7 @@ impl Connection {
         response: &mut Response,
         mut copy: Option<&mut Copy>,
     ) -> Result<Stop, Error> {
+        let mut copy_out_refused = false;
         loop {
             self.send(&step.send)?;
             for event in std::mem::take(&mut step.events) {
@@ -378,11 +379,9 @@ impl Connection {
                     (Event::Rows(batch), Some(copy)) if copy.stream_rows => {
                         copy.batches.push_back(batch)
                     }
-                    (Event::CopyOut, None) => response.add_error(Error::new(
-                        ErrorKind::Usage,
-                        "COPY TO STDOUT runs through Client::copy_out (or \
-                         simple_query_with_copy); its data was discarded",
-                    )),
+                    // Reported at the end, unless the request fails otherwise (a server error
+                    // or a broken session says more).
+                    (Event::CopyOut, None) => copy_out_refused = true,
                     (Event::CopyData(_), None) => {}
                     (event, _) => self.event(event, response),
                 }
@@ -390,6 +389,13 @@ impl Connection {
             step = match step.action {
                 Action::Done(status) => {
                     self.tx_status = Some(status);
+                    if copy_out_refused {
+                        response.add_error(Error::new(
+                            ErrorKind::Usage,
+                            "COPY TO STDOUT runs through Client::copy_out (or \
+                             simple_query_with_copy); its data was discarded",
+                        ));
+                    }
                     return Ok(Stop::Done);
                 }
                 Action::Close => {

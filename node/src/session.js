@@ -37,6 +37,8 @@ export class Sink {
   constructor() {
     /** @type {Error | null} */
     this.error = null;
+    /** A COPY TO STDOUT reached this sink, which does not take its data. */
+    this.copyOutRefused = false;
   }
   columns(_cols) {}
   rows(_ev) {}
@@ -51,9 +53,18 @@ export class Sink {
   copyIn(_ev) {
     this.fail(new WasmpgError('COPY ... FROM STDIN cannot run through query(): use copyFrom(sql), a Writable stream', { kind: 'usage' }));
   }
-  /** COPY TO STDOUT began (`H`); its data is dropped unless the sink is a copy stream's. */
+  /** COPY TO STDOUT began (`H`); its data is dropped unless the sink is a copy stream's. The
+   * request fails with a usage error at its end, unless it failed otherwise (a server error or
+   * a broken session says more). */
   copyOut(_ev) {
-    this.fail(new WasmpgError('COPY ... TO STDOUT cannot run through query(): use copyTo(sql), a Readable stream', { kind: 'usage' }));
+    this.copyOutRefused = true;
+  }
+  /** The request is done (ReadyForQuery). */
+  done() {
+    if (this.copyOutRefused) {
+      this.copyOutRefused = false;
+      this.fail(new WasmpgError('COPY ... TO STDOUT cannot run through query(): use copyTo(sql), a Readable stream', { kind: 'usage' }));
+    }
   }
   copyData(_ev) {}
   /** True when the request stops at the `i` action to let its owner send the data. */
@@ -413,7 +424,10 @@ export class Session {
     try {
       for (;;) {
         const action = this.action;
-        if (action === 'd') return;
+        if (action === 'd') {
+          sink.done();
+          return;
+        }
         if (action === 'c') {
           this.closeSocket();
           if (sink.error === null) sink.fail(new WasmpgError('the session ended', { kind: 'closed' }));

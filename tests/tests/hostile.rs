@@ -366,6 +366,48 @@ const CASES: &[Case] = &[
         cli: true,
     },
     Case {
+        name: "COPY: CopyData without a CopyOutResponse",
+        phase: Phase::Query,
+        server: |f| {
+            let proto = f.ready();
+            f.result_prelude(proto, None);
+            f.send(&message(b'd', b"1\tone\n"));
+        },
+        kind: ErrorKind::Protocol,
+        says: "CopyData outside COPY TO STDOUT",
+        within: QUICK,
+        cli: true,
+    },
+    Case {
+        name: "COPY: CopyDone without a CopyOutResponse",
+        phase: Phase::Query,
+        server: |f| {
+            let proto = f.ready();
+            f.result_prelude(proto, None);
+            f.send(&message(b'c', b""));
+        },
+        kind: ErrorKind::Protocol,
+        says: "CopyDone outside COPY TO STDOUT",
+        within: QUICK,
+        cli: true,
+    },
+    Case {
+        name: "COPY: ReadyForQuery in the middle of COPY TO STDOUT",
+        phase: Phase::Query,
+        server: |f| {
+            let proto = f.ready();
+            f.result_prelude(proto, None);
+            // CopyOutResponse: text, one text column; then data and no CopyDone.
+            f.send(&message(b'H', &[0, 0, 1, 0, 0]));
+            f.send(&message(b'd', b"1\n"));
+            f.send(&message(b'Z', b"I"));
+        },
+        kind: ErrorKind::Protocol,
+        says: "ReadyForQuery before COPY TO STDOUT ended",
+        within: QUICK,
+        cli: true,
+    },
+    Case {
         name: "invalid UTF-8 in an ErrorResponse (the session stays usable)",
         phase: Phase::Query,
         server: |f| {

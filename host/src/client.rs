@@ -128,6 +128,16 @@ pub struct Client {
 pub(crate) fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>, String), Error> {
     let mut types = Vec::with_capacity(params.len());
     let mut writer = BatchWriter::default();
+    encode_row(params, &mut types, &mut writer)?;
+    Ok((types, writer.take().data))
+}
+
+/// Appends one row of parameters to `writer`, their declared types to `types`.
+fn encode_row(
+    params: &[&(dyn ToSql + Sync)],
+    types: &mut Vec<u32>,
+    writer: &mut BatchWriter,
+) -> Result<(), Error> {
     let mut value = String::new();
     for (i, param) in params.iter().enumerate() {
         types.push(param.sql_type());
@@ -145,6 +155,49 @@ pub(crate) fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>,
         }
     }
     writer.end_row();
+    Ok(())
+}
+
+/// Several rows of parameters for one statement: the first row's types, which every row must
+/// share (a type of 0, e.g. a NULL of unknown type, matches any).
+fn encode_rows(rows: &[&[&(dyn ToSql + Sync)]]) -> Result<(Vec<u32>, String), Error> {
+    let mut types: Vec<u32> = Vec::new();
+    let mut writer = BatchWriter::default();
+    let mut row_types = Vec::new();
+    for (r, params) in rows.iter().enumerate() {
+        row_types.clear();
+        encode_row(params, &mut row_types, &mut writer)?;
+        if r == 0 {
+            types.clone_from(&row_types);
+            continue;
+        }
+        if row_types.len() != types.len() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "parameter row {} has {} values, the first has {}",
+                    r + 1,
+                    row_types.len(),
+                    types.len()
+                ),
+            ));
+        }
+        for (i, (t, first)) in row_types.iter().zip(types.iter_mut()).enumerate() {
+            if *first == 0 {
+                *first = *t;
+            } else if *t != 0 && t != first {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "parameter ${} of row {} has type {t}, the same parameter of an earlier \
+                         row type {first}",
+                        i + 1,
+                        r + 1
+                    ),
+                ));
+            }
+        }
+    }
     Ok((types, writer.take().data))
 }
 
@@ -267,6 +320,50 @@ impl Client {
             .and_then(|r| r.complete.as_ref())
             .and_then(|c| c.rows)
             .unwrap_or(0))
+    }
+
+    /// Runs a statement once for each row of parameters, all in one request and one round trip
+    /// (psycopg's `executemany`): the total number of rows affected. The executions share one
+    /// Sync, so outside a transaction block they commit or fail together: an error in one
+    /// stops the rest and rolls back the ones before it. Every row must have the same number of
+    /// parameters, of the same types.
+    pub fn execute_many<T: ?Sized + ToStatement>(
+        &mut self,
+        statement: &T,
+        rows: &[&[&(dyn ToSql + Sync)]],
+    ) -> Result<u64, Error> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (types, values) = encode_rows(rows)?;
+        let response = match statement.statement() {
+            StatementRef::Sql(sql) => self.conn.request(&Request::Query {
+                param_types: types,
+                params: Cow::Owned(values),
+                sql: Cow::Borrowed(sql),
+            })?,
+            StatementRef::Prepared(stmt) => {
+                if stmt.params.len() != types.len() {
+                    return Err(Error::new(
+                        ErrorKind::Usage,
+                        format!(
+                            "the statement takes {} parameters but the rows have {}",
+                            stmt.params.len(),
+                            types.len()
+                        ),
+                    ));
+                }
+                self.conn.request(&Request::Execute {
+                    params: Cow::Owned(values),
+                    name: Cow::Borrowed(&stmt.name),
+                })?
+            }
+        };
+        Ok(response
+            .results
+            .iter()
+            .filter_map(|r| r.complete.as_ref().and_then(|c| c.rows))
+            .sum())
     }
 
     /// Prepares a named statement; the server resolves its parameter and column types.

@@ -730,12 +730,20 @@ fn base_dir(prefix: &str) -> PathBuf {
 }
 
 fn make_dir(prefix: &str, account: Option<&Account>) -> Result<PathBuf, ClusterError> {
-    let nanos = SystemTime::now()
+    let mut nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    let dir = base_dir(prefix).join(format!("{prefix}{}-{nanos}", std::process::id()));
-    fs::create_dir(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    // Two clusters started at once by one process can read the same time (it happened to the
+    // failover tests): the next free name is taken instead.
+    let dir = loop {
+        let dir = base_dir(prefix).join(format!("{prefix}{}-{nanos}", std::process::id()));
+        match fs::create_dir(&dir) {
+            Ok(()) => break dir,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => nanos += 1,
+            Err(e) => return Err(io(format!("creating {}", dir.display()))(e)),
+        }
+    };
     let chmod = fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
         .map_err(io(format!("chmod {}", dir.display())));
     let chown =

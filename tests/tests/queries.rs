@@ -289,3 +289,64 @@ fn close_ends_the_backend() {
         },
     );
 }
+
+#[test]
+fn execute_many_runs_each_row_in_one_request_and_fails_together() {
+    let mut c = client();
+    let t = unique_name("many");
+    c.batch_execute(&format!("CREATE TABLE {t} (id int PRIMARY KEY, name text)"))
+        .unwrap();
+    let names = ["a", "b", "c"];
+    let rows: Vec<(i32, Option<&str>)> = vec![(1, Some(names[0])), (2, None), (3, Some(names[2]))];
+    let params: Vec<Vec<&(dyn wasmpg::types::ToSql + Sync)>> = rows
+        .iter()
+        .map(|(id, name)| vec![id as &(dyn wasmpg::types::ToSql + Sync), name])
+        .collect();
+    let refs: Vec<&[&(dyn wasmpg::types::ToSql + Sync)]> = params.iter().map(|r| &r[..]).collect();
+    let insert = format!("INSERT INTO {t} VALUES ($1, $2)");
+    assert_eq!(c.execute_many(insert.as_str(), &refs).unwrap(), 3);
+    let got: Vec<(i32, Option<String>)> = c
+        .query(&format!("SELECT id, name FROM {t} ORDER BY id"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        got,
+        [(1, Some("a".into())), (2, None), (3, Some("c".into()))]
+    );
+
+    // A prepared statement; then a duplicate key in the middle: the executions share one Sync,
+    // so the rows before it are rolled back too.
+    let statement = c.prepare(&insert).unwrap();
+    let (a, b, d) = (10i32, 11i32, 12i32);
+    let n = c
+        .execute_many(&statement, &[&[&a, &"x"], &[&b, &"y"]])
+        .unwrap();
+    assert_eq!(n, 2);
+    let dup = 1i32;
+    let e = expect_err(
+        c.execute_many(&statement, &[&[&d, &"z"], &[&dup, &"dup"]]),
+        "a duplicate key",
+    );
+    assert_db_code(&e, "23505");
+    let count: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        count, 5,
+        "the execution before the failing one was not rolled back"
+    );
+    // Rows of different shapes are refused before anything is sent.
+    let e = expect_err(
+        c.execute_many(insert.as_str(), &[&[&a, &"x"], &[&b]]),
+        "rows of different lengths",
+    );
+    assert_kind(&e, wasmpg::ErrorKind::Usage);
+    let e = expect_err(
+        c.execute_many(insert.as_str(), &[&[&a, &"x"], &[&"b", &"y"]]),
+        "rows of different types",
+    );
+    assert_kind(&e, wasmpg::ErrorKind::Usage);
+}

@@ -1,13 +1,16 @@
-//! `wasmpg [CONNINFO] -c SQL [--csv] [--allow HOST:PORT]...`
+//! `wasmpg [CONNINFO] [-c SQL | -f FILE]... [-1] [--csv] [--allow HOST:PORT]...`
 //!
 //! Runs SQL through the sandboxed driver and prints the results like psql: `COPY ... FROM STDIN`
-//! reads the CLI's stdin and `COPY ... TO STDOUT` writes to its stdout, as `psql -c` does. With
-//! no CONNINFO and
+//! reads the CLI's stdin and `COPY ... TO STDOUT` writes to its stdout, as `psql -c` does;
+//! scripts (`-f`, or SQL on stdin) run statement by statement, with their COPY data inline
+//! (`script`), and stop at the first failure. With no CONNINFO and
 //! no PG* variables it starts a throwaway local cluster (`wasmpg-pgcluster`), runs against it (a
 //! demo when no `-c` is given) and removes it.
 
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+
+mod script;
 
 use anyhow::{bail, Context};
 use wasmpg::serde_json;
@@ -15,12 +18,20 @@ use wasmpg::types::oid;
 use wasmpg::{Client, Config, Driver, Policy, SimpleQueryMessage};
 use wasmpg_pgcluster::{Cluster, ClusterOptions, SUPERUSER};
 
-const USAGE: &str = "usage: wasmpg [CONNINFO] [-c SQL]... [--csv] [--allow HOST:PORT|SOCKET]...
+const USAGE: &str =
+    "usage: wasmpg [CONNINFO] [-c SQL | -f FILE]... [-1] [--csv] [--allow HOST:PORT|SOCKET]...
 
   CONNINFO           libpq conninfo: 'host=... port=... user=... dbname=...' or postgresql://...
                      Without it (and without PG* variables) a throwaway local cluster is used.
   -c, --command SQL  SQL to run (repeatable; each may hold several statements). COPY ... FROM
                      STDIN reads this program's stdin, COPY ... TO STDOUT writes to its stdout.
+  -f, --file FILE    run the SQL script FILE (`-` for stdin; repeatable, in order with -c):
+                     statement by statement, COPY ... FROM STDIN data inline up to a line \\.
+                     (a plain pg_dump file runs as is). Without -c and -f, SQL is read from
+                     stdin when it is not a terminal (and a server is given).
+  -1, --single-transaction
+                     run everything in one transaction (BEGIN ... COMMIT; rolled back on error)
+                     Every run stops at the first failed statement (exit status 1).
       --csv          print results as CSV instead of an aligned table
       --allow ENTRY  allow connecting to HOST:PORT or a socket path; replaces the default
                      allow-list (exactly the conninfo's targets). Repeatable.
@@ -36,11 +47,20 @@ const DEMO: &[&str] = &[
     "SELECT count(*) AS planets, sum(mass_earths) AS total_mass FROM planets",
 ];
 
+/// What to run, in command-line order.
+enum Source {
+    /// `-c`: one simple-query message (several statements allowed), as `psql -c`.
+    Command(String),
+    /// `-f` (or stdin): a script, run statement by statement.
+    Script(String),
+}
+
 struct Args {
     conninfo: Option<String>,
-    commands: Vec<String>,
+    commands: Vec<Source>,
     csv: bool,
     allow: Vec<String>,
+    single_transaction: bool,
 }
 
 fn parse_args() -> anyhow::Result<Option<Args>> {
@@ -49,14 +69,20 @@ fn parse_args() -> anyhow::Result<Option<Args>> {
         commands: Vec::new(),
         csv: false,
         allow: Vec::new(),
+        single_transaction: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
-            "-c" | "--command" => args
-                .commands
-                .push(it.next().context("-c needs an SQL argument")?),
+            "-c" | "--command" => args.commands.push(Source::Command(
+                it.next().context("-c needs an SQL argument")?,
+            )),
+            "-f" | "--file" => {
+                let file = it.next().context("-f needs a file name")?;
+                args.commands.push(Source::Script(file));
+            }
+            "-1" | "--single-transaction" => args.single_transaction = true,
             "--csv" => args.csv = true,
             "--allow" => args.allow.push(
                 it.next()
@@ -116,14 +142,28 @@ fn run() -> anyhow::Result<ExitCode> {
             conninfo
         }
     };
-    let commands: Vec<String> = if args.commands.is_empty() {
-        if cluster.is_none() {
-            bail!("no -c SQL given\n\n{USAGE}");
-        }
-        DEMO.iter().map(|s| (*s).to_owned()).collect()
-    } else {
+    // The throwaway cluster without -c or -f is the demo, whatever stdin is (the README's first
+    // command runs it from scripts too).
+    let demo = cluster.is_some() && args.commands.is_empty();
+    let commands: Vec<Source> = if !args.commands.is_empty() {
         args.commands
+    } else if demo {
+        DEMO.iter()
+            .map(|s| Source::Command((*s).to_owned()))
+            .collect()
+    } else if !std::io::stdin().is_terminal() {
+        vec![Source::Script("-".to_owned())]
+    } else {
+        bail!("no -c SQL or -f FILE given\n\n{USAGE}");
     };
+    // Scripts are read before connecting: a missing file is not a failed statement.
+    let mut texts = Vec::with_capacity(commands.len());
+    for source in &commands {
+        texts.push(match source {
+            Source::Command(sql) => sql.clone(),
+            Source::Script(path) => read_script(path)?,
+        });
+    }
 
     let mut client = match driver.connect(&conninfo) {
         Ok(client) => client,
@@ -147,17 +187,36 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Err(e) => eprintln!("wasmpg: Ctrl-C will not cancel statements: {e}"),
     }
-    let demo = cluster.is_some() && commands.len() == DEMO.len();
     let mut out = std::io::stdout().lock();
-    for sql in &commands {
-        if demo {
-            writeln!(out, "=> {sql}")?;
+    let mut ran = if args.single_transaction {
+        run_one(&mut client, "BEGIN", args.csv, &mut out, None)
+    } else {
+        Ok(())
+    };
+    for (source, text) in commands.iter().zip(&texts) {
+        if ran.is_err() {
+            break;
         }
-        if let Err(e) = run_one(&mut client, sql, args.csv, &mut out) {
-            out.flush()?;
-            eprintln!("wasmpg: {e}");
-            return Ok(ExitCode::from(1));
+        ran = match source {
+            Source::Command(sql) => {
+                if demo {
+                    writeln!(out, "=> {sql}")?;
+                }
+                run_one(&mut client, sql, args.csv, &mut out, None)
+            }
+            Source::Script(_) => run_script(&mut client, text, args.csv, &mut out),
+        };
+    }
+    if ran.is_ok() && args.single_transaction {
+        ran = run_one(&mut client, "COMMIT", args.csv, &mut out, None);
+    }
+    if let Err(e) = ran {
+        out.flush()?;
+        eprintln!("wasmpg: {e}");
+        if args.single_transaction && !client.is_closed() {
+            let _ = client.batch_execute("ROLLBACK");
         }
+        return Ok(ExitCode::from(1));
     }
     out.flush()?;
     drop(client);
@@ -167,11 +226,83 @@ fn run() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_one(client: &mut Client, sql: &str, csv: bool, out: &mut impl Write) -> anyhow::Result<()> {
+/// A script's text: the file's, or stdin's for `-`.
+fn read_script(path: &str) -> anyhow::Result<String> {
+    let mut text = String::new();
+    if path == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read SQL from stdin")?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .with_context(|| format!("cannot read {path}"))?;
+    }
+    Ok(text)
+}
+
+/// Runs a script statement by statement; a `COPY ... FROM STDIN` takes its data from the
+/// script, up to the line `\.`. Stops at the first failure, naming the statement's line.
+fn run_script(
+    client: &mut Client,
+    text: &str,
+    csv: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut at = 0;
+    while let Some(statement) = script::next_statement(text, at).map_err(anyhow::Error::msg)? {
+        let mut data = InlineCopy {
+            script: text,
+            from: statement.end,
+            data: None,
+        };
+        run_one(client, statement.sql, csv, out, Some(&mut data))
+            .map_err(|e| anyhow::anyhow!("line {}: {e}", script::line_of(text, statement.start)))?;
+        at = match data.data {
+            Some((_, next)) => next,
+            None => statement.end,
+        };
+    }
+    Ok(())
+}
+
+/// A script's inline COPY data, found when the server first asks for it.
+struct InlineCopy<'a> {
+    script: &'a str,
+    from: usize,
+    /// The data still to send, and where the script goes on after it.
+    data: Option<(&'a [u8], usize)>,
+}
+
+impl Read for InlineCopy<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let (data, _) = self.data.get_or_insert_with(|| {
+            let (data, next) = script::copy_data(self.script, self.from);
+            (data.as_bytes(), next)
+        });
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        *data = &data[n..];
+        Ok(n)
+    }
+}
+
+fn run_one(
+    client: &mut Client,
+    sql: &str,
+    csv: bool,
+    out: &mut impl Write,
+    copy_data: Option<&mut dyn Read>,
+) -> anyhow::Result<()> {
     // Results printed so far go out before COPY data does.
     out.flush()?;
-    let mut stdin = std::io::stdin().lock();
-    let messages = client.simple_query_with_copy(sql, &mut stdin, &mut *out)?;
+    let messages = match copy_data {
+        Some(input) => client.simple_query_with_copy(sql, input, &mut *out)?,
+        None => {
+            let mut stdin = std::io::stdin().lock();
+            client.simple_query_with_copy(sql, &mut stdin, &mut *out)?
+        }
+    };
     let mut table: Option<Table> = None;
     for message in messages {
         match message {

@@ -232,3 +232,142 @@ fn sigint_cancels_the_running_statement_on_the_server() {
         "backend state {state:?}"
     );
 }
+
+/// Runs the CLI with `args` and `input` on stdin.
+fn wasmpg_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut cmd = Command::new(cli_path());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    output_with_timeout(&mut cmd, Some(input), Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_pg_dump_file_restores_through_f_with_its_inline_copy_data() {
+    let c = cluster();
+    let source = unique_name("dump_src");
+    let target = unique_name("dump_dst");
+    let mut admin = client();
+    for db in [&source, &target] {
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+    }
+    let mut src = connect(&format!(
+        "host={} port={} user={} dbname={source}",
+        c.host, c.port, "postgres"
+    ));
+    src.batch_execute(
+        "CREATE TABLE items (id int PRIMARY KEY, name text, tags text[], note text); \
+         INSERT INTO items SELECT g, 'item ' || g || E'\\t;tab', ARRAY['a;b', NULL], \
+           CASE WHEN g % 3 = 0 THEN NULL ELSE $$it's \\ a; $x$ quote$$ END \
+           FROM generate_series(1, 5000) g; \
+         CREATE FUNCTION twice(int) RETURNS int LANGUAGE plpgsql AS $body$ \
+           BEGIN RETURN $1 * 2; END; $body$; \
+         CREATE VIEW doubled AS SELECT id, twice(id) AS d FROM items;",
+    )
+    .unwrap();
+    let dump = Command::new(c.bindir.join("pg_dump"))
+        .args([
+            "-h",
+            &c.host,
+            "-p",
+            &c.port.to_string(),
+            "-U",
+            "postgres",
+            &source,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let file = std::env::temp_dir().join(format!("{source}.sql"));
+    std::fs::write(&file, &dump.stdout).unwrap();
+    let conninfo = format!(
+        "host={} port={} user=postgres dbname={target}",
+        c.host, c.port
+    );
+    let out = wasmpg(&[&conninfo, "-f", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert_success(&out);
+    let mut dst = connect(&conninfo);
+    let digest = "SELECT count(*), sum(d), md5(string_agg(i::text, ',' ORDER BY i.id)) \
+                  FROM items i JOIN doubled USING (id)";
+    let a = src.query_one(digest, &[]).unwrap();
+    let b = dst.query_one(digest, &[]).unwrap();
+    assert_eq!(a.get::<_, i64>(0), 5000);
+    assert_eq!(
+        (
+            a.get::<_, i64>(0),
+            a.get::<_, i64>(1),
+            a.get::<_, String>(2)
+        ),
+        (
+            b.get::<_, i64>(0),
+            b.get::<_, i64>(1),
+            b.get::<_, String>(2)
+        )
+    );
+    drop((src, dst));
+    for db in [&source, &target] {
+        admin
+            .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_script_on_stdin_stops_at_its_first_failure_and_single_transaction_rolls_back() {
+    let conninfo = cluster().superuser_conninfo();
+    let t = unique_name("script");
+    let script = format!(
+        "CREATE TABLE {t} (id int);\nINSERT INTO {t} VALUES (1);\n\n  SELECT nope;\n\
+         INSERT INTO {t} VALUES (2);\n"
+    );
+    let out = wasmpg_stdin(&[&conninfo], script.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 4"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("42703"), "{}", stderr(&out));
+    let mut client = client();
+    let ids: Vec<i32> = client
+        .query(&format!("SELECT id FROM {t}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        ids,
+        [1],
+        "statements before the failure stay, none after it runs"
+    );
+
+    // -1: the same script in one transaction leaves nothing behind.
+    let u = unique_name("script1");
+    let script = script.replace(&t, &u);
+    let out = wasmpg_stdin(&[&conninfo, "-1", "-f", "-"], script.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&u])
+        .unwrap()
+        .get(0);
+    assert!(!exists, "-1 left the table behind");
+
+    // A statement that cannot be split fails there, with the line it starts on.
+    let out = wasmpg_stdin(&[&conninfo], b"SELECT 1;\nSELECT 'open;\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("line 2: unterminated quoted string"),
+        "{}",
+        stderr(&out)
+    );
+    // A missing file is an error before connecting.
+    let out = wasmpg(&[&conninfo, "-f", "/nonexistent/script.sql"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/script.sql"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -19,6 +19,7 @@ GS, RS, US, ESC, NUL = "\x1d", "\x1e", "\x1f", "\x1b", "\x00"
 
 # -- a test-side step encoder (the reference encoder's rules) --
 
+
 def rec(tag, *fields):
     out = tag
     for f in fields:
@@ -100,9 +101,17 @@ def encode_step(send, action, arg, events):
             ts = []
             for t in p["targets"]:
                 ts.extend(target_fields(t))
-            meta += RS + rec("I", p["user"], p["dbname"], p["connect_timeout"],
-                             "1" if p["has_password"] else "0", p["passfile"], p["sslmode"],
-                             len(p["targets"]), *ts)
+            meta += RS + rec(
+                "I",
+                p["user"],
+                p["dbname"],
+                p["connect_timeout"],
+                "1" if p["has_password"] else "0",
+                p["passfile"],
+                p["sslmode"],
+                len(p["targets"]),
+                *ts,
+            )
     s = "%d:%s%s" % (len(send), send.decode("latin-1"), meta)
     for b in batches:
         s += GS + b
@@ -113,8 +122,12 @@ def col(name, oid):
     return (name, oid, -1, 0, 0, -1)
 
 
-DB = {"severity": "ERROR", "code": "42P01", "message": 'relation "x\x1e" does not exist',
-      "position": 15}
+DB = {
+    "severity": "ERROR",
+    "code": "42P01",
+    "message": 'relation "x\x1e" does not exist',
+    "position": 15,
+}
 
 EVERY_STEP = [
     (b"", "r", None, []),
@@ -128,35 +141,58 @@ EVERY_STEP = [
     (b"", "o", (("tcp", ("h", 1)), None, None, (False, None, None, None)), []),
     (b"", "p", ("h", 1, "d", "u"), []),
     (b"", "f", ("passfile", "/home/u/.pgpass"), []),
-    (b"", "d", "idle", [
-        ("S", ("TimeZone", "UTC")),
-        ("B", 4242),
-        ("C", [col("a", 23), col("b\x1f", 25)]),
-        ("R", (2, False, "1\x1fx\x1f\x1e2\x1f\x00\x1f\x1e")),
-        ("R", (1, True, "3\x1f\x1b]\x1f\x1e")),
-        ("K", ("SELECT 3", 3)),
-        ("C", []),
-        ("R", (1, False, "\x1e")),
-        ("K", ("CREATE TABLE", None)),
-        ("Q", None),
-        ("P", ("s1", [23, 25], [col("x", 16)])),
-        ("P", ("", [], [])),
-        ("E", ("db", "relation does not exist", DB)),
-        ("E", ("timeout", "timed out", None)),
-        ("N", DB),
-        ("A", (-1, "ch", "")),
-        ("T", "opaque\x1dtoken"),
-        ("I", {"targets": [("tcp", ("a", 1)), ("unix", "/tmp/.s.PGSQL.5")], "user": "u",
-               "dbname": "d", "connect_timeout": 2000, "has_password": True,
-               "passfile": None, "sslmode": "prefer"}),
-    ]),
+    (
+        b"",
+        "d",
+        "idle",
+        [
+            ("S", ("TimeZone", "UTC")),
+            ("B", 4242),
+            ("C", [col("a", 23), col("b\x1f", 25)]),
+            ("R", (2, False, "1\x1fx\x1f\x1e2\x1f\x00\x1f\x1e")),
+            ("R", (1, True, "3\x1f\x1b]\x1f\x1e")),
+            ("K", ("SELECT 3", 3)),
+            ("C", []),
+            ("R", (1, False, "\x1e")),
+            ("K", ("CREATE TABLE", None)),
+            ("Q", None),
+            ("P", ("s1", [23, 25], [col("x", 16)])),
+            ("P", ("", [], [])),
+            ("E", ("db", "relation does not exist", DB)),
+            ("E", ("timeout", "timed out", None)),
+            ("N", DB),
+            ("A", (-1, "ch", "")),
+            ("T", "opaque\x1dtoken"),
+            (
+                "I",
+                {
+                    "targets": [("tcp", ("a", 1)), ("unix", "/tmp/.s.PGSQL.5")],
+                    "user": "u",
+                    "dbname": "d",
+                    "connect_timeout": 2000,
+                    "has_password": True,
+                    "passfile": None,
+                    "sslmode": "prefer",
+                },
+            ),
+        ],
+    ),
     (b"Q\x00\x00\x00\x0dselect 1\x00", "r", None, []),
     (b"", "d", "in-transaction", []),
     (b"", "d", "failed", [("E", ("usage", "x\x00y", None))]),
     (b"", "i", None, [("G", (False, 2))]),
-    (b"", "d", "idle", [("H", (True, 1)), ("D", ("l", True, "PGCOPY\n\xff\x1b@")),
-                        ("R", (1, False, "7\x1f\x1e")), ("D", ("t", False, "1\t\xe9\n")),
-                        ("K", ("COPY 1", 1))]),
+    (
+        b"",
+        "d",
+        "idle",
+        [
+            ("H", (True, 1)),
+            ("D", ("l", True, "PGCOPY\n\xff\x1b@")),
+            ("R", (1, False, "7\x1f\x1e")),
+            ("D", ("t", False, "1\t\xe9\n")),
+            ("K", ("COPY 1", 1)),
+        ],
+    ),
     (b"d\x00\x00\x00\x05x", "i", None, []),
 ]
 
@@ -167,12 +203,17 @@ def test_steps_round_trip(step):
 
 
 def test_step_example():
-    s = ("0:d\x1fI\x1eC\x1f1\x1fn\x1f23\x1f-1\x1f0\x1f0\x1f4\x1eR\x1f1\x1f0\x1eK\x1fSELECT 1"
-         "\x1f1\x1d42\x1f\x1e")
+    s = (
+        "0:d\x1fI\x1eC\x1f1\x1fn\x1f23\x1f-1\x1f0\x1f0\x1f4\x1eR\x1f1\x1f0\x1eK\x1fSELECT 1"
+        "\x1f1\x1d42\x1f\x1e"
+    )
     send, action, arg, events = A.decode_step(s)
     assert (send, action, arg) == (b"", "d", "idle")
-    assert events == [("C", [("n", 23, -1, 0, 0, 4)]), ("R", (1, False, "42\x1f\x1e")),
-                      ("K", ("SELECT 1", 1))]
+    assert events == [
+        ("C", [("n", 23, -1, 0, 0, 4)]),
+        ("R", (1, False, "42\x1f\x1e")),
+        ("K", ("SELECT 1", 1)),
+    ]
     assert encode_step(send, action, arg, events) == s
 
 
@@ -180,8 +221,7 @@ def test_repeated_metadata_decodes_the_same_with_its_own_batches():
     """A statement run again returns the same metadata with other rows: the decoder remembers
     the metadata, and must still pair each rows event with this step's batch, check the number
     of batches, and hand out a list the caller may keep."""
-    meta = ("0:d\x1fI\x1eC\x1f1\x1fn\x1f23\x1f-1\x1f0\x1f0\x1f4\x1eR\x1f1\x1f0\x1eK"
-            "\x1fSELECT 1\x1f1")
+    meta = "0:d\x1fI\x1eC\x1f1\x1fn\x1f23\x1f-1\x1f0\x1f0\x1f4\x1eR\x1f1\x1f0\x1eK\x1fSELECT 1\x1f1"
     first = A.decode_step(meta + "\x1d42\x1f\x1e")
     again = A.decode_step(meta + "\x1d43\x1f\x1e")
     assert first[3][1] == ("R", (1, False, "42\x1f\x1e"))
@@ -219,9 +259,28 @@ def test_open_action_has_five_fields_and_an_optional_keepalive():
         assert A.decode_step(head + text)[2][3] == decoded, text
         assert keepalive_text(decoded) == text
     # Anything else is a malformed step: numbers have one spelling, items are exactly four.
-    for bad in ("\x00", "", "1", "2", "00", "0,", "1,", "1,,", "1,,,,", "1,1,1,1,1", "0,1,2,3",
-                "1,x,,", "1,01,,", "1,+1,,", "1,-1,,", "1, 1,,", "1,4294967296,,", "1,\u0661,,",
-                "on", "1,1,1,1\x1fx"):
+    for bad in (
+        "\x00",
+        "",
+        "1",
+        "2",
+        "00",
+        "0,",
+        "1,",
+        "1,,",
+        "1,,,,",
+        "1,1,1,1,1",
+        "0,1,2,3",
+        "1,x,,",
+        "1,01,,",
+        "1,+1,,",
+        "1,-1,,",
+        "1, 1,,",
+        "1,4294967296,,",
+        "1,\u0661,,",
+        "on",
+        "1,1,1,1\x1fx",
+    ):
         with pytest.raises(wasmpg.InterfaceError):
             A.decode_step(head + bad)
 
@@ -233,20 +292,51 @@ def test_latin1_send_bytes():
 
 
 MALFORMED = [
-    "", "x", "1:", "2:a", "0:", "0:z", "0:d", "0:d\x1fQ", "0:r\x1fextra", "0:r\x1d",
-    "0:r\x1eR\x1f1\x1f0", "0:r\x1eR\x1f1", "0:r\x1eC\x1f99999999999",
-    "0:r\x1eC\x1f1\x1fa", "0:r\x1eE\x1fweird\x1fm", "0:r\x1eN\x1f", "0:r\x1e",
-    "1:\u0100r", "0:o\x1ft\x1fh\x1f99999\x1f\x00", "0:rx",
+    "",
+    "x",
+    "1:",
+    "2:a",
+    "0:",
+    "0:z",
+    "0:d",
+    "0:d\x1fQ",
+    "0:r\x1fextra",
+    "0:r\x1d",
+    "0:r\x1eR\x1f1\x1f0",
+    "0:r\x1eR\x1f1",
+    "0:r\x1eC\x1f99999999999",
+    "0:r\x1eC\x1f1\x1fa",
+    "0:r\x1eE\x1fweird\x1fm",
+    "0:r\x1eN\x1f",
+    "0:r\x1e",
+    "1:\u0100r",
+    "0:o\x1ft\x1fh\x1f99999\x1f\x00",
+    "0:rx",
     # and a few more of this decoder's own paths
-    "-1:r", "a:r", "0:r\x1eS\x1fa\x1b", "0:r\x1eS\x1fa\x1bx\x1fb", "0:r\x1eK\x1f\x00\x1f1",
-    "0:r\x1eP\x1fs\x1f3\x1f23", "0:r\x1eI\x1fu", "0:o\x1fq\x1fh\x1f1\x1f\x00",
-    "0:r\x1eB\x1f99999999999", "0:o\x1ft\x1fh\x1f1\x1f\x00\x1fa\x1fb",
-    "0:r\x1eA\x1fx\x1fc\x1fp", "0:r\x1eT", "0:r\x1eQ\x1fx",
-    "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f1,x,,", "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f\x00",
+    "-1:r",
+    "a:r",
+    "0:r\x1eS\x1fa\x1b",
+    "0:r\x1eS\x1fa\x1bx\x1fb",
+    "0:r\x1eK\x1f\x00\x1f1",
+    "0:r\x1eP\x1fs\x1f3\x1f23",
+    "0:r\x1eI\x1fu",
+    "0:o\x1fq\x1fh\x1f1\x1f\x00",
+    "0:r\x1eB\x1f99999999999",
+    "0:o\x1ft\x1fh\x1f1\x1f\x00\x1fa\x1fb",
+    "0:r\x1eA\x1fx\x1fc\x1fp",
+    "0:r\x1eT",
+    "0:r\x1eQ\x1fx",
+    "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f1,x,,",
+    "0:o\x1ft\x1fh\x1f1\x1f\x00\x1f\x00\x1f\x00",
     "0:o\x1fu\x1f/s\x1f\x1f\x00\x1f\x00\x1f1,1,1,1,1",
     # COPY: the action has no fields; the events their exact fields; data needs its part
-    "0:i\x1f1", "0:i\x1eG\x1f0", "0:i\x1eG\x1f2\x1f1", "0:r\x1eH\x1f0\x1f99999",
-    "0:r\x1eD\x1ft\x1f0", "0:r\x1eD\x1fx\x1f0\x1dabc", "0:r\x1eD\x1ft\x1dabc",
+    "0:i\x1f1",
+    "0:i\x1eG\x1f0",
+    "0:i\x1eG\x1f2\x1f1",
+    "0:r\x1eH\x1f0\x1f99999",
+    "0:r\x1eD\x1ft\x1f0",
+    "0:r\x1eD\x1fx\x1f0\x1dabc",
+    "0:r\x1eD\x1ft\x1dabc",
     "0:r\x1eD\x1ft\x1f0\x1da\x1db",
 ]
 
@@ -299,8 +389,8 @@ def test_requests():
     assert A.req_init([]) == "n\x1d"
     assert A.req_connect([("PGUSER", "me")], "host=x") == "c\x1dPGUSER\x1fme\x1f\x1e\x1dhost=x"
     assert A.req_connect(pairs, "host=a") == (
-        "c\x1dPGHOST\x1fdb\x1b^odd\x1f\x1ePGAPPNAME\x1f\x1f\x1ex\x1b_y\x1f\x1b@\x1f\x1e"
-        "\x1dhost=a")
+        "c\x1dPGHOST\x1fdb\x1b^odd\x1f\x1ePGAPPNAME\x1f\x1f\x1ex\x1b_y\x1f\x1b@\x1f\x1e\x1dhost=a"
+    )
     assert A.req_parse_conninfo([], "") == "i\x1d\x1d"
     assert A.REQ_OPENED == "o" and A.REQ_EOF == "e" and A.REQ_TERMINATE == "t"
     assert A.req_opened(None) == "o" and A.req_opened("[::1]:5432") == "o\x1d[::1]:5432"
@@ -319,7 +409,8 @@ def test_requests():
     assert A.req_data(b"") == "d"
     assert A.req_simple_query("select 1") == "s\x1dselect 1"
     assert A.req_query([23, 25], "1\x1fa\x1f\x1e", "select $1, $2") == (
-        "q\x1d23,25\x1d1\x1fa\x1f\x1e\x1dselect $1, $2")
+        "q\x1d23,25\x1d1\x1fa\x1f\x1e\x1dselect $1, $2"
+    )
     assert A.req_query([], "", "select 1") == "q\x1d\x1d\x1dselect 1"
     assert A.req_prepare([25], "s1", "select $1") == "P\x1d25\x1ds1\x1dselect $1"
     assert A.req_execute("a\x1f\x1e", "s1") == "X\x1da\x1f\x1e\x1ds1"
@@ -360,9 +451,13 @@ def _vector_action(tag, arg):
         return {"action": "d", "status": _STATUS_CODES[arg]}
     if tag == "o":
         target, timeout, addr, keepalive = arg
-        return {"action": "o", **_vector_target(target), "timeout_ms": timeout,
-                "address": addr,
-                "keepalive": None if keepalive is None else keepalive_text(keepalive)}
+        return {
+            "action": "o",
+            **_vector_target(target),
+            "timeout_ms": timeout,
+            "address": addr,
+            "keepalive": None if keepalive is None else keepalive_text(keepalive),
+        }
     if tag == "p":
         host, port, dbname, user = arg
         return {"action": "p", "host": host, "port": port, "dbname": dbname, "user": user}
@@ -402,8 +497,10 @@ def _decoded_event(want):
     if tag == "Q":
         return ("Q", None)
     if tag == "P":
-        return ("P", (want["name"], want["param_types"],
-                      [tuple(c.values()) for c in want["columns"]]))
+        return (
+            "P",
+            (want["name"], want["param_types"], [tuple(c.values()) for c in want["columns"]]),
+        )
     if tag == "E":
         return ("E", (want["kind"], want["message"], _db_fields(want["fields"]) or None))
     if tag == "N":
@@ -421,16 +518,28 @@ def _decoded_event(want):
     if tag == "D":
         return ("D", (want["encoding"], want["escaped"], want["data"]))
     assert tag == "I", tag
-    targets = [("tcp", (t["host"], t["port"])) if t["kind"] == "t" else ("unix", t["host"])
-               for t in want["targets"]]
-    return ("I", {"user": want["user"], "dbname": want["dbname"],
-                  "connect_timeout": want["connect_timeout_ms"],
-                  "has_password": want["has_password"], "passfile": want["passfile"],
-                  "sslmode": want["sslmode"], "targets": targets})
+    targets = [
+        ("tcp", (t["host"], t["port"])) if t["kind"] == "t" else ("unix", t["host"])
+        for t in want["targets"]
+    ]
+    return (
+        "I",
+        {
+            "user": want["user"],
+            "dbname": want["dbname"],
+            "connect_timeout": want["connect_timeout_ms"],
+            "has_password": want["has_password"],
+            "passfile": want["passfile"],
+            "sslmode": want["sslmode"],
+            "targets": targets,
+        },
+    )
 
 
-@pytest.mark.skipif(not os.path.exists(_conformance_file()),
-                    reason="conformance/packed.json is not in this checkout")
+@pytest.mark.skipif(
+    not os.path.exists(_conformance_file()),
+    reason="conformance/packed.json is not in this checkout",
+)
 def test_conformance_steps_decode_as_the_vectors_say():
     """The shared vectors (the Rust reference decoder passes the same file): every valid step
     decodes to its send bytes, its action with every field (the ``o`` action's keepalive
@@ -448,16 +557,22 @@ def test_conformance_steps_decode_as_the_vectors_say():
         assert again == (send, action, payload, events), vector["name"]
 
 
-@pytest.mark.skipif(not os.path.exists(_conformance_file()),
-                    reason="conformance/packed.json is not in this checkout")
+@pytest.mark.skipif(
+    not os.path.exists(_conformance_file()),
+    reason="conformance/packed.json is not in this checkout",
+)
 def test_conformance_keepalive_and_tls_vectors_are_there():
     """The vectors this package's TLS and keepalive support rely on are in the file."""
     vectors = _vectors()
-    keepalives = {v["expected"]["action"].get("keepalive") for v in vectors["steps"]
-                  if v["expected"]["action"]["action"] == "o"}
+    keepalives = {
+        v["expected"]["action"].get("keepalive")
+        for v in vectors["steps"]
+        if v["expected"]["action"]["action"] == "o"
+    }
     assert {None, "0", "1,30,,3"} <= keepalives
-    kinds = {e["kind"] for v in vectors["steps"] for e in v["expected"]["events"]
-             if e["event"] == "E"}
+    kinds = {
+        e["kind"] for v in vectors["steps"] for e in v["expected"]["events"] if e["event"] == "E"
+    }
     assert kinds == A.ERROR_KINDS
     assert any(v["expected"]["request"] == "Y" for v in vectors["requests"])
 
@@ -502,12 +617,15 @@ def _encode_request(want):
         return A.req_copy_data(bytes(want["bytes"]))
     if tag == "f":
         return A.req_copy_fail(want["reason"])
-    return {"F": A.REQ_COPY_DONE, "e": A.REQ_EOF, "t": A.REQ_TERMINATE,
-            "K": A.REQ_CANCEL_TOKEN}[tag]
+    return {"F": A.REQ_COPY_DONE, "e": A.REQ_EOF, "t": A.REQ_TERMINATE, "K": A.REQ_CANCEL_TOKEN}[
+        tag
+    ]
 
 
-@pytest.mark.skipif(not os.path.exists(_conformance_file()),
-                    reason="conformance/packed.json is not in this checkout")
+@pytest.mark.skipif(
+    not os.path.exists(_conformance_file()),
+    reason="conformance/packed.json is not in this checkout",
+)
 def test_conformance_requests_encode_as_the_vectors_say():
     """Every valid request vector: this module's encoder, given the decoded form, writes the
     string form exactly (the vectors are canonical), the byte-exact file answer ``Y`` too.
@@ -518,8 +636,10 @@ def test_conformance_requests_encode_as_the_vectors_say():
         assert _encode_request(vector["expected"]) == vector["input"]["string"], vector["name"]
 
 
-@pytest.mark.skipif(not os.path.exists(_conformance_file()),
-                    reason="conformance/packed.json is not in this checkout")
+@pytest.mark.skipif(
+    not os.path.exists(_conformance_file()),
+    reason="conformance/packed.json is not in this checkout",
+)
 def test_conformance_malformed_steps_are_interface_errors():
     """Every malformed step the vectors list is an InterfaceError, never another exception."""
     vectors = _vectors()

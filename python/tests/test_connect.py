@@ -20,20 +20,30 @@ def test_make_conninfo():
     assert make_conninfo("host=a", port=5, dbname=None) == "host=a port='5'"
     assert make_conninfo(database="d b", password="it's\\") == "dbname='d b' password='it\\'s\\\\'"
     assert make_conninfo("postgresql://h/db", user="u s", application_name="a&b") == (
-        "postgresql://h/db?user=u%20s&application_name=a%26b")
+        "postgresql://h/db?user=u%20s&application_name=a%26b"
+    )
     assert make_conninfo("postgresql://h/db?sslmode=disable", port=1) == (
-        "postgresql://h/db?sslmode=disable&port=1")
+        "postgresql://h/db?sslmode=disable&port=1"
+    )
     with pytest.raises(wasmpg.ProgrammingError):
         make_conninfo(port=True)
 
 
 def test_keywords_and_quoting(cluster):
-    c = wasmpg.connect(host="127.0.0.1", port=cluster.port, user="postgres",
-                       database="wasmpg_test", application_name="it's a test",
-                       options="-c search_path=pg_catalog", connect_timeout=5)
+    c = wasmpg.connect(
+        host="127.0.0.1",
+        port=cluster.port,
+        user="postgres",
+        database="wasmpg_test",
+        application_name="it's a test",
+        options="-c search_path=pg_catalog",
+        connect_timeout=5,
+    )
     cur = c.cursor()
-    cur.execute("SELECT current_setting('application_name'), current_setting('search_path'), "
-                "current_database(), current_user")
+    cur.execute(
+        "SELECT current_setting('application_name'), current_setting('search_path'), "
+        "current_database(), current_user"
+    )
     assert cur.fetchone() == ("it's a test", "pg_catalog", "wasmpg_test", "postgres")
     assert c.get_parameter_status("application_name") == "it's a test"
     assert c.server_version >= 100000
@@ -41,8 +51,9 @@ def test_keywords_and_quoting(cluster):
 
 
 def test_uri(cluster):
-    c = wasmpg.connect("postgresql://postgres@127.0.0.1:%d/wasmpg_test" % cluster.port,
-                       application_name="uri")
+    c = wasmpg.connect(
+        "postgresql://postgres@127.0.0.1:%d/wasmpg_test" % cluster.port, application_name="uri"
+    )
     cur = c.cursor()
     cur.execute("SELECT current_setting('application_name')")
     assert cur.fetchone() == ("uri",)
@@ -78,8 +89,10 @@ def test_os_user_is_the_default_user(monkeypatch):
     assert _env.os_user()  # from the passwd database
 
 
-@pytest.mark.parametrize("role, password", [("pw_user", "pw_secret"), ("md5_user", "md5_secret"),
-                                            ("scram_user", "scram_secret")])
+@pytest.mark.parametrize(
+    "role, password",
+    [("pw_user", "pw_secret"), ("md5_user", "md5_secret"), ("scram_user", "scram_secret")],
+)
 def test_passfile(cluster, tmp_path, role, password):
     """A password file the file policy grants supplies the password (the guest matches the
     lines; the host only reads the file)."""
@@ -171,8 +184,9 @@ def test_connect_timeout_covers_the_handshake():
     try:
         start = time.monotonic()
         with pytest.raises(wasmpg.OperationalError) as e:
-            wasmpg.connect(host="127.0.0.1", port=s.getsockname()[1], user="u", dbname="d",
-                           connect_timeout=1)
+            wasmpg.connect(
+                host="127.0.0.1", port=s.getsockname()[1], user="u", dbname="d", connect_timeout=1
+            )
         elapsed = time.monotonic() - start
         assert e.value.kind == "timeout"
         assert 1.9 < elapsed < 5, elapsed
@@ -208,8 +222,9 @@ def test_server_closing_during_startup():
     t.start()
     try:
         with pytest.raises(wasmpg.OperationalError) as e:
-            wasmpg.connect(host="127.0.0.1", port=s.getsockname()[1], user="u", dbname="d",
-                           connect_timeout=5)
+            wasmpg.connect(
+                host="127.0.0.1", port=s.getsockname()[1], user="u", dbname="d", connect_timeout=5
+            )
         assert "closed" in str(e.value)
     finally:
         t.join()
@@ -224,8 +239,9 @@ def test_component_cache(tmp_path):
     env = dict(os.environ, WASMPG_CACHE_DIR=str(tmp_path))
     code = "import wasmpg._runtime as r; r.runtime(); print('ok')"
     for _ in range(2):
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
         assert out.stdout.strip() == "ok", out.stderr
     files = os.listdir(tmp_path)
     from importlib.metadata import version

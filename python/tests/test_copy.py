@@ -59,9 +59,11 @@ def test_million_rows_in_with_write_row_checksummed(aconn, table):
             h.update(v.encode())
     assert cur.rowcount == ROWS
     assert cur.statusmessage == "COPY %d" % ROWS
-    count, s, md5 = aconn.cursor().execute(
-        "SELECT count(*), sum(id), md5(string_agg(v, '' ORDER BY id)) FROM %s" % table
-    ).fetchone()
+    count, s, md5 = (
+        aconn.cursor()
+        .execute("SELECT count(*), sum(id), md5(string_agg(v, '' ORDER BY id)) FROM %s" % table)
+        .fetchone()
+    )
     assert (count, s, md5) == (ROWS, total, h.hexdigest())
 
 
@@ -80,9 +82,11 @@ def test_million_rows_in_with_write_in_odd_pieces(aconn, table):
                 pos += n
                 k += 1
         assert cur.rowcount == ROWS
-    count, s, md5 = aconn.cursor().execute(
-        "SELECT count(*), sum(id), md5(string_agg(v, '' ORDER BY id)) FROM %s" % table
-    ).fetchone()
+    count, s, md5 = (
+        aconn.cursor()
+        .execute("SELECT count(*), sum(id), md5(string_agg(v, '' ORDER BY id)) FROM %s" % table)
+        .fetchone()
+    )
     want = hashlib.md5("".join("x%d" % i for i in range(1, ROWS + 1)).encode()).hexdigest()
     assert (count, s, md5) == (ROWS, ROWS * (ROWS + 1) // 2, want)
 
@@ -97,11 +101,20 @@ def test_write_row_escapes_and_values(aconn, table):
     nasty = "tab\there\nnew\\line\r\x01 é ✓ \U0001f600 \\N"
     u = uuid.uuid4()
     rows = [
-        (1, nasty, b"\x00\x01\\\t\xff", datetime.date(2020, 2, 29),
-         datetime.datetime(2021, 3, 4, 5, 6, 7, 890000, tzinfo=datetime.timezone.utc),
-         datetime.timedelta(days=-3, seconds=5, microseconds=7), decimal.Decimal("-1.50"),
-         [1, None, 3], ['a"b', "c\\d", None, "", "e,f{}"], wasmpg.Jsonb({"k": ["v\t", 1]}),
-         u, True),
+        (
+            1,
+            nasty,
+            b"\x00\x01\\\t\xff",
+            datetime.date(2020, 2, 29),
+            datetime.datetime(2021, 3, 4, 5, 6, 7, 890000, tzinfo=datetime.timezone.utc),
+            datetime.timedelta(days=-3, seconds=5, microseconds=7),
+            decimal.Decimal("-1.50"),
+            [1, None, 3],
+            ['a"b', "c\\d", None, "", "e,f{}"],
+            wasmpg.Jsonb({"k": ["v\t", 1]}),
+            u,
+            True,
+        ),
         (2, None, None, None, None, None, None, None, None, None, None, None),
         (3, "", b"", None, None, datetime.timedelta(0), 0, [], [], None, None, False),
         (4, "\\N", None, None, None, None, None, None, None, None, None, None),
@@ -124,9 +137,10 @@ def test_write_row_escapes_and_values(aconn, table):
     assert got[2][7] == [] and got[2][8] == [] and got[2][11] is False
     assert got[3][1] == "\\N"  # the two characters, not NULL
     # And the server's own view of the nasty text, byte for byte.
-    assert _scalar(aconn, "SELECT md5(t) FROM %s WHERE id = 1" % table) == hashlib.md5(
-        nasty.encode()
-    ).hexdigest()
+    assert (
+        _scalar(aconn, "SELECT md5(t) FROM %s WHERE id = 1" % table)
+        == hashlib.md5(nasty.encode()).hexdigest()
+    )
 
 
 def test_csv_in_with_header(aconn, table):
@@ -239,9 +253,11 @@ def test_terminated_backend_during_copy_out(cluster):
 
 def test_million_rows_out_checksummed(aconn):
     q = "SELECT i, 'v' || (i * 3) AS v FROM generate_series(1, %d) i" % ROWS
-    want_count, want_sum, want_md5 = aconn.cursor().execute(
-        "SELECT count(*), sum(i), md5(string_agg(v, '' ORDER BY i)) FROM (%s) s" % q
-    ).fetchone()
+    want_count, want_sum, want_md5 = (
+        aconn.cursor()
+        .execute("SELECT count(*), sum(i), md5(string_agg(v, '' ORDER BY i)) FROM (%s) s" % q)
+        .fetchone()
+    )
     cur = aconn.cursor()
     n = s = 0
     h = hashlib.md5()
@@ -359,9 +375,7 @@ def test_exception_inside_copy_out_cancels_it(aconn):
 
     start = time.monotonic()
     with pytest.raises(Enough):
-        with aconn.cursor().copy(
-            "COPY (SELECT %s) TO STDOUT" % HUGE
-        ) as copy:
+        with aconn.cursor().copy("COPY (SELECT %s) TO STDOUT" % HUGE) as copy:
             assert copy.read_row()[0] == "1"
             raise Enough()
     assert time.monotonic() - start < 5
@@ -533,7 +547,10 @@ def test_format_helpers():
         "1\t\\N\ta\\tb\\nc\\\\d\\re\t\\\\x01\n"
     )
     assert _copy.parse_row("1\t\\N\ta\\tb\\nc\\\\d\\re\t\\\\x01") == (
-        "1", None, "a\tb\nc\\d\re", "\\x01"
+        "1",
+        None,
+        "a\tb\nc\\d\re",
+        "\\x01",
     )
     assert _copy.parse_row("\\101\\x41\\v") == ("AA\v",)
     interval = _copy.text_of(datetime.timedelta(days=-1, microseconds=5))

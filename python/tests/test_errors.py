@@ -14,9 +14,18 @@ def test_hierarchy_and_connection_attributes(conn):
     assert issubclass(wasmpg.InterfaceError, wasmpg.Error)
     assert issubclass(wasmpg.TransactionRollbackError, wasmpg.OperationalError)
     assert issubclass(wasmpg.Warning, Exception)
-    for name in ("Warning", "Error", "InterfaceError", "DatabaseError", "DataError",
-                 "OperationalError", "IntegrityError", "InternalError", "ProgrammingError",
-                 "NotSupportedError"):
+    for name in (
+        "Warning",
+        "Error",
+        "InterfaceError",
+        "DatabaseError",
+        "DataError",
+        "OperationalError",
+        "IntegrityError",
+        "InternalError",
+        "ProgrammingError",
+        "NotSupportedError",
+    ):
         assert getattr(conn, name) is getattr(wasmpg, name)
 
 
@@ -47,14 +56,17 @@ def test_class_by_sqlstate(sqlstate, cls):
 def test_raised_class_matches_any_sqlstate(aconn):
     """A server error raised with a chosen SQLSTATE maps to the class of the table."""
     cur = aconn.cursor()
-    for code, cls in [("22023", wasmpg.DataError), ("23514", wasmpg.IntegrityError),
-                      ("42501", wasmpg.ProgrammingError), ("0A000", wasmpg.NotSupportedError),
-                      ("XX001", wasmpg.InternalError), ("40P01", wasmpg.TransactionRollbackError),
-                      ("P0001", wasmpg.DatabaseError)]:
+    for code, cls in [
+        ("22023", wasmpg.DataError),
+        ("23514", wasmpg.IntegrityError),
+        ("42501", wasmpg.ProgrammingError),
+        ("0A000", wasmpg.NotSupportedError),
+        ("XX001", wasmpg.InternalError),
+        ("40P01", wasmpg.TransactionRollbackError),
+        ("P0001", wasmpg.DatabaseError),
+    ]:
         with pytest.raises(cls) as e:
-            cur.execute(
-                "DO $$ BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = '%s'; END $$" % code
-            )
+            cur.execute("DO $$ BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = '%s'; END $$" % code)
         assert e.value.sqlstate == code and e.value.pgcode == code
         assert type(e.value) is cls
 
@@ -108,8 +120,9 @@ def test_in_failed_transaction(conn):
 
 
 def test_serialization_failure(cluster, table):
-    cluster.psql("CREATE TABLE %s (id int PRIMARY KEY, v int); INSERT INTO %s VALUES (1, 0)"
-                 % (table, table))
+    cluster.psql(
+        "CREATE TABLE %s (id int PRIMARY KEY, v int); INSERT INTO %s VALUES (1, 0)" % (table, table)
+    )
     a = wasmpg.connect(cluster.dsn())
     b = wasmpg.connect(cluster.dsn(), autocommit=True)
     try:
@@ -158,12 +171,24 @@ def test_every_diagnostic_field(aconn):
     d = e.value.diag
     assert (d.message_primary, d.message_detail, d.message_hint) == ("primary", "detail", "hint")
     assert (d.column_name, d.constraint_name, d.datatype_name, d.table_name, d.schema_name) == (
-        "col", "con", "typ", "tab", "sch")
+        "col",
+        "con",
+        "typ",
+        "tab",
+        "sch",
+    )
     assert d.sqlstate == "P0001" and d.severity == "ERROR"
     assert "PL/pgSQL function inline_code_block" in d.context
     assert str(e.value) == "primary\nDETAIL:  detail\nHINT:  hint"
-    assert set(d.as_dict()) >= {"severity", "sqlstate", "message_primary", "context",
-                                "source_file", "source_line", "source_function"}
+    assert set(d.as_dict()) >= {
+        "severity",
+        "sqlstate",
+        "message_primary",
+        "context",
+        "source_file",
+        "source_line",
+        "source_function",
+    }
 
 
 def test_internal_query_fields(aconn):
@@ -307,11 +332,13 @@ def test_guest_trap_is_contained(cluster):
 
 def test_bad_arguments_are_clear_errors(cluster, aconn):
     cur = aconn.cursor()
-    for call in (lambda: cur.executemany("SELECT %s", 5),
-                 lambda: cur.executemany("SELECT %s", "ab"),
-                 lambda: cur.execute("SELECT %s", 5),
-                 lambda: cur.callproc(5),
-                 lambda: aconn.cursor(name=5)):
+    for call in (
+        lambda: cur.executemany("SELECT %s", 5),
+        lambda: cur.executemany("SELECT %s", "ab"),
+        lambda: cur.execute("SELECT %s", 5),
+        lambda: cur.callproc(5),
+        lambda: aconn.cursor(name=5),
+    ):
         with pytest.raises(wasmpg.ProgrammingError):
             call()
     cur.execute("SELECT 1")
@@ -321,8 +348,16 @@ def test_bad_arguments_are_clear_errors(cluster, aconn):
     for allow in (5, "127.0.0.1:5432", [5]):
         with pytest.raises(wasmpg.InterfaceError):
             wasmpg.connect(cluster.dsn(), allow=allow)
-    for kwargs in ({"read_timeout": "x"}, {"statement_cache": "x"}, {"memory_limit": 0},
-                   {"max_message_size": 2 ** 40}, {"dsn": 5}, {"cpu_limit": 0},
-                   {"cpu_limit": True}, {"cpu_limit": "1"}, {"cpu_limit": 1e9}):
+    for kwargs in (
+        {"read_timeout": "x"},
+        {"statement_cache": "x"},
+        {"memory_limit": 0},
+        {"max_message_size": 2**40},
+        {"dsn": 5},
+        {"cpu_limit": 0},
+        {"cpu_limit": True},
+        {"cpu_limit": "1"},
+        {"cpu_limit": 1e9},
+    ):
         with pytest.raises(wasmpg.ProgrammingError):
             wasmpg.connect(**dict({"dsn": cluster.dsn()}, **kwargs))

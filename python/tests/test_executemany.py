@@ -47,13 +47,19 @@ def test_thousand_rows_one_round_trip(cluster, aconn, table):
 def test_named_parameters_and_transaction(cluster, conn, table):
     cluster.psql("CREATE TABLE %s (a int, b text)" % table)
     cur = conn.cursor()
-    cur.executemany("INSERT INTO %s (a, b) VALUES (%%(a)s, %%(b)s)" % table,
-                    [{"a": 1, "b": "x"}, {"a": 2, "b": None, "extra": 0}])
+    cur.executemany(
+        "INSERT INTO %s (a, b) VALUES (%%(a)s, %%(b)s)" % table,
+        [{"a": 1, "b": "x"}, {"a": 2, "b": None, "extra": 0}],
+    )
     assert cur.rowcount == 2
     assert cluster.psql("SELECT count(*) FROM %s" % table) == "0"
     conn.commit()
-    assert cluster.psql("SELECT string_agg(a || ':' || coalesce(b, '-'), ',' ORDER BY a) FROM %s"
-                        % table) == "1:x,2:-"
+    assert (
+        cluster.psql(
+            "SELECT string_agg(a || ':' || coalesce(b, '-'), ',' ORDER BY a) FROM %s" % table
+        )
+        == "1:x,2:-"
+    )
 
 
 def test_failure_rolls_back_every_row(cluster, aconn, table):
@@ -70,11 +76,18 @@ def test_failure_rolls_back_every_row(cluster, aconn, table):
 def test_types_widen_across_rows(aconn):
     cur = aconn.cursor()
     cur.execute("CREATE TEMP TABLE w (v numeric, t text, d date)")
-    cur.executemany("INSERT INTO w VALUES (%s, %s, %s)",
-                    [(None, None, None), (1, "a", "2024-01-01"), (2 ** 40, None, None),
-                     (10 ** 30, "b", None), (1.5, "c", None)])
+    cur.executemany(
+        "INSERT INTO w VALUES (%s, %s, %s)",
+        [
+            (None, None, None),
+            (1, "a", "2024-01-01"),
+            (2**40, None, None),
+            (10**30, "b", None),
+            (1.5, "c", None),
+        ],
+    )
     cur.execute("SELECT v FROM w ORDER BY v NULLS FIRST")
-    assert [r[0] for r in cur.fetchall()] == [None, 1, 1.5, 2 ** 40, 10 ** 30]
+    assert [r[0] for r in cur.fetchall()] == [None, 1, 1.5, 2**40, 10**30]
     with pytest.raises(wasmpg.ProgrammingError, match="different types"):
         cur.executemany("SELECT %s", [(b"x",), ("y",)])
 
@@ -98,7 +111,8 @@ def test_large_pipeline(cluster, aconn, table):
     """50,000 rows (a few MB) in one round trip: the host keeps reading while it writes."""
     cluster.psql("CREATE TABLE %s (id int, pad text)" % table)
     cur = aconn.cursor()
-    cur.executemany("INSERT INTO %s VALUES (%%s, %%s)" % table,
-                    [(i, "p" * 50) for i in range(50000)])
+    cur.executemany(
+        "INSERT INTO %s VALUES (%%s, %%s)" % table, [(i, "p" * 50) for i in range(50000)]
+    )
     assert cur.rowcount == 50000
     assert cluster.psql("SELECT count(*) FROM %s" % table) == "50000"

@@ -13,8 +13,7 @@ import wasmpg
 def test_refused_before_any_socket(listener):
     port = listener.getsockname()[1]
     with pytest.raises(wasmpg.OperationalError) as e:
-        wasmpg.connect(host="127.0.0.1", port=port, user="u", dbname="d",
-                       allow=["127.0.0.1:9"])
+        wasmpg.connect(host="127.0.0.1", port=port, user="u", dbname="d", allow=["127.0.0.1:9"])
     message = str(e.value)
     assert "denied by policy" in message
     assert "allow 127.0.0.1:9" in message
@@ -53,8 +52,10 @@ def test_multi_host_skips_denied_target(cluster, listener):
 def test_all_denied_names_every_attempt(listener):
     port = listener.getsockname()[1]
     with pytest.raises(wasmpg.OperationalError) as e:
-        wasmpg.connect("host=127.0.0.1,localhost port=%d,%d user=u dbname=d" % (port, port),
-                       allow=["[::1]:5432"])
+        wasmpg.connect(
+            "host=127.0.0.1,localhost port=%d,%d user=u dbname=d" % (port, port),
+            allow=["[::1]:5432"],
+        )
     assert "could not connect to any host" in str(e.value)
     assert str(e.value).count("denied by policy") == 2
     assert accepted_nothing(listener)
@@ -64,14 +65,16 @@ def test_host_names_are_not_widened_by_resolution(listener):
     """Allowing 127.0.0.1 does not allow 'localhost', which resolves to it."""
     port = listener.getsockname()[1]
     with pytest.raises(wasmpg.OperationalError, match="denied by policy"):
-        wasmpg.connect(host="localhost", port=port, user="u", dbname="d",
-                       allow=["127.0.0.1:%d" % port])
+        wasmpg.connect(
+            host="localhost", port=port, user="u", dbname="d", allow=["127.0.0.1:%d" % port]
+        )
     assert accepted_nothing(listener)
 
 
 def test_entry_forms(cluster):
-    c = wasmpg.connect(cluster.dsn(), allow=["db.example:1", "[::1]:5432",
-                                             "127.0.0.1:%d" % cluster.port])
+    c = wasmpg.connect(
+        cluster.dsn(), allow=["db.example:1", "[::1]:5432", "127.0.0.1:%d" % cluster.port]
+    )
     c.close()
     for bad in ["", "host", "host:", ":5432", "host:0", "host:99999", "::1:5432", "rel/path"]:
         with pytest.raises(wasmpg.InterfaceError, match="allow-list entry"):

@@ -19,8 +19,13 @@ def expected_backend():
 
 
 def run_python(code, **env):
-    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env),
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -38,8 +43,10 @@ def test_guest_implements_this_contract():
 
 
 def test_library_is_found_without_importing_wasmtime():
-    code = ("import sys, wasmpg._capi as c; p = c.library_path(); "
-            "print(p.exists(), 'wasmtime' in sys.modules)")
+    code = (
+        "import sys, wasmpg._capi as c; p = c.library_path(); "
+        "print(p.exists(), 'wasmtime' in sys.modules)"
+    )
     assert run_python(code) == "True False"
 
 

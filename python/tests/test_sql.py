@@ -18,7 +18,7 @@ from wasmpg._sql import bind, convert
         ("select E'\\'%s', %s", "select E'\\'%s', $1", 1),
         ("select e'a\\\\', %s", "select e'a\\\\', $1", 1),
         ("select fe'%s'", "select fe'%s'", 0),  # ...a standard string after identifier fe
-        ("select \"%s\"\"x\", %s", "select \"%s\"\"x\", $1", 1),
+        ('select "%s""x", %s', 'select "%s""x", $1', 1),
         ("select $$ %s $$, %s", "select $$ %s $$, $1", 1),
         ("select $tag$ $$ %s $tag$, %s", "select $tag$ $$ %s $tag$, $1", 1),
         ("select a$b, %s", "select a$b, $1", 1),
@@ -57,7 +57,15 @@ def test_bind():
     assert bind(("a", "b"), {"b": 2, "a": 1, "c": 3}) == [1, 2]
     assert bind(0, {}) == ()
     assert bind(0, []) == []
-    for spec, params in [(1, "x"), (1, b"x"), (1, 5), (2, (1,)), (0, (1,)), (("a",), (1,)),
-                         (1, {"a": 1}), (("a",), {})]:
+    for spec, params in [
+        (1, "x"),
+        (1, b"x"),
+        (1, 5),
+        (2, (1,)),
+        (0, (1,)),
+        (("a",), (1,)),
+        (1, {"a": 1}),
+        (("a",), {}),
+    ]:
         with pytest.raises(wasmpg.ProgrammingError):
             bind(spec, params)

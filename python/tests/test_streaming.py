@@ -45,8 +45,8 @@ def test_million_rows_bounded_memory_tracemalloc(aconn):
         tracemalloc.stop()
     assert n == ROWS
     assert cur.rowcount == ROWS
-    print("tracemalloc peak while streaming %d rows: %.1f MB" % (ROWS, peak / 2 ** 20))
-    assert peak < 50 * 1024 * 1024, "peak %.1f MB" % (peak / 2 ** 20)
+    print("tracemalloc peak while streaming %d rows: %.1f MB" % (ROWS, peak / 2**20))
+    assert peak < 50 * 1024 * 1024, "peak %.1f MB" % (peak / 2**20)
     # The connection is free again.
     cur2 = aconn.cursor()
     cur2.execute("SELECT 1")

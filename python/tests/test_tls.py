@@ -103,15 +103,18 @@ def test_a_root_file_outside_the_file_policy_is_denied(tls_cluster):  # type: ig
 
 
 def _cert_conninfo(c, extra: str) -> str:  # type: ignore[no-untyped-def]
-    return "host=localhost port=%d user=%s dbname=wasmpg_test sslmode=verify-full " \
+    return (
+        "host=localhost port=%d user=%s dbname=wasmpg_test sslmode=verify-full "
         "sslrootcert=%s %s" % (c.port, c.info["cert_user"], c.ca_file, extra)
+    )
 
 
 def _whoami(conn) -> tuple:  # type: ignore[no-untyped-def]
     """The role, and the client certificate's subject as the server saw it."""
     cur = conn.cursor()
-    cur.execute("SELECT current_user, (SELECT client_dn FROM pg_stat_ssl "
-                "WHERE pid = pg_backend_pid())")
+    cur.execute(
+        "SELECT current_user, (SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid())"
+    )
     return tuple(cur.fetchone())
 
 
@@ -141,8 +144,11 @@ def test_cert_user_without_a_certificate_is_refused_by_the_server(  # type: igno
     assert e.value.sqlstate == "28000", e.value
     assert "certificate" in str(e.value), e.value
     with pytest.raises(wasmpg.OperationalError) as e:
-        wasmpg.connect(_conninfo(tls_cluster, "127.0.0.1", "sslmode=disable").replace(
-            "user=postgres", "user=cert_user"))
+        wasmpg.connect(
+            _conninfo(tls_cluster, "127.0.0.1", "sslmode=disable").replace(
+                "user=postgres", "user=cert_user"
+            )
+        )
     assert e.value.sqlstate == "28000", e.value
     assert "no encryption" in str(e.value), e.value
 
@@ -169,8 +175,10 @@ def test_a_key_that_cannot_be_decrypted_fails_before_connecting(  # type: ignore
     the files are read before the first connection, so no server is contacted at all."""
     info = tls_cluster.info
     cert, key = info["client_cert"], info["client_key_encrypted"]
-    conninfo = "host=127.0.0.1 port=%d user=cert_user dbname=d sslmode=require " \
+    conninfo = (
+        "host=127.0.0.1 port=%d user=cert_user dbname=d sslmode=require "
         "sslcert=%s sslkey=%s" % (listener.getsockname()[1], cert, key)
+    )
     kwargs = {} if password is None else {"sslpassword": password}
     with pytest.raises(wasmpg.Error) as e:
         wasmpg.connect(conninfo, allow_files=[cert, key], **kwargs)
@@ -367,9 +375,10 @@ def test_the_permission_rule_of_each_purpose():
     or others; a root-owned key allows group read (0640); a key owned by anybody else is not
     checked; certificates and revocation lists are public."""
     me, other = os.geteuid(), os.geteuid() + 4242
-    assert [_session.file_rule(p) for p in (
-        "passfile", "sslrootcert", "sslcert", "sslcrl", "sslkey", "whatever"
-    )] == ["passfile", "public", "public", "public", "key", "passfile"]
+    assert [
+        _session.file_rule(p)
+        for p in ("passfile", "sslrootcert", "sslcert", "sslcrl", "sslkey", "whatever")
+    ] == ["passfile", "public", "public", "public", "key", "passfile"]
     for purpose in ("passfile", "sslkey"):
         assert not _session.too_open(purpose, _stat(0o600, me))
         assert _session.too_open(purpose, _stat(0o640, me))
@@ -398,8 +407,10 @@ def test_file_answers_are_the_bytes(tmp_path):  # type: ignore[no-untyped-def]
     denied = FilePolicy.default([])
     assert _session.read_file(denied, str(path), "sslcert")[0] == "denied"
     assert _session.read_file(policy, str(tmp_path / "nope"), "sslcrl")[0] == "denied"
-    assert _session.read_file(FilePolicy([], [str(tmp_path)]), str(tmp_path / "nope"),
-                              "sslcrl")[0] == "missing"
+    assert (
+        _session.read_file(FilePolicy([], [str(tmp_path)]), str(tmp_path / "nope"), "sslcrl")[0]
+        == "missing"
+    )
 
 
 def test_the_system_store_is_read_without_the_policy(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
@@ -489,8 +500,9 @@ def _socket_of(conn) -> socket.socket:  # type: ignore[no-untyped-def]
 def test_keepalive_keywords_reach_the_socket(cluster):  # type: ignore[no-untyped-def]
     """libpq's keepalives* keywords, end to end: the guest's ``o`` action carries them and the
     host sets them on the connection's socket; libpq's default is keepalives on."""
-    conn = wasmpg.connect(cluster.dsn() + " keepalives_idle=7 keepalives_interval=3 "
-                          "keepalives_count=4")
+    conn = wasmpg.connect(
+        cluster.dsn() + " keepalives_idle=7 keepalives_interval=3 keepalives_count=4"
+    )
     try:
         assert _keepalive_of(_socket_of(conn)) == (True, 7, 3, 4)
         cur = conn.cursor()

@@ -56,15 +56,17 @@ LITERALS = [
     ("'Infinity'::float8", float("inf")),
     ("'NaN'::float8", float("nan")),
     ("0.1::float8", 0.1),
-    ("123456789012345678901234567890.123456789::numeric",
-     Decimal("123456789012345678901234567890.123456789")),
+    (
+        "123456789012345678901234567890.123456789::numeric",
+        Decimal("123456789012345678901234567890.123456789"),
+    ),
     ("(-0.000001)::numeric", Decimal("-0.000001")),
     ("'NaN'::numeric", Decimal("NaN")),
     ("'Infinity'::numeric", Decimal("Infinity")),
     ("'-Infinity'::numeric", Decimal("-Infinity")),
     ("1e300::numeric", Decimal(10) ** 300),
     ("''::text", ""),
-    ("'héllo wörld \U0001F600'::text", "héllo wörld \U0001F600"),
+    ("'héllo wörld \U0001f600'::text", "héllo wörld \U0001f600"),
     ("'a' || chr(27) || chr(30) || chr(31) || chr(1) || 'b'", "a\x1b\x1e\x1f\x01b"),
     ("'ab'::varchar(5)", "ab"),
     ("'ab'::char(3)", "ab "),
@@ -92,8 +94,10 @@ LITERALS = [
     ("'2024-01-02 03:04:05.5+00'::timestamptz", datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=UTC)),
     ("'infinity'::timestamptz", datetime.max.replace(tzinfo=UTC)),
     ("'-infinity'::timestamptz", datetime.min.replace(tzinfo=UTC)),
-    ("'1 year 2 months 3 days 04:05:06.789'::interval",
-     timedelta(days=14 * 30 + 3, hours=4, minutes=5, seconds=6, microseconds=789000)),
+    (
+        "'1 year 2 months 3 days 04:05:06.789'::interval",
+        timedelta(days=14 * 30 + 3, hours=4, minutes=5, seconds=6, microseconds=789000),
+    ),
     ("'-1 days +02:00:00'::interval", timedelta(days=-1, hours=2)),
     ("'0'::interval", timedelta(0)),
     ("'-178956970 years'::interval", RAISES),  # out of timedelta's range
@@ -101,22 +105,22 @@ LITERALS = [
         "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid",
         uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
     ),
-    ("'{\"a\": [1, 2.5, null, \"\\u00e9\"]}'::json", {"a": [1, 2.5, None, "é"]}),
-    ("'{\"b\": 1, \"a\": {\"c\": true}}'::jsonb", {"a": {"c": True}, "b": 1}),
+    ('\'{"a": [1, 2.5, null, "\\u00e9"]}\'::json', {"a": [1, 2.5, None, "é"]}),
+    ('\'{"b": 1, "a": {"c": true}}\'::jsonb', {"a": {"c": True}, "b": 1}),
     ("'[1, \"x\"]'::jsonb", [1, "x"]),
     ("'null'::jsonb", None),
     ("'{1,NULL,3}'::int4[]", [1, None, 3]),
     ("'{{1,2},{3,4}}'::int8[]", [[1, 2], [3, 4]]),
     ("'[0:1]={7,8}'::int2[]", [7, 8]),
     ("'{}'::int4[]", []),
-    ("'{\"a,b\",\"c\\\"d\",NULL,\"NULL\",\"\"}'::text[]", ["a,b", 'c"d', None, "NULL", ""]),
+    ('\'{"a,b","c\\"d",NULL,"NULL",""}\'::text[]', ["a,b", 'c"d', None, "NULL", ""]),
     ("'{t,f,NULL}'::bool[]", [True, False, None]),
     ("'{1.5,NaN}'::numeric[]", [Decimal("1.5"), Decimal("NaN")]),
     ("'{1.5,Infinity}'::float8[]", [1.5, float("inf")]),
     ("ARRAY['\\x0001'::bytea, NULL, '\\x'::bytea]", [b"\x00\x01", None, b""]),
     ("'{2024-01-01,infinity}'::date[]", [date(2024, 1, 1), date.max]),
     ("'{\"2024-01-02 03:04:05+00\"}'::timestamptz[]", [datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)]),
-    ("'{\"1 day\",\"-00:00:01\"}'::interval[]", [timedelta(days=1), timedelta(seconds=-1)]),
+    ('\'{"1 day","-00:00:01"}\'::interval[]', [timedelta(days=1), timedelta(seconds=-1)]),
     (
         "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'::uuid[]",
         [uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")],
@@ -126,7 +130,7 @@ LITERALS = [
     ("'(1,2)'::point", "(1,2)"),
     ("'192.168.0.1/24'::inet", "192.168.0.1/24"),
     ("'1.5'::money", "$1.50"),
-    ("'{\"(1,2)\"}'::point[]", "{\"(1,2)\"}"),  # arrays of unknown types: the server's text
+    ("'{\"(1,2)\"}'::point[]", '{"(1,2)"}'),  # arrays of unknown types: the server's text
 ]
 
 
@@ -144,9 +148,31 @@ def test_literal(aconn, expr, expected):
     assert null is None
 
 
-TYPES = ["bool", "int2", "int4", "int8", "oid", "float4", "float8", "numeric", "text",
-         "varchar", "bytea", "date", "time", "timetz", "timestamp", "timestamptz", "interval",
-         "uuid", "json", "jsonb", "int4[]", "text[]", "point"]
+TYPES = [
+    "bool",
+    "int2",
+    "int4",
+    "int8",
+    "oid",
+    "float4",
+    "float8",
+    "numeric",
+    "text",
+    "varchar",
+    "bytea",
+    "date",
+    "time",
+    "timetz",
+    "timestamp",
+    "timestamptz",
+    "interval",
+    "uuid",
+    "json",
+    "jsonb",
+    "int4[]",
+    "text[]",
+    "point",
+]
 
 
 @pytest.mark.parametrize("typ", TYPES)
@@ -159,8 +185,12 @@ def test_null_both_ways(aconn, typ):
 
 def test_dates_out_of_python_range(aconn):
     cur = aconn.cursor()
-    for expr in ["'0044-03-15 BC'::date", "'10000-01-01'::date", "'0001-01-01 BC'::timestamp",
-                 "'20000-01-01 00:00:00+00'::timestamptz"]:
+    for expr in [
+        "'0044-03-15 BC'::date",
+        "'10000-01-01'::date",
+        "'0001-01-01 BC'::timestamp",
+        "'20000-01-01 00:00:00+00'::timestamptz",
+    ]:
         with pytest.raises(wasmpg.DataError):
             cur.execute("SELECT " + expr)
             cur.fetchall()
@@ -178,7 +208,7 @@ PARAMS = [
     (-2147483648, "int4"),
     (9223372036854775807, "int8"),
     (-9223372036854775808, "int8"),
-    (10 ** 30, "numeric"),
+    (10**30, "numeric"),
     (1.5, "float8"),
     (-0.0, "float8"),
     (5e-324, "float8"),
@@ -194,7 +224,7 @@ PARAMS = [
     (Decimal("Infinity"), "numeric"),
     (Decimal("-Infinity"), "numeric"),
     ("", "text"),
-    ("héllo \U0001F600 ' \" \\ % %s", "text"),
+    ("héllo \U0001f600 ' \" \\ % %s", "text"),
     ("sep\x1b\x1e\x1f\x01chars", "text"),
     ("x" * 1000000, "text"),
     (b"", "bytea"),
@@ -222,7 +252,7 @@ PARAMS = [
     (uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "uuid"),
     ([1, None, 3], "int4[]"),
     ([[1, 2], [3, 4]], "int4[]"),
-    ([1, 2 ** 40], "int8[]"),
+    ([1, 2**40], "int8[]"),
     (["a,b", 'c"d', None, "NULL", "", "\x1e"], "text[]"),
     ([True, None], "bool[]"),
     ([Decimal("1.5"), Decimal("NaN")], "numeric[]"),
@@ -270,7 +300,7 @@ def test_param_declared_type(aconn, value, typ):
     cur = aconn.cursor()
     cur.execute("SELECT %s", (value,))
     (back,) = cur.fetchone()
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 63:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
         assert back == value and isinstance(back, Decimal)
     else:
         assert same(back, value), (back, value)
@@ -316,8 +346,9 @@ def test_timestamptz_follows_session_timezone(aconn):
 
 def test_int_declared_like_literals(aconn):
     cur = aconn.cursor()
-    cur.execute("SELECT pg_typeof(%s)::text, pg_typeof(%s)::text, pg_typeof(%s)::text",
-                (1, 2 ** 40, 10 ** 20))
+    cur.execute(
+        "SELECT pg_typeof(%s)::text, pg_typeof(%s)::text, pg_typeof(%s)::text", (1, 2**40, 10**20)
+    )
     assert cur.fetchone() == ("integer", "bigint", "numeric")
     # int4 parameters work where functions want integer
     cur.execute("SELECT substring('hello' from %s for %s)", (2, 3))
@@ -334,8 +365,10 @@ def test_str_is_inferred(aconn):
 def test_json_wrappers(aconn):
     cur = aconn.cursor()
     obj = {"a": [1, 2.5, None, "é", {"b": True}]}
-    cur.execute("SELECT %s, %s, pg_typeof(%s)::text, pg_typeof(%s)::text",
-                (wasmpg.Json(obj), wasmpg.Jsonb(obj), wasmpg.Json(1), wasmpg.Jsonb(1)))
+    cur.execute(
+        "SELECT %s, %s, pg_typeof(%s)::text, pg_typeof(%s)::text",
+        (wasmpg.Json(obj), wasmpg.Jsonb(obj), wasmpg.Json(1), wasmpg.Jsonb(1)),
+    )
     assert cur.fetchone() == (obj, obj, "json", "jsonb")
     cur.execute("SELECT %s::jsonb -> 'a' -> 4 ->> 'b'", (wasmpg.Json(obj),))
     assert cur.fetchone() == ("true",)
@@ -384,8 +417,10 @@ def test_subclasses_adapt_like_their_base(aconn):
 
 def test_description_and_type_objects(aconn):
     cur = aconn.cursor()
-    cur.execute("SELECT 1::int4 AS a, 'x'::varchar(10) AS b, 1.5::numeric(7,2) AS c, "
-                "'\\x00'::bytea AS d, now() AS e, 1::oid AS f")
+    cur.execute(
+        "SELECT 1::int4 AS a, 'x'::varchar(10) AS b, 1.5::numeric(7,2) AS c, "
+        "'\\x00'::bytea AS d, now() AS e, 1::oid AS f"
+    )
     d = cur.description
     assert [c.name for c in d] == ["a", "b", "c", "d", "e", "f"]
     assert [c[1] for c in d] == [23, 1043, 1700, 17, 1184, 26]

@@ -360,7 +360,12 @@ impl Step<'_> {
         let mut out = String::with_capacity(64 + self.send.len());
         crate::fields::Decimal::push_decimal(self.send.len(), &mut out);
         out.push(':');
-        out.extend(self.send.iter().map(|&b| char::from(b)));
+        match std::str::from_utf8(&self.send) {
+            // ASCII (every message but TLS records and non-ASCII data) is its own latin-1: one
+            // copy instead of a character at a time.
+            Ok(ascii) if ascii.is_ascii() => out.push_str(ascii),
+            _ => out.extend(self.send.iter().map(|&b| char::from(b))),
+        }
         self.encode_action(&mut out);
         let mut scratch = String::new();
         for event in &self.events {

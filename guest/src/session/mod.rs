@@ -1100,7 +1100,9 @@ impl Session {
             },
             State::Closed => Action::Close,
         };
-        let plain = self.out.split().to_vec();
+        // The buffer itself when it holds all of its allocation's data (no copy); the output
+        // buffer then starts a new allocation.
+        let plain = Vec::from(self.out.split());
         let send = match self.seal(plain) {
             Ok(send) => send,
             Err(e) => {

@@ -155,7 +155,6 @@ def merge(statement: str, params: Any) -> str:
 
 # -- the COPY text format --
 
-_NEEDS_ESCAPE = re.compile("[\\\\\t\n\r]")
 _ESCAPE_SEQ = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
 _SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
@@ -169,22 +168,35 @@ def _unescape_seq(m: re.Match[str]) -> str:
     return _SIMPLE.get(c, c)
 
 
+def _escaped(text: str) -> str:
+    """The COPY text format's escapes; four substring tests (memchr) decide, as most values
+    need none."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (
+            text.replace("\\", "\\\\")
+            .replace("\t", "\\t")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
+    return text
+
+
 def format_row(row: Sequence[Any]) -> str:
-    """One row in the COPY text format, with its newline."""
-    parts = []
+    """One row in the COPY text format, with its newline. Strings and integers, the common
+    case, skip the adapters (their text input form is themselves); this runs once per value."""
+    parts: list[str] = []
+    append = parts.append
     for value in row:
-        text = text_of(value)
-        if text is None:
-            parts.append("\\N")
-            continue
-        if _NEEDS_ESCAPE.search(text):
-            text = (
-                text.replace("\\", "\\\\")
-                .replace("\t", "\\t")
-                .replace("\n", "\\n")
-                .replace("\r", "\\r")
-            )
-        parts.append(text)
+        kind = type(value)
+        if kind is str:
+            if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+                value = _escaped(value)
+            append(value)
+        elif kind is int:
+            append(str(value))
+        else:
+            text = text_of(value)
+            append("\\N" if text is None else _escaped(text))
     return "\t".join(parts) + "\n"
 
 
@@ -262,6 +274,10 @@ class Copy:
         self.binary = sink.binary
         self.columns = sink.ncolumns
         self._buf = bytearray()
+        # Rows of write_row() not yet in _buf, and their length in characters: encoded in one
+        # go when sent (or before data from write(), which follows them).
+        self._rows: list[str] = []
+        self._rows_len = 0
         self._finished = False
         # The request is complete (only COPY TO STDOUT's data may be left in the sink).
         self._complete = complete
@@ -306,6 +322,8 @@ class Copy:
         sent once 64 KiB are buffered; an error the server raised meanwhile (a bad row) is
         raised here."""
         self._check_in()
+        if self._rows:
+            self._take_rows()
         if isinstance(buffer, str):
             self._buf += buffer.encode("utf-8")
         elif isinstance(buffer, (bytes, bytearray, memoryview)):
@@ -323,13 +341,27 @@ class Copy:
             raise NotSupportedError(
                 "write_row() writes the text format only; send binary COPY data with write()"
             )
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+        kind = type(row)
+        if (
+            kind is not tuple
+            and kind is not list
+            and (isinstance(row, (str, bytes)) or not isinstance(row, Sequence))
+        ):
             raise ProgrammingError("write_row() needs a sequence of values, not %r" % (row,))
-        self._buf += format_row(row).encode("utf-8")
-        if len(self._buf) >= BUFFER_SIZE:
+        line = format_row(row)
+        self._rows.append(line)
+        self._rows_len += len(line)
+        if self._rows_len >= BUFFER_SIZE:
             self._flush()
 
+    def _take_rows(self) -> None:
+        self._buf += "".join(self._rows).encode("utf-8")
+        self._rows.clear()
+        self._rows_len = 0
+
     def _flush(self) -> None:
+        if self._rows:
+            self._take_rows()
         if not self._buf:
             return
         data = bytes(self._buf)
@@ -480,6 +512,8 @@ class Copy:
         if self._finished:
             return
         self._buf.clear()
+        self._rows.clear()
+        self._rows_len = 0
         try:
             if self.direction == "in":
                 self._end_in(reason or "COPY aborted")

@@ -10,6 +10,7 @@
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
+mod progress;
 mod script;
 
 use anyhow::{bail, Context};
@@ -296,12 +297,22 @@ fn run_one(
 ) -> anyhow::Result<()> {
     // Results printed so far go out before COPY data does.
     out.flush()?;
-    let messages = match copy_data {
-        Some(input) => client.simple_query_with_copy(sql, input, &mut *out)?,
-        None => {
-            let mut stdin = std::io::stdin().lock();
-            client.simple_query_with_copy(sql, &mut stdin, &mut *out)?
-        }
+    // A long COPY shows its progress on stderr when that is a terminal.
+    let progress = progress::Progress::new(std::io::stderr().is_terminal());
+    let messages = {
+        let mut sink = progress::Counted::new(&mut *out, &progress);
+        let result = match copy_data {
+            Some(input) => {
+                let mut input = progress::Counted::new(input, &progress);
+                client.simple_query_with_copy(sql, &mut input, &mut sink)
+            }
+            None => {
+                let mut input = progress::Counted::new(std::io::stdin().lock(), &progress);
+                client.simple_query_with_copy(sql, &mut input, &mut sink)
+            }
+        };
+        progress.finish();
+        result?
     };
     let mut table: Option<Table> = None;
     for message in messages {

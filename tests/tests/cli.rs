@@ -371,3 +371,43 @@ fn a_script_on_stdin_stops_at_its_first_failure_and_single_transaction_rolls_bac
         stderr(&out)
     );
 }
+
+#[test]
+fn a_long_copy_shows_its_progress_when_stderr_is_a_terminal() {
+    // `script` (util-linux) runs the CLI on a pseudo-terminal and records what it printed.
+    let conninfo = cluster().superuser_conninfo();
+    let log = std::env::temp_dir().join(unique_name("progress"));
+    let command = format!(
+        "{} '{conninfo}' -c 'COPY (SELECT g, repeat($$x$$, 300) FROM generate_series(1, 4000000) g) \
+         TO STDOUT' > /dev/null",
+        cli_path().display()
+    );
+    let out = output_with_timeout(
+        Command::new("script")
+            .arg("-qec")
+            .arg(&command)
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        None,
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let typescript = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    let _ = std::fs::remove_file(&log);
+    assert!(out.status.success(), "{}\n{typescript}", stderr(&out));
+    assert!(
+        typescript.contains("COPY: ")
+            && typescript.contains(" lines, ")
+            && typescript.contains(" MB/s"),
+        "no progress line: {typescript:?}"
+    );
+    // Erased at the end: the last line drawn is followed by an erase.
+    let last = typescript.rfind("COPY: ").unwrap();
+    assert!(typescript[last..].contains("\r\u{1b}[K"), "{typescript:?}");
+
+    // Not a terminal: nothing but the data.
+    let out = wasmpg(&[&conninfo, "-c", "COPY (SELECT 1) TO STDOUT"]);
+    assert_success(&out);
+    assert_eq!(stderr(&out), "");
+}

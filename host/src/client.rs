@@ -225,6 +225,39 @@ fn columns_of(columns: &[guest::Column]) -> Arc<[Column]> {
     columns.iter().map(Column::from_guest).collect()
 }
 
+/// The request that runs `statement` with parameter rows already encoded, `n` values each: a
+/// one-round-trip query for SQL, an execution for a prepared statement (whose parameter count
+/// must match).
+pub(crate) fn statement_request<T: ?Sized + ToStatement>(
+    statement: &T,
+    types: Vec<u32>,
+    values: String,
+    n: usize,
+) -> Result<Request<'_>, Error> {
+    Ok(match statement.statement() {
+        StatementRef::Sql(sql) => Request::Query {
+            param_types: types,
+            params: Cow::Owned(values),
+            sql: Cow::Borrowed(sql),
+        },
+        StatementRef::Prepared(stmt) => {
+            if stmt.params.len() != n {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "the statement takes {} parameters but {n} were given",
+                        stmt.params.len()
+                    ),
+                ));
+            }
+            Request::Execute {
+                params: Cow::Owned(values),
+                name: Cow::Borrowed(&stmt.name),
+            }
+        }
+    })
+}
+
 impl Client {
     fn run<T: ?Sized + ToStatement>(
         &mut self,
@@ -232,29 +265,8 @@ impl Client {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Response, Error> {
         let (types, values) = encode_params(params)?;
-        match statement.statement() {
-            StatementRef::Sql(sql) => self.conn.request(&Request::Query {
-                param_types: types,
-                params: Cow::Owned(values),
-                sql: Cow::Borrowed(sql),
-            }),
-            StatementRef::Prepared(stmt) => {
-                if stmt.params.len() != params.len() {
-                    return Err(Error::new(
-                        ErrorKind::Usage,
-                        format!(
-                            "the statement takes {} parameters but {} were given",
-                            stmt.params.len(),
-                            params.len()
-                        ),
-                    ));
-                }
-                self.conn.request(&Request::Execute {
-                    params: Cow::Owned(values),
-                    name: Cow::Borrowed(&stmt.name),
-                })
-            }
-        }
+        let request = statement_request(statement, types, values, params.len())?;
+        self.conn.request(&request)
     }
 
     /// Runs a statement and returns its rows.
@@ -336,29 +348,10 @@ impl Client {
             return Ok(0);
         }
         let (types, values) = encode_rows(rows)?;
-        let response = match statement.statement() {
-            StatementRef::Sql(sql) => self.conn.request(&Request::Query {
-                param_types: types,
-                params: Cow::Owned(values),
-                sql: Cow::Borrowed(sql),
-            })?,
-            StatementRef::Prepared(stmt) => {
-                if stmt.params.len() != types.len() {
-                    return Err(Error::new(
-                        ErrorKind::Usage,
-                        format!(
-                            "the statement takes {} parameters but the rows have {}",
-                            stmt.params.len(),
-                            types.len()
-                        ),
-                    ));
-                }
-                self.conn.request(&Request::Execute {
-                    params: Cow::Owned(values),
-                    name: Cow::Borrowed(&stmt.name),
-                })?
-            }
-        };
+        let n = types.len();
+        let response = self
+            .conn
+            .request(&statement_request(statement, types, values, n)?)?;
         Ok(response
             .results
             .iter()

@@ -29,13 +29,7 @@ impl Client {
     /// writer, then call [`CopyInWriter::finish`]. Dropping the writer unfinished aborts the
     /// COPY (CopyFail): nothing of it is applied.
     pub fn copy_in(&mut self, sql: &str) -> Result<CopyInWriter<'_>, Error> {
-        let mut response = Response::default();
-        let mut copy = Copy::default();
-        let stop = self.conn.request_copy(
-            &Request::SimpleQuery(Cow::Borrowed(sql)),
-            &mut response,
-            &mut copy,
-        )?;
+        let (stop, mut response, mut copy) = self.start_copy(sql)?;
         match stop {
             Stop::CopyIn => Ok(CopyInWriter {
                 client: self,
@@ -60,13 +54,7 @@ impl Client {
     /// Starts `COPY ... TO STDOUT`: read the data from the returned reader until it ends.
     /// Dropping the reader early reads (and discards) the rest, so the connection stays usable.
     pub fn copy_out(&mut self, sql: &str) -> Result<CopyOutReader<'_>, Error> {
-        let mut response = Response::default();
-        let mut copy = Copy::default();
-        let stop = self.conn.request_copy(
-            &Request::SimpleQuery(Cow::Borrowed(sql)),
-            &mut response,
-            &mut copy,
-        )?;
+        let (stop, mut response, mut copy) = self.start_copy(sql)?;
         if let Some(error) = response.error.take() {
             self.drain_copy(stop, &mut response, &mut copy);
             return Err(error);
@@ -110,13 +98,7 @@ impl Client {
         input: &mut dyn Read,
         output: &mut dyn Write,
     ) -> Result<Vec<SimpleQueryMessage>, Error> {
-        let mut response = Response::default();
-        let mut copy = Copy::default();
-        let mut stop = self.conn.request_copy(
-            &Request::SimpleQuery(Cow::Borrowed(sql)),
-            &mut response,
-            &mut copy,
-        )?;
+        let (mut stop, mut response, mut copy) = self.start_copy(sql)?;
         let mut output_error: Option<io::Error> = None;
         let mut buf = vec![0u8; PIECE];
         loop {
@@ -167,6 +149,18 @@ impl Client {
             ));
         }
         crate::client::simple_messages(response)
+    }
+
+    /// Sends `sql` as a simple query that may run COPY, up to its first stop.
+    fn start_copy(&mut self, sql: &str) -> Result<(Stop, Response, Copy), Error> {
+        let mut response = Response::default();
+        let mut copy = Copy::default();
+        let stop = self.conn.request_copy(
+            &Request::SimpleQuery(Cow::Borrowed(sql)),
+            &mut response,
+            &mut copy,
+        )?;
+        Ok((stop, response, copy))
     }
 
     /// Ends a COPY request whatever its state, discarding data and aborting copy-in; errors
@@ -253,13 +247,7 @@ impl CopyInWriter<'_> {
         if let Some(error) = self.response.error.take() {
             return Err(error);
         }
-        Ok(self
-            .response
-            .results
-            .iter()
-            .rev()
-            .find_map(|r| r.complete.as_ref().and_then(|c| c.rows))
-            .unwrap_or(0))
+        Ok(self.response.rows_affected().unwrap_or(0))
     }
 
     /// Hands the buffered data to the guest. An error means the COPY is over.
@@ -375,14 +363,10 @@ pub struct CopyOutReader<'a> {
 impl CopyOutReader<'_> {
     /// The number of rows copied, once the reader reached the end (`None` before).
     pub fn rows(&self) -> Option<u64> {
-        if !self.done || self.response.error.is_some() {
+        if !self.done {
             return None;
         }
-        self.response
-            .results
-            .iter()
-            .rev()
-            .find_map(|r| r.complete.as_ref().and_then(|c| c.rows))
+        self.response.rows_affected()
     }
 
     /// Makes the next chunk current; false at the end of the data.

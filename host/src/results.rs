@@ -63,6 +63,18 @@ impl Response {
         }
     }
 
+    /// The row count of the request's last command that reported one (COPY's, an INSERT's),
+    /// unless the request failed.
+    pub(crate) fn rows_affected(&self) -> Option<u64> {
+        if self.error.is_some() {
+            return None;
+        }
+        self.results
+            .iter()
+            .rev()
+            .find_map(|r| r.complete.as_ref().and_then(|c| c.rows))
+    }
+
     /// Records an error; the first error of a request is the one to report.
     pub(crate) fn add_error(&mut self, error: Error) {
         if self.error.is_none() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use wasmpg_wire::Request;
 
-use crate::client::{encode_params, Client, StatementRef, ToStatement};
+use crate::client::{encode_params, statement_request, Client, ToStatement};
 use crate::connection::{Copy, Stop};
 use crate::error::{Error, ErrorKind};
 use crate::results::Response;
@@ -25,29 +25,7 @@ impl Client {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<RowIter<'_>, Error> {
         let (types, values) = encode_params(params)?;
-        let request = match statement.statement() {
-            StatementRef::Sql(sql) => Request::Query {
-                param_types: types,
-                params: Cow::Owned(values),
-                sql: Cow::Borrowed(sql),
-            },
-            StatementRef::Prepared(stmt) => {
-                if stmt.params.len() != params.len() {
-                    return Err(Error::new(
-                        ErrorKind::Usage,
-                        format!(
-                            "the statement takes {} parameters but {} were given",
-                            stmt.params.len(),
-                            params.len()
-                        ),
-                    ));
-                }
-                Request::Execute {
-                    params: Cow::Owned(values),
-                    name: Cow::Borrowed(&stmt.name),
-                }
-            }
-        };
+        let request = statement_request(statement, types, values, params.len())?;
         let mut response = Response::default();
         let mut copy = Copy {
             stream_rows: true,
@@ -84,14 +62,10 @@ pub struct RowIter<'a> {
 impl RowIter<'_> {
     /// The number of rows the statement affected or returned, once the iterator has ended.
     pub fn rows_affected(&self) -> Option<u64> {
-        if self.stop != Stop::Done || self.response.error.is_some() {
+        if self.stop != Stop::Done {
             return None;
         }
-        self.response
-            .results
-            .iter()
-            .rev()
-            .find_map(|r| r.complete.as_ref().and_then(|c| c.rows))
+        self.response.rows_affected()
     }
 
     /// The result's columns (known once the first step arrived).

@@ -29,21 +29,30 @@ pub fn is_special(b: u8) -> bool {
     matches!(b, 0x00 | 0x1b | 0x1d | 0x1e | 0x1f)
 }
 
-/// Whether any byte of `bytes` must be escaped. This scan runs over every field of every row the
-/// guest delivers, so it tests eight bytes at a time: a word none of whose bytes is below 0x20
-/// holds none of the five, and only a word that has one is looked at byte by byte.
+/// Whether any byte of `bytes` must be escaped. This scan runs over every field of every row and
+/// every byte of COPY data the guest delivers, so it tests eight bytes at a time: a word none of
+/// whose bytes is 0x00 or in 0x1B-0x1F holds none of the five, and only a word that has one
+/// (0x1C, the one byte of that range that is not special, too) is looked at byte by byte. Tabs
+/// and newlines, in every line of COPY's text format, pass at word speed.
 #[inline]
 pub fn needs_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
     let mut words = bytes.chunks_exact(8);
     for word in &mut words {
         let mut le = [0u8; 8];
         le.copy_from_slice(word);
         let x = u64::from_le_bytes(le);
-        // Nonzero exactly when some byte of x is below 0x20: the "hasless(x, n)" bit trick,
-        // exact as a yes/no answer for any n up to 0x80 (the test below checks every byte).
-        if x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0 && word.iter().any(|&b| is_special(b)) {
+        // Per byte, on its low seven bits (the sums stay below 0x100, so nothing carries into
+        // the next byte): the high bit of low + 0x65 says byte >= 0x1B, of low + 0x60 that
+        // byte >= 0x20, of low + 0x7F that byte != 0; !x keeps the bytes below 0x80.
+        let low = x & LOW7;
+        let from_1b = low.wrapping_add(ONES * 0x65);
+        let from_20 = low.wrapping_add(ONES * 0x60);
+        let nonzero = low.wrapping_add(LOW7);
+        let candidates = ((from_1b & !from_20) | !nonzero) & !x & HIGH;
+        if candidates != 0 && word.iter().any(|&b| is_special(b)) {
             return true;
         }
     }
@@ -136,8 +145,9 @@ mod tests {
                     }
                     let want = bytes.iter().any(|&c| is_special(c));
                     assert_eq!(needs_escape(&bytes), want, "{bytes:?}");
-                    // Neighbours with the high bit set or just above 0x20 change nothing.
-                    for filler in [0x80u8, 0xff, 0x20, 0x9f, 0xa0] {
+                    // Neighbours with the high bit set, just above 0x20, tabs, newlines and the
+                    // non-special bytes next to the range change nothing.
+                    for filler in [0x80u8, 0xff, 0x20, 0x9f, 0xa0, 0x09, 0x0a, 0x1c, 0x1a, 0x7f] {
                         let mut other = vec![filler; len];
                         if len > 0 {
                             other[pos] = b;

@@ -109,6 +109,38 @@ impl Session {
         Ok(())
     }
 
+    /// The CopyData messages at the front of the input, handled in place: one message per row
+    /// is the bulk of a COPY TO STDOUT, and parsing each into a message of its own (a shared
+    /// buffer split off, reference counts) cost more than the row itself. Anything else, or a
+    /// length the framing would refuse, is left to the framing.
+    pub(super) fn take_copy_data(&mut self) -> Result<(), Error> {
+        let mut input = std::mem::take(&mut self.inbuf);
+        let mut at = 0;
+        let result = loop {
+            let Some(header) = input.get(at..at + 5) else {
+                break Ok(());
+            };
+            if header[0] != b'd' {
+                break Ok(());
+            }
+            let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
+            if len < 4 || u64::from(len) + 1 > u64::from(self.opts.max_message_size) {
+                break Ok(());
+            }
+            let end = at + 1 + len as usize;
+            let Some(data) = input.get(at + 5..end) else {
+                break Ok(());
+            };
+            if let Err(e) = self.copy_out_data(data) {
+                break Err(e);
+            }
+            at = end;
+        };
+        bytes::Buf::advance(&mut input, at);
+        self.inbuf = input;
+        result
+    }
+
     /// CopyDone of COPY TO STDOUT: the data ends (CommandComplete follows).
     pub(super) fn copy_out_done(&mut self) -> Result<(), Error> {
         if self.copy_out.is_none() {

@@ -592,6 +592,9 @@ impl Session {
 
     fn process(&mut self) -> Result<(), Error> {
         loop {
+            if self.copy_out.is_some() {
+                self.take_copy_data()?;
+            }
             let Some(message) = framing::next_message(&mut self.inbuf, self.opts.max_message_size)?
             else {
                 return Ok(());

@@ -300,17 +300,17 @@ fn run_one(
     // A long COPY shows its progress on stderr when that is a terminal.
     let progress = progress::Progress::new(std::io::stderr().is_terminal());
     let messages = {
-        let mut sink = progress::Counted::new(&mut *out, &progress);
-        let result = match copy_data {
-            Some(input) => {
-                let mut input = progress::Counted::new(input, &progress);
-                client.simple_query_with_copy(sql, &mut input, &mut sink)
-            }
+        let mut stdin;
+        let input: &mut dyn Read = match copy_data {
+            Some(input) => input,
             None => {
-                let mut input = progress::Counted::new(std::io::stdin().lock(), &progress);
-                client.simple_query_with_copy(sql, &mut input, &mut sink)
+                stdin = std::io::stdin().lock();
+                &mut stdin
             }
         };
+        let mut input = progress::Counted::new(input, &progress);
+        let mut sink = progress::Counted::new(&mut *out, &progress);
+        let result = client.simple_query_with_copy(sql, &mut input, &mut sink);
         progress.finish();
         result?
     };

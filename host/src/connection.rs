@@ -225,9 +225,7 @@ impl Connection {
 
     /// Sends a request to the guest and drives it to completion.
     pub(crate) fn request(&mut self, request: &Request<'_>) -> Result<Response, Error> {
-        if self.closed {
-            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
-        }
+        self.ensure_open()?;
         let step = self.call(request)?;
         self.in_request = true;
         let response = self.drive(step, None);
@@ -247,9 +245,7 @@ impl Connection {
         response: &mut Response,
         copy: &mut Copy,
     ) -> Result<Stop, Error> {
-        if self.closed {
-            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
-        }
+        self.ensure_open()?;
         let step = self.call(request)?;
         self.in_request = true;
         self.drive_copy(step, response, copy)
@@ -278,15 +274,9 @@ impl Connection {
         response: &mut Response,
         copy: &mut Copy,
     ) -> Result<Stop, Error> {
-        if self.closed {
-            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
-        }
+        self.ensure_open()?;
         if let Some(n) = self.read_ready()? {
-            let step = if n == 0 {
-                self.call(&Request::Eof)?
-            } else {
-                self.feed(n)?
-            };
+            let step = self.feed(n)?;
             match self.drive_copy(step, response, copy)? {
                 Stop::CopyIn => {}
                 stop => return Ok(stop),
@@ -324,6 +314,14 @@ impl Connection {
         }
     }
 
+    /// The error for a request on a session that has ended.
+    fn ensure_open(&self) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
+        }
+        Ok(())
+    }
+
     fn call(&mut self, request: &Request<'_>) -> Result<Step, Error> {
         let result = self.sandbox.call(request);
         if result.is_err() {
@@ -333,9 +331,13 @@ impl Connection {
         result
     }
 
-    /// Hands the first `n` bytes of the read buffer to the guest (`call` for what was read:
-    /// the buffer cannot be borrowed across `call`'s `&mut self`).
+    /// Hands what a read returned to the guest: the first `n` bytes of the read buffer, or the
+    /// end of the stream when `n` is 0 (`call` for what was read: the buffer cannot be borrowed
+    /// across `call`'s `&mut self`).
     fn feed(&mut self, n: usize) -> Result<Step, Error> {
+        if n == 0 {
+            return self.call(&Request::Eof);
+        }
         let result = self
             .sandbox
             .call(&Request::Data(Cow::Borrowed(&self.read_buf[..n])));
@@ -355,9 +357,9 @@ impl Connection {
     }
 
     /// Performs the guest's effects until the request is done or the session closes, or, with
-    /// `copy`, until a COPY needs the caller. Without `copy` (a request that did not expect a
-    /// COPY), COPY FROM STDIN is aborted and COPY TO STDOUT's data is dropped, each with a
-    /// usage error saying what to use instead.
+    /// `copy`, until a COPY or streamed rows need the caller. A request that takes no COPY (no
+    /// `copy`, or one that streams rows) has COPY FROM STDIN aborted and COPY TO STDOUT's data
+    /// dropped, each with a usage error saying what to use instead.
     fn drive_until(
         &mut self,
         mut step: Step,
@@ -365,14 +367,15 @@ impl Connection {
         response: &mut Response,
         mut copy: Option<&mut Copy>,
     ) -> Result<Stop, Error> {
+        let takes_copy = copy.as_ref().is_some_and(|c| !c.stream_rows);
         let mut copy_out_refused = false;
         loop {
             self.send(&step.send)?;
             for event in std::mem::take(&mut step.events) {
                 match (event, copy.as_deref_mut()) {
-                    (Event::CopyIn, Some(copy)) => copy.copy_in = true,
-                    (Event::CopyOut, Some(copy)) => copy.copy_out = true,
-                    (Event::CopyData(data), Some(copy)) => copy.data.push_back(data),
+                    (Event::CopyIn, Some(copy)) if takes_copy => copy.copy_in = true,
+                    (Event::CopyOut, Some(copy)) if takes_copy => copy.copy_out = true,
+                    (Event::CopyData(data), Some(copy)) if takes_copy => copy.data.push_back(data),
                     (Event::Columns(columns), Some(copy)) if copy.stream_rows => {
                         copy.columns.get_or_insert(columns);
                     }
@@ -381,8 +384,8 @@ impl Connection {
                     }
                     // Reported at the end, unless the request fails otherwise (a server error
                     // or a broken session says more).
-                    (Event::CopyOut, None) => copy_out_refused = true,
-                    (Event::CopyData(_), None) => {}
+                    (Event::CopyOut, _) => copy_out_refused = true,
+                    (Event::CopyData(_), _) => {}
                     (event, _) => self.event(event, response),
                 }
             }
@@ -405,7 +408,7 @@ impl Connection {
                     }
                     return Ok(Stop::Done);
                 }
-                Action::CopyIn if copy.is_some() => return Ok(Stop::CopyIn),
+                Action::CopyIn if takes_copy => return Ok(Stop::CopyIn),
                 Action::CopyIn => {
                     response.add_error(Error::new(
                         ErrorKind::Usage,
@@ -446,7 +449,6 @@ impl Connection {
                     }
                 }
                 Action::Read => match self.read() {
-                    Ok(0) => self.call(&Request::Eof)?,
                     Ok(n) => self.feed(n)?,
                     Err(e) => {
                         self.close_socket();
@@ -574,9 +576,7 @@ impl Connection {
     /// notification, a notice, a parameter change, or the error that ends the session), hands
     /// it to the guest, and returns whether anything arrived. An error ends the session.
     pub(crate) fn poll_idle(&mut self, timeout: Duration) -> Result<bool, Error> {
-        if self.closed {
-            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
-        }
+        self.ensure_open()?;
         let Some(socket) = &mut self.socket else {
             return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
         };
@@ -604,11 +604,7 @@ impl Connection {
                 ));
             }
         };
-        let step = if n == 0 {
-            self.call(&Request::Eof)?
-        } else {
-            self.feed(n)?
-        };
+        let step = self.feed(n)?;
         let response = self.drive(step, None)?;
         match response.error {
             Some(e) => Err(e),

@@ -24,6 +24,10 @@ use crate::row::SimpleQueryMessage;
 /// Bytes of COPY data gathered before they go to the guest (and on to the server).
 const PIECE: usize = 64 << 10;
 
+/// The CopyFail reasons: a COPY given up on, and a COPY FROM STDIN that `copy_out` ran.
+const ABANDONED: &str = "the COPY was abandoned";
+const COPY_IN_IN_COPY_OUT: &str = "copy_out ran COPY FROM STDIN";
+
 impl Client {
     /// Starts `COPY ... FROM STDIN`: write the data (in the statement's format) to the returned
     /// writer, then call [`CopyInWriter::finish`]. Dropping the writer unfinished aborts the
@@ -40,7 +44,7 @@ impl Client {
             }),
             _ => {
                 // Not a COPY FROM STDIN, or it failed at once: the request is over.
-                self.drain_copy(stop, &mut response, &mut copy);
+                self.drain_copy(stop, ABANDONED, &mut response, &mut copy);
                 Err(response.error.unwrap_or_else(|| {
                     Error::new(
                         ErrorKind::Usage,
@@ -56,7 +60,7 @@ impl Client {
     pub fn copy_out(&mut self, sql: &str) -> Result<CopyOutReader<'_>, Error> {
         let (stop, mut response, mut copy) = self.start_copy(sql)?;
         if let Some(error) = response.error.take() {
-            self.drain_copy(stop, &mut response, &mut copy);
+            self.drain_copy(stop, ABANDONED, &mut response, &mut copy);
             return Err(error);
         }
         if !copy.copy_out && stop == Stop::Done {
@@ -66,12 +70,7 @@ impl Client {
             ));
         }
         if stop == Stop::CopyIn {
-            abort_copy_in(
-                self,
-                &mut response,
-                &mut copy,
-                "copy_out ran COPY FROM STDIN",
-            );
+            self.drain_copy(stop, COPY_IN_IN_COPY_OUT, &mut response, &mut copy);
             return Err(Error::new(
                 ErrorKind::Usage,
                 "copy_out: the statement started COPY FROM STDIN (use copy_in)",
@@ -163,18 +162,26 @@ impl Client {
         Ok((stop, response, copy))
     }
 
-    /// Ends a COPY request whatever its state, discarding data and aborting copy-in; errors
-    /// of the request are kept in `response` (a failure of the connection too).
-    fn drain_copy(&mut self, mut stop: Stop, response: &mut Response, copy: &mut Copy) {
+    /// Ends a request that stopped for COPY or streamed rows, whatever its state: data and row
+    /// batches are discarded, a COPY FROM STDIN is aborted with `abort_reason`. Errors of the
+    /// request are kept in `response` (a failure of the connection too).
+    pub(crate) fn drain_copy(
+        &mut self,
+        mut stop: Stop,
+        abort_reason: &str,
+        response: &mut Response,
+        copy: &mut Copy,
+    ) {
         loop {
             let next = match stop {
                 Stop::Done => return,
                 Stop::CopyData => {
                     copy.data.clear();
+                    copy.batches.clear();
                     self.conn.resume(response, copy)
                 }
                 Stop::CopyIn => self.conn.copy_send(
-                    &Request::CopyFail(Cow::Borrowed("the COPY was abandoned")),
+                    &Request::CopyFail(Cow::Borrowed(abort_reason)),
                     response,
                     copy,
                 ),
@@ -202,16 +209,6 @@ fn read_piece(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-fn abort_copy_in(client: &mut Client, response: &mut Response, copy: &mut Copy, reason: &str) {
-    let stop = client
-        .conn
-        .copy_send(&Request::CopyFail(Cow::Borrowed(reason)), response, copy);
-    match stop {
-        Ok(stop) => client.drain_copy(stop, response, copy),
-        Err(e) => response.add_error(e),
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,7 +240,7 @@ impl CopyInWriter<'_> {
         self.state = WriterState::Over;
         let stop = stop?;
         self.client
-            .drain_copy(stop, &mut self.response, &mut self.copy);
+            .drain_copy(stop, ABANDONED, &mut self.response, &mut self.copy);
         if let Some(error) = self.response.error.take() {
             return Err(error);
         }
@@ -258,19 +255,27 @@ impl CopyInWriter<'_> {
         if self.buf.is_empty() {
             return Ok(());
         }
+        let buf = std::mem::take(&mut self.buf);
+        let result = self.send_piece(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        result
+    }
+
+    /// Hands one piece of data to the guest. An error means the COPY is over: the server ended
+    /// it (a bad row; the request is then run to its end) or the connection failed.
+    fn send_piece(&mut self, piece: &[u8]) -> Result<(), Error> {
         let result = self.client.conn.copy_send(
-            &Request::CopyData(Cow::Borrowed(&self.buf)),
+            &Request::CopyData(Cow::Borrowed(piece)),
             &mut self.response,
             &mut self.copy,
         );
-        self.buf.clear();
         match result {
             Ok(Stop::CopyIn) => Ok(()),
             Ok(stop) => {
-                // The server ended the COPY early: wait for the end of the request.
                 self.state = WriterState::Over;
                 self.client
-                    .drain_copy(stop, &mut self.response, &mut self.copy);
+                    .drain_copy(stop, ABANDONED, &mut self.response, &mut self.copy);
                 Err(self.over_error())
             }
             Err(e) => {
@@ -303,25 +308,7 @@ impl Write for CopyInWriter<'_> {
             // handing the guest more than a piece at once: its memory stays bounded).
             let n = data.len() - data.len() % PIECE;
             for piece in data[..n].chunks(PIECE) {
-                let result = self.client.conn.copy_send(
-                    &Request::CopyData(Cow::Borrowed(piece)),
-                    &mut self.response,
-                    &mut self.copy,
-                );
-                match result {
-                    Ok(Stop::CopyIn) => {}
-                    Ok(stop) => {
-                        self.state = WriterState::Over;
-                        self.client
-                            .drain_copy(stop, &mut self.response, &mut self.copy);
-                        return Err(io::Error::other(self.over_error()));
-                    }
-                    Err(e) => {
-                        self.state = WriterState::Over;
-                        self.response.add_error(e.duplicate());
-                        return Err(io::Error::other(e));
-                    }
-                }
+                self.send_piece(piece).map_err(io::Error::other)?;
             }
             // The rest (less than a piece) is buffered.
             self.buf.extend_from_slice(&data[n..]);
@@ -339,11 +326,11 @@ impl Write for CopyInWriter<'_> {
 impl Drop for CopyInWriter<'_> {
     fn drop(&mut self) {
         if self.state == WriterState::Open && !self.client.is_closed() {
-            abort_copy_in(
-                self.client,
+            self.client.drain_copy(
+                Stop::CopyIn,
+                "the COPY FROM STDIN writer was dropped before finish()",
                 &mut self.response,
                 &mut self.copy,
-                "the COPY FROM STDIN writer was dropped before finish()",
             );
         }
     }
@@ -388,11 +375,11 @@ impl CopyOutReader<'_> {
                 Ok(Stop::Done) => self.done = true,
                 Ok(Stop::CopyIn) => {
                     // A later statement of the same SQL started COPY FROM STDIN.
-                    abort_copy_in(
-                        self.client,
+                    self.client.drain_copy(
+                        Stop::CopyIn,
+                        COPY_IN_IN_COPY_OUT,
                         &mut self.response,
                         &mut self.copy,
-                        "copy_out ran COPY FROM STDIN",
                     );
                     self.done = true;
                 }
@@ -432,14 +419,12 @@ impl BufRead for CopyOutReader<'_> {
 impl Drop for CopyOutReader<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.copy.data.clear();
-            let stop = self.client.conn.resume(&mut self.response, &mut self.copy);
-            match stop {
-                Ok(stop) => self
-                    .client
-                    .drain_copy(stop, &mut self.response, &mut self.copy),
-                Err(e) => self.response.add_error(e),
-            }
+            self.client.drain_copy(
+                Stop::CopyData,
+                ABANDONED,
+                &mut self.response,
+                &mut self.copy,
+            );
         }
     }
 }

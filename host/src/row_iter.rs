@@ -2,11 +2,8 @@
 //! `RowIter`). The guest hands rows over in batches of a bounded size; the iterator keeps one
 //! batch at a time and reads the socket only when it is used up.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-use wasmpg_wire::Request;
 
 use crate::client::{encode_params, statement_request, Client, ToStatement};
 use crate::connection::{Copy, Stop};
@@ -98,40 +95,27 @@ impl RowIter<'_> {
                         None => Ok(()),
                     }
                 }
-                Stop::CopyData => {
-                    // COPY TO STDOUT data is not rows: dropped (the statement was a COPY).
-                    self.copy.data.clear();
-                    self.stop = self.resume()?;
-                }
-                Stop::CopyIn => {
-                    self.response.add_error(Error::new(
-                        ErrorKind::Usage,
-                        "COPY FROM STDIN runs through Client::copy_in",
-                    ));
-                    let step = self.client.conn.copy_send(
-                        &Request::CopyFail(Cow::Borrowed(
-                            "COPY FROM STDIN was run through query_raw",
-                        )),
-                        &mut self.response,
-                        &mut self.copy,
-                    );
-                    self.stop = self.checked(step)?;
-                }
+                // The batches were taken: read on. (A request that streams rows takes no
+                // COPY: the connection aborts COPY FROM STDIN and drops COPY TO STDOUT's data,
+                // so it never stops at `CopyIn`.)
+                Stop::CopyData | Stop::CopyIn => self.resume()?,
             }
         }
     }
 
-    fn resume(&mut self) -> Result<Stop, Error> {
-        let step = self.client.conn.resume(&mut self.response, &mut self.copy);
-        self.checked(step)
-    }
-
-    /// A failure of the connection ends the iterator with it.
-    fn checked(&mut self, step: Result<Stop, Error>) -> Result<Stop, Error> {
-        step.inspect_err(|e| {
-            self.response.add_error(e.duplicate());
-            self.stop = Stop::Done;
-        })
+    /// Reads on; a failure of the connection ends the iterator with it.
+    fn resume(&mut self) -> Result<(), Error> {
+        match self.client.conn.resume(&mut self.response, &mut self.copy) {
+            Ok(stop) => {
+                self.stop = stop;
+                Ok(())
+            }
+            Err(e) => {
+                self.response.add_error(e.duplicate());
+                self.stop = Stop::Done;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -158,21 +142,11 @@ impl Iterator for RowIter<'_> {
 impl Drop for RowIter<'_> {
     fn drop(&mut self) {
         // The rest of the result is read and dropped, so the connection can go on.
-        while self.stop != Stop::Done {
-            self.copy.batches.clear();
-            self.copy.data.clear();
-            let next = match self.stop {
-                Stop::CopyIn => self.client.conn.copy_send(
-                    &Request::CopyFail(Cow::Borrowed("the query's iterator was dropped")),
-                    &mut self.response,
-                    &mut self.copy,
-                ),
-                _ => self.client.conn.resume(&mut self.response, &mut self.copy),
-            };
-            match next {
-                Ok(stop) => self.stop = stop,
-                Err(_) => return,
-            }
-        }
+        self.client.drain_copy(
+            self.stop,
+            "the query's iterator was dropped",
+            &mut self.response,
+            &mut self.copy,
+        );
     }
 }

@@ -337,15 +337,23 @@ export class Session {
    * client's data: fed to the guest at once, so an error (a bad row, a terminated backend)
    * ends the copy early; `onCopyEnded` tells the copy stream once the action is no longer `i`. */
   copyInData(chunk) {
+    this.copyStep(() => this.process(this.guarded(chunk === null ? A.REQ_EOF : A.reqData(chunk))));
+    if (this.action !== 'i') this.onCopyEnded();
+    return true;
+  }
+
+  /** Guest calls during COPY FROM STDIN: a failure ends the session (its error goes to the
+   * sink), as does a `close` action. False on a failure. */
+  copyStep(step) {
     try {
-      this.process(this.guarded(chunk === null ? A.REQ_EOF : A.reqData(chunk)));
+      step();
     } catch (e) {
       this.closeSocket();
       this.action = 'c';
       this.sink.fail(/** @type {Error} */ (e));
+      return false;
     }
     if (this.action === 'c') this.closeSocket();
-    if (this.action !== 'i') this.onCopyEnded();
     return true;
   }
 
@@ -368,18 +376,14 @@ export class Session {
    * @param {Uint8Array} req
    */
   copySend(req) {
-    try {
+    let sent = false;
+    const ok = this.copyStep(() => {
       this.pumpCopyIn();
-      if (this.action !== 'i') return false;
+      if (this.action !== 'i') return;
       this.process(this.guarded(req));
-    } catch (e) {
-      this.closeSocket();
-      this.action = 'c';
-      this.sink.fail(/** @type {Error} */ (e));
-      return false;
-    }
-    if (this.action === 'c') this.closeSocket();
-    return true;
+      sent = true;
+    });
+    return ok && sent;
   }
 
   busy() {

@@ -66,16 +66,36 @@ pub fn escape_into(out: &mut String, value: &str) -> bool {
         return false;
     }
     for c in value.chars() {
-        let code = c as u32;
-        if code < 0x80 && is_special(code as u8) {
-            out.push(ESC);
-            // Invariant: code is one of 0x00, 0x1b, 0x1d, 0x1e, 0x1f, so code + 0x40 is ASCII.
-            out.push(char::from(code as u8 + 0x40));
-        } else {
-            out.push(c);
+        match u8::try_from(u32::from(c)) {
+            Ok(b) if is_special(b) => push_escape(out, b),
+            _ => out.push(c),
         }
     }
     true
+}
+
+/// Appends `bytes` to `out` as latin-1 characters (each byte the character of the same code
+/// point), escaped; returns whether any escape was written.
+pub fn escape_latin1_into(out: &mut String, bytes: &[u8]) -> bool {
+    out.reserve(bytes.len());
+    let mut escaped = false;
+    for &b in bytes {
+        if is_special(b) {
+            push_escape(out, b);
+            escaped = true;
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    escaped
+}
+
+/// The escape of one of the five special bytes.
+fn push_escape(out: &mut String, b: u8) {
+    out.push(ESC);
+    // Invariant: b is one of 0x00, 0x1b, 0x1d, 0x1e, 0x1f (the caller checked), so b + 0x40 is
+    // ASCII.
+    out.push(char::from(b + 0x40));
 }
 
 /// Reverses [`escape_into`]. Borrows when the field holds no escape.
@@ -122,6 +142,20 @@ mod tests {
         assert!(escape_into(&mut out, value));
         assert!(!out.bytes().any(|b| matches!(b, 0x00 | 0x1d | 0x1e | 0x1f)));
         assert_eq!(unescape(&out).unwrap(), value);
+    }
+
+    #[test]
+    fn bytes_go_as_latin1_characters_with_the_same_escapes() {
+        let mut out = String::new();
+        assert!(escape_latin1_into(
+            &mut out,
+            b"a\x00\xff\x1b\x1c\x1d\x1e\x1f\n"
+        ));
+        assert_eq!(out, "a\x1b@\u{ff}\x1b[\x1c\x1b]\x1b^\x1b_\n");
+        assert_eq!(unescape(&out).unwrap(), "a\0\u{ff}\x1b\x1c\x1d\x1e\x1f\n");
+        let mut plain = String::new();
+        assert!(!escape_latin1_into(&mut plain, b"PGCOPY\n\xff\r\n"));
+        assert_eq!(plain, "PGCOPY\n\u{ff}\r\n");
     }
 
     #[test]

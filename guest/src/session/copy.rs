@@ -16,7 +16,7 @@
 //! go as latin-1 characters.
 
 use postgres_protocol::message::backend::{CopyInResponseBody, CopyOutResponseBody};
-use wasmpg_wire::escape::{self, ESC};
+use wasmpg_wire::escape;
 
 use super::*;
 
@@ -88,20 +88,7 @@ impl Session {
         copy.text = text.is_some();
         match text {
             Some(text) => copy.escaped |= escape::escape_into(&mut copy.chunk, text),
-            None => {
-                copy.chunk.reserve(data.len());
-                for &b in data {
-                    if escape::is_special(b) {
-                        copy.chunk.push(ESC);
-                        // Invariant: b is one of the five special bytes (all below 0x20), so
-                        // b + 0x40 is ASCII.
-                        copy.chunk.push(char::from(b + 0x40));
-                        copy.escaped = true;
-                    } else {
-                        copy.chunk.push(char::from(b));
-                    }
-                }
-            }
+            None => copy.escaped |= escape::escape_latin1_into(&mut copy.chunk, data),
         }
         if copy.chunk.len() >= batch_bytes {
             self.flush_copy();

@@ -24,6 +24,7 @@ __all__ = [
     "decode_step",
     "escape",
     "unescape",
+    "unescape_data",
 ]
 
 # The contract and layout this module implements (the guest's `version` export).
@@ -127,6 +128,19 @@ def unescape(field: str) -> str:
     return "".join(out)
 
 
+def unescape_data(data: str) -> str:
+    """Reverses `escape` without checking the escapes, for the bulk data the guest escaped
+    (row batches, COPY data): every U+001B starts a pair, and no pair's second character is
+    U+001B, so replacing the pairs one kind at a time (U+001B itself last) is exact."""
+    return (
+        data.replace("\x1b@", "\x00")
+        .replace("\x1b]", "\x1d")
+        .replace("\x1b^", "\x1e")
+        .replace("\x1b_", "\x1f")
+        .replace("\x1b[", "\x1b")
+    )
+
+
 def _field(raw: str) -> Optional[str]:
     if raw == NUL:
         return None
@@ -204,6 +218,11 @@ def req_file_bytes(data: bytes) -> str:
 
 def req_data(data: bytes) -> str:
     return "d" + data.decode("latin-1")
+
+
+def req_read(data: bytes) -> str:
+    """What a read of the socket gave: its bytes, or (``b""``) the end of the stream."""
+    return "d" + data.decode("latin-1") if data else REQ_EOF
 
 
 def req_copy_data(data: bytes) -> str:

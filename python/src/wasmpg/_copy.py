@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _sql
+from ._abi import unescape_data
 from ._session import Sink
 from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
 from .types import dump, oids
@@ -205,17 +206,6 @@ def parse_row(line: str) -> tuple[Optional[str], ...]:
     return tuple(
         None if f == "\\N" else (_ESCAPE_SEQ.sub(_unescape_seq, f) if "\\" in f else f)
         for f in line.split("\t")
-    )
-
-
-def _unescape(data: str) -> str:
-    # The guest's escapes (as in row batches): U+001B itself last.
-    return (
-        data.replace("\x1b@", "\x00")
-        .replace("\x1b]", "\x1d")
-        .replace("\x1b^", "\x1e")
-        .replace("\x1b_", "\x1f")
-        .replace("\x1b[", "\x1b")
     )
 
 
@@ -419,7 +409,7 @@ class Copy:
             return b""
         encoding, escaped, data = chunk
         if escaped:
-            data = _unescape(data)
+            data = unescape_data(data)
         return data.encode("utf-8" if encoding == "t" else "latin-1")
 
     def __iter__(self) -> Iterator[bytes]:
@@ -443,7 +433,7 @@ class Copy:
                 return None
             encoding, escaped, data = chunk
             if escaped:
-                data = _unescape(data)
+                data = unescape_data(data)
             if encoding != "t":
                 try:
                     data = data.encode("latin-1").decode("utf-8")

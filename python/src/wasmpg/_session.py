@@ -354,14 +354,14 @@ class Session:
         self._begin(Sink())
         sink = self._sink
         try:
-            data = self._io.recv_idle(timeout)
+            data = self._io.recv_ready(timeout)
         except BaseException:
             self._close_socket()
             self._action = "c"
             raise
         if data is None:
             return False
-        self._process(self._guarded(self._sb.call, A.req_data(data) if data else A.REQ_EOF))
+        self._feed(data)
         self._run(sink, stream=False)
         if sink.error is not None:
             raise sink.error
@@ -387,7 +387,7 @@ class Session:
                 ready = self._io.recv_ready()
                 if ready is None:
                     break
-                self._process(self._guarded(call, A.req_data(ready) if ready else A.REQ_EOF))
+                self._feed(ready)
                 if not ready:
                     break
             if self._action == "i":
@@ -421,6 +421,10 @@ class Session:
         if not self.closed:
             self._run(sink, stream=False)
 
+    def _feed(self, data: bytes) -> None:
+        """Hands what a read of the socket gave (b"": the end of the stream) to the guest."""
+        self._process(self._guarded(self._sb.call, A.req_read(data)))
+
     def _salvage(self, sink: Sink) -> bool:
         """After a write failed (the server closed the connection): hands the guest what the
         server sent before closing, so its error (a terminated backend) is the one reported.
@@ -432,7 +436,7 @@ class Session:
                 data = self._io.recv_ready(0.5)
                 if data is None:
                     break
-                self._process(self._guarded(self._sb.call, A.req_data(data) if data else A.REQ_EOF))
+                self._feed(data)
                 if not data:
                     break
         except (Error, OSError):
@@ -514,7 +518,7 @@ class Session:
         action = self._action
         if action == "r":
             data = self._io.recv()
-            step = self._guarded(call, A.req_data(data) if data else A.REQ_EOF)
+            step = self._guarded(call, A.req_read(data))
         elif action == "o":
             target, timeout_ms, addr, keepalive = self._action_arg
             failure = self._open(target, timeout_ms, addr, keepalive)
@@ -663,7 +667,7 @@ def run_cancel(token: str, policy: Policy, timeout: float) -> None:
                 step = sb.call(A.req_open_failed(*failure) if failure else opened)
             elif action == "r":
                 data = io.recv()
-                step = sb.call(A.req_data(data) if data else A.REQ_EOF)
+                step = sb.call(A.req_read(data))
             else:
                 raise InterfaceError("unexpected action %r while cancelling" % action)
         raise InterfaceError("the cancel request did not finish")

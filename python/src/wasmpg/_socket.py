@@ -110,30 +110,10 @@ class Channel:
                 "cannot read from the server: %s" % (e.strerror or e), kind="io"
             ) from None
 
-    def recv_idle(self, timeout: Optional[float]) -> Optional[bytes]:
-        """While no request runs: the next bytes from the server within ``timeout`` seconds
-        (None: wait as long as it takes), b"" at EOF, or None when nothing came."""
-        if self._stash:
-            return self._stash.pop(0)
-        sock = self.sock
-        if sock is None:
-            raise OperationalError("the connection is closed", kind="closed")
-        previous = sock.gettimeout()
-        sock.settimeout(timeout)
-        try:
-            return sock.recv(READ_CHUNK)
-        except socket.timeout:
-            return None
-        except OSError as e:
-            raise OperationalError(
-                "cannot read from the server: %s" % (e.strerror or e), kind="io"
-            ) from None
-        finally:
-            sock.settimeout(previous)
-
-    def recv_ready(self, timeout: float = 0.0) -> Optional[bytes]:
-        """What the server already sent, without waiting longer than ``timeout`` seconds (by
-        default not at all): the bytes, b"" at EOF, or None when nothing is there."""
+    def recv_ready(self, timeout: Optional[float] = 0.0) -> Optional[bytes]:
+        """What the server sent, without waiting longer than ``timeout`` seconds (by default
+        not at all; None: as long as it takes): the bytes, b"" at EOF, or None when nothing
+        came."""
         if self._stash:
             return self._stash.pop(0)
         sock = self.sock
@@ -142,7 +122,7 @@ class Channel:
         try:
             poller = select.poll()
             poller.register(sock, select.POLLIN)
-            if not poller.poll(int(timeout * 1000)):
+            if not poller.poll(None if timeout is None else int(timeout * 1000)):
                 return None
             previous = sock.gettimeout()
             sock.setblocking(False)

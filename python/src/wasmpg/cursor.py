@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import _copy, _sql
+from ._abi import unescape_data
 from ._session import Sink
 from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
 from .types import dump, fast_loader_for, loader_for, oids
@@ -126,18 +127,6 @@ def _batch_converter(loaders: tuple[Any, ...]) -> Callable[[list[str]], list[Row
     return convert
 
 
-def _unescape(field: str) -> str:
-    # Every U+001B starts a pair, and no pair's second character is U+001B, so replacing the
-    # pairs one kind at a time (U+001B itself last) is exact.
-    return (
-        field.replace("\x1b@", "\x00")
-        .replace("\x1b]", "\x1d")
-        .replace("\x1b^", "\x1e")
-        .replace("\x1b_", "\x1f")
-        .replace("\x1b[", "\x1b")
-    )
-
-
 class _Result:
     """One result set: its columns, the batches not yet converted, the current rows."""
 
@@ -202,7 +191,7 @@ class _Result:
                     row.append(None)
                     continue
                 if escaped and "\x1b" in value:
-                    value = _unescape(value)
+                    value = unescape_data(value)
                 row.append(value if loader is None else loader(value))
             out.append(tuple(row))
         return out

@@ -26,7 +26,7 @@ oldest="42.0.0"
 # The subsets: the smoke subset exercises connect, queries, types, errors, cancel and the
 # runtime checks; the public subset is the smoke subset minus the slow load test.
 smoke=(tests/test_runtime.py tests/test_abi.py tests/test_cursor.py tests/test_connect.py
-       tests/test_errors.py tests/test_transactions.py)
+       tests/test_errors.py tests/test_transactions.py tests/test_async.py)
 work="$(mktemp -d "${TMPDIR:-/tmp}/wasmpg-venvs.XXXXXX")"
 if [ -z "${WASMPG_KEEP_VENVS:-}" ]; then
     trap 'rm -rf "$work"' EXIT

@@ -571,3 +571,40 @@ def test_cancel_over_tls(tls_cluster):  # type: ignore[no-untyped-def]
         assert cur.fetchone() == (1,)
     finally:
         conn.close()
+
+
+def test_asyncio_over_tls(tls_cluster):  # type: ignore[no-untyped-def]
+    """The asyncio connection over TLS (verify-full): the same guest does TLS, the async host
+    only moves bytes; a big result, and a cancel request over TLS from another task."""
+    import asyncio
+
+    ca = tls_cluster.ca_file
+
+    async def main() -> None:
+        conn = await wasmpg.AsyncConnection.connect(
+            _conninfo(tls_cluster, "localhost", "sslmode=verify-full sslrootcert=%s" % ca),
+            allow_files=[ca],
+            autocommit=True,
+        )
+        try:
+            cur = await conn.execute(
+                "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+            )
+            assert await cur.fetchone() == (True, "TLSv1.3")
+            await cur.execute("SELECT repeat('z', 100000) FROM generate_series(1, 20)")
+            assert [len(r[0]) for r in await cur.fetchall()] == [100000] * 20
+
+            async def later() -> None:
+                await asyncio.sleep(0.5)
+                await conn.cancel()
+
+            t = asyncio.ensure_future(later())
+            with pytest.raises(wasmpg.QueryCanceledError):
+                await cur.execute("SELECT pg_sleep(30)")
+            await t
+            await cur.execute("SELECT 1")
+            assert await cur.fetchone() == (1,)
+        finally:
+            await conn.close()
+
+    asyncio.run(main())

@@ -116,3 +116,42 @@ def test_commit_of_failed_transaction_rolls_back(cluster, conn, table):
     conn.commit()  # the server answers ROLLBACK, as with psycopg2
     assert count(cluster, table) == 0
     assert conn.transaction_status == "idle"
+
+
+def test_transaction_blocks(cluster, aconn, conn, table):
+    """transaction(): BEGIN and COMMIT outside a transaction (in autocommit mode too), a
+    savepoint inside one; an exception rolls its block back and propagates; commit() inside a
+    block is refused; a block whose statement failed (error caught) is rolled back and says
+    so instead of committing nothing silently."""
+    cluster.psql("CREATE TABLE %s (x int PRIMARY KEY)" % table)
+    cur = aconn.cursor()
+    with aconn.transaction():
+        cur.execute("INSERT INTO %s VALUES (1)" % table)
+        assert count(cluster, table) == 0  # not committed yet
+        with pytest.raises(KeyError):
+            with aconn.transaction():
+                cur.execute("INSERT INTO %s VALUES (2)" % table)
+                raise KeyError("x")
+        with aconn.transaction():
+            cur.execute("INSERT INTO %s VALUES (3)" % table)
+        with pytest.raises(wasmpg.ProgrammingError, match="transaction"):
+            aconn.commit()
+    assert aconn.transaction_status == "idle"
+    assert cluster.psql("SELECT array_agg(x ORDER BY x) FROM %s" % table) == "{1,3}"
+    with pytest.raises(wasmpg.InternalError, match="rolled back"):
+        with aconn.transaction():
+            cur.execute("INSERT INTO %s VALUES (4)" % table)
+            with pytest.raises(wasmpg.IntegrityError):
+                cur.execute("INSERT INTO %s VALUES (1)" % table)
+    assert cluster.psql("SELECT array_agg(x ORDER BY x) FROM %s" % table) == "{1,3}"
+    # Without autocommit, inside the transaction the driver opened: a savepoint; the outer
+    # transaction is still the user's to commit.
+    c2 = conn.cursor()
+    c2.execute("INSERT INTO %s VALUES (5)" % table)
+    with pytest.raises(ValueError):
+        with conn.transaction():
+            c2.execute("INSERT INTO %s VALUES (6)" % table)
+            raise ValueError
+    assert conn.transaction_status == "in-transaction"
+    conn.commit()
+    assert cluster.psql("SELECT array_agg(x ORDER BY x) FROM %s" % table) == "{1,3,5}"

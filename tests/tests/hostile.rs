@@ -5,7 +5,8 @@
 //! * the Rust API (simple and extended protocol for the cases that happen during a query), and
 //! * the `wasmpg` CLI binary (non-zero exit, the error printed), and
 //! * the Python package, when a Python that can import it is found (`WASMPG_PYTHON`, else
-//!   `python3`; skipped with a message otherwise, a failure with `WASMPG_REQUIRE_PYTHON=1`), and
+//!   `python3`; skipped with a message otherwise, a failure with `WASMPG_REQUIRE_PYTHON=1`),
+//!   through its sync API and, all cases at once on one event loop, its asyncio API, and
 //! * the Node package, when Node >= 20 and its built `node/gen/` are there (skipped with a message
 //!   otherwise, a failure with `WASMPG_REQUIRE_NODE=1`); its guests run in Workers (`cpuLimit`).
 //!
@@ -1040,6 +1041,57 @@ for t in threads:
 print(json.dumps(outcomes))
 "#;
 
+/// The same cases through the asyncio API (`wasmpg.AsyncConnection`), all on one event loop at
+/// once: the async driver runs the same steps as the sync one, so the outcomes must be the same.
+const PYTHON_ASYNC_RUNNER: &str = r#"
+import asyncio, json, sys, time
+import wasmpg
+
+cases = json.loads(sys.argv[1])
+read_timeout = float(sys.argv[2])
+outcomes = {}
+
+async def run(case):
+    start = time.monotonic()
+    conn = None
+    try:
+        conn = await wasmpg.AsyncConnection.connect(
+            case["conninfo"],
+            read_timeout=read_timeout,
+            cpu_limit=0.1,
+        )
+        if case["phase"] == "startup":
+            outcomes[case["name"]] = {"crash": "connected"}
+            return
+        start = time.monotonic()
+        cur = conn.cursor()
+        await cur.execute("SELECT 1")
+        await cur.fetchall()
+        outcomes[case["name"]] = {"crash": "the query succeeded"}
+    except wasmpg.Error as e:
+        outcomes[case["name"]] = {
+            "kind": e.kind,
+            "class": type(e).__name__,
+            "message": str(e),
+            "ms": int((time.monotonic() - start) * 1000),
+            "closed": None if conn is None else bool(conn.closed),
+        }
+    except BaseException as e:  # anything else is a bug of the driver
+        outcomes[case["name"]] = {"crash": repr(e)}
+    finally:
+        if conn is not None:
+            try:
+                await conn.close()
+            except BaseException:
+                pass
+
+async def main():
+    await asyncio.gather(*(run(c) for c in cases))
+
+asyncio.run(main())
+print(json.dumps(outcomes))
+"#;
+
 /// The Python package's name for an error kind (`error-kind` in wit/driver.wit).
 fn wit_kind(kind: ErrorKind) -> &'static str {
     match kind {
@@ -1141,6 +1193,22 @@ fn hostile_servers_python() {
         &READ_TIMEOUT.as_secs_f64().to_string(),
     ]);
     check_runner("Python", cmd, servers);
+}
+
+#[test]
+fn hostile_servers_python_async() {
+    let Some(python) = python() else {
+        return; // python() said why
+    };
+    let (cases, servers) = runner_cases();
+    let mut cmd = Command::new(&python);
+    cmd.args([
+        "-c",
+        PYTHON_ASYNC_RUNNER,
+        &cases,
+        &READ_TIMEOUT.as_secs_f64().to_string(),
+    ]);
+    check_runner("Python asyncio", cmd, servers);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ allows, and drives the component through ``wasmtime``. It runs on CPython and Py
 Modules:
 
 * ``connection``, ``cursor``: the PEP 249 ``Connection`` and ``Cursor``.
+* ``connection_async``: ``AsyncConnection`` and ``AsyncCursor`` for asyncio, on the same steps.
+* ``pool``: ``AsyncConnectionPool``.
 * ``errors``: the PEP 249 exception hierarchy, and server/guest errors mapped onto it.
 * ``types``: Python values to and from the canonical text forms of ``docs/design.md``.
 * ``_dbapi``: PEP 249 type objects and constructors.
@@ -17,6 +19,7 @@ Modules:
   file reads, and cancel requests on a fresh instance.
 * ``_policy``: the allow-lists of targets the host may open and files it may read.
 * ``_socket``: the session's socket: connect, read, write.
+* ``_aio``: the asyncio driver of the session's steps and its non-blocking socket.
 * ``_sandbox``: one guest instance per connection: the calls into it and its bounds.
 * ``_abi``: the packed layout (``docs/abi.md``): request encoders and the step decoder.
 * ``_runtime``: the process-wide engine, cached compiled component and epoch ticker.
@@ -38,7 +41,7 @@ from typing import Any, Callable, Optional
 
 from . import types
 from ._conninfo import make_conninfo
-from ._copy import Copy
+from ._copy import AsyncCopy, Copy
 from ._dbapi import (
     BINARY,
     DATETIME,
@@ -54,7 +57,8 @@ from ._dbapi import (
     TimestampFromTicks,
 )
 from ._session import Session
-from .connection import Connection, Notify
+from .connection import Connection, Notify, session_options
+from .connection_async import AsyncConnection, AsyncCursor
 from .cursor import Column, Cursor
 from .errors import (
     DatabaseError,
@@ -84,8 +88,11 @@ __all__ = [
     "connect",
     "Connection",
     "Cursor",
+    "AsyncConnection",
+    "AsyncCursor",
     "Column",
     "Copy",
+    "AsyncCopy",
     "apilevel",
     "threadsafety",
     "paramstyle",
@@ -169,26 +176,7 @@ def connect(
     dict ``{"host", "port", "dbname", "user"}``; returns the password or None. For
     short-lived tokens (cloud IAM authentication) fetched at connect time.
     """
-    if password_callback is not None and not callable(password_callback):
-        raise ProgrammingError("password_callback must be callable")
-    if not isinstance(statement_cache, int) or statement_cache < 0:
-        raise ProgrammingError("statement_cache must be a non-negative integer")
-    if read_timeout is not None and (
-        not isinstance(read_timeout, (int, float)) or read_timeout <= 0
-    ):
-        raise ProgrammingError("read_timeout must be a positive number of seconds")
-    for name, value in (("max_message_size", max_message_size), ("memory_limit", memory_limit)):
-        if not isinstance(value, int) or not 0 < value < 2**32:
-            raise ProgrammingError("%s must be a positive number of bytes below 4 GiB" % name)
-    if (
-        not isinstance(cpu_limit, (int, float))
-        or isinstance(cpu_limit, bool)
-        or not 0 < cpu_limit <= 3600
-    ):
-        raise ProgrammingError("cpu_limit must be a positive number of seconds, at most 3600")
-    conninfo = make_conninfo(dsn, **kwargs)
-    session = Session(
-        conninfo,
+    options = session_options(
         allow=allow,
         allow_files=allow_files,
         read_timeout=read_timeout,
@@ -198,4 +186,5 @@ def connect(
         cpu_limit=cpu_limit,
         password_callback=password_callback,
     )
+    session = Session(make_conninfo(dsn, **kwargs), **options)
     return Connection(session, autocommit=autocommit)

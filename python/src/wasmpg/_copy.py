@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _sql
@@ -36,7 +36,7 @@ from .types import dump, oids
 if TYPE_CHECKING:  # pragma: no cover
     from .cursor import Cursor
 
-__all__ = ["BUFFER_SIZE", "Copy"]
+__all__ = ["BUFFER_SIZE", "Copy", "AsyncCopy", "astart"]
 
 # Data written is sent once the buffer holds this much; a larger write goes in pieces of at
 # most MAX_PIECE bytes (the guest frames them as CopyData messages of at most 1 MiB).
@@ -249,14 +249,10 @@ class _CopySink(Sink):
         return bool(self.chunks)
 
 
-class Copy:
-    """A COPY in progress: use it as a context manager (``with cur.copy(sql) as copy:``).
+class _CopyBase:
+    """What `Copy` and `AsyncCopy` share: the buffers and the state, nothing that waits."""
 
-    Attributes: ``direction`` (``"in"`` for FROM STDIN, ``"out"`` for TO STDOUT), ``binary``
-    (the server's format flag: True for ``FORMAT binary``; text and CSV are both False) and
-    ``columns`` (the number of columns)."""
-
-    def __init__(self, cursor: Cursor, sink: _CopySink, complete: bool = False) -> None:
+    def __init__(self, cursor: Any, sink: _CopySink, complete: bool = False) -> None:
         self._cursor = cursor
         self._sink = sink
         assert sink.direction is not None
@@ -307,10 +303,8 @@ class Copy:
         if self._finished:
             raise ProgrammingError("the COPY is finished")
 
-    def write(self, buffer: Buffer) -> None:
-        """Writes COPY FROM STDIN data (bytes; a str is sent as UTF-8), in any split. Data is
-        sent once 64 KiB are buffered; an error the server raised meanwhile (a bad row) is
-        raised here."""
+    def _append(self, buffer: Buffer) -> bool:
+        """write()'s buffering; True when the buffer is to be sent."""
         self._check_in()
         if self._rows:
             self._take_rows()
@@ -320,12 +314,10 @@ class Copy:
             self._buf += buffer
         else:
             raise TypeError("COPY data must be bytes or str, not %s" % type(buffer).__name__)
-        if len(self._buf) >= BUFFER_SIZE:
-            self._flush()
+        return len(self._buf) >= BUFFER_SIZE
 
-    def write_row(self, row: Sequence[Any]) -> None:
-        """Writes one row in the text format: each value in its PostgreSQL text input form
-        (None as ``\\N``), with tabs, newlines, carriage returns and backslashes escaped."""
+    def _append_row(self, row: Sequence[Any]) -> bool:
+        """write_row()'s buffering; True when the buffer is to be sent."""
         self._check_in()
         if self.binary:
             raise NotSupportedError(
@@ -341,29 +333,158 @@ class Copy:
         line = format_row(row)
         self._rows.append(line)
         self._rows_len += len(line)
-        if self._rows_len >= BUFFER_SIZE:
-            self._flush()
+        return self._rows_len >= BUFFER_SIZE
 
     def _take_rows(self) -> None:
         self._buf += "".join(self._rows).encode("utf-8")
         self._rows.clear()
         self._rows_len = 0
 
-    def _flush(self) -> None:
+    def _pieces(self) -> list[bytes]:
+        """What is buffered, taken, in pieces of at most MAX_PIECE bytes."""
         if self._rows:
             self._take_rows()
         if not self._buf:
-            return
+            return []
         data = bytes(self._buf)
         self._buf.clear()
+        return [data[start : start + MAX_PIECE] for start in range(0, len(data), MAX_PIECE)]
+
+    def _ended_early(self) -> Error:
+        self._done()
+        return InterfaceError("the server ended the COPY without an error")
+
+    # -- COPY TO STDOUT --
+
+    def _check_out(self) -> None:
+        if self.direction != "out":
+            raise ProgrammingError("this COPY takes data FROM STDIN: write it, do not read")
+
+    def _chunk_now(self) -> tuple[bool, Optional[tuple[str, bool, str]]]:
+        """(True, the next chunk or None at the end) from what was received, or (False, None)
+        when more must be read."""
+        self._check_out()
+        sink = self._sink
+        while True:
+            if sink.chunks:
+                return True, sink.chunks.popleft()
+            if self._finished:
+                return True, None
+            if self._complete:
+                self._done()
+                continue
+            return False, None
+
+    def _out_conn(self) -> Any:
+        conn = self._cursor._conn
+        if conn is None or conn._closed:
+            raise InterfaceError("the connection is closed")
+        return conn
+
+    @staticmethod
+    def _bytes(chunk: Optional[tuple[str, bool, str]]) -> bytes:
+        if chunk is None:
+            return b""
+        encoding, escaped, data = chunk
+        if escaped:
+            data = unescape_data(data)
+        return data.encode("utf-8" if encoding == "t" else "latin-1")
+
+    def _check_text(self) -> None:
+        if self.binary:
+            raise NotSupportedError(
+                "rows() and read_row() parse the text format only; read binary data with read()"
+            )
+
+    def _split_lines(self, chunk: Optional[tuple[str, bool, str]]) -> bool:
+        """Adds a chunk's lines; False at the end (the last unfinished line, if any, is then
+        a line)."""
+        if chunk is None:
+            if self._partial:
+                self._lines.append(self._partial)
+                self._partial = ""
+                return True
+            return False
+        encoding, escaped, data = chunk
+        if escaped:
+            data = unescape_data(data)
+        if encoding != "t":
+            try:
+                data = data.encode("latin-1").decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError("the COPY data is not UTF-8 text") from None
+        lines = data.split("\n")
+        if self._partial:
+            lines[0] = self._partial + lines[0]
+        self._partial = lines.pop()
+        self._lines.extend(lines)
+        return True
+
+    def _drop_out(self) -> None:
+        self._sink.dropping = True
+        self._sink.chunks.clear()
+        self._lines.clear()
+        self._partial = ""
+
+    def _clear_in(self) -> None:
+        self._buf.clear()
+        self._rows.clear()
+        self._rows_len = 0
+
+    def _swallow(self, e: Error) -> None:
+        """abort()'s end: the server's 57014 for the aborted COPY is expected."""
+        conn = self._cursor._conn
+        if getattr(e, "sqlstate", None) != "57014" or conn is None or conn.closed:
+            raise e
+
+    @staticmethod
+    def _reason(exc_type: Any, exc: Any) -> str:
+        text = str(exc) if exc is not None else ""
+        reason = "%s: %s" % (exc_type.__name__, text) if text else exc_type.__name__
+        return "error from Python: " + reason
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "active"
+        return "<wasmpg.%s %s %s>" % (
+            type(self).__name__,
+            "FROM STDIN" if self.direction == "in" else "TO STDOUT",
+            state,
+        )
+
+
+class Copy(_CopyBase):
+    """A COPY in progress: use it as a context manager (``with cur.copy(sql) as copy:``).
+
+    Attributes: ``direction`` (``"in"`` for FROM STDIN, ``"out"`` for TO STDOUT), ``binary``
+    (the server's format flag: True for ``FORMAT binary``; text and CSV are both False) and
+    ``columns`` (the number of columns)."""
+
+    # -- COPY FROM STDIN --
+
+    def write(self, buffer: Buffer) -> None:
+        """Writes COPY FROM STDIN data (bytes; a str is sent as UTF-8), in any split. Data is
+        sent once 64 KiB are buffered; an error the server raised meanwhile (a bad row) is
+        raised here."""
+        if self._append(buffer):
+            self._flush()
+
+    def write_row(self, row: Sequence[Any]) -> None:
+        """Writes one row in the text format: each value in its PostgreSQL text input form
+        (None as ``\\N``), with tabs, newlines, carriage returns and backslashes escaped."""
+        if self._append_row(row):
+            self._flush()
+
+    def _flush(self) -> None:
+        pieces = self._pieces()
+        if not pieces:
+            return
         conn = self._conn()
         with conn._lock:
             session = conn._session
             self._check_session(session)
-            for start in range(0, len(data), MAX_PIECE):
-                if not session.copy_write(data[start : start + MAX_PIECE]):
-                    self._done()
-                    raise InterfaceError("the server ended the COPY without an error")
+            for piece in pieces:
+                if not session.copy_write(piece):
+                    raise self._ended_early()
 
     def _end_in(self, reason: Optional[str]) -> None:
         conn = self._conn()
@@ -375,42 +496,24 @@ class Copy:
 
     # -- COPY TO STDOUT --
 
-    def _check_out(self) -> None:
-        if self.direction != "out":
-            raise ProgrammingError("this COPY takes data FROM STDIN: write it, do not read")
-
     def _next_chunk(self) -> Optional[tuple[str, bool, str]]:
-        self._check_out()
-        sink = self._sink
         while True:
-            if sink.chunks:
-                return sink.chunks.popleft()
-            if self._finished:
-                return None
-            if self._complete:
-                self._done()
-                continue
-            conn = self._cursor._conn
-            if conn is None or conn._closed:
-                raise InterfaceError("the connection is closed")
+            ready, chunk = self._chunk_now()
+            if ready:
+                return chunk
+            conn = self._out_conn()
             with conn._lock:
                 session = conn._session
                 self._check_session(session)
                 if session.busy():
-                    session.resume(sink)
+                    session.resume(self._sink)
                 # Complete, or the connection was lost (the sink then holds the error).
                 self._complete = not session.busy()
 
     def read(self) -> bytes:
         """The next chunk of COPY TO STDOUT data (for text and CSV whole rows); ``b""`` at the
         end."""
-        chunk = self._next_chunk()
-        if chunk is None:
-            return b""
-        encoding, escaped, data = chunk
-        if escaped:
-            data = unescape_data(data)
-        return data.encode("utf-8" if encoding == "t" else "latin-1")
+        return self._bytes(self._next_chunk())
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
@@ -420,30 +523,10 @@ class Copy:
             yield data
 
     def _next_line(self) -> Optional[str]:
-        if self.binary:
-            raise NotSupportedError(
-                "rows() and read_row() parse the text format only; read binary data with read()"
-            )
+        self._check_text()
         while not self._lines:
-            chunk = self._next_chunk()
-            if chunk is None:
-                if self._partial:
-                    line, self._partial = self._partial, ""
-                    return line
+            if not self._split_lines(self._next_chunk()):
                 return None
-            encoding, escaped, data = chunk
-            if escaped:
-                data = unescape_data(data)
-            if encoding != "t":
-                try:
-                    data = data.encode("latin-1").decode("utf-8")
-                except UnicodeDecodeError:
-                    raise DataError("the COPY data is not UTF-8 text") from None
-            lines = data.split("\n")
-            if self._partial:
-                lines[0] = self._partial + lines[0]
-            self._partial = lines.pop()
-            self._lines.extend(lines)
         return self._lines.popleft()
 
     def read_row(self) -> Optional[tuple[Optional[str], ...]]:
@@ -461,10 +544,7 @@ class Copy:
             yield parse_row(line)
 
     def _end_out(self, cancel: bool = False) -> None:
-        self._sink.dropping = True
-        self._sink.chunks.clear()
-        self._lines.clear()
-        self._partial = ""
+        self._drop_out()
         if self._finished:
             return
         if not self._complete:
@@ -501,18 +581,14 @@ class Copy:
         error that follows (SQLSTATE 57014) is swallowed."""
         if self._finished:
             return
-        self._buf.clear()
-        self._rows.clear()
-        self._rows_len = 0
+        self._clear_in()
         try:
             if self.direction == "in":
                 self._end_in(reason or "COPY aborted")
             else:
                 self._end_out(cancel=True)
         except Error as e:
-            conn = self._cursor._conn
-            if getattr(e, "sqlstate", None) != "57014" or conn is None or conn.closed:
-                raise
+            self._swallow(e)
 
     def __enter__(self) -> Copy:
         return self
@@ -523,47 +599,234 @@ class Copy:
             return
         if self._finished:
             return
-        text = str(exc) if exc is not None else ""
-        reason = "%s: %s" % (exc_type.__name__, text) if text else exc_type.__name__
         try:
-            self.abort("error from Python: " + reason)
+            self.abort(self._reason(exc_type, exc))
         except Error:
             pass  # the original exception matters more
 
-    def __repr__(self) -> str:
-        state = "finished" if self._finished else "active"
-        return "<wasmpg.Copy %s %s>" % (
-            "FROM STDIN" if self.direction == "in" else "TO STDOUT",
-            state,
-        )
 
-
-def start(cursor: Cursor, statement: str, params: Any = None) -> Copy:
-    """``cursor.copy()``: runs the COPY statement and returns its `Copy`."""
+def _copy_sql(statement: str, params: Any) -> str:
     if not isinstance(statement, str):
         raise ProgrammingError("the statement must be a str, got %s" % type(statement).__name__)
     if params is not None and not (
         isinstance(params, (Sequence, Mapping)) and not isinstance(params, (str, bytes))
     ):
         raise ProgrammingError("parameters must be a sequence or a mapping")
-    sql = statement if params is None else merge(statement, params)
+    return statement if params is None else merge(statement, params)
+
+
+def _started(sink: _CopySink, busy: bool) -> Optional[bool]:
+    """After the COPY statement ran: whether the request is complete, or None when it was no
+    COPY (the caller drains what is left, then `_not_copy`)."""
+    if sink.direction is None:
+        return None
+    if sink.error is not None and not busy:
+        raise sink.error
+    return not busy
+
+
+def _not_copy(sink: _CopySink) -> Error:
+    if sink.error is not None:
+        return sink.error
+    return ProgrammingError("copy() needs a COPY ... FROM STDIN or COPY ... TO STDOUT statement")
+
+
+def start(cursor: Cursor, statement: str, params: Any = None) -> Copy:
+    """``cursor.copy()``: runs the COPY statement and returns its `Copy`."""
+    sql = _copy_sql(statement, params)
     conn = cursor._check()
     with conn._lock:
         cursor._reset()
         cursor.query = sql
         conn._before_statement(cursor)
-        sink = _CopySink()
+        copy_sink = _CopySink()
         session = conn._session
-        session.copy_start(sql, sink)
-        if sink.direction is None:
+        session.copy_start(sql, copy_sink)
+        complete = _started(copy_sink, session.busy())
+        if complete is None:
             if session.busy():
                 session.drain()
-            if sink.error is not None:
-                raise sink.error
-            raise ProgrammingError(
-                "copy() needs a COPY ... FROM STDIN or COPY ... TO STDOUT statement"
-            )
-        complete = not session.busy()
-        if sink.error is not None and complete:
-            raise sink.error
-        return Copy(cursor, sink, complete)
+            raise _not_copy(copy_sink)
+        return Copy(cursor, copy_sink, complete)
+
+
+class AsyncCopy(_CopyBase):
+    """`Copy` for asyncio (``async with cur.copy(sql) as copy:``): the same behaviour, with
+    ``await copy.write(...)``, ``await copy.write_row(...)``, ``await copy.read()``,
+    ``async for data in copy``, ``async for row in copy.rows()``, ``await copy.read_row()``."""
+
+    # -- COPY FROM STDIN --
+
+    async def write(self, buffer: Buffer) -> None:
+        """Writes COPY FROM STDIN data (see `Copy.write`)."""
+        if self._append(buffer):
+            await self._flush()
+
+    async def write_row(self, row: Sequence[Any]) -> None:
+        """Writes one row in the text format (see `Copy.write_row`)."""
+        if self._append_row(row):
+            await self._flush()
+
+    async def _flush(self) -> None:
+        pieces = self._pieces()
+        if not pieces:
+            return
+        conn = self._conn()
+        async with conn._lock:
+            session = conn._session
+            self._check_session(session)
+            for piece in pieces:
+                if not await conn._run(session.copy_write_steps(piece)):
+                    raise self._ended_early()
+
+    async def _end_in(self, reason: Optional[str]) -> None:
+        conn = self._conn()
+        async with conn._lock:
+            session = conn._session
+            self._check_session(session)
+            await conn._run(session.copy_end_steps(reason))
+            self._done()
+
+    # -- COPY TO STDOUT --
+
+    async def _next_chunk(self) -> Optional[tuple[str, bool, str]]:
+        while True:
+            ready, chunk = self._chunk_now()
+            if ready:
+                return chunk
+            conn = self._out_conn()
+            async with conn._lock:
+                session = conn._session
+                self._check_session(session)
+                if session.busy():
+                    await conn._run(session.resume_steps(self._sink))
+                self._complete = not session.busy()
+
+    async def read(self) -> bytes:
+        """The next chunk of COPY TO STDOUT data; ``b""`` at the end."""
+        return self._bytes(await self._next_chunk())
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            data = await self.read()
+            if not data:
+                return
+            yield data
+
+    async def _next_line(self) -> Optional[str]:
+        self._check_text()
+        while not self._lines:
+            if not self._split_lines(await self._next_chunk()):
+                return None
+        return self._lines.popleft()
+
+    async def read_row(self) -> Optional[tuple[Optional[str], ...]]:
+        """The next row of text-format data (see `Copy.read_row`); None at the end."""
+        line = await self._next_line()
+        return None if line is None else parse_row(line)
+
+    async def rows(self) -> AsyncIterator[tuple[Optional[str], ...]]:
+        """The rows of text-format data, as `read_row` gives them."""
+        while True:
+            line = await self._next_line()
+            if line is None:
+                return
+            yield parse_row(line)
+
+    async def _end_out(self, cancel: bool = False) -> None:
+        self._drop_out()
+        if self._finished:
+            return
+        if not self._complete:
+            conn = self._conn()
+            async with conn._lock:
+                session = conn._session
+                self._check_session(session)
+                if cancel and session.busy():
+                    try:
+                        await conn._cancel_now(5.0)
+                    except Error:
+                        pass
+                await conn._run(session.copy_end_steps())
+        self._done()
+
+    # -- the block --
+
+    async def finish(self) -> None:
+        """Ends the COPY (see `Copy.finish`); leaving the ``async with`` block calls it."""
+        if self._finished:
+            return
+        if self.direction == "in":
+            await self._flush()
+            await self._end_in(None)
+        else:
+            await self._end_out()
+
+    async def abort(self, reason: str) -> None:
+        """Aborts the COPY (see `Copy.abort`)."""
+        if self._finished:
+            return
+        self._clear_in()
+        try:
+            if self.direction == "in":
+                await self._end_in(reason or "COPY aborted")
+            else:
+                await self._end_out(cancel=True)
+        except Error as e:
+            self._swallow(e)
+
+    async def __aenter__(self) -> AsyncCopy:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            await self.finish()
+            return
+        if self._finished:
+            return
+        try:
+            await self.abort(self._reason(exc_type, exc))
+        except Error:
+            pass  # the original exception matters more
+
+
+class _AsyncCopyStart:
+    """``cur.copy(sql)`` of an `AsyncCursor`: used as ``async with cur.copy(sql) as copy:``
+    (or awaited for the `AsyncCopy`)."""
+
+    def __init__(self, cursor: Any, statement: str, params: Any) -> None:
+        self._sql = _copy_sql(statement, params)
+        self._cursor = cursor
+        self._copy: Optional[AsyncCopy] = None
+
+    def __await__(self) -> Generator[Any, None, AsyncCopy]:
+        return astart(self._cursor, self._sql).__await__()
+
+    async def __aenter__(self) -> AsyncCopy:
+        self._copy = await astart(self._cursor, self._sql)
+        return self._copy
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._copy is not None
+        await self._copy.__aexit__(exc_type, exc, tb)
+
+
+async def astart(cursor: Any, sql: str) -> AsyncCopy:
+    """``AsyncCursor.copy()``: runs the COPY statement and returns its `AsyncCopy`."""
+    conn = cursor._check()
+    async with conn._lock:
+        cursor._reset()
+        cursor.query = sql
+        await conn._before_statement()
+        copy_sink = _CopySink()
+        session = conn._session
+        await conn._run(session.copy_start_steps(sql, copy_sink))
+        complete = _started(copy_sink, session.busy())
+        if complete is None:
+            if session.busy():
+                await conn._run(session.drain_steps())
+            raise _not_copy(copy_sink)
+        return AsyncCopy(cursor, copy_sink, complete)

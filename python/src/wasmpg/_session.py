@@ -13,6 +13,14 @@ action. The loop is::
       d done(tx status)       -> the request is complete
       c close                 -> close the socket: the session is over
 
+The loop is written once, as generators (the ``*_steps`` methods) that *yield* the socket
+operations they need (`SEND`, `RECV`, `READY`, `OPEN`, `AWAIT`) and are sent the results; they
+never touch a socket. Two drivers perform the operations: `drive` on a blocking socket
+(`_socket.Channel`, the synchronous `Connection`) and ``_aio.adrive`` on a non-blocking one
+under asyncio (``_aio.AsyncChannel``, `AsyncConnection`). psycopg 3 shares its sync and async
+code the same way. An operation's error is thrown into the generator at its ``yield``, so the
+generator alone decides what a failure means (a lost session, a salvaged COPY error).
+
 COPY: a ``G`` event and the ``i`` action mean COPY FROM STDIN waits for data. Only a sink that
 takes COPY data (`Sink.copy_in`) gets it: `copy_write` sends its ``D`` requests, after handing
 the guest whatever the server already sent (read without blocking, so a bad row stops the copy
@@ -34,11 +42,12 @@ The policies are `_policy`, the socket `_socket`, the guest instance `_sandbox`.
 
 from __future__ import annotations
 
+import inspect
 import os
 import stat
 import time
-from collections.abc import Sequence
-from typing import Any, Callable, Optional, Union
+from collections.abc import Generator, Sequence
+from typing import Any, Callable, Optional, TypeVar, Union
 
 from . import _abi as A
 from . import _env
@@ -49,7 +58,7 @@ from ._sandbox import GuestTrap, Sandbox
 from ._socket import Channel
 from .errors import Diagnostic, Error, InterfaceError, OperationalError, format_notice, from_guest
 
-__all__ = ["DEFAULT_SOCKET_DIR", "Session", "Sink"]
+__all__ = ["DEFAULT_SOCKET_DIR", "Session", "Sink", "Steps", "drive", "cancel_steps"]
 
 BATCH_BYTES = 256 << 10
 MAX_NOTICES = 50
@@ -229,11 +238,70 @@ def _raise_errors(events: list[A.Event]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The steps: the operations a session's generators ask their driver to perform
+
+SEND = 0  # arg: bytes to write, all of them                        -> None
+RECV = 1  # arg: None; the next bytes from the server (b"" at EOF)  -> bytes
+READY = 2  # arg: seconds (None: no limit); what came by then       -> bytes, b"" or None
+OPEN = 3  # arg: (target, addr, keepalive); connect (policy passed)  -> None or (kind, reason)
+AWAIT = 4  # arg: an awaitable (an async password_callback's)         -> its result
+
+_RECV = (RECV, None)
+
+T = TypeVar("T")
+# A session's work: a generator that yields (operation, argument) and is sent the result.
+Steps = Generator[tuple[int, Any], Any, T]
+
+
+def drive(steps: Steps[T], io: Channel) -> T:
+    """Performs a generator's operations on a blocking socket: the synchronous driver. An
+    error of an operation is thrown into the generator, which decides what it means."""
+    value: Any = None
+    error: Optional[BaseException] = None
+    while True:
+        try:
+            if error is None:
+                op, arg = steps.send(value)
+            else:
+                e, error = error, None
+                op, arg = steps.throw(e)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        try:
+            if op == RECV:
+                value = io.recv()
+            elif op == SEND:
+                io.send(arg)
+                value = None
+            elif op == READY:
+                value = io.recv_ready(arg)
+            elif op == OPEN:
+                value = io.connect(*arg)
+            else:
+                if hasattr(arg, "close"):
+                    arg.close()  # the coroutine is never awaited: no warning about it
+                raise InterfaceError(
+                    "password_callback returned an awaitable: use AsyncConnection for an "
+                    "async callback"
+                )
+        except BaseException as e:
+            error = e
+            value = None
+
+
+# ---------------------------------------------------------------------------------------------
 # The session
 
 
 class Session:
-    """One connection: a sandboxed guest instance and the socket."""
+    """One connection: a sandboxed guest instance and the socket.
+
+    The work is in generators (the ``*_steps`` methods) that a driver runs: `drive` on a
+    blocking `Channel` (the methods without the suffix), or ``_aio.adrive`` on an
+    ``_aio.AsyncChannel`` for the asyncio connection. Created with ``io=None`` the session
+    connects at once, synchronously; with an `io` it does not, and its driver runs
+    `start_steps`."""
 
     def __init__(
         self,
@@ -245,11 +313,12 @@ class Session:
         max_message_size: int = 64 << 20,
         memory_limit: int = 256 << 20,
         cpu_limit: float = 5.0,
-        password_callback: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
+        password_callback: Optional[Callable[[dict[str, Any]], Any]] = None,
+        io: Optional[Any] = None,
     ) -> None:
         self.closed = True
         self._password_callback = password_callback
-        self._io = Channel()
+        self._io: Any = Channel() if io is None else io
         self.parameters: dict[str, str] = {}
         self.backend_pid: Optional[int] = None
         self.tx_status = "idle"
@@ -269,10 +338,11 @@ class Session:
         sb = Sandbox(runtime(), memory_limit, cpu_limit)
         self._sb = sb
         try:
-            defaults = _env.defaults()
+            self._defaults = _env.defaults()
+            self._conninfo = conninfo
             _send, _action, _arg, events = sb.call(A.req_init(self._options))
             _raise_errors(events)
-            _send, _action, _arg, events = sb.call(A.req_parse_conninfo(defaults, conninfo))
+            _send, _action, _arg, events = sb.call(A.req_parse_conninfo(self._defaults, conninfo))
             _raise_errors(events)
             info = next((p for t, p in events if t == "I"), None)
             if info is None:
@@ -280,12 +350,25 @@ class Session:
             # The default policy comes from the user's conninfo, before any byte from a
             # server has reached the guest.
             self.policy = policy if policy is not None else Policy.from_targets(info["targets"])
-            step = sb.call(A.req_connect(defaults, conninfo))
+        except BaseException:
+            sb.close()
+            raise
+        if io is None:
+            drive(self.start_steps(), self._io)
+
+    def start_steps(self) -> Steps[None]:
+        """Connects: the startup, authentication and the cancel token. On failure the socket
+        and the guest instance are closed."""
+        sb = self._sb
+        try:
+            step = sb.call(A.req_connect(self._defaults, self._conninfo))
             self.closed = False
             sink = Sink()
             self._sink = sink
-            self._process(step)
-            self._run(sink, stream=False)
+            send = self._process(step)
+            if send:
+                yield SEND, send
+            yield from self._run(sink, stream=False)
             self._io.deadline = None
             if sink.error is not None:
                 raise sink.error
@@ -293,8 +376,7 @@ class Session:
                 raise OperationalError(
                     "the server closed the connection during startup", kind="closed"
                 )
-            if self._io.sock is not None:
-                self._io.sock.settimeout(read_timeout)
+            self._io.set_read_timeout(self.read_timeout)
             # The cancel token, asked for now: cancel() runs on another thread, which must
             # not enter this session's instance while its own thread may be inside it.
             token_sink = Sink()
@@ -312,7 +394,7 @@ class Session:
         """True while a (streamed) request is not complete."""
         return self._action not in ("d", "c")
 
-    def drain(self) -> None:
+    def drain_steps(self) -> Steps[None]:
         """Reads and discards the rest of a streamed request (a COPY FROM STDIN in progress is
         aborted)."""
         if self.closed or not self.busy():
@@ -321,61 +403,73 @@ class Session:
         old.discarded = True
         sink = _Discard()
         self._sink = sink
-        self._run(sink, stream=False)
+        yield from self._run(sink, stream=False)
 
-    def _begin(self, sink: Sink) -> None:
+    def _begin(self, sink: Sink) -> Steps[None]:
         if self.closed:
             raise InterfaceError("the connection is closed", kind="closed")
         if self.busy():
-            self.drain()
+            yield from self.drain_steps()
             if self.closed:
                 raise OperationalError("the connection was lost", kind="closed")
         self._sink = sink
 
-    def simple_query(self, sql: str, sink: Sink, stream: bool = False) -> None:
+    def simple_query_steps(self, sql: str, sink: Sink, stream: bool = False) -> Steps[None]:
         """Simple query protocol (one or more statements)."""
-        self._begin(sink)
-        self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
-        self._run(sink, stream)
+        if self.busy() or self.closed:
+            yield from self._begin(sink)
+        self._sink = sink
+        send = self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
+        if send:
+            yield SEND, send
+        yield from self._run(sink, stream)
 
-    def query(
+    def query_steps(
         self, sql: str, types: list[int], params: str, sink: Sink, stream: bool = False
-    ) -> None:
+    ) -> Steps[None]:
         """Extended protocol: one or more parameter rows, one round trip."""
-        self._begin(sink)
-        self._process(self._guarded(self._sb.call, A.req_query(types, params, sql)))
-        self._run(sink, stream)
+        if self.busy() or self.closed:
+            yield from self._begin(sink)
+        self._sink = sink
+        send = self._process(self._guarded(self._sb.call, A.req_query(types, params, sql)))
+        if send:
+            yield SEND, send
+        yield from self._run(sink, stream)
 
-    def poll_idle(self, timeout: Optional[float]) -> bool:
+    def poll_idle_steps(self, timeout: Optional[float]) -> Steps[bool]:
         """While no request runs: waits up to ``timeout`` seconds (None: as long as it takes)
         for the server to send something (a notification, a notice, a parameter, or the error
         that ends the session), hands it to the guest, and returns whether anything came. An
-        error the server sent, or the socket's, is raised; the session is over then."""
-        self._begin(Sink())
+        error the server sent, or the socket's, is raised; the session is over then. An
+        interrupt of the wait (KeyboardInterrupt, a cancelled task) leaves the session as it
+        was: nothing had been read."""
+        yield from self._begin(Sink())
         sink = self._sink
         try:
-            data = self._io.recv_ready(timeout)
-        except BaseException:
+            data = yield READY, timeout
+        except Exception:
             self._close_socket()
             self._action = "c"
             raise
         if data is None:
             return False
-        self._feed(data)
-        self._run(sink, stream=False)
+        yield from self._feed(data)
+        yield from self._run(sink, stream=False)
         if sink.error is not None:
             raise sink.error
         return True
 
-    def copy_start(self, sql: str, sink: Sink) -> None:
+    def copy_start_steps(self, sql: str, sink: Sink) -> Steps[None]:
         """Runs a COPY statement (simple query protocol) until the server waits for COPY FROM
         STDIN's data (the ``i`` action), COPY TO STDOUT's first data is in the sink, or the
         request is complete."""
-        self._begin(sink)
-        self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
-        self._run(sink, stream=True)
+        yield from self._begin(sink)
+        send = self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
+        if send:
+            yield SEND, send
+        yield from self._run(sink, stream=True)
 
-    def copy_write(self, data: bytes) -> bool:
+    def copy_write_steps(self, data: bytes) -> Steps[bool]:
         """Sends COPY FROM STDIN data. First hands the guest what the server already sent
         (without waiting): an error the server raised meanwhile ends the copy before more data
         goes. True while the copy goes on; False once the server ended it (its error is in the
@@ -384,26 +478,28 @@ class Session:
         call = self._sb.call
         try:
             while self._action == "i":
-                ready = self._io.recv_ready()
+                ready = yield READY, 0.0
                 if ready is None:
                     break
-                self._feed(ready)
+                yield from self._feed(ready)
                 if not ready:
                     break
             if self._action == "i":
                 try:
-                    self._process(self._guarded(call, A.req_copy_data(data)))
+                    send = self._process(self._guarded(call, A.req_copy_data(data)))
+                    if send:
+                        yield SEND, send
                 except OperationalError as e:
-                    if e.kind != "io" or not self._salvage(sink):
+                    if e.kind != "io" or not (yield from self._salvage(sink)):
                         raise
         except BaseException as e:
             raise self._lost(e) from None
         if self._action == "i":
             return True
-        self._run(sink, stream=False)
+        yield from self._run(sink, stream=False)
         return False
 
-    def copy_end(self, reason: Optional[str] = None) -> None:
+    def copy_end_steps(self, reason: Optional[str] = None) -> Steps[None]:
         """Ends COPY FROM STDIN: CopyDone, or with a reason CopyFail (the server then fails the
         COPY with SQLSTATE 57014); then runs the request to its end (a COPY TO STDOUT's rest
         goes to the sink)."""
@@ -412,20 +508,58 @@ class Session:
             request = A.REQ_COPY_DONE if reason is None else A.req_copy_fail(reason)
             try:
                 try:
-                    self._process(self._guarded(self._sb.call, request))
+                    send = self._process(self._guarded(self._sb.call, request))
+                    if send:
+                        yield SEND, send
                 except OperationalError as e:
-                    if e.kind != "io" or not self._salvage(sink):
+                    if e.kind != "io" or not (yield from self._salvage(sink)):
                         raise
             except BaseException as e:
                 raise self._lost(e) from None
         if not self.closed:
-            self._run(sink, stream=False)
+            yield from self._run(sink, stream=False)
 
-    def _feed(self, data: bytes) -> None:
+    def resume_steps(self, sink: Sink) -> Steps[None]:
+        """Continues a streamed request until the sink has rows again, or it completes."""
+        if self._sink is not sink or not self.busy():
+            return
+        yield from self._run(sink, stream=True)
+
+    # The synchronous forms, on the session's blocking channel.
+
+    def drain(self) -> None:
+        drive(self.drain_steps(), self._io)
+
+    def simple_query(self, sql: str, sink: Sink, stream: bool = False) -> None:
+        drive(self.simple_query_steps(sql, sink, stream), self._io)
+
+    def query(
+        self, sql: str, types: list[int], params: str, sink: Sink, stream: bool = False
+    ) -> None:
+        drive(self.query_steps(sql, types, params, sink, stream), self._io)
+
+    def poll_idle(self, timeout: Optional[float]) -> bool:
+        return drive(self.poll_idle_steps(timeout), self._io)
+
+    def copy_start(self, sql: str, sink: Sink) -> None:
+        drive(self.copy_start_steps(sql, sink), self._io)
+
+    def copy_write(self, data: bytes) -> bool:
+        return drive(self.copy_write_steps(data), self._io)
+
+    def copy_end(self, reason: Optional[str] = None) -> None:
+        drive(self.copy_end_steps(reason), self._io)
+
+    def resume(self, sink: Sink) -> None:
+        drive(self.resume_steps(sink), self._io)
+
+    def _feed(self, data: bytes) -> Steps[None]:
         """Hands what a read of the socket gave (b"": the end of the stream) to the guest."""
-        self._process(self._guarded(self._sb.call, A.req_read(data)))
+        send = self._process(self._guarded(self._sb.call, A.req_read(data)))
+        if send:
+            yield SEND, send
 
-    def _salvage(self, sink: Sink) -> bool:
+    def _salvage(self, sink: Sink) -> Steps[bool]:
         """After a write failed (the server closed the connection): hands the guest what the
         server sent before closing, so its error (a terminated backend) is the one reported.
         True if the sink then holds an error."""
@@ -433,10 +567,10 @@ class Session:
             for _ in range(64):
                 if self._action in ("c", "d"):
                     break
-                data = self._io.recv_ready(0.5)
+                data = yield READY, 0.5
                 if data is None:
                     break
-                self._feed(data)
+                yield from self._feed(data)
                 if not data:
                     break
         except (Error, OSError):
@@ -447,21 +581,14 @@ class Session:
         self._action = "c"
         return True
 
-    def resume(self, sink: Sink) -> None:
-        """Continues a streamed request until the sink has rows again, or it completes."""
-        if self._sink is not sink or not self.busy():
-            return
-        self._run(sink, stream=True)
-
     def terminate(self) -> None:
-        """Sends Terminate (best effort) and closes the socket and the guest."""
+        """Sends Terminate (best effort, without waiting) and closes the socket and the
+        guest."""
         if not self.closed:
             try:
                 send = self._sb.call(A.REQ_TERMINATE)[0]
-                sock = self._io.sock
-                if send and sock is not None:
-                    sock.settimeout(1.0)
-                    sock.sendall(send)
+                if send:
+                    self._io.send_nowait(send)
             except (OSError, Error):
                 pass
         self._close_socket()
@@ -480,10 +607,20 @@ class Session:
             self._close_socket()
             raise
 
-    def _run(self, sink: Sink, stream: bool) -> None:
+    def _run(self, sink: Sink, stream: bool) -> Steps[None]:
         try:
+            call = self._sb.call
             while True:
                 action = self._action
+                if action == "r":
+                    if stream and sink.has_rows():
+                        return
+                    # The hot path (waiting for the server), inline.
+                    data = yield _RECV
+                    send = self._process(self._guarded(call, A.req_read(data)))
+                    if send:
+                        yield SEND, send
+                    continue
                 if action == "d":
                     return
                 if action == "i":
@@ -491,7 +628,9 @@ class Session:
                         return
                     # COPY FROM STDIN where no data can come from: aborted at once.
                     reason = sink.copy_refusal
-                    self._process(self._guarded(self._sb.call, A.req_copy_fail(reason)))
+                    send = self._process(self._guarded(call, A.req_copy_fail(reason)))
+                    if send:
+                        yield SEND, send
                     continue
                 if action == "c":
                     self._close_socket()
@@ -500,7 +639,7 @@ class Session:
                     return
                 if stream and sink.has_rows():
                     return
-                self._advance()
+                yield from self._advance()
         except BaseException as e:
             raise self._lost(e) from None
 
@@ -513,15 +652,13 @@ class Session:
             return OperationalError(str(e), kind="io")
         return e
 
-    def _advance(self) -> None:
+    def _advance(self) -> Steps[None]:
+        """Performs the actions other than reading: open, file, password."""
         call = self._sb.call
         action = self._action
-        if action == "r":
-            data = self._io.recv()
-            step = self._guarded(call, A.req_read(data))
-        elif action == "o":
+        if action == "o":
             target, timeout_ms, addr, keepalive = self._action_arg
-            failure = self._open(target, timeout_ms, addr, keepalive)
+            failure = yield from self._open(target, timeout_ms, addr, keepalive)
             if failure is None:
                 step = self._guarded(call, A.req_opened_at(self._io.peer(), int(time.time())))
             else:
@@ -542,6 +679,8 @@ class Session:
                 password = self._password_callback(
                     {"host": host, "port": port, "dbname": dbname, "user": user}
                 )
+                if inspect.isawaitable(password):
+                    password = yield AWAIT, password
                 if password is not None and not isinstance(password, str):
                     raise InterfaceError(
                         "password_callback must return a str or None, not %s"
@@ -550,12 +689,13 @@ class Session:
             step = self._guarded(call, A.req_password(password))
         else:
             raise InterfaceError("unexpected action %r from the guest" % action)
-        self._process(step)
-
-    def _process(self, step: Step) -> None:
-        send, action, arg, events = step
+        send = self._process(step)
         if send:
-            self._io.send(send)
+            yield SEND, send
+
+    def _process(self, step: Step) -> bytes:
+        """Takes a step's events and action; returns its bytes to send."""
+        send, action, arg, events = step
         if events:
             sink = self._sink
             for tag, payload in events:
@@ -590,6 +730,7 @@ class Session:
             self.tx_status = arg
         self._action = action
         self._action_arg = arg
+        return send
 
     def _notice(self, fields: dict[str, Any]) -> None:
         self.notices.append(format_notice(fields))
@@ -608,7 +749,7 @@ class Session:
         timeout_ms: Optional[int],
         addr: Optional[str],
         keepalive: Optional[Keepalive] = None,
-    ) -> Optional[tuple[str, str]]:
+    ) -> Steps[Optional[tuple[str, str]]]:
         """Opens the target if the policy allows it: None, or (error kind, reason). Nothing is
         sent to a denied target: the check happens before any socket exists. The timeout
         covers the attempt: connecting and the whole handshake that follows."""
@@ -619,19 +760,24 @@ class Session:
                 "connection to %s denied by policy (%s)" % (describe(target), self.policy),
             )
         self._io.deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
-        failure = self._io.connect(target, addr, keepalive)
+        failure: Optional[tuple[str, str]] = yield OPEN, (target, addr, keepalive)
         if failure is None:
             self.target = target
         return failure
+
+    def cancel_token(self) -> str:
+        """The token a cancel request needs (`cancel_steps`); InterfaceError if the session is
+        closed or was never established."""
+        token = self._cancel_token
+        if self.closed or token is None:
+            raise InterfaceError("the connection is closed or was never established")
+        return token
 
     def cancel(self, timeout: float = 10.0) -> None:
         """Sends a CancelRequest for the running statement from a fresh guest instance, to the
         server this session is connected to (the same policy applies). Safe to call from
         another thread."""
-        token = self._cancel_token
-        if self.closed or token is None:
-            raise InterfaceError("the connection is closed or was never established")
-        run_cancel(token, self.policy, timeout)
+        run_cancel(self.cancel_token(), self.policy, timeout)
 
     def _close_socket(self, keep_session: bool = False) -> None:
         self._io.close()
@@ -639,18 +785,18 @@ class Session:
             self.closed = True
 
 
-def run_cancel(token: str, policy: Policy, timeout: float) -> None:
-    """Runs a cancel request on a new guest instance: ``k`` + token as its first request (no
-    ``n``: the instance delivers the cancel request and nothing else), then its steps."""
+def cancel_steps(io: Any, token: str, policy: Policy, timeout: float) -> Steps[None]:
+    """A cancel request on a new guest instance: ``k`` + token as its first request (no
+    ``n``: the instance delivers the cancel request and nothing else), then its steps, on
+    `io` (a channel of its own)."""
     sb = Sandbox(runtime(), CANCEL_MEMORY)
-    io = Channel()
     io.deadline = time.monotonic() + timeout
     try:
         step = sb.call(A.req_cancel(token))
         for _ in range(1000):
             send, action, arg, events = step
             if send:
-                io.send(send)
+                yield SEND, send
             _raise_errors(events)
             if action in ("c", "d"):
                 return
@@ -661,12 +807,12 @@ def run_cancel(token: str, policy: Policy, timeout: float) -> None:
                     reason = "connection to %s denied by policy (%s)" % (describe(target), policy)
                     step = sb.call(A.req_open_failed("policy-denied", reason))
                     continue
-                failure = io.connect(target, addr, keepalive)
+                failure = yield OPEN, (target, addr, keepalive)
                 # With the clock: a cancel request over TLS validates the certificate at it.
                 opened = A.req_opened_at(None, int(time.time()))
                 step = sb.call(A.req_open_failed(*failure) if failure else opened)
             elif action == "r":
-                data = io.recv()
+                data = yield _RECV
                 step = sb.call(A.req_read(data))
             else:
                 raise InterfaceError("unexpected action %r while cancelling" % action)
@@ -676,3 +822,9 @@ def run_cancel(token: str, policy: Policy, timeout: float) -> None:
     finally:
         io.close()
         sb.close()
+
+
+def run_cancel(token: str, policy: Policy, timeout: float) -> None:
+    """Runs a cancel request (`cancel_steps`) on a blocking channel of its own."""
+    io = Channel()
+    drive(cancel_steps(io, token, policy, timeout), io)

@@ -14,7 +14,7 @@ from .errors import OperationalError
 if TYPE_CHECKING:  # pragma: no cover
     from ._abi import Keepalive, Target
 
-__all__ = ["Channel", "set_keepalive"]
+__all__ = ["Channel", "set_keepalive", "peer_of", "split_addr", "READ_CHUNK"]
 
 READ_CHUNK = 256 << 10
 
@@ -66,15 +66,22 @@ class Channel:
 
     def peer(self) -> Optional[str]:
         """The address of a TCP connection's server (``ip:port``, ``[v6]:port``), else None."""
+        return peer_of(self.sock)
+
+    def set_read_timeout(self, timeout: Optional[float]) -> None:
+        """Seconds each later read (and write) may wait (None: no limit)."""
+        if self.sock is not None:
+            self.sock.settimeout(timeout)
+
+    def send_nowait(self, data: bytes) -> None:
+        """Best effort, for Terminate: a short write that waits at most a second."""
         sock = self.sock
-        if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
-            return None
-        try:
-            name = sock.getpeername()
-        except OSError:
-            return None
-        host, port = name[0], name[1]
-        return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+        if sock is not None:
+            try:
+                sock.settimeout(1.0)
+                sock.sendall(data)
+            except OSError:
+                pass
 
     def remaining(self) -> Optional[float]:
         """Seconds left before the deadline (None: no deadline); raises once it has passed."""
@@ -223,7 +230,19 @@ def set_keepalive(sock: socket.socket, keepalive: Keepalive) -> None:
             pass
 
 
-def _split_addr(addr: str) -> tuple[str, int]:
+def peer_of(sock: Optional[socket.socket]) -> Optional[str]:
+    """The address of a TCP socket's server (``ip:port``, ``[v6]:port``), else None."""
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        name = sock.getpeername()
+    except OSError:
+        return None
+    host, port = name[0], name[1]
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
+
+
+def split_addr(addr: str) -> tuple[str, int]:
     host, _, port = addr.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -239,7 +258,7 @@ def _connect_tcp(
     if not addrs:
         raise OSError("%s resolved to no address" % host)
     if prefer:
-        want = _split_addr(prefer)
+        want = split_addr(prefer)
         chosen = [a for a in addrs if (a[4][0], a[4][1]) == want]
         if chosen:
             addrs = chosen[:1]

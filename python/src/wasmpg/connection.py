@@ -2,15 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Callable, NamedTuple, Optional
 
 from . import errors
 from ._session import Session, Sink
-from .cursor import Cursor
-from .errors import Diagnostic, InterfaceError, ProgrammingError
+from .cursor import BaseCursor, Cursor
+from .errors import Diagnostic, InterfaceError, InternalError, ProgrammingError
+
+
+def session_options(
+    *,
+    allow: Optional[Sequence[str]],
+    allow_files: Optional[Sequence[str]],
+    read_timeout: Optional[float],
+    statement_cache: int,
+    max_message_size: int,
+    memory_limit: int,
+    cpu_limit: float,
+    password_callback: Optional[Callable[[dict[str, Any]], Any]],
+) -> dict[str, Any]:
+    """Checks `wasmpg.connect`'s options (and `AsyncConnection.connect`'s): the keyword
+    arguments of `Session`, or ProgrammingError naming the bad one."""
+    if password_callback is not None and not callable(password_callback):
+        raise ProgrammingError("password_callback must be callable")
+    if not isinstance(statement_cache, int) or statement_cache < 0:
+        raise ProgrammingError("statement_cache must be a non-negative integer")
+    if read_timeout is not None and (
+        not isinstance(read_timeout, (int, float)) or read_timeout <= 0
+    ):
+        raise ProgrammingError("read_timeout must be a positive number of seconds")
+    for name, value in (("max_message_size", max_message_size), ("memory_limit", memory_limit)):
+        if not isinstance(value, int) or not 0 < value < 2**32:
+            raise ProgrammingError("%s must be a positive number of bytes below 4 GiB" % name)
+    if (
+        not isinstance(cpu_limit, (int, float))
+        or isinstance(cpu_limit, bool)
+        or not 0 < cpu_limit <= 3600
+    ):
+        raise ProgrammingError("cpu_limit must be a positive number of seconds, at most 3600")
+    return {
+        "allow": allow,
+        "allow_files": allow_files,
+        "read_timeout": read_timeout,
+        "statement_cache": statement_cache,
+        "max_message_size": max_message_size,
+        "memory_limit": memory_limit,
+        "cpu_limit": cpu_limit,
+        "password_callback": password_callback,
+    }
 
 
 class Notify(NamedTuple):
@@ -21,17 +64,12 @@ class Notify(NamedTuple):
     payload: str
 
 
-__all__ = ["Connection"]
+__all__ = ["BaseConnection", "Connection", "Notify", "session_options"]
 
 
-class Connection:
-    """A connection to one PostgreSQL server, through one sandboxed guest instance.
-
-    Transactions work as in psycopg2: with ``autocommit`` False (the default) the driver sends
-    ``BEGIN`` before the first statement of a transaction; ``commit()`` and ``rollback()`` end
-    it. As a context manager the connection commits on success and rolls back on an exception,
-    and stays open. Every method is serialised by a per-connection lock (threadsafety 2), but a
-    connection runs one statement at a time.
+class BaseConnection:
+    """What the sync `Connection` and `wasmpg.AsyncConnection` share: the session's state and
+    the server's parameters (nothing here waits for the server).
     """
 
     # PEP 249 optional extension: the exceptions as connection attributes.
@@ -49,9 +87,11 @@ class Connection:
     def __init__(self, session: Session, autocommit: bool = False) -> None:
         self._session = session
         self._autocommit = bool(autocommit)
-        self._lock = threading.RLock()
         self._closed = False
-        self._streaming: Optional[Cursor] = None
+        self._streaming: Optional[BaseCursor[Any]] = None
+        # The transaction() blocks open, innermost last: None for one that sent BEGIN, else
+        # its savepoint's name.
+        self._tx_stack: list[Optional[str]] = []
 
     # -- state --
 
@@ -67,13 +107,13 @@ class Connection:
 
     @autocommit.setter
     def autocommit(self, value: bool) -> None:
-        with self._lock:
-            self._check()
-            if bool(value) != self._autocommit and self._session.tx_status != "idle":
-                raise ProgrammingError(
-                    "autocommit cannot be changed inside a transaction: commit or roll back first"
-                )
-            self._autocommit = bool(value)
+        # No lock: the setter waits for nothing, and a change inside a transaction is refused.
+        self._check()
+        if bool(value) != self._autocommit and self._session.tx_status != "idle":
+            raise ProgrammingError(
+                "autocommit cannot be changed inside a transaction: commit or roll back first"
+            )
+        self._autocommit = bool(value)
 
     @property
     def transaction_status(self) -> str:
@@ -90,6 +130,111 @@ class Connection:
     def notifies(self) -> list[tuple[int, str, str]]:
         """LISTEN/NOTIFY notifications received: (backend pid, channel, payload)."""
         return self._session.notifies
+
+    def add_notice_handler(self, handler: Callable[[Diagnostic], None]) -> None:
+        """Calls ``handler(diag)`` for every notice the server sends."""
+        self._session.notice_handlers.append(handler)
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """The server's reported parameters (server_version, TimeZone, ...)."""
+        return dict(self._session.parameters)
+
+    def get_parameter_status(self, name: str) -> Optional[str]:
+        return self._session.parameters.get(name)
+
+    @property
+    def server_version(self) -> int:
+        """``server_version`` as an integer, e.g. 150018 for 15.18."""
+        text = self._session.parameters.get("server_version", "0")
+        digits = text.split()[0].split(".")
+        try:
+            major = int("".join(c for c in digits[0] if c.isdigit()) or 0)
+            minor = int("".join(c for c in digits[1] if c.isdigit()) or 0) if len(digits) > 1 else 0
+        except ValueError:
+            return 0
+        return major * 10000 + minor if major >= 10 else major * 10000 + minor * 100
+
+    @property
+    def backend_pid(self) -> Optional[int]:
+        return self._session.backend_pid
+
+    def _check(self) -> None:
+        if self.closed:
+            raise InterfaceError("the connection is closed")
+
+    def _cursor_name(self, name: Optional[str]) -> None:
+        self._check()
+        if name is not None and not isinstance(name, str):
+            raise ProgrammingError("the cursor name must be a string")
+
+    def _tx_enter(self) -> str:
+        """transaction()'s opening statement: BEGIN outside a transaction, else a SAVEPOINT."""
+        self._check()
+        if self._session.tx_status == "idle":
+            self._tx_stack.append(None)
+            return "BEGIN"
+        name = "wasmpg_savepoint_%d" % (len(self._tx_stack) + 1)
+        self._tx_stack.append(name)
+        return "SAVEPOINT " + name
+
+    def _tx_exit(self, failed: bool) -> tuple[Optional[str], bool]:
+        """transaction()'s closing statement (None when the connection is gone) and whether
+        the block's work is lost although it raised nothing: COMMIT or, if a statement of the
+        transaction failed, ROLLBACK for the outermost block; RELEASE, or ROLLBACK TO and
+        RELEASE, for a savepoint."""
+        name = self._tx_stack.pop() if self._tx_stack else None
+        if self.closed:
+            return None, False
+        if name is None:
+            if failed:
+                return "ROLLBACK", False
+            if self._session.tx_status == "failed":
+                return "ROLLBACK", True
+            return "COMMIT", False
+        if failed:
+            return "ROLLBACK TO SAVEPOINT %s; RELEASE SAVEPOINT %s" % (name, name), False
+        return "RELEASE SAVEPOINT " + name, False
+
+    def _no_tx_block(self, what: str) -> None:
+        if self._tx_stack:
+            raise ProgrammingError(
+                "%s() inside a transaction() block: the block commits or rolls back at its end"
+                % what
+            )
+
+    def _lost_work(self) -> errors.Error:
+        return InternalError(
+            "the transaction was rolled back at the end of its transaction() block: a statement "
+            "in it failed (and its error was caught), so nothing of the block was committed"
+        )
+
+
+class Connection(BaseConnection):
+    """A connection to one PostgreSQL server, through one sandboxed guest instance.
+
+    Transactions work as in psycopg2: with ``autocommit`` False (the default) the driver sends
+    ``BEGIN`` before the first statement of a transaction; ``commit()`` and ``rollback()`` end
+    it. ``with conn.transaction():`` wraps a block in a transaction (a savepoint inside one),
+    committed at its end or rolled back on an exception (psycopg 3's). As a context manager
+    the connection commits on success and rolls back on an exception, and stays open. Every
+    method is serialised by a per-connection lock (threadsafety 2), but a connection runs one
+    statement at a time.
+    """
+
+    def __init__(self, session: Session, autocommit: bool = False) -> None:
+        super().__init__(session, autocommit)
+        self._lock = threading.RLock()
+
+    @property
+    def autocommit(self) -> bool:
+        """False (default): statements run inside a transaction that ``commit()`` ends."""
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        with self._lock:
+            BaseConnection.autocommit.fset(self, value)  # type: ignore[attr-defined]
 
     def notifications(
         self, *, timeout: Optional[float] = None, stop_after: Optional[int] = None
@@ -122,46 +267,12 @@ class Connection:
             if stop_after is not None and yielded >= stop_after:
                 return
 
-    def add_notice_handler(self, handler: Callable[[Diagnostic], None]) -> None:
-        """Calls ``handler(diag)`` for every notice the server sends."""
-        self._session.notice_handlers.append(handler)
-
-    @property
-    def parameters(self) -> dict[str, str]:
-        """The server's reported parameters (server_version, TimeZone, ...)."""
-        return dict(self._session.parameters)
-
-    def get_parameter_status(self, name: str) -> Optional[str]:
-        return self._session.parameters.get(name)
-
-    @property
-    def server_version(self) -> int:
-        """``server_version`` as an integer, e.g. 150018 for 15.18."""
-        text = self._session.parameters.get("server_version", "0")
-        digits = text.split()[0].split(".")
-        try:
-            major = int("".join(c for c in digits[0] if c.isdigit()) or 0)
-            minor = int("".join(c for c in digits[1] if c.isdigit()) or 0) if len(digits) > 1 else 0
-        except ValueError:
-            return 0
-        return major * 10000 + minor if major >= 10 else major * 10000 + minor * 100
-
-    @property
-    def backend_pid(self) -> Optional[int]:
-        return self._session.backend_pid
-
     # -- PEP 249 --
-
-    def _check(self) -> None:
-        if self.closed:
-            raise InterfaceError("the connection is closed")
 
     def cursor(self, name: Optional[str] = None) -> Cursor:
         """A client-side cursor, or with ``name`` a streaming one (bounded memory; see
         :mod:`wasmpg.cursor`)."""
-        self._check()
-        if name is not None and not isinstance(name, str):
-            raise ProgrammingError("the cursor name must be a string")
+        self._cursor_name(name)
         return Cursor(self, name)
 
     def _control(self, sql: str) -> None:
@@ -184,10 +295,52 @@ class Connection:
         if not self._autocommit and self._session.tx_status == "idle":
             self._control("BEGIN")
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A block run in a transaction (psycopg 3's ``transaction()``)::
+
+            with conn.transaction():
+                cur.execute(...)
+
+        Outside a transaction the block starts one (``BEGIN``, in autocommit mode too) and
+        commits it at its end; inside one (an open transaction, or another block) it is a
+        savepoint, released at its end. An exception rolls the block back (to its savepoint)
+        and propagates. If a statement failed inside the block and its error was caught, the
+        block cannot commit: it is rolled back and raises InternalError. commit() and
+        rollback() inside a block raise ProgrammingError."""
+        with self._lock:
+            self._check()
+            self._end_stream()
+            statement = self._tx_enter()
+            try:
+                self._control(statement)
+            except BaseException:
+                self._tx_stack.pop()
+                raise
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            with self._lock:
+                closing, lost = self._tx_exit(failed=not ok)
+                if closing is not None:
+                    self._end_stream()
+                    if ok:
+                        self._control(closing)
+                    else:
+                        try:
+                            self._control(closing)
+                        except errors.Error:
+                            pass  # the block's own exception matters more
+        if lost:
+            raise self._lost_work()
+
     def commit(self) -> None:
         """Commits the current transaction (nothing to do outside one)."""
         with self._lock:
             self._check()
+            self._no_tx_block("commit")
             self._end_stream()
             if self._session.tx_status != "idle":
                 self._control("COMMIT")
@@ -196,6 +349,7 @@ class Connection:
         """Rolls the current transaction back (nothing to do outside one)."""
         with self._lock:
             self._check()
+            self._no_tx_block("rollback")
             self._end_stream()
             if self._session.tx_status != "idle":
                 self._control("ROLLBACK")

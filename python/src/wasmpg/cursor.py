@@ -25,21 +25,25 @@ from __future__ import annotations
 import re
 from collections import deque, namedtuple
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from . import _copy, _sql
 from ._abi import unescape_data
-from ._session import Sink
+from ._session import Sink, Steps, drive
 from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
 from .types import dump, fast_loader_for, loader_for, oids
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._abi import ColumnInfo
-    from .connection import Connection
+    from ._session import Session
+    from .connection import BaseConnection, Connection  # noqa: F401 - in a string
 
 Row = tuple[Any, ...]
 
-__all__ = ["Cursor", "Column"]
+# The connection class a cursor belongs to (sync or async).
+C = TypeVar("C", bound="BaseConnection")
+
+__all__ = ["BaseCursor", "Cursor", "Column"]
 
 _NUL = "\x00"
 _FS = "\x1f"
@@ -291,12 +295,53 @@ def adapt_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[int], str]:
     return [0 if t is None else t for t in declared], "".join(parts)
 
 
-def _refuse_copy(session: Any) -> None:
+def _copy_refused() -> NotSupportedError:
     """A COPY ran through execute(): its FROM STDIN was aborted (the session's loop sends
-    CopyFail), its TO STDOUT data dropped; the rest of the request is read."""
-    if session.busy():
-        session.drain()
-    raise NotSupportedError("COPY cannot be used with execute(); use cursor.copy()")
+    CopyFail), its TO STDOUT data dropped; the caller reads the rest of the request first."""
+    return NotSupportedError("COPY cannot be used with execute(); use cursor.copy()")
+
+
+# A request, prepared before any I/O: (sql, None) for the simple query protocol, or
+# (sql, (declared types, parameter rows)) for the extended one.
+Request = tuple[str, Optional[tuple[list[int], str]]]
+
+
+def _execute_request(query: str, params: Any) -> Request:
+    if not isinstance(query, str):
+        raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
+    if params is None:
+        return (query, None)
+    sql, spec = _sql.convert(query)
+    values = _sql.bind(spec, params)
+    if values:
+        return (sql, adapt_rows([values]))
+    return (sql, ([], ""))
+
+
+def _executemany_request(query: str, params_seq: Any) -> Optional[Request]:
+    """The request of an executemany; None when there is no parameter set."""
+    if not isinstance(query, str):
+        raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
+    sql, spec = _sql.convert(query)
+    if isinstance(params_seq, (str, bytes)) or not hasattr(params_seq, "__iter__"):
+        raise ProgrammingError(
+            "executemany needs a sequence (or iterable) of parameter sets, not %s"
+            % type(params_seq).__name__
+        )
+    rows = [_sql.bind(spec, p) for p in params_seq]
+    if not rows:
+        return None
+    if spec == 0:
+        return (sql, ([], _RS * len(rows)))  # zero-column rows: one execution each
+    return (sql, adapt_rows(rows))
+
+
+def request_steps(session: Session, request: Request, sink: Sink, stream: bool) -> Steps[None]:
+    """The session's steps for a prepared request."""
+    sql, bound = request
+    if bound is None:
+        return session.simple_query_steps(sql, sink, stream)
+    return session.query_steps(sql, bound[0], bound[1], sink, stream)
 
 
 _PROC_NAME = re.compile(
@@ -304,11 +349,12 @@ _PROC_NAME = re.compile(
 )
 
 
-class Cursor:
-    """A PEP 249 cursor. Create it with ``Connection.cursor()``."""
+class BaseCursor(Generic[C]):
+    """What the sync `Cursor` and `wasmpg.AsyncCursor` share: the state of the results and
+    everything that needs no I/O. The subclasses add the methods that wait for the server."""
 
-    def __init__(self, connection: Connection, name: Optional[str] = None) -> None:
-        self._conn: Optional[Connection] = connection
+    def __init__(self, connection: C, name: Optional[str] = None) -> None:
+        self._conn: Optional[C] = connection
         self.name = name
         self.arraysize = 1
         self.itersize = 2000
@@ -329,7 +375,7 @@ class Cursor:
     # -- PEP 249 attributes --
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> C:
         if self._conn is None:
             raise InterfaceError("the cursor is closed")
         return self._conn
@@ -342,7 +388,7 @@ class Cursor:
 
     # -- execution --
 
-    def _check(self) -> Connection:
+    def _check(self) -> C:
         if self.closed or self._conn is None:
             raise InterfaceError("the cursor is closed")
         conn = self._conn
@@ -361,108 +407,33 @@ class Cursor:
         self.rownumber = None
         self.statusmessage = None
 
-    def execute(self, query: str, params: Any = None) -> Cursor:
-        """Executes one query (without parameters: one or more statements).
+    def _start(self, query: str) -> _Collector:
+        """Before a request: the state reset, its sink made current."""
+        self._reset()
+        self.query = query
+        sink = _Collector()
+        self._sink = sink
+        return sink
 
-        ``params``: a sequence for ``%s`` placeholders or a mapping for ``%(name)s``; the values
-        are bound server-side, never interpolated. With ``params`` None the query is sent as
-        is (``%`` needs no doubling) through the simple query protocol.
-        """
-        conn = self._check()
-        if not isinstance(query, str):
-            raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
-        with conn._lock:
-            self._reset()
-            self.query = query
-            conn._before_statement(self)
-            sink = _Collector()
-            self._sink = sink
-            session = conn._session
-            if params is None:
-                session.simple_query(query, sink, stream=self._stream)
-            else:
-                sql, spec = _sql.convert(query)
-                values = _sql.bind(spec, params)
-                if values:
-                    types, batch = adapt_rows([values])
-                else:
-                    types, batch = [], ""
-                session.query(sql, types, batch, sink, stream=self._stream)
-            if sink.copied:
-                _refuse_copy(session)
-            if self._stream and session.busy():
-                conn._streaming = self
-            self._after_request(sink)
-        return self
+    def _after_execute(self, sink: _Collector) -> None:
+        """After a request of execute() ran (or, streaming, started)."""
+        conn = self._conn
+        assert conn is not None
+        if self._stream and conn._session.busy():
+            conn._streaming = self
+        self._after_request(sink)
 
-    def executemany(self, query: str, params_seq: Any) -> Cursor:
-        """Executes the query once per parameter set, all in ONE round trip: every execution
-        is pipelined before a single Sync, so they form one implicit transaction (in
-        autocommit mode too: one failure rolls all of them back). ``rowcount`` is the total;
-        results of row-returning statements are discarded."""
-        conn = self._check()
-        if not isinstance(query, str):
-            raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
-        sql, spec = _sql.convert(query)
-        if isinstance(params_seq, (str, bytes)) or not hasattr(params_seq, "__iter__"):
-            raise ProgrammingError(
-                "executemany needs a sequence (or iterable) of parameter sets, not %s"
-                % type(params_seq).__name__
-            )
-        rows = [_sql.bind(spec, p) for p in params_seq]
-        with conn._lock:
-            self._reset()
-            self.query = query
-            if not rows:
-                self.rowcount = 0
-                return self
-            types: list[int]
-            if spec == 0:
-                types, batch = [], _RS * len(rows)  # zero-column rows: one execution each
-            else:
-                types, batch = adapt_rows(rows)
-            conn._before_statement(self)
-            sink = _Collector()
-            self._sink = sink
-            conn._session.query(sql, types, batch, sink, stream=False)
-            if sink.copied:
-                _refuse_copy(conn._session)
-            if sink.error is not None:
-                raise sink.error
-            total = 0
-            for r in sink.results:
-                if r.count is None:
-                    total = -1
-                    break
-                total += r.count
-            self.rowcount = total
-            self.statusmessage = sink.results[-1].tag if sink.results else None
-        return self
-
-    def copy(self, statement: str, params: Any = None) -> _copy.Copy:
-        """Runs ``COPY ... FROM STDIN`` or ``COPY ... TO STDOUT`` and returns its
-        :class:`~wasmpg.Copy`, a context manager (psycopg 3's ``cursor.copy()``)::
-
-            with cur.copy("COPY t (a, b) FROM STDIN") as copy:
-                copy.write_row((1, "x"))
-            with cur.copy("COPY t TO STDOUT") as copy:
-                for row in copy.rows():
-                    ...
-
-        ``params`` fill ``%s`` / ``%(name)s`` placeholders, merged into the statement
-        client-side as quoted literals (COPY takes no bound parameters)."""
-        return _copy.start(self, statement, params)
-
-    def callproc(self, procname: str, params: Sequence[Any] = ()) -> Sequence[Any]:
-        """Calls a function as ``SELECT * FROM procname(params...)``; returns ``params``
-        unchanged (PostgreSQL functions have no OUT-parameter binding here)."""
-        if not isinstance(procname, str) or not _PROC_NAME.match(procname):
-            raise ProgrammingError("invalid procedure name %r" % (procname,))
-        if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
-            raise ProgrammingError("callproc parameters must be a sequence")
-        placeholders = ", ".join(["%s"] * len(params))
-        self.execute("SELECT * FROM %s(%s)" % (procname, placeholders), list(params))
-        return params
+    def _after_many(self, sink: _Collector) -> None:
+        if sink.error is not None:
+            raise sink.error
+        total = 0
+        for r in sink.results:
+            if r.count is None:
+                total = -1
+                break
+            total += r.count
+        self.rowcount = total
+        self.statusmessage = sink.results[-1].tag if sink.results else None
 
     def _after_request(self, sink: _Collector) -> None:
         self._results = sink.results
@@ -503,30 +474,27 @@ class Cursor:
         else:
             self.rowcount = -1
 
-    def nextset(self) -> Optional[bool]:
-        """Moves to the next result set of a multi-statement query: True, or None when there
-        is none. The rest of the current result set is skipped."""
-        conn = self._check()
-        with conn._lock:
-            while True:
-                res = self._res
-                if res is not None and res.batches:
-                    if self._sink is not None:
-                        self._sink.pending -= len(res.batches)
-                    res.batches.clear()
-                if res is not None:
-                    res.rows = []
-                    res.pos = 0
-                if self._index + 1 < len(self._results):
-                    self._select(self._index + 1)
-                    return True
-                if not self._pump():
-                    return None
+    def _next_set(self) -> bool:
+        """nextset()'s move without I/O: skips the rest of the current result; True if the
+        next result set is already here (selected), False if more must be read."""
+        res = self._res
+        if res is not None and res.batches:
+            if self._sink is not None:
+                self._sink.pending -= len(res.batches)
+            res.batches.clear()
+        if res is not None:
+            res.rows = []
+            res.pos = 0
+        if self._index + 1 < len(self._results):
+            self._select(self._index + 1)
+            return True
+        return False
 
     # -- fetching --
 
-    def _pump(self) -> bool:
-        """Streaming: reads more from the socket. False when the request is complete."""
+    def _pump_needed(self) -> bool:
+        """Streaming: whether the rest of the request must be read (a resume) before more
+        rows can come; False when the request is complete."""
         conn = self._conn
         sink = self._sink
         if conn is None or sink is None:
@@ -542,16 +510,21 @@ class Cursor:
         if conn.closed:
             conn._streaming = None
             raise InterfaceError("the connection is closed")
-        session = conn._session
-        session.resume(sink)
-        if not session.busy():
+        return True
+
+    def _pumped(self) -> None:
+        """After a resume: the end of a streamed request, and its error."""
+        conn = self._conn
+        sink = self._sink
+        assert conn is not None and sink is not None
+        if not conn._session.busy():
             conn._streaming = None
             if sink.error is not None:
                 raise sink.error
-        return True
 
-    def _fill(self) -> bool:
-        """Makes sure the current result has an unread converted row; False at its end."""
+    def _fill_now(self) -> Optional[bool]:
+        """Makes sure the current result has an unread converted row from what was already
+        received: True, False at its end, or None when more must be read (`_pump_needed`)."""
         if self._discarded:
             raise ProgrammingError(
                 "the rest of this streamed result was discarded: another statement ran on the "
@@ -572,76 +545,53 @@ class Cursor:
             if res.done:
                 self._update_count()
                 return False
-            if not self._pump():
-                res.done = True
-                self._update_count()
-                return False
+            return None
         return True
+
+    def _ended(self) -> bool:
+        """The request is complete while the current result had no end: it has none."""
+        res = self._res
+        assert res is not None
+        res.done = True
+        self._update_count()
+        return False
 
     def _fetch_check(self) -> None:
         if self.closed or self._conn is None:
             raise InterfaceError("the cursor is closed")
 
-    def fetchone(self) -> Optional[Row]:
-        """The next row, or None at the end."""
-        self._fetch_check()
-        with self.connection._lock:
-            if not self._fill():
-                return None
-            res = self._res
-            assert res is not None
-            row = res.rows[res.pos]
-            res.pos += 1
-            res.fetched += 1
-            self.rownumber = res.fetched
-            return row
+    def _take_one(self) -> Row:
+        res = self._res
+        assert res is not None
+        row = res.rows[res.pos]
+        res.pos += 1
+        res.fetched += 1
+        self.rownumber = res.fetched
+        return row
 
-    def fetchmany(self, size: Optional[int] = None) -> list[Row]:
-        """Up to ``size`` rows (default ``arraysize``); an empty list at the end."""
-        self._fetch_check()
+    def _take(self, out: list[Row], size: Optional[int]) -> None:
+        """Moves up to ``size`` (None: all) of the converted rows to ``out``."""
+        res = self._res
+        assert res is not None
         if size is None:
-            size = self.arraysize
+            out.extend(res.rows[res.pos :] if res.pos else res.rows)
+            take = len(res.rows) - res.pos
+        else:
+            take = min(size, len(res.rows) - res.pos)
+            out.extend(res.rows[res.pos : res.pos + take])
+        res.pos += take
+        res.fetched += take
+
+    def _fetch_size(self, size: Optional[int]) -> int:
+        if size is None:
+            return self.arraysize
         if not isinstance(size, int) or isinstance(size, bool):
             raise ProgrammingError("fetchmany size must be an integer, got %r" % (size,))
-        out: list[Row] = []
-        with self.connection._lock:
-            while len(out) < size and self._fill():
-                res = self._res
-                assert res is not None
-                take = min(size - len(out), len(res.rows) - res.pos)
-                out.extend(res.rows[res.pos : res.pos + take])
-                res.pos += take
-                res.fetched += take
-            if self._res is not None and self._res.description is not None:
-                self.rownumber = self._res.fetched
-        return out
+        return size
 
-    def fetchall(self) -> list[Row]:
-        """Every remaining row."""
-        self._fetch_check()
-        out: list[Row] = []
-        with self.connection._lock:
-            while self._fill():
-                res = self._res
-                assert res is not None
-                if res.pos:
-                    out.extend(res.rows[res.pos :])
-                else:
-                    out.extend(res.rows)
-                res.fetched += len(res.rows) - res.pos
-                res.pos = len(res.rows)
-            if self._res is not None:
-                self.rownumber = self._res.fetched
-        return out
-
-    def __iter__(self) -> Iterator[Row]:
-        return self
-
-    def __next__(self) -> Row:
-        row = self.fetchone()
-        if row is None:
-            raise StopIteration
-        return row
+    def _set_rownumber(self) -> None:
+        if self._res is not None and self._res.description is not None:
+            self.rownumber = self._res.fetched
 
     def scroll(self, value: int, mode: str = "relative") -> None:
         """Moves within the rows converted so far (client-side only)."""
@@ -661,6 +611,163 @@ class Cursor:
         res.fetched = target
         self.rownumber = target
 
+    def _closed_state(self) -> None:
+        self.closed = True
+        self._results = []
+        self._res = None
+        self._sink = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        kind = "streaming %r" % self.name if self._stream else "client-side"
+        return "<wasmpg.%s %s %s>" % (type(self).__name__, kind, state)
+
+
+def _proc_call(procname: str, params: Sequence[Any]) -> str:
+    """callproc's statement: ``SELECT * FROM procname(%s, ...)``."""
+    if not isinstance(procname, str) or not _PROC_NAME.match(procname):
+        raise ProgrammingError("invalid procedure name %r" % (procname,))
+    if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
+        raise ProgrammingError("callproc parameters must be a sequence")
+    placeholders = ", ".join(["%s"] * len(params))
+    return "SELECT * FROM %s(%s)" % (procname, placeholders)
+
+
+class Cursor(BaseCursor["Connection"]):
+    """A PEP 249 cursor. Create it with ``Connection.cursor()``."""
+
+    def execute(self, query: str, params: Any = None) -> Cursor:
+        """Executes one query (without parameters: one or more statements).
+
+        ``params``: a sequence for ``%s`` placeholders or a mapping for ``%(name)s``; the values
+        are bound server-side, never interpolated. With ``params`` None the query is sent as
+        is (``%`` needs no doubling) through the simple query protocol.
+        """
+        conn = self._check()
+        request = _execute_request(query, params)
+        with conn._lock:
+            sink = self._start(query)
+            conn._before_statement(self)
+            session = conn._session
+            drive(request_steps(session, request, sink, self._stream), session._io)
+            if sink.copied:
+                drive(session.drain_steps(), session._io)
+                raise _copy_refused()
+            self._after_execute(sink)
+        return self
+
+    def executemany(self, query: str, params_seq: Any) -> Cursor:
+        """Executes the query once per parameter set, all in ONE round trip: every execution
+        is pipelined before a single Sync, so they form one implicit transaction (in
+        autocommit mode too: one failure rolls all of them back). ``rowcount`` is the total;
+        results of row-returning statements are discarded."""
+        conn = self._check()
+        request = _executemany_request(query, params_seq)
+        with conn._lock:
+            sink = self._start(query)
+            if request is None:
+                self.rowcount = 0
+                return self
+            conn._before_statement(self)
+            session = conn._session
+            drive(request_steps(session, request, sink, False), session._io)
+            if sink.copied:
+                drive(session.drain_steps(), session._io)
+                raise _copy_refused()
+            self._after_many(sink)
+        return self
+
+    def copy(self, statement: str, params: Any = None) -> _copy.Copy:
+        """Runs ``COPY ... FROM STDIN`` or ``COPY ... TO STDOUT`` and returns its
+        :class:`~wasmpg.Copy`, a context manager (psycopg 3's ``cursor.copy()``)::
+
+            with cur.copy("COPY t (a, b) FROM STDIN") as copy:
+                copy.write_row((1, "x"))
+            with cur.copy("COPY t TO STDOUT") as copy:
+                for row in copy.rows():
+                    ...
+
+        ``params`` fill ``%s`` / ``%(name)s`` placeholders, merged into the statement
+        client-side as quoted literals (COPY takes no bound parameters)."""
+        return _copy.start(self, statement, params)
+
+    def callproc(self, procname: str, params: Sequence[Any] = ()) -> Sequence[Any]:
+        """Calls a function as ``SELECT * FROM procname(params...)``; returns ``params``
+        unchanged (PostgreSQL functions have no OUT-parameter binding here)."""
+        self.execute(_proc_call(procname, params), list(params))
+        return params
+
+    def nextset(self) -> Optional[bool]:
+        """Moves to the next result set of a multi-statement query: True, or None when there
+        is none. The rest of the current result set is skipped."""
+        conn = self._check()
+        with conn._lock:
+            while not self._next_set():
+                if not self._pump():
+                    return None
+            return True
+
+    # -- fetching --
+
+    def _pump(self) -> bool:
+        """Streaming: reads more from the socket. False when the request is complete."""
+        if not self._pump_needed():
+            return False
+        conn = self.connection
+        sink = self._sink
+        assert sink is not None
+        conn._session.resume(sink)
+        self._pumped()
+        return True
+
+    def _fill(self) -> bool:
+        """Makes sure the current result has an unread converted row; False at its end."""
+        while True:
+            ready = self._fill_now()
+            if ready is not None:
+                return ready
+            if not self._pump():
+                return self._ended()
+
+    def fetchone(self) -> Optional[Row]:
+        """The next row, or None at the end."""
+        self._fetch_check()
+        with self.connection._lock:
+            if not self._fill():
+                return None
+            return self._take_one()
+
+    def fetchmany(self, size: Optional[int] = None) -> list[Row]:
+        """Up to ``size`` rows (default ``arraysize``); an empty list at the end."""
+        self._fetch_check()
+        want = self._fetch_size(size)
+        out: list[Row] = []
+        with self.connection._lock:
+            while len(out) < want and self._fill():
+                self._take(out, want - len(out))
+            self._set_rownumber()
+        return out
+
+    def fetchall(self) -> list[Row]:
+        """Every remaining row."""
+        self._fetch_check()
+        out: list[Row] = []
+        with self.connection._lock:
+            while self._fill():
+                self._take(out, None)
+            if self._res is not None:
+                self.rownumber = self._res.fetched
+        return out
+
+    def __iter__(self) -> Iterator[Row]:
+        return self
+
+    def __next__(self) -> Row:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
     # -- lifecycle --
 
     def close(self) -> None:
@@ -674,18 +781,10 @@ class Cursor:
                     conn._session.drain()
                 finally:
                     conn._streaming = None
-        self.closed = True
-        self._results = []
-        self._res = None
-        self._sink = None
+        self._closed_state()
 
     def __enter__(self) -> Cursor:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        kind = "streaming %r" % self.name if self._stream else "client-side"
-        return "<wasmpg.Cursor %s %s>" % (kind, state)

@@ -45,12 +45,66 @@ def test_hierarchy_and_connection_attributes(conn):
         ("57P01", wasmpg.OperationalError),
         ("0A000", wasmpg.NotSupportedError),
         ("XX000", wasmpg.InternalError),
-        ("P0001", wasmpg.DatabaseError),
+        ("P0001", wasmpg.ProgrammingError),
+        ("2F002", wasmpg.OperationalError),
+        ("38002", wasmpg.OperationalError),
+        ("72000", wasmpg.DatabaseError),
         ("02000", wasmpg.DatabaseError),
+        ("22ZZZ", wasmpg.DataError),  # a code newer than the table: its SQLSTATE class decides
+        ("ZZZZZ", wasmpg.DatabaseError),
     ],
 )
 def test_class_by_sqlstate(sqlstate, cls):
-    assert errors.class_for_sqlstate(sqlstate) is cls
+    """The class of a code derives from the PEP 249 class of its SQLSTATE class (psycopg's
+    mapping); a known code has its own class, found by lookup()."""
+    found = errors.class_for_sqlstate(sqlstate)
+    assert issubclass(found, cls)
+    if sqlstate in ("02000", "22ZZZ", "ZZZZZ"):  # not an error condition, or unknown
+        assert found is cls
+    else:
+        assert found is not cls and found is errors.lookup(sqlstate)
+
+
+def test_sqlstate_classes_and_lookup():
+    """One class per error condition, psycopg's names; lookup() by code or constant name."""
+    assert errors.lookup("23505") is errors.UniqueViolation
+    assert errors.lookup("unique_violation") is errors.UniqueViolation
+    assert errors.lookup("UNIQUE_VIOLATION") is errors.UniqueViolation
+    assert issubclass(errors.UniqueViolation, wasmpg.IntegrityError)
+    assert issubclass(errors.DuplicateDatabase, wasmpg.ProgrammingError)
+    assert issubclass(errors.SerializationFailure, wasmpg.TransactionRollbackError)
+    assert issubclass(errors.QueryCanceled, wasmpg.QueryCanceledError)
+    assert issubclass(errors.InternalError_, wasmpg.InternalError)
+    assert errors.lookup("XX000") is errors.InternalError_
+    # Class 38 repeats class 2F's condition names: the later ones end in Ext.
+    assert errors.lookup("2F002") is errors.ModifyingSqlDataNotPermitted
+    assert errors.lookup("38002") is errors.ModifyingSqlDataNotPermittedExt
+    assert errors.lookup("MODIFYING_SQL_DATA_NOT_PERMITTED_EXT") is errors.lookup("38002")
+    for bad in ("00000", "01000", "nope", "2350"):
+        with pytest.raises(KeyError):
+            errors.lookup(bad)
+    assert len(errors.SQLSTATE_CLASSES) > 200
+    for name in errors.SQLSTATE_CLASSES:
+        assert name in errors.__all__ and issubclass(getattr(errors, name), wasmpg.DatabaseError)
+
+
+def test_generated_classes_match_the_servers_errcodes(cluster):
+    """errors.py's classes are what tools/gen_errcodes.py makes of the test server's own
+    errcodes.txt (the server's share directory)."""
+    import os
+    import subprocess
+    import sys
+
+    share = os.path.join(os.path.dirname(cluster.bindir.rstrip("/")), "errcodes.txt")
+    candidates = [share, share.replace("/lib/postgresql/", "/share/postgresql/")]
+    source = next((p for p in candidates if os.path.isfile(p)), None)
+    if source is None:
+        pytest.skip("the server's errcodes.txt is not installed (looked at %s)" % candidates)
+    tool = os.path.join(os.path.dirname(__file__), "..", "tools", "gen_errcodes.py")
+    out = subprocess.run(
+        [sys.executable, tool, "--check", source], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
 
 
 def test_raised_class_matches_any_sqlstate(aconn):
@@ -63,12 +117,14 @@ def test_raised_class_matches_any_sqlstate(aconn):
         ("0A000", wasmpg.NotSupportedError),
         ("XX001", wasmpg.InternalError),
         ("40P01", wasmpg.TransactionRollbackError),
-        ("P0001", wasmpg.DatabaseError),
+        ("P0001", wasmpg.ProgrammingError),
     ]:
         with pytest.raises(cls) as e:
             cur.execute("DO $$ BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = '%s'; END $$" % code)
         assert e.value.sqlstate == code and e.value.pgcode == code
-        assert type(e.value) is cls
+        assert type(e.value) is errors.lookup(code)
+    with pytest.raises(errors.DuplicateDatabase):
+        cur.execute("CREATE DATABASE wasmpg_test")
 
 
 def test_unique_violation(conn, table):

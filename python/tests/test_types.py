@@ -128,7 +128,7 @@ LITERALS = [
     ("ARRAY['{\"a\": 1}'::jsonb, '[2]'::jsonb]", [{"a": 1}, [2]]),
     ("ARRAY['12:00:00+01'::timetz]", [time(12, 0, tzinfo=timezone(timedelta(hours=1)))]),
     ("'(1,2)'::point", "(1,2)"),
-    ("'192.168.0.1/24'::inet", "192.168.0.1/24"),
+    ("'192.168.0.1/24'::inet", __import__("ipaddress").ip_interface("192.168.0.1/24")),
     ("'1.5'::money", "$1.50"),
     ("'{\"(1,2)\"}'::point[]", '{"(1,2)"}'),  # arrays of unknown types: the server's text
 ]
@@ -442,6 +442,78 @@ def test_dbapi_constructors():
     assert isinstance(wasmpg.TimeFromTicks(0), time)
     assert isinstance(wasmpg.TimestampFromTicks(0), datetime)
     assert wasmpg.Binary(bytearray(b"ab")) == b"ab"
+    assert wasmpg.Binary(None) is None  # NULL, as in psycopg2
+
+
+def test_network_types(aconn):
+    """inet and cidr to and from ipaddress (psycopg 3's mapping): inet without a prefix length
+    is an address, with one an interface; cidr a network."""
+    import ipaddress as ip
+
+    cur = aconn.cursor()
+    cur.execute(
+        "SELECT '10.0.0.1'::inet, '10.0.0.1/24'::inet, '::1'::inet, '10.0.0.0/8'::cidr,"
+        " '2001:db8::/32'::cidr, NULL::inet"
+    )
+    assert cur.fetchone() == (
+        ip.IPv4Address("10.0.0.1"),
+        ip.IPv4Interface("10.0.0.1/24"),
+        ip.IPv6Address("::1"),
+        ip.IPv4Network("10.0.0.0/8"),
+        ip.IPv6Network("2001:db8::/32"),
+        None,
+    )
+    values = (
+        ip.ip_address("192.168.1.2"),
+        ip.ip_interface("192.168.1.2/16"),
+        ip.ip_network("192.168.0.0/16"),
+        ip.ip_address("fe80::1"),
+    )
+    cur.execute(
+        "SELECT pg_typeof(%s)::text, %s, pg_typeof(%s)::text, %s <<= %s, %s",
+        (values[0], values[1], values[2], values[0], values[2], values[3]),
+    )
+    assert cur.fetchone() == ("inet", values[1], "cidr", True, values[3])
+
+
+def test_enum_parameters(aconn):
+    """An Enum member is sent as its name (into a PostgreSQL enum, as psycopg 3 does); int and
+    str enums as their value."""
+    import enum
+    import uuid
+
+    class Mood(enum.Enum):
+        happy = 1
+        sad = 2
+
+    class Level(str, enum.Enum):
+        LOW = "low"
+
+    class Size(enum.IntEnum):
+        BIG = 10
+
+    name = "mood_" + uuid.uuid4().hex[:8]
+    cur = aconn.cursor()
+    cur.execute("CREATE TYPE %s AS ENUM ('happy', 'sad')" % name)
+    try:
+        cur.execute(
+            "SELECT %%s::%s, %%s = 'low', %%s + 1, %%s::%s" % (name, name),
+            (Mood.sad, Level.LOW, Size.BIG, Mood.happy),
+        )
+        assert cur.fetchone() == ("sad", True, 11, "happy")
+        cur.execute("SELECT %s", ([Mood.happy, Mood.sad],))
+        assert cur.fetchone() == (["happy", "sad"],)
+    finally:
+        cur.execute("DROP TYPE %s" % name)
+
+
+def test_empty_nested_arrays(aconn):
+    """[[]] has no element: it is the empty array (PostgreSQL has no empty sub-arrays)."""
+    cur = aconn.cursor()
+    cur.execute(
+        "SELECT %s::int[], %s::int[], %s::text[], %s::int[]", ([[]], [[], []], [], [[None]])
+    )
+    assert cur.fetchone() == ([], [], [], [[None]])
 
 
 def test_many_columns_and_rows(aconn):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time as _time
-from typing import Any
+from typing import Any, Optional
 
 from .types import oids
 
@@ -44,9 +44,9 @@ def TimestampFromTicks(ticks: float) -> _dt.datetime:  # noqa: N802
     return Timestamp(*_time.localtime(ticks)[:6])
 
 
-def Binary(data: Any) -> bytes:  # noqa: N802
-    """A value for a bytea column."""
-    return bytes(data)
+def Binary(data: Any) -> Optional[bytes]:  # noqa: N802
+    """A value for a bytea column; ``Binary(None)`` is None (NULL), as in psycopg2."""
+    return None if data is None else bytes(data)
 
 
 class DBAPITypeObject:

@@ -20,6 +20,9 @@ timestamp(tz)          datetime (naive / aware)    datetime (naive / aware)
 interval               timedelta                   timedelta
 uuid                   UUID                        UUID
 json, jsonb            json.loads(...)             Json(obj), Jsonb(obj)
+inet                   IPv4Address, IPv4Interface  ipaddress addresses, interfaces
+cidr                   IPv4Network (and v6)        ipaddress networks
+enums, other types     str                         Enum: its name (IntEnum, str enums: value)
 arrays of the above    (nested) list               list
 =====================  ==========================  ====================================
 """
@@ -27,13 +30,16 @@ arrays of the above    (nested) list               list
 from __future__ import annotations
 
 import datetime as _pydt
+import enum
+import ipaddress
 import uuid
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 from ..errors import ProgrammingError
 from . import array as _array
 from . import datetime as _dt
+from . import net as _net
 from . import numeric as _num
 from . import oids
 from . import string as _str
@@ -62,6 +68,8 @@ _LOADERS: dict[int, Loader] = {
     oids.UUID: _str.load_uuid,
     oids.JSON: load_json,
     oids.JSONB: load_json,
+    oids.INET: _net.load_inet,
+    oids.CIDR: _net.load_cidr,
 }
 
 
@@ -133,12 +141,30 @@ _DUMPERS: dict[type, Callable[[Any], tuple[int, str]]] = {
     Jsonb: _dump_json,
     dict: _refuse_dict,
     tuple: _refuse_tuple,
+    ipaddress.IPv4Address: _net.dump_inet,
+    ipaddress.IPv6Address: _net.dump_inet,
+    ipaddress.IPv4Interface: _net.dump_inet,
+    ipaddress.IPv6Interface: _net.dump_inet,
+    ipaddress.IPv4Network: _net.dump_cidr,
+    ipaddress.IPv6Network: _net.dump_cidr,
 }
+
+
+def _dump_enum(value: enum.Enum) -> tuple[int, str]:
+    """An Enum member: its value for int and str enums (IntEnum, ``class E(str, Enum)``), else
+    its name, declared unknown so the server casts it to the column's enum type (psycopg 3)."""
+    if isinstance(value, (int, str)):
+        oid, text = dump(value._value_)
+        if text is not None:
+            return oid, text
+    return 0, value.name
 
 
 def dumper_for(cls: type) -> Callable[[Any], tuple[int, str]]:
     """The dumper of a class: exact match first, then the nearest base class."""
     fn = _DUMPERS.get(cls)
+    if fn is None and issubclass(cls, enum.Enum):
+        fn = _DUMPERS[cls] = cast("Callable[[Any], tuple[int, str]]", _dump_enum)
     if fn is None:
         for base in cls.__mro__[1:]:
             fn = _DUMPERS.get(base)

@@ -51,7 +51,16 @@ def _merge(a: int, b: int, value: Any) -> int:
     )
 
 
+def _has_leaf(value: list[Any]) -> bool:
+    return any(type(v) is not list or _has_leaf(v) for v in value)
+
+
 def _untyped_literal(value: list[Any]) -> str:
+    """The array literal of a list holding only NULLs (and lists); a list with no element at
+    all, however nested (``[[]]``), is the empty array ``{}``: PostgreSQL has no empty
+    sub-arrays."""
+    if not _has_leaf(value):
+        return "{}"
     return "{" + ",".join(_untyped_literal(v) if type(v) is list else "NULL" for v in value) + "}"
 
 

@@ -58,8 +58,8 @@ from ._dbapi import (
 )
 from ._session import Session
 from .connection import Connection, Notify, session_options
-from .connection_async import AsyncConnection, AsyncCursor
-from .cursor import Column, Cursor
+from .connection_async import AsyncClientCursor, AsyncConnection, AsyncCursor
+from .cursor import ClientCursor, Column, Cursor
 from .errors import (
     DatabaseError,
     DataError,
@@ -90,6 +90,8 @@ __all__ = [
     "Cursor",
     "AsyncConnection",
     "AsyncCursor",
+    "ClientCursor",
+    "AsyncClientCursor",
     "Column",
     "Copy",
     "AsyncCopy",
@@ -140,6 +142,7 @@ def connect(
     memory_limit: int = 256 << 20,
     cpu_limit: float = 5.0,
     password_callback: Optional[Callable[[dict[str, Any]], Optional[str]]] = None,
+    cursor_factory: Optional[Callable[..., Any]] = None,
     **kwargs: Any,
 ) -> Connection:
     """Opens a connection.
@@ -175,6 +178,8 @@ def connect(
     string, ``PGPASSWORD`` and the password file did not give (once per host tried), with a
     dict ``{"host", "port", "dbname", "user"}``; returns the password or None. For
     short-lived tokens (cloud IAM authentication) fetched at connect time.
+
+    ``cursor_factory``: the class ``cursor()`` makes (`ClientCursor` for client-side binding).
     """
     options = session_options(
         allow=allow,
@@ -187,4 +192,6 @@ def connect(
         password_callback=password_callback,
     )
     session = Session(make_conninfo(dsn, **kwargs), **options)
-    return Connection(session, autocommit=autocommit)
+    conn = Connection(session, autocommit=autocommit)
+    conn.cursor_factory = cursor_factory
+    return conn

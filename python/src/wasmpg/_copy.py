@@ -21,7 +21,6 @@ The binary format is written with ``write`` (for example the data of a binary CO
 
 from __future__ import annotations
 
-import json
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
@@ -29,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _sql
 from ._abi import unescape_data
+from ._literal import literal, text_of
 from ._session import Sink
 from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
-from .types import dump, oids
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cursor import Cursor
@@ -45,113 +44,11 @@ MAX_PIECE = 1 << 20
 
 Buffer = Union[bytes, bytearray, memoryview, str]
 
-# -- values in their PostgreSQL text input form --
-
-# Type names for the casts of parameters merged into a COPY statement.
-_TYPE_NAMES = {
-    oids.BOOL: "bool",
-    oids.BYTEA: "bytea",
-    oids.INT2: "int2",
-    oids.INT4: "int4",
-    oids.INT8: "int8",
-    oids.TEXT: "text",
-    oids.FLOAT4: "float4",
-    oids.FLOAT8: "float8",
-    oids.NUMERIC: "numeric",
-    oids.DATE: "date",
-    oids.TIME: "time",
-    oids.TIMETZ: "timetz",
-    oids.TIMESTAMP: "timestamp",
-    oids.TIMESTAMPTZ: "timestamptz",
-    oids.INTERVAL: "interval",
-    oids.UUID: "uuid",
-    oids.JSON: "json",
-    oids.JSONB: "jsonb",
-}
-
-
-def _interval(canonical: str) -> str:
-    """``months days microseconds`` (the canonical form) as interval input."""
-    months, days, micros = (int(x) for x in canonical.split(" "))
-    sign = "-" if micros < 0 else ""
-    secs, frac = divmod(abs(micros), 1000000)
-    return "%d mons %d days %s%d.%06d secs" % (months, days, sign, secs, frac)
-
-
-def _input(oid: int, canonical: str) -> str:
-    """A canonical value (`types.dump`) in the form PostgreSQL's input functions take: the
-    guest rewrites bytea, intervals and arrays for parameters; COPY data bypasses the guest."""
-    if oid == oids.BYTEA:
-        return "\\x" + canonical.encode("latin-1").hex()
-    if oid == oids.INTERVAL:
-        return _interval(canonical)
-    element = oids.ARRAY_ELEMENT.get(oid)
-    if element is not None:
-        return _array(json.loads(canonical), element)
-    return canonical
-
-
-def _array(value: Any, element: int) -> str:
-    """A canonical array (JSON lists of canonical strings) as an array literal."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, list):
-        return "{" + ",".join(_array(v, element) for v in value) + "}"
-    text = _input(element, value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def text_of(value: Any) -> Optional[str]:
-    """A Python value as PostgreSQL text input (None for NULL), adapted as parameters are."""
-    if value is None:
-        return None
-    oid, canonical = dump(value)
-    if canonical is None:
-        return None
-    return _input(oid, canonical)
-
-
-def literal(value: Any) -> str:
-    """A parameter as an SQL literal, for the statements (COPY) that take no bound
-    parameters: quoted, with a cast to the type it was adapted as."""
-    if value is None:
-        return "NULL"
-    oid, canonical = dump(value)
-    if canonical is None:
-        return "NULL"
-    text = _input(oid, canonical)
-    if "\x00" in text:
-        raise DataError("a COPY statement's parameter cannot contain NUL characters")
-    if "\\" in text:
-        quoted = " E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
-    else:
-        quoted = " '" + text.replace("'", "''") + "'"
-    name = _TYPE_NAMES.get(oid)
-    if name is None and oid in oids.ARRAY_ELEMENT:
-        name = _TYPE_NAMES.get(oids.ARRAY_ELEMENT[oid])
-        if name is not None:
-            name += "[]"
-    return quoted if name is None else "%s::%s" % (quoted, name)
-
-
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-
 
 def merge(statement: str, params: Any) -> str:
     """The statement with its ``%s`` / ``%(name)s`` placeholders replaced by literals
     (psycopg merges COPY's parameters client-side too: the server binds none for COPY)."""
-    sql, spec = _sql.convert(statement)
-    values = _sql.bind(spec, params)
-    if not values:
-        return sql
-    # The scanner writes $n for the placeholders and copies everything else: with no $digit
-    # in the statement itself, every $n of its output is a placeholder.
-    if _PLACEHOLDER.search(statement):
-        raise NotSupportedError(
-            "a COPY statement with parameters cannot also contain $n (write the values as %s)"
-        )
-    literals = [literal(v) for v in values]
-    return _PLACEHOLDER.sub(lambda m: literals[int(m.group(1)) - 1], sql)
+    return _sql.interpolate(statement, params, literal)
 
 
 # -- the COPY text format --

@@ -16,18 +16,19 @@ Recognised regions: ``'...'`` (``''`` escapes a quote; with an ``E`` prefix, bac
 too), ``"..."`` (``""`` escapes), ``$tag$...$tag$`` (a ``$`` that starts a token; ``$1`` is not
 a dollar quote), ``-- ...`` to the end of the line, and ``/* ... */`` (nested).
 
-Values are never interpolated: they are bound server-side.
+Values are bound server-side; only `interpolate` (for COPY statements and `ClientCursor`)
+merges them into the text, as quoted literals.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 from .errors import ProgrammingError
 
-__all__ = ["convert", "bind"]
+__all__ = ["convert", "bind", "interpolate"]
 
 _SPECIAL = re.compile(r"""['"$%]|--|/\*""")
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
@@ -77,7 +78,11 @@ def _end_of_block_comment(q: str, start: int) -> int:
     return n
 
 
-def _scan(q: str) -> tuple[str, Spec]:
+def _dollar(n: int) -> str:
+    return "$%d" % n
+
+
+def _scan(q: str, placeholder: Callable[[int], str] = _dollar) -> tuple[str, Spec]:
     out: list[str] = []
     pos = 0  # start of the text not yet copied to out
     i = 0
@@ -103,7 +108,7 @@ def _scan(q: str) -> tuple[str, Spec]:
                         "the query mixes %s and %(name)s placeholders; use one style"
                     )
                 positional += 1
-                out.append("$%d" % positional)
+                out.append(placeholder(positional))
                 pos = i = j + 2
             elif nxt == "(":
                 k = q.find(")", j + 2)
@@ -120,7 +125,7 @@ def _scan(q: str) -> tuple[str, Spec]:
                 if index is None:
                     order.append(name)
                     index = names[name] = len(order)
-                out.append("$%d" % index)
+                out.append(placeholder(index))
                 pos = i = k + 2
             else:
                 shown = q[j : j + 2] if nxt else "%"
@@ -206,3 +211,27 @@ def bind(spec: Spec, params: Any) -> Sequence[Any]:
         )
     seq: Sequence[Any] = params  # a sequence: checked above
     return seq
+
+
+def _marker(n: int) -> str:
+    return "\x00%d\x00" % n
+
+
+def interpolate(query: str, params: Any, literal: Callable[[Any], str]) -> str:
+    """The query with its placeholders replaced by ``literal(value)`` (client-side binding),
+    and ``%%`` by ``%``. The placeholders are found by the same scanner as `convert`, so a
+    ``%s`` inside a string, identifier or comment stays as it is."""
+    if not isinstance(query, str):
+        raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
+    if "\x00" in query:
+        raise ProgrammingError("the query contains a NUL character")
+    if "%" not in query:
+        bind(0, params)
+        return query
+    text, spec = _scan(query, _marker)
+    values = bind(spec, params)
+    parts = text.split("\x00")
+    # parts alternate: text, placeholder index, text, ...
+    for k in range(1, len(parts), 2):
+        parts[k] = literal(values[int(parts[k]) - 1])
+    return "".join(parts)

@@ -92,6 +92,9 @@ class BaseConnection:
         # The transaction() blocks open, innermost last: None for one that sent BEGIN, else
         # its savepoint's name.
         self._tx_stack: list[Optional[str]] = []
+        # The class cursor() makes (psycopg 3's attribute; ClientCursor for client-side
+        # binding); None: the default cursor.
+        self.cursor_factory: Optional[Callable[..., Any]] = None
 
     # -- state --
 
@@ -269,11 +272,20 @@ class Connection(BaseConnection):
 
     # -- PEP 249 --
 
-    def cursor(self, name: Optional[str] = None) -> Cursor:
+    def cursor(
+        self, name: Optional[str] = None, *, cursor_factory: Optional[Callable[..., Any]] = None
+    ) -> Cursor:
         """A client-side cursor, or with ``name`` a streaming one (bounded memory; see
-        :mod:`wasmpg.cursor`)."""
+        :mod:`wasmpg.cursor`). ``cursor_factory`` (else the connection's ``cursor_factory``)
+        is the class to make, e.g. `wasmpg.ClientCursor`."""
         self._cursor_name(name)
-        return Cursor(self, name)
+        factory = cursor_factory or self.cursor_factory or Cursor
+        cur: Cursor = factory(self, name)
+        return cur
+
+    def execute(self, query: str, params: Any = None) -> Cursor:
+        """A new cursor's ``execute`` (psycopg 3's shortcut): returns the cursor."""
+        return self.cursor().execute(query, params)
 
     def _control(self, sql: str) -> None:
         sink = Sink()

@@ -39,16 +39,15 @@ from ._session import Session, Sink, Steps, T
 from .connection import BaseConnection, Notify, session_options
 from .cursor import (
     BaseCursor,
+    ClientBinding,
     Row,
     _copy_refused,
-    _execute_request,
-    _executemany_request,
     _proc_call,
     request_steps,
 )
 from .errors import InterfaceError
 
-__all__ = ["AsyncConnection", "AsyncCursor"]
+__all__ = ["AsyncConnection", "AsyncCursor", "AsyncClientCursor"]
 
 
 class AsyncConnection(BaseConnection):
@@ -81,6 +80,7 @@ class AsyncConnection(BaseConnection):
         memory_limit: int = 256 << 20,
         cpu_limit: float = 5.0,
         password_callback: Optional[Callable[[dict[str, Any]], Any]] = None,
+        cursor_factory: Optional[Callable[..., Any]] = None,
         **kwargs: Any,
     ) -> AsyncConnection:
         """Opens a connection: the arguments are `wasmpg.connect`'s (the same policies,
@@ -101,7 +101,9 @@ class AsyncConnection(BaseConnection):
         io = AsyncChannel()
         session = Session(conninfo, io=io, **options)
         await adrive(session.start_steps(), io)
-        return cls(session, autocommit=autocommit)
+        conn = cls(session, autocommit=autocommit)
+        conn.cursor_factory = cursor_factory
+        return conn
 
     # -- running steps --
 
@@ -132,11 +134,16 @@ class AsyncConnection(BaseConnection):
 
     # -- the API --
 
-    def cursor(self, name: Optional[str] = None) -> AsyncCursor:
+    def cursor(
+        self, name: Optional[str] = None, *, cursor_factory: Optional[Callable[..., Any]] = None
+    ) -> AsyncCursor:
         """A client-side cursor, or with ``name`` a streaming one (bounded memory: rows are
-        read from the socket as they are fetched)."""
+        read from the socket as they are fetched). ``cursor_factory`` (else the connection's
+        ``cursor_factory``) is the class to make, e.g. `AsyncClientCursor`."""
         self._cursor_name(name)
-        return AsyncCursor(self, name)
+        factory = cursor_factory or self.cursor_factory or AsyncCursor
+        cur: AsyncCursor = factory(self, name)
+        return cur
 
     async def execute(self, query: str, params: Any = None) -> AsyncCursor:
         """A new cursor's ``execute`` (psycopg 3's shortcut): returns the cursor."""
@@ -283,9 +290,9 @@ class AsyncCursor(BaseCursor[AsyncConnection]):
     async def execute(self, query: str, params: Any = None) -> AsyncCursor:
         """Executes one query (see `Cursor.execute`)."""
         conn = self._check()
-        request = _execute_request(query, params)
+        request = self._request(query, params)
         async with conn._lock:
-            sink = self._start(query)
+            sink = self._start(self._sent(query, request))
             await conn._before_statement()
             session = conn._session
             await conn._run(request_steps(session, request, sink, self._stream))
@@ -299,7 +306,7 @@ class AsyncCursor(BaseCursor[AsyncConnection]):
         """Executes the query once per parameter set, in one round trip (see
         `Cursor.executemany`)."""
         conn = self._check()
-        request = _executemany_request(query, params_seq)
+        request = self._many_request(query, params_seq)
         async with conn._lock:
             sink = self._start(query)
             if request is None:
@@ -419,3 +426,7 @@ class AsyncCursor(BaseCursor[AsyncConnection]):
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         await self.close()
+
+
+class AsyncClientCursor(ClientBinding, AsyncCursor):
+    """An `AsyncCursor` with client-side binding (see `cursor.ClientBinding`)."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
 from . import _copy, _sql
 from ._abi import unescape_data
+from ._literal import literal
 from ._session import Sink, Steps, drive
 from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
 from .types import dump, fast_loader_for, loader_for, oids
@@ -43,7 +44,7 @@ Row = tuple[Any, ...]
 # The connection class a cursor belongs to (sync or async).
 C = TypeVar("C", bound="BaseConnection")
 
-__all__ = ["BaseCursor", "Cursor", "Column"]
+__all__ = ["BaseCursor", "Cursor", "ClientCursor", "ClientBinding", "Column"]
 
 _NUL = "\x00"
 _FS = "\x1f"
@@ -407,6 +408,17 @@ class BaseCursor(Generic[C]):
         self.rownumber = None
         self.statusmessage = None
 
+    def _request(self, query: str, params: Any) -> Request:
+        """execute()'s request: parameters bound server-side (`ClientCursor` merges them)."""
+        return _execute_request(query, params)
+
+    def _many_request(self, query: str, params_seq: Any) -> Optional[Request]:
+        return _executemany_request(query, params_seq)
+
+    def _sent(self, query: str, request: Request) -> str:
+        """What ``query`` shows after execute(): the query as given (`ClientCursor`: as sent)."""
+        return query
+
     def _start(self, query: str) -> _Collector:
         """Before a request: the state reset, its sink made current."""
         self._reset()
@@ -644,9 +656,9 @@ class Cursor(BaseCursor["Connection"]):
         is (``%`` needs no doubling) through the simple query protocol.
         """
         conn = self._check()
-        request = _execute_request(query, params)
+        request = self._request(query, params)
         with conn._lock:
-            sink = self._start(query)
+            sink = self._start(self._sent(query, request))
             conn._before_statement(self)
             session = conn._session
             drive(request_steps(session, request, sink, self._stream), session._io)
@@ -662,7 +674,7 @@ class Cursor(BaseCursor["Connection"]):
         autocommit mode too: one failure rolls all of them back). ``rowcount`` is the total;
         results of row-returning statements are discarded."""
         conn = self._check()
-        request = _executemany_request(query, params_seq)
+        request = self._many_request(query, params_seq)
         with conn._lock:
             sink = self._start(query)
             if request is None:
@@ -788,3 +800,42 @@ class Cursor(BaseCursor["Connection"]):
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.close()
+
+
+class ClientBinding:
+    """Client-side binding (psycopg 3's ``ClientCursor``), mixed into `ClientCursor` and
+    ``AsyncClientCursor``: parameters are merged into the statement as quoted literals with
+    casts (`mogrify`) and the statement goes through the simple query protocol. Use it for SQL
+    whose parameter types the server cannot infer (``%s IS NULL``, ``concat(%s, ...)``,
+    ``json_build_object(%s, ...)``) and for ``IN %s`` with a tuple (psycopg2's adaptation).
+    ``executemany`` sends every statement in one simple query (one round trip, one implicit
+    transaction), and ``query`` is the merged text."""
+
+    def mogrify(self, query: str, params: Any = None) -> str:
+        """The statement with the parameters merged in, as it would be sent."""
+        if params is None:
+            if not isinstance(query, str):
+                raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
+            return query
+        return _sql.interpolate(query, params, literal)
+
+    def _request(self, query: str, params: Any) -> Request:
+        return (self.mogrify(query, params), None)
+
+    def _sent(self, query: str, request: Request) -> str:
+        return request[0]
+
+    def _many_request(self, query: str, params_seq: Any) -> Optional[Request]:
+        if isinstance(params_seq, (str, bytes)) or not hasattr(params_seq, "__iter__"):
+            raise ProgrammingError(
+                "executemany needs a sequence (or iterable) of parameter sets, not %s"
+                % type(params_seq).__name__
+            )
+        statements = [self.mogrify(query, p) for p in params_seq]
+        if not statements:
+            return None
+        return (";\n".join(statements), None)
+
+
+class ClientCursor(ClientBinding, Cursor):
+    """A `Cursor` with client-side binding (see `ClientBinding`)."""

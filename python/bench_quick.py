@@ -8,7 +8,7 @@ Measures, per contender:
   ``SELECT %s`` with a parameter (wasmpg: extended protocol, cached prepared statement;
   psycopg2: client-side interpolation);
 * fetching 100,000 rows of (int, int, text, timestamptz) into tuples (``fetchall``), and
-  wasmpg's streaming cursor doing the same with ``fetchmany(1000)``.
+  wasmpg's ``cursor.stream()`` doing the same row by row.
 
 Usage::
 
@@ -50,7 +50,7 @@ def worker(driver: str, dsn: str, n_rt: int, n_fetch: int) -> None:
         import wasmpg as db
 
         conn = db.connect(dsn, autocommit=True)
-        stream = conn.cursor("stream")
+        stream = conn.cursor()
     cur = conn.cursor()
     out = {}
 
@@ -79,13 +79,9 @@ def worker(driver: str, dsn: str, n_rt: int, n_fetch: int) -> None:
         assert len(rows) == 100000
 
     def fetch_stream():
-        stream.execute(ROWS_QUERY)
         n = 0
-        while True:
-            rows = stream.fetchmany(1000)
-            if not rows:
-                break
-            n += len(rows)
+        for _row in stream.stream(ROWS_QUERY):
+            n += 1
         assert n == 100000
 
     times = []

@@ -297,33 +297,63 @@ def test_cancelled_while_waiting_for_the_lock(cluster):  # type: ignore[no-untyp
     run(main())
 
 
-def test_streaming_cursor(cluster):  # type: ignore[no-untyped-def]
-    """A named cursor streams: rows are read as they are fetched; another statement on the
-    connection discards the rest, and the streaming cursor then says so."""
+def test_streaming(cluster):  # type: ignore[no-untyped-def]
+    """stream() reads rows as they are used; another statement on the connection discards
+    the rest, and the stream then says so."""
 
     async def main() -> None:
         async with await connect(cluster, autocommit=True) as conn:
-            stream = conn.cursor(name="big")
-            await stream.execute("SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g")
-            assert stream.rowcount == -1
-            first = await stream.fetchmany(1000)
-            assert [r[0] for r in first] == list(range(1, 1001))
-            total = len(first)
-            async for _row in stream:
+            cur = conn.cursor()
+            total = 0
+            rows = cur.stream("SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g")
+            async for _row in rows:
                 total += 1
                 if total == 50000:
                     break
+            assert cur.rowcount == -1
             other = await conn.execute("SELECT 'other'")
             assert await other.fetchone() == ("other",)
             with pytest.raises(wasmpg.ProgrammingError, match="discarded"):
-                while await stream.fetchmany(5000):
+                async for _row in rows:
                     pass
-            # A streamed result read to its end has its rowcount.
-            s2 = conn.cursor(name="small")
-            await s2.execute("SELECT generate_series(1, 5000)")
-            rows = await s2.fetchall()
-            assert len(rows) == 5000 and s2.rowcount == 5000
-            await s2.close()
+            got = [r async for r in cur.stream("SELECT generate_series(1, 5000)")]
+            assert len(got) == 5000 and cur.rowcount == 5000
+
+    run(main())
+
+
+def test_server_side_cursor(cluster):  # type: ignore[no-untyped-def]
+    """A named cursor is DECLAREd on the server: it survives other statements between
+    fetches, scrolls, and needs a transaction unless WITH HOLD."""
+
+    async def main() -> None:
+        async with await connect(cluster) as conn:
+            cur = conn.cursor("srv", scrollable=True)
+            await cur.execute("SELECT g FROM generate_series(1, %s) g", (1000,))
+            assert [d.name for d in cur.description] == ["g"]
+            assert await cur.fetchone() == (1,)
+            other = await conn.execute("SELECT 'between'")
+            assert await other.fetchone() == ("between",)
+            assert await cur.fetchmany(3) == [(2,), (3,), (4,)]
+            seen = []
+            async for row in cur:
+                seen.append(row[0])
+                if len(seen) == 150:
+                    break
+            assert seen == list(range(5, 155))
+            await cur.scroll(-150)
+            assert await cur.fetchone() == (5,)
+            await cur.scroll(0, "absolute")
+            assert len(await cur.fetchall()) == 1000
+            await cur.close()
+            await conn.commit()
+        async with await connect(cluster, autocommit=True) as conn:
+            with pytest.raises(wasmpg.errors.NoActiveSqlTransaction):
+                await conn.cursor("nohold").execute("SELECT 1")
+            held = conn.cursor("held", withhold=True)
+            await held.execute("SELECT generate_series(1, 3)")
+            assert await held.fetchall() == [(1,), (2,), (3,)]
+            await held.close()
 
     run(main())
 

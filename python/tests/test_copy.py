@@ -454,7 +454,7 @@ def test_execute_of_copy_raises_not_supported(aconn, table):
         cur.executemany("COPY %s FROM STDIN" % table, [()])
     _usable(aconn)
     with pytest.raises(wasmpg.NotSupportedError):
-        aconn.cursor("named").execute("COPY %s FROM STDIN" % table)
+        list(aconn.cursor().stream("COPY %s FROM STDIN" % table))
     _usable(aconn)
     assert _scalar(aconn, "SELECT count(*) FROM %s" % table) == 0
 

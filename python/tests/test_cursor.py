@@ -80,7 +80,7 @@ def test_multiple_statements_and_nextset(aconn):
     assert cur.fetchall() == [("a", "b"), ("c", "d")]
     assert cur.rowcount == 2
     assert cur.nextset() is None
-    s = aconn.cursor("multi")
+    s = aconn.cursor()
     s.execute("SELECT i FROM generate_series(1, 100000) i; SELECT 'second'")
     assert s.fetchone() == (1,)
     assert s.nextset() is True

@@ -8,6 +8,7 @@ Modules:
 
 * ``connection``, ``cursor``: the PEP 249 ``Connection`` and ``Cursor``.
 * ``connection_async``: ``AsyncConnection`` and ``AsyncCursor`` for asyncio, on the same steps.
+* ``server_cursor``: ``ServerCursor``, ``AsyncServerCursor`` (named cursors: DECLARE/FETCH).
 * ``pool``: ``AsyncConnectionPool``.
 * ``errors``: the PEP 249 exception hierarchy, and server/guest errors mapped onto it.
 * ``types``: Python values to and from the canonical text forms of ``docs/design.md``.
@@ -75,6 +76,7 @@ from .errors import (
     TransactionRollbackError,
     Warning,
 )
+from .server_cursor import AsyncServerCursor, ServerCursor
 from .types import Json, Jsonb
 
 __version__ = "0.1.0"
@@ -92,6 +94,8 @@ __all__ = [
     "AsyncCursor",
     "ClientCursor",
     "AsyncClientCursor",
+    "ServerCursor",
+    "AsyncServerCursor",
     "Column",
     "Copy",
     "AsyncCopy",

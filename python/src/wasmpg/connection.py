@@ -6,12 +6,13 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, overload
 
 from . import errors
 from ._session import Session, Sink
 from .cursor import BaseCursor, Cursor
 from .errors import Diagnostic, InterfaceError, InternalError, ProgrammingError
+from .server_cursor import ServerCursor
 
 
 def session_options(
@@ -272,16 +273,37 @@ class Connection(BaseConnection):
 
     # -- PEP 249 --
 
+    @overload
     def cursor(
-        self, name: Optional[str] = None, *, cursor_factory: Optional[Callable[..., Any]] = None
-    ) -> Cursor:
-        """A client-side cursor, or with ``name`` a streaming one (bounded memory; see
-        :mod:`wasmpg.cursor`). ``cursor_factory`` (else the connection's ``cursor_factory``)
-        is the class to make, e.g. `wasmpg.ClientCursor`."""
+        self, name: None = None, *, cursor_factory: Optional[Callable[..., Any]] = None
+    ) -> Cursor: ...
+
+    @overload
+    def cursor(
+        self,
+        name: str,
+        *,
+        scrollable: Optional[bool] = None,
+        withhold: bool = False,
+    ) -> ServerCursor: ...
+
+    def cursor(
+        self,
+        name: Optional[str] = None,
+        *,
+        cursor_factory: Optional[Callable[..., Any]] = None,
+        scrollable: Optional[bool] = None,
+        withhold: bool = False,
+    ) -> Any:
+        """A cursor; with ``name`` a server-side cursor (`wasmpg.ServerCursor`: DECLARE and
+        FETCH; ``scrollable``, ``withhold`` as in psycopg). ``cursor_factory`` (else the
+        connection's ``cursor_factory``) is the class of an unnamed cursor, e.g.
+        `wasmpg.ClientCursor`."""
         self._cursor_name(name)
+        if name is not None:
+            return ServerCursor(self, name, scrollable=scrollable, withhold=withhold)
         factory = cursor_factory or self.cursor_factory or Cursor
-        cur: Cursor = factory(self, name)
-        return cur
+        return factory(self, name)
 
     def execute(self, query: str, params: Any = None) -> Cursor:
         """A new cursor's ``execute`` (psycopg 3's shortcut): returns the cursor."""
@@ -300,7 +322,7 @@ class Connection(BaseConnection):
             self._session.drain()
             cur._discarded = True
 
-    def _before_statement(self, cursor: Cursor) -> None:
+    def _before_statement(self, cursor: BaseCursor[Any]) -> None:
         """Drains a streamed result and opens the transaction if needed."""
         self._check()
         self._end_stream()

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, overload
 
 from . import errors
 from ._aio import AsyncChannel, acancel, adrive
@@ -46,6 +46,7 @@ from .cursor import (
     request_steps,
 )
 from .errors import InterfaceError
+from .server_cursor import AsyncServerCursor
 
 __all__ = ["AsyncConnection", "AsyncCursor", "AsyncClientCursor"]
 
@@ -134,16 +135,35 @@ class AsyncConnection(BaseConnection):
 
     # -- the API --
 
+    @overload
     def cursor(
-        self, name: Optional[str] = None, *, cursor_factory: Optional[Callable[..., Any]] = None
-    ) -> AsyncCursor:
-        """A client-side cursor, or with ``name`` a streaming one (bounded memory: rows are
-        read from the socket as they are fetched). ``cursor_factory`` (else the connection's
-        ``cursor_factory``) is the class to make, e.g. `AsyncClientCursor`."""
+        self, name: None = None, *, cursor_factory: Optional[Callable[..., Any]] = None
+    ) -> AsyncCursor: ...
+
+    @overload
+    def cursor(
+        self,
+        name: str,
+        *,
+        scrollable: Optional[bool] = None,
+        withhold: bool = False,
+    ) -> AsyncServerCursor: ...
+
+    def cursor(
+        self,
+        name: Optional[str] = None,
+        *,
+        cursor_factory: Optional[Callable[..., Any]] = None,
+        scrollable: Optional[bool] = None,
+        withhold: bool = False,
+    ) -> Any:
+        """A cursor; with ``name`` a server-side cursor (`AsyncServerCursor`). See
+        `Connection.cursor`."""
         self._cursor_name(name)
+        if name is not None:
+            return AsyncServerCursor(self, name, scrollable=scrollable, withhold=withhold)
         factory = cursor_factory or self.cursor_factory or AsyncCursor
-        cur: AsyncCursor = factory(self, name)
-        return cur
+        return factory(self, name)
 
     async def execute(self, query: str, params: Any = None) -> AsyncCursor:
         """A new cursor's ``execute`` (psycopg 3's shortcut): returns the cursor."""
@@ -345,6 +365,23 @@ class AsyncCursor(BaseCursor[AsyncConnection]):
                 if not await self._pump():
                     return None
             return True
+
+    async def stream(self, query: str, params: Any = None) -> AsyncIterator[Row]:
+        """Executes the query and yields its rows as they arrive (see `Cursor.stream`)::
+
+        async for row in cur.stream("select ..."): ...
+        """
+        self._stream = True
+        try:
+            await self.execute(query, params)
+        finally:
+            self._stream = False
+        while True:
+            rows = await self.fetchmany(self.itersize)
+            if not rows:
+                return
+            for row in rows:
+                yield row
 
     # -- fetching --
 

@@ -359,7 +359,7 @@ class BaseCursor(Generic[C]):
         self.name = name
         self.arraysize = 1
         self.itersize = 2000
-        self._stream = name is not None
+        self._stream = False  # the request in progress is streamed (stream())
         self._sink: Optional[_Collector] = None
         self._results: list[_Result] = []
         self._index = 0
@@ -631,7 +631,7 @@ class BaseCursor(Generic[C]):
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        kind = "streaming %r" % self.name if self._stream else "client-side"
+        kind = "server-side %r" % self.name if self.name is not None else "client-side"
         return "<wasmpg.%s %s %s>" % (type(self).__name__, kind, state)
 
 
@@ -718,6 +718,24 @@ class Cursor(BaseCursor["Connection"]):
                 if not self._pump():
                     return None
             return True
+
+    def stream(self, query: str, params: Any = None) -> Iterator[Row]:
+        """Executes the query and yields its rows as they arrive (psycopg 3's ``stream()``):
+        the socket is read only as fast as the rows are used, so memory stays bounded however
+        large the result, with no transaction needed (a server-side cursor, ``cursor(name)``,
+        needs one). The rows of the first result set are yielded. Any other statement on the
+        connection first reads and discards the rest; the generator then raises
+        ProgrammingError. ``rowcount`` is known once the last row was yielded."""
+        self._stream = True
+        try:
+            self.execute(query, params)
+        finally:
+            self._stream = False
+        while True:
+            rows = self.fetchmany(self.itersize)
+            if not rows:
+                return
+            yield from rows
 
     # -- fetching --
 

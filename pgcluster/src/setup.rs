@@ -76,6 +76,8 @@ host  all all        127.0.0.1/32 scram-sha-256
 pub(crate) const SERVER_CONF: &[(&str, &str)] = &[
     ("listen_addresses", "'127.0.0.1'"),
     ("max_connections", "120"),
+    // Two-phase commit (PREPARE TRANSACTION): the Python package's tpc_* tests.
+    ("max_prepared_transactions", "10"),
     ("fsync", "off"),
     ("synchronous_commit", "off"),
     ("full_page_writes", "off"),

@@ -58,6 +58,7 @@ from ._dbapi import (
     TimestampFromTicks,
 )
 from ._session import Session
+from ._tpc import Xid
 from .connection import Connection, Notify, session_options
 from .connection_async import AsyncClientCursor, AsyncConnection, AsyncCursor
 from .cursor import ClientCursor, Column, Cursor
@@ -96,6 +97,7 @@ __all__ = [
     "AsyncClientCursor",
     "ServerCursor",
     "AsyncServerCursor",
+    "Xid",
     "Column",
     "Copy",
     "AsyncCopy",

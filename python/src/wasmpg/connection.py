@@ -10,6 +10,7 @@ from typing import Any, Callable, NamedTuple, Optional, overload
 
 from . import errors
 from ._session import Session, Sink
+from ._tpc import RECOVER_SQL, Xid, recovered
 from .cursor import BaseCursor, Cursor
 from .errors import Diagnostic, InterfaceError, InternalError, ProgrammingError
 from .server_cursor import ServerCursor
@@ -96,6 +97,8 @@ class BaseConnection:
         # The class cursor() makes (psycopg 3's attribute; ClientCursor for client-side
         # binding); None: the default cursor.
         self.cursor_factory: Optional[Callable[..., Any]] = None
+        # The two-phase transaction in progress (tpc_begin) and whether it is prepared.
+        self._tpc: Optional[tuple[Xid, bool]] = None
 
     # -- state --
 
@@ -199,6 +202,64 @@ class BaseConnection:
         if failed:
             return "ROLLBACK TO SAVEPOINT %s; RELEASE SAVEPOINT %s" % (name, name), False
         return "RELEASE SAVEPOINT " + name, False
+
+    def xid(self, format_id: Optional[int], gtrid: str, bqual: Optional[str]) -> Xid:
+        """A transaction id for ``tpc_begin`` (PEP 249)."""
+        return Xid(format_id, gtrid, bqual)
+
+    def _tpc_begin_check(self, given: Any) -> Xid:
+        self._check()
+        if isinstance(given, Xid):
+            xid = given
+        elif isinstance(given, str):
+            xid = Xid(None, given, None)
+        else:
+            raise ProgrammingError("tpc_begin needs a transaction id from xid()")
+        if self._tpc is not None:
+            raise ProgrammingError("a two-phase transaction is already in progress")
+        if self._session.tx_status != "idle":
+            raise ProgrammingError("tpc_begin must be called outside a transaction")
+        if self._autocommit:
+            raise ProgrammingError("tpc_begin cannot be used in autocommit mode")
+        return xid
+
+    def _tpc_prepare_sql(self) -> str:
+        self._check()
+        if self._tpc is None:
+            raise ProgrammingError("tpc_prepare outside a two-phase transaction (tpc_begin)")
+        xid, prepared = self._tpc
+        if prepared:
+            raise ProgrammingError("the two-phase transaction is already prepared")
+        return "PREPARE TRANSACTION " + xid.literal()
+
+    def _tpc_end_sql(self, xid: Any, commit: bool) -> tuple[str, bool]:
+        """tpc_commit/tpc_rollback's statement, and whether it ends this connection's own
+        two-phase transaction (else it recovers one by its id)."""
+        self._check()
+        word = "COMMIT" if commit else "ROLLBACK"
+        if xid is not None:
+            if self._tpc is not None or self._session.tx_status != "idle":
+                raise ProgrammingError(
+                    "tpc_%s(xid) recovers a prepared transaction: call it outside a transaction"
+                    % word.lower()
+                )
+            if not isinstance(xid, Xid):
+                xid = Xid.from_gid(xid) if isinstance(xid, str) else None
+                if xid is None:
+                    raise ProgrammingError("the transaction id must come from xid() or be a str")
+            return "%s PREPARED %s" % (word, xid.literal()), False
+        if self._tpc is None:
+            raise ProgrammingError("tpc_%s outside a two-phase transaction" % word.lower())
+        own, prepared = self._tpc
+        if prepared:
+            return "%s PREPARED %s" % (word, own.literal()), True
+        return word, True  # one phase: the transaction was never prepared
+
+    def _no_tpc(self, what: str) -> None:
+        if self._tpc is not None:
+            raise ProgrammingError(
+                "%s() inside a two-phase transaction: use tpc_%s()" % (what, what)
+            )
 
     def _no_tx_block(self, what: str) -> None:
         if self._tx_stack:
@@ -370,11 +431,69 @@ class Connection(BaseConnection):
         if lost:
             raise self._lost_work()
 
+    # -- two-phase commit (PEP 249's TPC extension; the server needs max_prepared_transactions)
+
+    def tpc_begin(self, xid: Any) -> None:
+        """Begins a two-phase transaction with this id (from ``xid()``); not in autocommit
+        mode, and outside a transaction."""
+        with self._lock:
+            xid = self._tpc_begin_check(xid)
+            self._end_stream()
+            self._control("BEGIN")
+            self._tpc = (xid, False)
+
+    def tpc_prepare(self) -> None:
+        """PREPARE TRANSACTION: the transaction survives this session (and a server
+        restart) until tpc_commit or tpc_rollback, here or from another connection."""
+        with self._lock:
+            sql = self._tpc_prepare_sql()
+            self._end_stream()
+            xid = self._tpc[0] if self._tpc else None
+            try:
+                self._control(sql)
+            except errors.Error:
+                self._tpc = None  # the server rolled the transaction back
+                raise
+            assert xid is not None
+            self._tpc = (xid, True)
+
+    def tpc_commit(self, xid: Any = None) -> None:
+        """Commits the two-phase transaction (one phase if it was not prepared); with ``xid``,
+        a prepared transaction found by ``tpc_recover()``."""
+        self._tpc_end(xid, commit=True)
+
+    def tpc_rollback(self, xid: Any = None) -> None:
+        """Rolls the two-phase transaction back; with ``xid``, a recovered one."""
+        self._tpc_end(xid, commit=False)
+
+    def _tpc_end(self, xid: Any, commit: bool) -> None:
+        with self._lock:
+            sql, own = self._tpc_end_sql(xid, commit)
+            self._end_stream()
+            try:
+                self._control(sql)
+            finally:
+                if own:
+                    self._tpc = None
+
+    def tpc_recover(self) -> list[Xid]:
+        """The transactions prepared in this database and not yet ended, as Xid objects
+        (with ``prepared``, ``owner``, ``database``). The connection's transaction state is
+        left as it was."""
+        with self._lock:
+            self._check()
+            idle = self._session.tx_status == "idle"
+            rows = self.cursor().execute(RECOVER_SQL).fetchall()
+            if idle and self._session.tx_status != "idle":
+                self._control("ROLLBACK")
+        return recovered(rows)
+
     def commit(self) -> None:
         """Commits the current transaction (nothing to do outside one)."""
         with self._lock:
             self._check()
             self._no_tx_block("commit")
+            self._no_tpc("commit")
             self._end_stream()
             if self._session.tx_status != "idle":
                 self._control("COMMIT")
@@ -384,6 +503,7 @@ class Connection(BaseConnection):
         with self._lock:
             self._check()
             self._no_tx_block("rollback")
+            self._no_tpc("rollback")
             self._end_stream()
             if self._session.tx_status != "idle":
                 self._control("ROLLBACK")

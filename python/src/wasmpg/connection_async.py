@@ -36,6 +36,7 @@ from ._conninfo import make_conninfo
 from ._copy import _AsyncCopyStart
 from ._runtime import runtime
 from ._session import Session, Sink, Steps, T
+from ._tpc import RECOVER_SQL, Xid, recovered
 from .connection import BaseConnection, Notify, session_options
 from .cursor import (
     BaseCursor,
@@ -170,11 +171,67 @@ class AsyncConnection(BaseConnection):
         cur = self.cursor()
         return await cur.execute(query, params)
 
+    # -- two-phase commit (see the sync Connection's tpc_* methods)
+
+    async def tpc_begin(self, xid: Any) -> None:
+        """Begins a two-phase transaction (see `Connection.tpc_begin`)."""
+        async with self._lock:
+            checked = self._tpc_begin_check(xid)
+            await self._end_stream()
+            await self._control("BEGIN")
+            self._tpc = (checked, False)
+
+    async def tpc_prepare(self) -> None:
+        """PREPARE TRANSACTION (see `Connection.tpc_prepare`)."""
+        async with self._lock:
+            sql = self._tpc_prepare_sql()
+            await self._end_stream()
+            assert self._tpc is not None
+            xid = self._tpc[0]
+            try:
+                await self._control(sql)
+            except errors.Error:
+                self._tpc = None
+                raise
+            self._tpc = (xid, True)
+
+    async def tpc_commit(self, xid: Any = None) -> None:
+        """Commits the two-phase transaction, or a recovered one (see `Connection`)."""
+        await self._tpc_end(xid, commit=True)
+
+    async def tpc_rollback(self, xid: Any = None) -> None:
+        """Rolls the two-phase transaction back, or a recovered one."""
+        await self._tpc_end(xid, commit=False)
+
+    async def _tpc_end(self, xid: Any, commit: bool) -> None:
+        async with self._lock:
+            sql, own = self._tpc_end_sql(xid, commit)
+            await self._end_stream()
+            try:
+                await self._control(sql)
+            finally:
+                if own:
+                    self._tpc = None
+
+    async def tpc_recover(self) -> list[Xid]:
+        """The prepared transactions of this database (see `Connection.tpc_recover`)."""
+        async with self._lock:
+            self._check()
+            idle = self._session.tx_status == "idle"
+            await self._end_stream()
+        cur = await self.execute(RECOVER_SQL)
+        rows = await cur.fetchall()
+        if idle and self._session.tx_status != "idle":
+            async with self._lock:
+                await self._control("ROLLBACK")
+        return recovered(rows)
+
     async def commit(self) -> None:
         """Commits the current transaction (nothing to do outside one)."""
         async with self._lock:
             self._check()
             self._no_tx_block("commit")
+            self._no_tpc("commit")
             await self._end_stream()
             if self._session.tx_status != "idle":
                 await self._control("COMMIT")
@@ -184,6 +241,7 @@ class AsyncConnection(BaseConnection):
         async with self._lock:
             self._check()
             self._no_tx_block("rollback")
+            self._no_tpc("rollback")
             await self._end_stream()
             if self._session.tx_status != "idle":
                 await self._control("ROLLBACK")

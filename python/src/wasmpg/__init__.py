@@ -78,7 +78,7 @@ from .errors import (
     Warning,
 )
 from .server_cursor import AsyncServerCursor, ServerCursor
-from .types import Json, Jsonb
+from .types import AdaptersMap, Json, Jsonb, adapters
 
 __version__ = "0.1.0"
 
@@ -131,6 +131,8 @@ __all__ = [
     "ROWID",
     "Json",
     "Jsonb",
+    "AdaptersMap",
+    "adapters",
     "make_conninfo",
     "types",
 ]

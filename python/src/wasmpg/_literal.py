@@ -6,7 +6,7 @@ PostgreSQL's input functions take (the guest does that rewriting for bound param
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .errors import DataError, ProgrammingError
 from .types import dump, oids
@@ -79,7 +79,10 @@ def text_of(value: Any) -> Optional[str]:
     return _input(oid, canonical)
 
 
-def literal(value: Any) -> str:
+Dump = Callable[[Any], tuple[int, Optional[str]]]
+
+
+def literal(value: Any, dump: Dump = dump) -> str:
     """A parameter as an SQL literal, for client-side binding (COPY, `ClientCursor`): quoted,
     with a cast to the type it was adapted as; a tuple is a parenthesised list of literals
     (``IN %s``, psycopg2's adaptation). It starts with a space, so ``1-%s`` never becomes a
@@ -89,7 +92,7 @@ def literal(value: Any) -> str:
     if type(value) is tuple:
         if not value:
             raise ProgrammingError("an empty tuple has no SQL form (IN () is a syntax error)")
-        return " (%s)" % ",".join(literal(v) for v in value)
+        return " (%s)" % ",".join(literal(v, dump) for v in value)
     oid, canonical = dump(value)
     if canonical is None:
         return "NULL"

@@ -8,12 +8,13 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, NamedTuple, Optional, overload
 
-from . import errors
+from . import errors, types
 from ._session import Session, Sink
 from ._tpc import RECOVER_SQL, Xid, recovered
 from .cursor import BaseCursor, Cursor
 from .errors import Diagnostic, InterfaceError, InternalError, ProgrammingError
 from .server_cursor import ServerCursor
+from .types import AdaptersMap
 
 
 def session_options(
@@ -97,6 +98,7 @@ class BaseConnection:
         # The class cursor() makes (psycopg 3's attribute; ClientCursor for client-side
         # binding); None: the default cursor.
         self.cursor_factory: Optional[Callable[..., Any]] = None
+        self._adapters: Optional[AdaptersMap] = None
         # The two-phase transaction in progress (tpc_begin) and whether it is prepared.
         self._tpc: Optional[tuple[Xid, bool]] = None
 
@@ -202,6 +204,18 @@ class BaseConnection:
         if failed:
             return "ROLLBACK TO SAVEPOINT %s; RELEASE SAVEPOINT %s" % (name, name), False
         return "RELEASE SAVEPOINT " + name, False
+
+    @property
+    def adapters(self) -> AdaptersMap:
+        """This connection's adapters (psycopg 3's ``conn.adapters``): a copy of the
+        process-wide `wasmpg.adapters`, made on first use; its cursors start from it::
+
+            conn.adapters.register_loader(oid, loader)
+            conn.adapters.register_dumper(cls, dumper)
+        """
+        if self._adapters is None:
+            self._adapters = AdaptersMap(types.adapters)
+        return self._adapters
 
     def xid(self, format_id: Optional[int], gtrid: str, bqual: Optional[str]) -> Xid:
         """A transaction id for ``tpc_begin`` (PEP 249)."""

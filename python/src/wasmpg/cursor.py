@@ -27,12 +27,12 @@ from collections import deque, namedtuple
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
-from . import _copy, _sql
+from . import _copy, _sql, types
 from ._abi import unescape_data
 from ._literal import literal
 from ._session import Sink, Steps, drive
 from .errors import DataError, Error, InterfaceError, NotSupportedError, ProgrammingError
-from .types import dump, fast_loader_for, loader_for, oids
+from .types import AdaptersMap, oids
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._abi import ColumnInfo
@@ -86,20 +86,20 @@ class _Shape:
 
     __slots__ = ("description", "loaders", "convert")
 
-    def __init__(self, columns: list[ColumnInfo]) -> None:
+    def __init__(self, columns: list[ColumnInfo], adapters: AdaptersMap) -> None:
         self.description = tuple(_describe(c) for c in columns)
-        self.loaders = tuple(loader_for(c[1]) for c in columns)
-        self.convert = _batch_converter(tuple(fast_loader_for(c[1]) for c in columns))
+        self.loaders = tuple(adapters.loader_for(c[1]) for c in columns)
+        self.convert = _batch_converter(tuple(adapters.fast_loader_for(c[1]) for c in columns))
 
 
-_shapes: dict[tuple[ColumnInfo, ...], _Shape] = {}
+_shapes: dict[tuple[int, tuple[ColumnInfo, ...]], _Shape] = {}
 
 
-def _shape(columns: list[ColumnInfo]) -> _Shape:
-    key = tuple(columns)
+def _shape(columns: list[ColumnInfo], adapters: AdaptersMap) -> _Shape:
+    key = (adapters.version, tuple(columns))
     shape = _shapes.get(key)
     if shape is None:
-        shape = _Shape(columns)
+        shape = _Shape(columns, adapters)
         if len(_shapes) >= 1024:
             _shapes.clear()
         _shapes[key] = shape
@@ -148,12 +148,14 @@ class _Result:
         "fetched",
     )
 
-    def __init__(self, columns: Optional[list[ColumnInfo]]) -> None:
+    def __init__(
+        self, columns: Optional[list[ColumnInfo]], adapters: AdaptersMap = types.adapters
+    ) -> None:
         self.columns = columns
         self.shape: Optional[_Shape] = None
         self.description: Optional[tuple[Column, ...]] = None
         if columns is not None:
-            self.shape = _shape(columns)
+            self.shape = _shape(columns, adapters)
             self.description = self.shape.description
         self.batches: deque[tuple[int, bool, str]] = deque()
         self.rows: list[Row] = []
@@ -205,7 +207,8 @@ class _Result:
 class _Collector(Sink):
     """The sink of a cursor's request: result sets in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, adapters: AdaptersMap = types.adapters) -> None:
+        self.adapters = adapters
         self.results: list[_Result] = []
         self.error: Optional[Error] = None
         self.pending = 0  # batches received and not yet taken by the cursor
@@ -220,7 +223,7 @@ class _Collector(Sink):
         return r
 
     def columns(self, cols: list[ColumnInfo]) -> None:
-        self.results.append(_Result(cols))
+        self.results.append(_Result(cols, self.adapters))
 
     def rows(self, batch: tuple[int, bool, str]) -> None:
         self._open().batches.append(batch)
@@ -276,8 +279,11 @@ def _field(text: Optional[str]) -> str:
     return text + _FS
 
 
-def adapt_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[int], str]:
-    """Parameter rows -> (declared type per column, the row-batch string)."""
+def adapt_rows(
+    rows: Sequence[Sequence[Any]], dump: Callable[[Any], tuple[int, Optional[str]]] = types.dump
+) -> tuple[list[int], str]:
+    """Parameter rows -> (declared type per column, the row-batch string); ``dump`` adapts
+    each value (an `AdaptersMap`'s)."""
     if not rows:
         return [], ""
     width = len(rows[0])
@@ -307,7 +313,7 @@ def _copy_refused() -> NotSupportedError:
 Request = tuple[str, Optional[tuple[list[int], str]]]
 
 
-def _execute_request(query: str, params: Any) -> Request:
+def _execute_request(query: str, params: Any, adapters: AdaptersMap = types.adapters) -> Request:
     if not isinstance(query, str):
         raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
     if params is None:
@@ -315,11 +321,13 @@ def _execute_request(query: str, params: Any) -> Request:
     sql, spec = _sql.convert(query)
     values = _sql.bind(spec, params)
     if values:
-        return (sql, adapt_rows([values]))
+        return (sql, adapt_rows([values], adapters.dump))
     return (sql, ([], ""))
 
 
-def _executemany_request(query: str, params_seq: Any) -> Optional[Request]:
+def _executemany_request(
+    query: str, params_seq: Any, adapters: AdaptersMap = types.adapters
+) -> Optional[Request]:
     """The request of an executemany; None when there is no parameter set."""
     if not isinstance(query, str):
         raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
@@ -334,7 +342,7 @@ def _executemany_request(query: str, params_seq: Any) -> Optional[Request]:
         return None
     if spec == 0:
         return (sql, ([], _RS * len(rows)))  # zero-column rows: one execution each
-    return (sql, adapt_rows(rows))
+    return (sql, adapt_rows(rows, adapters.dump))
 
 
 def request_steps(session: Session, request: Request, sink: Sink, stream: bool) -> Steps[None]:
@@ -372,6 +380,7 @@ class BaseCursor(Generic[C]):
         self.query: Optional[str] = None
         self.lastrowid = None
         self.closed = False
+        self._adapters: Optional[AdaptersMap] = None
 
     # -- PEP 249 attributes --
 
@@ -408,12 +417,29 @@ class BaseCursor(Generic[C]):
         self.rownumber = None
         self.statusmessage = None
 
+    @property
+    def adapters(self) -> AdaptersMap:
+        """This cursor's adapters (psycopg 3's): a copy of the connection's, made on first
+        use; a registration here changes only this cursor."""
+        if self._adapters is None:
+            self._adapters = AdaptersMap(self._map())
+        return self._adapters
+
+    def _map(self) -> AdaptersMap:
+        """The adapters in effect: the cursor's, else the connection's, else the process's."""
+        if self._adapters is not None:
+            return self._adapters
+        conn = self._conn
+        if conn is not None and conn._adapters is not None:
+            return conn._adapters
+        return types.adapters
+
     def _request(self, query: str, params: Any) -> Request:
         """execute()'s request: parameters bound server-side (`ClientCursor` merges them)."""
-        return _execute_request(query, params)
+        return _execute_request(query, params, self._map())
 
     def _many_request(self, query: str, params_seq: Any) -> Optional[Request]:
-        return _executemany_request(query, params_seq)
+        return _executemany_request(query, params_seq, self._map())
 
     def _sent(self, query: str, request: Request) -> str:
         """What ``query`` shows after execute(): the query as given (`ClientCursor`: as sent)."""
@@ -423,7 +449,7 @@ class BaseCursor(Generic[C]):
         """Before a request: the state reset, its sink made current."""
         self._reset()
         self.query = query
-        sink = _Collector()
+        sink = _Collector(self._map())
         self._sink = sink
         return sink
 
@@ -835,7 +861,8 @@ class ClientBinding:
             if not isinstance(query, str):
                 raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
             return query
-        return _sql.interpolate(query, params, literal)
+        adapters: AdaptersMap = self._map()  # type: ignore[attr-defined]
+        return _sql.interpolate(query, params, lambda v: literal(v, adapters.dump))
 
     def _request(self, query: str, params: Any) -> Request:
         return (self.mogrify(query, params), None)

@@ -64,7 +64,7 @@ class _ServerCursorBase(BaseCursor[C]):
         if params is not None:
             ident = ident.replace("%", "%%")  # the placeholder scanner reads the whole text
         sql = "DECLARE %s%s CURSOR%s FOR %s" % (ident, scroll, hold, query)
-        return _execute_request(sql, params)
+        return _execute_request(sql, params, self._map())
 
     def _fetch_sql(self, count: Optional[int]) -> str:
         return "FETCH FORWARD %s FROM %s" % ("ALL" if count is None else count, self._ident)
@@ -140,7 +140,7 @@ class ServerCursor(_ServerCursorBase["Connection"]):
         """Runs one statement of the cursor's own (FETCH, MOVE, CLOSE); the lock is held."""
         conn = self.connection
         conn._end_stream()
-        sink = _Collector()
+        sink = _Collector(self._map())
         session = conn._session
         drive(session.simple_query_steps(sql, sink), session._io)
         return sink
@@ -154,7 +154,7 @@ class ServerCursor(_ServerCursorBase["Connection"]):
             self._reset_server()
             self.query = query
             conn._before_statement(self)
-            sink = _Collector()
+            sink = _Collector(self._map())
             session = conn._session
             drive(request_steps(session, request, sink, False), session._io)
             if sink.error is not None:
@@ -249,7 +249,7 @@ class AsyncServerCursor(_ServerCursorBase["AsyncConnection"]):
     async def _command(self, sql: str) -> _Collector:
         conn = self.connection
         await conn._end_stream()
-        sink = _Collector()
+        sink = _Collector(self._map())
         await conn._run(conn._session.simple_query_steps(sql, sink))
         return sink
 
@@ -262,7 +262,7 @@ class AsyncServerCursor(_ServerCursorBase["AsyncConnection"]):
             self._reset_server()
             self.query = query
             await conn._before_statement()
-            sink = _Collector()
+            sink = _Collector(self._map())
             await conn._run(request_steps(conn._session, request, sink, False))
             if sink.error is not None:
                 raise sink.error

@@ -461,37 +461,40 @@ class AsyncCursor(BaseCursor[AsyncConnection]):
             if not await self._pump():
                 return self._ended()
 
+    async def _ready(self) -> bool:
+        """Like `_fill`: what was received is converted without the lock (no await happens
+        in between, so no other task runs meanwhile); the lock is taken only to read more."""
+        ready = self._fill_now()
+        if ready is None:
+            async with self.connection._lock:
+                ready = await self._fill()
+        return ready
+
     async def fetchone(self) -> Optional[Row]:
         """The next row, or None at the end."""
         self._fetch_check()
-        res = self._res
-        if res is not None and res.pos < len(res.rows) and not self._discarded:
-            return self._take_one()  # converted already: no lock, no I/O
-        async with self.connection._lock:
-            if not await self._fill():
-                return None
-            return self._take_one()
+        if not await self._ready():
+            return None
+        return self._take_one()
 
     async def fetchmany(self, size: Optional[int] = None) -> list[Row]:
         """Up to ``size`` rows (default ``arraysize``); an empty list at the end."""
         self._fetch_check()
         want = self._fetch_size(size)
         out: list[Row] = []
-        async with self.connection._lock:
-            while len(out) < want and await self._fill():
-                self._take(out, want - len(out))
-            self._set_rownumber()
+        while len(out) < want and await self._ready():
+            self._take(out, want - len(out))
+        self._set_rownumber()
         return out
 
     async def fetchall(self) -> list[Row]:
         """Every remaining row."""
         self._fetch_check()
         out: list[Row] = []
-        async with self.connection._lock:
-            while await self._fill():
-                self._take(out, None)
-            if self._res is not None:
-                self.rownumber = self._res.fetched
+        while await self._ready():
+            self._take(out, None)
+        if self._res is not None:
+            self.rownumber = self._res.fetched
         return out
 
     def __aiter__(self) -> AsyncCursor:

@@ -563,3 +563,64 @@ def test_copy(cluster, table):  # type: ignore[no-untyped-def]
             assert await cur.fetchone() == (20001,)
 
     run(main())
+
+
+def test_a_flooding_server_does_not_starve_the_loop():  # type: ignore[no-untyped-def]
+    """A server that sends NoticeResponses without end during startup: its connection ends in
+    connect_timeout, and meanwhile the loop's other tasks keep running (data that is always
+    there to read must not keep one task from ever yielding)."""
+    import struct
+
+    def notice(text: bytes) -> bytes:
+        body = b"SNOTICE\x00C00000\x00M" + text + b"\x00\x00"
+        return b"N" + struct.pack("!I", len(body) + 4) + body
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    flood = notice(b"x" * 200) * 500
+
+    def serve() -> None:
+        conn, _ = s.accept()
+        try:
+            conn.recv(65536)  # the StartupMessage
+            while True:
+                conn.sendall(flood)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    async def main() -> None:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        tick_task = asyncio.ensure_future(ticker())
+        started = time.monotonic()
+        with pytest.raises(wasmpg.OperationalError) as e:
+            await AsyncConnection.connect(
+                host="127.0.0.1",
+                port=s.getsockname()[1],
+                user="u",
+                dbname="d",
+                sslmode="disable",
+                connect_timeout=2,
+            )
+        elapsed = time.monotonic() - started
+        tick_task.cancel()
+        assert e.value.kind == "timeout", e.value
+        assert elapsed < 6, elapsed
+        assert ticks >= elapsed * 100 * 0.3, (ticks, elapsed)  # 10 ms ticks, most of them ran
+
+    try:
+        run(main())
+    finally:
+        s.close()

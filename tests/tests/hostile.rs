@@ -989,84 +989,40 @@ fn hostile_servers_cli() {
 // The Python package
 // ---------------------------------------------------------------------------------------------
 
-/// Runs the cases given as JSON (`[{"name", "port", "phase"}]`) at once, each in a thread, and
-/// prints one JSON object: name -> outcome.
+/// Runs the cases given as JSON (`[{"name", "port", "phase"}]`) at once and prints one JSON
+/// object: name -> outcome. Mode `sync`: each case in a thread through `wasmpg.connect`; mode
+/// `async`: every case on one event loop through `wasmpg.AsyncConnection` (the async driver runs
+/// the same session steps as the sync one, so the outcomes must be the same).
 const PYTHON_RUNNER: &str = r#"
-import json, sys, threading, time
+import asyncio, json, sys, threading, time
 import wasmpg
 
 cases = json.loads(sys.argv[1])
 read_timeout = float(sys.argv[2])
-outcomes = {}
-
-def run(case):
-    start = time.monotonic()
-    conn = None
-    try:
-        conn = wasmpg.connect(
-            case["conninfo"],
-            read_timeout=read_timeout,
-            cpu_limit=0.1,
-        )
-        if case["phase"] == "startup":
-            outcomes[case["name"]] = {"crash": "connected"}
-            return
-        start = time.monotonic()
-        cur = conn.cursor()
-        cur.execute("SELECT 1")
-        cur.fetchall()
-        outcomes[case["name"]] = {"crash": "the query succeeded"}
-    except wasmpg.Error as e:
-        outcomes[case["name"]] = {
-            "kind": e.kind,
-            "class": type(e).__name__,
-            "message": str(e),
-            "ms": int((time.monotonic() - start) * 1000),
-            "closed": None if conn is None else bool(conn.closed),
-        }
-    except BaseException as e:  # anything else is a bug of the driver
-        outcomes[case["name"]] = {"crash": repr(e)}
-    finally:
-        if conn is not None:
-            try:
-                conn.close()
-            except BaseException:
-                pass
-
-threads = [threading.Thread(target=run, args=(c,)) for c in cases]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print(json.dumps(outcomes))
-"#;
-
-/// The same cases through the asyncio API (`wasmpg.AsyncConnection`), all on one event loop at
-/// once: the async driver runs the same steps as the sync one, so the outcomes must be the same.
-const PYTHON_ASYNC_RUNNER: &str = r#"
-import asyncio, json, sys, time
-import wasmpg
-
-cases = json.loads(sys.argv[1])
-read_timeout = float(sys.argv[2])
+mode = sys.argv[3]
 outcomes = {}
 
 async def run(case):
     start = time.monotonic()
     conn = None
     try:
-        conn = await wasmpg.AsyncConnection.connect(
-            case["conninfo"],
-            read_timeout=read_timeout,
-            cpu_limit=0.1,
-        )
+        if mode == "async":
+            conn = await wasmpg.AsyncConnection.connect(
+                case["conninfo"], read_timeout=read_timeout, cpu_limit=0.1
+            )
+        else:
+            conn = wasmpg.connect(case["conninfo"], read_timeout=read_timeout, cpu_limit=0.1)
         if case["phase"] == "startup":
             outcomes[case["name"]] = {"crash": "connected"}
             return
         start = time.monotonic()
         cur = conn.cursor()
-        await cur.execute("SELECT 1")
-        await cur.fetchall()
+        if mode == "async":
+            await cur.execute("SELECT 1")
+            await cur.fetchall()
+        else:
+            cur.execute("SELECT 1")
+            cur.fetchall()
         outcomes[case["name"]] = {"crash": "the query succeeded"}
     except wasmpg.Error as e:
         outcomes[case["name"]] = {
@@ -1081,14 +1037,23 @@ async def run(case):
     finally:
         if conn is not None:
             try:
-                await conn.close()
+                closing = conn.close()
+                if mode == "async":
+                    await closing
             except BaseException:
                 pass
 
-async def main():
-    await asyncio.gather(*(run(c) for c in cases))
-
-asyncio.run(main())
+if mode == "async":
+    async def main():
+        await asyncio.gather(*(run(c) for c in cases))
+    asyncio.run(main())
+else:
+    # A sync case never awaits: each thread runs its coroutine to the end in one step.
+    threads = [threading.Thread(target=asyncio.run, args=(run(c),)) for c in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 print(json.dumps(outcomes))
 "#;
 
@@ -1191,6 +1156,7 @@ fn hostile_servers_python() {
         PYTHON_RUNNER,
         &cases,
         &READ_TIMEOUT.as_secs_f64().to_string(),
+        "sync",
     ]);
     check_runner("Python", cmd, servers);
 }
@@ -1204,9 +1170,10 @@ fn hostile_servers_python_async() {
     let mut cmd = Command::new(&python);
     cmd.args([
         "-c",
-        PYTHON_ASYNC_RUNNER,
+        PYTHON_RUNNER,
         &cases,
         &READ_TIMEOUT.as_secs_f64().to_string(),
+        "async",
     ]);
     check_runner("Python asyncio", cmd, servers);
 }

@@ -33,6 +33,11 @@ T = TypeVar("T")
 # session is closed instead.
 CANCEL_DRAIN_SECONDS = 5.0
 
+# A read or write that completes at once does not suspend the task: once this many seconds
+# passed without a suspension the channel yields to the event loop, so a server that floods
+# the connection (or a large COPY the socket always takes) cannot starve the loop's other tasks.
+EAGER_SECONDS = 0.005
+
 
 class AsyncChannel:
     """One session's non-blocking socket under the running event loop: the same operations as
@@ -44,6 +49,7 @@ class AsyncChannel:
         self.deadline: Optional[float] = None  # a time.monotonic() value, while connecting
         self.read_timeout: Optional[float] = None
         self._stash: list[bytes] = []
+        self._awake_since = 0.0  # when the task last suspended in this channel
 
     # -- connecting --
 
@@ -101,6 +107,14 @@ class AsyncChannel:
 
     # -- reading --
 
+    async def _fairness(self) -> None:
+        """After an operation that did not suspend: yields to the loop once `EAGER_SECONDS`
+        passed since the last suspension."""
+        now = time.monotonic()
+        if now - self._awake_since > EAGER_SECONDS:
+            await asyncio.sleep(0)
+            self._awake_since = time.monotonic()
+
     def _sock(self) -> socket.socket:
         sock = self.sock
         if sock is None:
@@ -110,21 +124,28 @@ class AsyncChannel:
     async def recv(self) -> bytes:
         """The next bytes from the server (b"" at EOF)."""
         if self._stash:
+            await self._fairness()
             return self._stash.pop(0)
         sock = self._sock()
         timeout = self.remaining() if self.deadline is not None else self.read_timeout
         try:
             # A reply already there is taken without a trip through the loop's selector.
-            return sock.recv(READ_CHUNK)
+            data = sock.recv(READ_CHUNK)
         except (BlockingIOError, InterruptedError):
             pass
         except OSError as e:
             raise _read_error(e) from None
+        else:
+            await self._fairness()
+            return data
         loop = asyncio.get_running_loop()
         try:
             if timeout is None:
-                return await loop.sock_recv(sock, READ_CHUNK)
-            return await asyncio.wait_for(loop.sock_recv(sock, READ_CHUNK), timeout)
+                data = await loop.sock_recv(sock, READ_CHUNK)
+            else:
+                data = await asyncio.wait_for(loop.sock_recv(sock, READ_CHUNK), timeout)
+            self._awake_since = time.monotonic()
+            return data
         except asyncio.TimeoutError:
             what = (
                 "connect_timeout expired while connecting"
@@ -181,6 +202,7 @@ class AsyncChannel:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             if sent == len(data):
+                await self._fairness()
                 return
             await self._send_rest(sock, memoryview(data)[sent:])
         except asyncio.TimeoutError:

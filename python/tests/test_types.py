@@ -96,8 +96,9 @@ LITERALS = [
     ("'-infinity'::timestamptz", datetime.min.replace(tzinfo=UTC)),
     (
         "'1 year 2 months 3 days 04:05:06.789'::interval",
-        timedelta(days=14 * 30 + 3, hours=4, minutes=5, seconds=6, microseconds=789000),
+        timedelta(days=365 + 2 * 30 + 3, hours=4, minutes=5, seconds=6, microseconds=789000),
     ),
+    ("'-1 year -2 mons'::interval", timedelta(days=-(365 + 60))),  # psycopg2's 365-day years
     ("'-1 days +02:00:00'::interval", timedelta(days=-1, hours=2)),
     ("'0'::interval", timedelta(0)),
     ("'-178956970 years'::interval", RAISES),  # out of timedelta's range

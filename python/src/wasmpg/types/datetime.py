@@ -233,9 +233,16 @@ def load_timestamptz(text: str) -> datetime:
 
 
 def load_interval(text: str) -> timedelta:
+    """``months days microseconds`` as a timedelta: a year is 365 days and a month 30, as
+    psycopg2 and psycopg 3 count (the months are split into years and months by magnitude)."""
     try:
         months, days, micros = text.split(" ")
-        return timedelta(days=int(months) * 30 + int(days), microseconds=int(micros))
+        m = int(months)
+        years, rest = divmod(abs(m), 12)
+        from_months = years * 365 + rest * 30
+        return timedelta(
+            days=(from_months if m >= 0 else -from_months) + int(days), microseconds=int(micros)
+        )
     except OverflowError:
         raise DataError("interval out of timedelta's range: %r" % text) from None
     except ValueError:

@@ -326,6 +326,12 @@ class AsyncConnection(BaseConnection):
     async def close(self) -> None:
         """Closes the connection; an open transaction is rolled back by the server. Closing
         twice is allowed. Does not wait for a statement running in another task."""
+        self.terminate()
+
+    def terminate(self) -> None:
+        """`close()` without awaiting (asyncpg's name): for code that runs outside the event
+        loop, such as a garbage collection hook. Sends Terminate if the socket takes it at
+        once, and closes the socket and the guest instance."""
         if self._closed:
             return
         self._closed = True

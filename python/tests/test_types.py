@@ -475,6 +475,18 @@ def test_network_types(aconn):
         (values[0], values[1], values[2], values[0], values[2], values[3]),
     )
     assert cur.fetchone() == ("inet", values[1], "cidr", True, values[3])
+    # Arrays of them (the guest passes these arrays through as the server's text).
+    cur.execute(
+        "SELECT '{10.0.0.1,10.0.0.0/24,NULL}'::inet[], '{{10.0.0.0/8},{::/0}}'::cidr[],"
+        " '{}'::inet[], %s::inet[]",
+        ([ip.ip_address("1.2.3.4"), None],),
+    )
+    assert cur.fetchone() == (
+        [ip.IPv4Address("10.0.0.1"), ip.IPv4Interface("10.0.0.0/24"), None],
+        [[ip.IPv4Network("10.0.0.0/8")], [ip.IPv6Network("::/0")]],
+        [],
+        [ip.IPv4Address("1.2.3.4"), None],
+    )
 
 
 def test_enum_parameters(aconn):

@@ -71,6 +71,9 @@ _LOADERS: dict[int, Loader] = {
     oids.JSONB: load_json,
     oids.INET: _net.load_inet,
     oids.CIDR: _net.load_cidr,
+    # Arrays the guest passes through in the server's text form.
+    oids.INET_ARRAY: _array.make_text_loader(_net.load_inet),
+    oids.CIDR_ARRAY: _array.make_text_loader(_net.load_cidr),
 }
 
 

@@ -92,5 +92,86 @@ def dump_list(
         oid = oids.TEXT
     array = oids.ARRAY_OF.get(oid)
     if array is None:
-        raise ProgrammingError("no array type for elements of type oid %d" % oid)
+        # An element type whose arrays the guest does not convert (inet, cidr, ...): the
+        # server's own array syntax, declared unknown, so the context (a cast, the column)
+        # gives its type.
+        return 0, _text_literal(leaves)
     return array, json.dumps(leaves, separators=(",", ":"))
+
+
+def _text_literal(value: Any) -> str:
+    """Nested lists of element texts (or None) in PostgreSQL's array input syntax."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return "{" + ",".join(_text_literal(v) for v in value) + "}"
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- arrays the guest does not convert: the server's text form --
+
+
+def make_text_loader(element: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A loader for an array type the guest passes through as the server prints it
+    (``{a,"b c",NULL,{d}}``, with an optional ``[1:2]=`` bounds decoration): nested lists, each
+    element loaded by ``element``."""
+
+    def load(text: str) -> Any:
+        return parse_text(text, element)
+
+    return load
+
+
+def parse_text(text: str, element: Callable[[str], Any]) -> Any:
+    """PostgreSQL's array output syntax to nested lists (ValueError if malformed)."""
+    if text.startswith("["):  # bounds: [1:2][1:3]={...}
+        eq = text.find("=")
+        if eq < 0:
+            raise ValueError("malformed array literal: %r" % text)
+        text = text[eq + 1 :]
+    value, end = _parse_level(text, 0, element)
+    if end != len(text):
+        raise ValueError("malformed array literal: %r" % text)
+    return value
+
+
+def _parse_level(text: str, i: int, element: Callable[[str], Any]) -> tuple[list[Any], int]:
+    if i >= len(text) or text[i] != "{":
+        raise ValueError("malformed array literal: %r" % text)
+    out: list[Any] = []
+    i += 1
+    if i < len(text) and text[i] == "}":
+        return out, i + 1
+    while i < len(text):
+        c = text[i]
+        if c == "{":
+            sub, i = _parse_level(text, i, element)
+            out.append(sub)
+        elif c == '"':
+            j = i + 1
+            chars = []
+            while j < len(text) and text[j] != '"':
+                if text[j] == "\\":
+                    j += 1
+                if j < len(text):
+                    chars.append(text[j])
+                j += 1
+            if j >= len(text):
+                raise ValueError("malformed array literal: %r" % text)
+            out.append(element("".join(chars)))
+            i = j + 1
+        else:
+            j = i
+            while j < len(text) and text[j] not in ",}":
+                j += 1
+            raw = text[i:j].strip()
+            out.append(None if raw == "NULL" else element(raw))
+            i = j
+        if i < len(text) and text[i] == ",":
+            i += 1
+            continue
+        if i < len(text) and text[i] == "}":
+            return out, i + 1
+        raise ValueError("malformed array literal: %r" % text)
+    raise ValueError("malformed array literal: %r" % text)

@@ -22,8 +22,8 @@ Values Python cannot represent, chosen like psycopg2:
   them.
 * BC dates and years after 9999 raise DataError when fetched.
 * time ``24:00:00`` (valid in PostgreSQL) is returned as ``time.max`` (23:59:59.999999).
-* An interval's months count as 30 days (as psycopg2); one outside timedelta's range raises
-  DataError.
+* An interval's months count as 30 days and its whole years as 365 (psycopg2, psycopg 3); one
+  outside timedelta's range raises DataError.
 """
 
 from __future__ import annotations

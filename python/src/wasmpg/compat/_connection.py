@@ -20,6 +20,7 @@ import wasmpg
 from .. import errors
 from ..connection import Connection as _WConnection
 from ..errors import Diagnostic, InterfaceError, NotSupportedError, ProgrammingError
+from ..types import oids
 from . import _adapt
 from ._cursor import cursor
 from ._dsn import make_dsn, obscure, parse_dsn, python_encoding
@@ -351,6 +352,10 @@ class connection:
         self._notices_target: Any = None
         self._notifies: Any = []
         self._w: _WConnection = wasmpg.connect(dsn, autocommit=True, **options)
+        # psycopg2 returns inet and cidr (and their arrays) as the server's text: this
+        # connection's loaders keep them as text (wasmpg's own are ipaddress objects).
+        for oid in (oids.INET, oids.CIDR, oids.INET_ARRAY, oids.CIDR_ARRAY):
+            self._w.adapters.register_loader(oid, None)
         self._w.add_notice_handler(self._on_notice)
         self._codec = "utf-8"
         self._equote = False

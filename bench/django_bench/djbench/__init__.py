@@ -1,0 +1,1 @@
+"""The Django app of the ORM benchmark (bench/django_bench/bench.py): models only."""

@@ -533,11 +533,6 @@ class Session:
     def simple_query(self, sql: str, sink: Sink, stream: bool = False) -> None:
         drive(self.simple_query_steps(sql, sink, stream), self._io)
 
-    def query(
-        self, sql: str, types: list[int], params: str, sink: Sink, stream: bool = False
-    ) -> None:
-        drive(self.query_steps(sql, types, params, sink, stream), self._io)
-
     def poll_idle(self, timeout: Optional[float]) -> bool:
         return drive(self.poll_idle_steps(timeout), self._io)
 

@@ -168,6 +168,19 @@ class BaseConnection:
     def backend_pid(self) -> Optional[int]:
         return self._session.backend_pid
 
+    def __del__(self) -> None:
+        # Only the socket is closed here (the server ends the backend on EOF): during garbage
+        # collection the wasmtime objects may already be gone, so nothing calls into the guest.
+        try:
+            if not getattr(self, "_closed", True):
+                self._closed = True
+                self._session.abandon()
+        except (errors.Error, OSError, AttributeError):
+            pass
+
+    def __repr__(self) -> str:
+        return "<wasmpg.%s %s>" % (type(self).__name__, "closed" if self.closed else "open")
+
     def _check(self) -> None:
         if self.closed:
             raise InterfaceError("the connection is closed")
@@ -553,16 +566,3 @@ class Connection(BaseConnection):
                 self.rollback()
             except errors.Error:
                 pass  # the original exception matters more
-
-    def __del__(self) -> None:
-        # Only the socket is closed here (the server ends the backend on EOF): during garbage
-        # collection the wasmtime objects may already be gone, so nothing calls into the guest.
-        try:
-            if not getattr(self, "_closed", True):
-                self._closed = True
-                self._session.abandon()
-        except (errors.Error, OSError, AttributeError):
-            pass
-
-    def __repr__(self) -> str:
-        return "<wasmpg.Connection %s>" % ("closed" if self.closed else "open")

@@ -354,18 +354,6 @@ class AsyncConnection(BaseConnection):
         finally:
             await self.close()
 
-    def __del__(self) -> None:
-        # As the sync connection's: only the socket, never the guest.
-        try:
-            if not getattr(self, "_closed", True):
-                self._closed = True
-                self._session.abandon()
-        except (errors.Error, OSError, AttributeError):
-            pass
-
-    def __repr__(self) -> str:
-        return "<wasmpg.AsyncConnection %s>" % ("closed" if self.closed else "open")
-
 
 class AsyncCursor(BaseCursor[AsyncConnection]):
     """A cursor for asyncio: the sync `Cursor`'s behaviour with awaited methods. Create it with

@@ -325,6 +325,16 @@ def _execute_request(query: str, params: Any, adapters: AdaptersMap = types.adap
     return (sql, ([], ""))
 
 
+def _parameter_sets(params_seq: Any) -> Any:
+    """executemany()'s parameter sets, checked to be an iterable (of sets, not a string)."""
+    if isinstance(params_seq, (str, bytes)) or not hasattr(params_seq, "__iter__"):
+        raise ProgrammingError(
+            "executemany needs a sequence (or iterable) of parameter sets, not %s"
+            % type(params_seq).__name__
+        )
+    return params_seq
+
+
 def _executemany_request(
     query: str, params_seq: Any, adapters: AdaptersMap = types.adapters
 ) -> Optional[Request]:
@@ -332,12 +342,7 @@ def _executemany_request(
     if not isinstance(query, str):
         raise ProgrammingError("the query must be a str, got %s" % type(query).__name__)
     sql, spec = _sql.convert(query)
-    if isinstance(params_seq, (str, bytes)) or not hasattr(params_seq, "__iter__"):
-        raise ProgrammingError(
-            "executemany needs a sequence (or iterable) of parameter sets, not %s"
-            % type(params_seq).__name__
-        )
-    rows = [_sql.bind(spec, p) for p in params_seq]
+    rows = [_sql.bind(spec, p) for p in _parameter_sets(params_seq)]
     if not rows:
         return None
     if spec == 0:
@@ -871,12 +876,7 @@ class ClientBinding:
         return request[0]
 
     def _many_request(self, query: str, params_seq: Any) -> Optional[Request]:
-        if isinstance(params_seq, (str, bytes)) or not hasattr(params_seq, "__iter__"):
-            raise ProgrammingError(
-                "executemany needs a sequence (or iterable) of parameter sets, not %s"
-                % type(params_seq).__name__
-            )
-        statements = [self.mogrify(query, p) for p in params_seq]
+        statements = [self.mogrify(query, p) for p in _parameter_sets(params_seq)]
         if not statements:
             return None
         return (";\n".join(statements), None)

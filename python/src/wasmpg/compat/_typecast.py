@@ -22,7 +22,9 @@ from decimal import Decimal
 from typing import Any, Callable, Optional
 
 from ..errors import DataError, ProgrammingError
-from ..types import loader_for, oids
+from ..types import adapters as _adapters
+from ..types import oids
+from ..types.array import parse_text
 
 __all__ = [
     "Typecaster",
@@ -284,56 +286,11 @@ def text_of(oid: int, value: Any) -> str:
 
 def parse_array(text: str, cast: Callable[[Optional[str]], Any]) -> list[Any]:
     """An array literal (``{1,2,NULL}``, ``{{"a b",c}}``, ``[0:1]={...}``) as nested lists,
-    each element cast by ``cast`` (None for NULL)."""
-    i = 0
-    n = len(text)
-    if text.startswith("["):
-        eq = text.find("=")
-        if eq < 0:
-            raise DataError("malformed array: %r" % text)
-        i = eq + 1
-    stack: list[list[Any]] = []
-    result: Optional[list[Any]] = None
-    while i < n:
-        c = text[i]
-        if c == "{":
-            new: list[Any] = []
-            if stack:
-                stack[-1].append(new)
-            stack.append(new)
-            i += 1
-        elif c == "}":
-            if not stack:
-                raise DataError("malformed array: %r" % text)
-            done = stack.pop()
-            if not stack:
-                result = done
-            i += 1
-        elif c == "," or c.isspace():
-            i += 1
-        elif c == '"':
-            j = i + 1
-            chars = []
-            while j < n and text[j] != '"':
-                if text[j] == "\\" and j + 1 < n:
-                    j += 1
-                chars.append(text[j])
-                j += 1
-            if not stack:
-                raise DataError("malformed array: %r" % text)
-            stack[-1].append(cast("".join(chars)))
-            i = j + 1
-        else:
-            j = i
-            while j < n and text[j] not in ",}":
-                j += 1
-            token = text[i:j].strip()
-            if not stack:
-                raise DataError("malformed array: %r" % text)
-            stack[-1].append(None if token.upper() == "NULL" else cast(token))
-            i = j
-    if result is None:
-        raise DataError("malformed array: %r" % text)
+    each element cast by ``cast`` (None for NULL): wasmpg's own parser of the syntax."""
+    try:
+        result: list[Any] = parse_text(text, cast)
+    except ValueError:
+        raise DataError("malformed array: %r" % text) from None
     return result
 
 
@@ -667,9 +624,13 @@ def _with_text_cast(caster: Typecaster, oid: int, cur: Any) -> Callable[[Any], A
 def column_plan(cur: Any, type_codes: Any) -> Plan:
     """``[(column index, convert)]`` for the columns whose wasmpg values need finishing."""
     plan: Plan = []
+    # What the wasmpg connection underneath converts: its own adapters (the compat connection
+    # keeps some types as text there), else the process-wide ones.
+    wconn = getattr(getattr(cur, "_conn", None), "_w", None)
+    loaders = wconn.adapters if wconn is not None else _adapters
     for i, oid in enumerate(type_codes):
         caster = lookup_caster(cur, oid)
-        converted = loader_for(oid) is not None
+        converted = loaders.loader_for(oid) is not None
         if caster is None:
             if converted:
                 plan.append((i, _to_text(oid)))

@@ -124,23 +124,31 @@ def make_text_loader(element: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def parse_text(text: str, element: Callable[[str], Any]) -> Any:
-    """PostgreSQL's array output syntax to nested lists (ValueError if malformed)."""
+    """PostgreSQL's array syntax to nested lists (ValueError if malformed): elements loaded by
+    ``element``, ``NULL`` (any case, unquoted) as None; whitespace around elements is ignored,
+    as PostgreSQL's array input does."""
     if text.startswith("["):  # bounds: [1:2][1:3]={...}
         eq = text.find("=")
         if eq < 0:
             raise ValueError("malformed array literal: %r" % text)
         text = text[eq + 1 :]
-    value, end = _parse_level(text, 0, element)
-    if end != len(text):
+    value, end = _parse_level(text, _skip(text, 0), element)
+    if _skip(text, end) != len(text):
         raise ValueError("malformed array literal: %r" % text)
     return value
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
 
 
 def _parse_level(text: str, i: int, element: Callable[[str], Any]) -> tuple[list[Any], int]:
     if i >= len(text) or text[i] != "{":
         raise ValueError("malformed array literal: %r" % text)
     out: list[Any] = []
-    i += 1
+    i = _skip(text, i + 1)
     if i < len(text) and text[i] == "}":
         return out, i + 1
     while i < len(text):
@@ -166,10 +174,13 @@ def _parse_level(text: str, i: int, element: Callable[[str], Any]) -> tuple[list
             while j < len(text) and text[j] not in ",}":
                 j += 1
             raw = text[i:j].strip()
-            out.append(None if raw == "NULL" else element(raw))
+            if not raw:
+                raise ValueError("malformed array literal: %r" % text)
+            out.append(None if raw.upper() == "NULL" else element(raw))
             i = j
+        i = _skip(text, i)
         if i < len(text) and text[i] == ",":
-            i += 1
+            i = _skip(text, i + 1)
             continue
         if i < len(text) and text[i] == "}":
             return out, i + 1

@@ -21,6 +21,7 @@
 //! | `W` | `password(payload)`, empty = `None` |
 //! | `Y` | `file(answer)`: payload = status byte (`o` text, `m` missing, `d` denied, `t` too open, else unreadable), then the text or reason |
 //! | `T` | `terminate()` |
+//! | `p` | `pipeline(items)`: payload = items separated by NUL; an item `S` is a Sync, `x` + name an execute, `q` + sql (or any other text) a query, each without parameters |
 //!
 //! Anything else is skipped. Text payloads are decoded lossily. The recorder
 //! (`tests/tests/fuzz_seeds.rs`) writes real sessions in this format.
@@ -35,7 +36,7 @@
 
 use wasmpg_guest::conninfo::Target;
 use wasmpg_guest::dispatch::Dispatcher;
-use wasmpg_guest::session::{Action, FileAnswer, Options, Session, Step};
+use wasmpg_guest::session::{Action, FileAnswer, Options, PipelineItem, Session, Step};
 
 pub const CONNINFO_WITH_PASSWORD: &str = "host=h port=5432 user=u dbname=d password=p";
 pub const CONNINFO_WITHOUT_PASSWORD: &str = "host=h port=5432 user=u dbname=d";
@@ -65,7 +66,32 @@ pub enum Record<'a> {
     /// The answer to `NeedFile`: the status byte, then the text or reason.
     File(u8, String),
     Terminate,
+    Pipeline(Vec<Item>),
     Unknown,
+}
+
+/// One item of a `p` record.
+pub enum Item {
+    Query(String),
+    Execute(String),
+    Sync,
+}
+
+impl Item {
+    fn borrow(&self) -> PipelineItem<'_> {
+        match self {
+            Item::Query(sql) => PipelineItem::Query {
+                param_types: Vec::new(),
+                params: "".into(),
+                sql: sql.as_str().into(),
+            },
+            Item::Execute(name) => PipelineItem::Execute {
+                params: "".into(),
+                name: name.as_str().into(),
+            },
+            Item::Sync => PipelineItem::Sync,
+        }
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -124,6 +150,17 @@ pub fn records(data: &[u8]) -> Vec<Record<'_>> {
                 None => Record::File(b'm', String::new()),
             },
             b'T' => Record::Terminate,
+            b'p' => Record::Pipeline(
+                payload
+                    .split(|&b| b == 0)
+                    .map(|item| match item.split_first() {
+                        Some((b'S', [])) => Item::Sync,
+                        Some((b'x', name)) => Item::Execute(text(name)),
+                        Some((b'q', sql)) => Item::Query(text(sql)),
+                        _ => Item::Query(text(item)),
+                    })
+                    .collect(),
+            ),
             _ => Record::Unknown,
         });
     }
@@ -212,6 +249,10 @@ pub fn run_session(data: &[u8]) {
                 _ => FileAnswer::Unreadable(&text),
             }),
             Record::Terminate => session.terminate(),
+            Record::Pipeline(items) => {
+                let items: Vec<PipelineItem<'_>> = items.iter().map(Item::borrow).collect();
+                session.pipeline(&items)
+            }
             Record::Unknown => continue,
         };
         check(&step);

@@ -163,6 +163,7 @@ impl Dispatcher {
                 params,
                 sql,
             } => self.session().query(&sql, &param_types, &params),
+            Request::Pipeline(items) => self.session().pipeline(&items),
             Request::Prepare {
                 param_types,
                 name,
@@ -252,11 +253,7 @@ impl Dispatcher {
                         .as_ref()
                         .map_or(TxStatus::Idle, Session::tx_status)
                 });
-                wire::Action::Done(match status {
-                    TxStatus::Idle => WireTx::Idle,
-                    TxStatus::InTransaction => WireTx::InTransaction,
-                    TxStatus::Failed => WireTx::Failed,
-                })
+                wire::Action::Done(tx_out(status))
             }
             Action::Close => wire::Action::Close,
             Action::NeedPassword(r) => wire::Action::NeedPassword {
@@ -320,6 +317,14 @@ fn owned_pairs(pairs: &Pairs<'_>) -> Vec<(String, String)> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+fn tx_out(status: TxStatus) -> WireTx {
+    match status {
+        TxStatus::Idle => WireTx::Idle,
+        TxStatus::InTransaction => WireTx::InTransaction,
+        TxStatus::Failed => WireTx::Failed,
+    }
 }
 
 fn target_out(target: &Target) -> wire::Target<'_> {
@@ -441,6 +446,8 @@ fn event_out(event: &Event) -> wire::Event<'_> {
             escaped: chunk.escaped,
             data: Cow::Borrowed(&chunk.data),
         },
+        Event::Aborted => wire::Event::Aborted,
+        Event::Synced(status) => wire::Event::Synced(tx_out(*status)),
         // Folded into the `done` action by the caller.
         Event::Ready(_) => wire::Event::EmptyQuery,
     }

@@ -5,14 +5,15 @@
 //!
 //! Modules:
 //! - [`session`]: the sans-I/O state machine (startup, authentication, choosing among the
-//!   hosts, simple and extended query); every call returns a [`session::Step`].
+//!   hosts, simple and extended query, COPY, pipelines); every call returns a
+//!   [`session::Step`].
 //!   Its `auth` submodule answers the server's password requests (conninfo, password file,
 //!   host) and hands out the cancel token.
 //! - `framing`: taking one complete backend message off the input buffer, with the header
 //!   checks (type byte, length, `max-message-size`) made before the body is buffered.
-//! - `statement_cache`: the automatic prepared-statement cache behind `query` (LRU by SQL text
-//!   and parameter types, names `wasmpg_s<N>`, the Close messages owed for evicted statements,
-//!   invalidation by SQLSTATE).
+//! - `statement_cache`: the automatic prepared-statement cache behind `query` and pipelines
+//!   (LRU by SQL text and parameter types, names `wasmpg_s<N>`, the Close messages owed for
+//!   evicted statements, invalidation by SQLSTATE).
 //! - [`conninfo`]: libpq connection strings (`key=value` and `postgresql://` URIs), and what the
 //!   session requires of them ([`conninfo::parse_supported`]).
 //! - [`passfile`]: password-file (`.pgpass`) matching and the file-permission rule, libpq's

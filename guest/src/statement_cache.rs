@@ -1,6 +1,7 @@
-//! The automatic prepared-statement cache behind `query`, after psycopg 3's `_preparing.py`:
-//! statements keyed by SQL text and declared parameter types, named `wasmpg_s<N>`, evicted least
-//! recently used first, and the evicted names whose Close(Statement) is still owed to the server.
+//! The automatic prepared-statement cache behind `query` and pipelines, after psycopg 3's
+//! `_preparing.py`: statements keyed by SQL text and declared parameter types, named
+//! `wasmpg_s<N>`, evicted least recently used first, and the evicted names whose
+//! Close(Statement) is still owed to the server.
 //!
 //! The cache only keeps the books: the session sends Parse/Describe for a [`Lookup::Miss`],
 //! [`StatementCache::insert`]s the statement once the server has described it, and sends the

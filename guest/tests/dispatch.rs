@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use wasmpg_guest::dispatch::Dispatcher;
 use wasmpg_wire::step::{self, Target, TxStatus};
-use wasmpg_wire::{Action, ErrorKind, Event, FileStatus, Request};
+use wasmpg_wire::{Action, ErrorKind, Event, FileStatus, PipelineItem, Request};
 
 mod common;
 use common::*;
@@ -352,8 +352,84 @@ fn parse_conninfo_and_refusals() {
 }
 
 #[test]
+fn a_pipeline_through_packed_calls() {
+    let mut host = Host::new();
+    connect_with_passfile(&mut host, "*:*:*:*:pw\n");
+    let mut reply = auth(0, &[]);
+    reply.extend(ready(b'I'));
+    assert_eq!(host.data(&reply).action, Action::Done(TxStatus::Idle));
+    // An empty pipeline is refused.
+    let step = host.call(Request::Pipeline(vec![]));
+    assert!(step.send.is_empty());
+    assert_eq!(errors(&step)[0].0, ErrorKind::Usage);
+    let step = host.call(Request::Pipeline(vec![
+        PipelineItem::Query {
+            param_types: vec![23],
+            params: b("1\u{1f}\u{1e}"),
+            sql: b("select $1 -- \u{1d}"),
+        },
+        PipelineItem::Query {
+            param_types: vec![],
+            params: b(""),
+            sql: b("select 1/0"),
+        },
+        PipelineItem::Execute {
+            params: b(""),
+            name: b("s"),
+        },
+        PipelineItem::Sync,
+        PipelineItem::Query {
+            param_types: vec![],
+            params: b(""),
+            sql: b("begin"),
+        },
+    ]));
+    assert_eq!(step.action, Action::Read);
+    // The SQL goes out unescaped.
+    let sent = String::from_utf8_lossy(&step.send).into_owned();
+    assert!(sent.contains("select $1 -- \u{1d}\0"), "{sent:?}");
+    let mut reply = msg(b'1', &[]);
+    reply.extend(msg(b't', &[0, 1, 0, 0, 0, 23]));
+    reply.extend(row_description(&[("n", 23)]));
+    reply.extend(msg(b'2', &[]));
+    reply.extend(data_row(&[Some(b"1")]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(error_response(&[
+        (b'S', "ERROR"),
+        (b'C', "22012"),
+        (b'M', "division by zero"),
+    ]));
+    reply.extend(ready(b'I'));
+    reply.extend(msg(b'1', &[]));
+    reply.extend(msg(b't', &[0, 0]));
+    reply.extend(msg(b'n', &[]));
+    reply.extend(msg(b'2', &[]));
+    reply.extend(command_complete("BEGIN"));
+    let step = host.data(&reply);
+    assert_eq!(step.action, Action::Read);
+    let kinds: Vec<char> = step
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::Columns(_) => 'C',
+            Event::Rows { .. } => 'R',
+            Event::Complete { .. } => 'K',
+            Event::Error { .. } => 'E',
+            Event::Aborted => 'X',
+            Event::Synced(TxStatus::Idle) => 'Z',
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds, ['C', 'R', 'K', 'E', 'X', 'Z', 'K']);
+    // The final ReadyForQuery is the `done` action, not an event.
+    let step = host.data(&ready(b'T'));
+    assert_eq!(step.action, Action::Done(TxStatus::InTransaction));
+    assert!(step.events.is_empty(), "{step:?}");
+}
+
+#[test]
 fn garbage_requests_never_panic() {
-    const ALPHABET: &[u8] = b"ncioxwydestqPXLKk\x1d\x1e\x1f\x00\x1b:=a1";
+    const ALPHABET: &[u8] = b"ncioxwydestqPXLKkpS\x1d\x1e\x1f\x00\x1b:=a1";
     let mut d = Dispatcher::new();
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     for _ in 0..5_000 {

@@ -1,6 +1,6 @@
 //! Writes the seed corpora of the packed-layout fuzz targets (`fuzz/corpus/dispatch`,
 //! `fuzz/corpus/step_decode`, `fuzz/corpus/request_decode`): scripted sessions driven through a
-//! [`Dispatcher`] as a host drives the component, plus every vector of
+//! [`Dispatcher`] as a host drives the component (pipelines too), plus every vector of
 //! `conformance/packed.json`. Run by hand after a layout change:
 //!
 //! ```sh
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use wasmpg_guest::dispatch::Dispatcher;
-use wasmpg_wire::{step, Event, FileStatus, Request};
+use wasmpg_wire::{step, Event, FileStatus, PipelineItem, Request};
 
 mod common;
 use common::*;
@@ -195,6 +195,92 @@ fn full_session() -> (Script, String) {
     (s, token)
 }
 
+/// Pipelines: results, an error and the items it aborts, sync points, a statement reused, a
+/// refused COPY FROM STDIN, an empty pipeline.
+fn pipelines() -> Script {
+    let mut s = Script::default();
+    s.call(Request::Connect {
+        defaults: vec![],
+        conninfo: b("host=/run/postgresql user=u dbname=d"),
+    });
+    s.call(Request::Opened(None));
+    s.data(&startup_reply());
+    let query = |sql| PipelineItem::Query {
+        param_types: vec![23],
+        params: b("7\u{1f}\u{1e}"),
+        sql: b(sql),
+    };
+    s.call(Request::Pipeline(vec![
+        query("select $1::int"),
+        query("select $1::int / 0"),
+        query("select $1::int"),
+        PipelineItem::Sync,
+        query("select $1::int"),
+        PipelineItem::Execute {
+            params: b(""),
+            name: b("theirs"),
+        },
+    ]));
+    let described = |reply: &mut Vec<u8>| {
+        reply.extend(msg(b'1', &[]));
+        reply.extend(msg(b't', &[0, 1, 0, 0, 0, 23]));
+        reply.extend(row_description(&[("int4", 23)]));
+    };
+    let mut reply = Vec::new();
+    described(&mut reply);
+    reply.extend(msg(b'2', &[]));
+    reply.extend(data_row(&[Some(b"7")]));
+    reply.extend(command_complete("SELECT 1"));
+    described(&mut reply);
+    reply.extend(msg(b'2', &[]));
+    reply.extend(error_response(&[
+        (b'S', "ERROR"),
+        (b'C', "22012"),
+        (b'M', "division by zero"),
+    ]));
+    reply.extend(ready(b'I'));
+    s.data(&reply);
+    let mut reply = Vec::new();
+    described(&mut reply);
+    reply.extend(msg(b'2', &[]));
+    reply.extend(data_row(&[Some(b"7")]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(msg(b't', &[0, 0]));
+    reply.extend(msg(b'n', &[]));
+    reply.extend(msg(b'2', &[]));
+    reply.extend(command_complete("INSERT 0 1"));
+    reply.extend(ready(b'T'));
+    s.data(&reply);
+    s.call(Request::Pipeline(vec![
+        query("select $1::int"),
+        PipelineItem::Query {
+            param_types: vec![],
+            params: b(""),
+            sql: b("copy t from stdin"),
+        },
+        PipelineItem::Sync,
+    ]));
+    let mut reply = msg(b'2', &[]);
+    reply.extend(data_row(&[Some(b"7")]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(msg(b'1', &[]));
+    reply.extend(msg(b't', &[0, 0]));
+    reply.extend(msg(b'n', &[]));
+    reply.extend(msg(b'2', &[]));
+    reply.extend(msg(b'G', &[0, 0, 0]));
+    s.data(&reply);
+    let mut reply = error_response(&[
+        (b'S', "ERROR"),
+        (b'C', "57014"),
+        (b'M', "COPY from stdin failed"),
+    ]);
+    reply.extend(ready(b'E'));
+    s.data(&reply);
+    s.call(Request::Pipeline(vec![]));
+    s.call(Request::Terminate);
+    s
+}
+
 /// A cancel request on a fresh instance.
 fn cancel(token: &str) -> Script {
     let mut s = Script::default();
@@ -297,7 +383,13 @@ fn byte_list(v: &Value) -> Vec<u8> {
 #[ignore = "writes fuzz/corpus; run by hand (see the file's doc)"]
 fn record_packed_fuzz_seeds() {
     let (full, token) = full_session();
-    let scripts = [full, cancel(&token), password_then_failure(), refusals()];
+    let scripts = [
+        full,
+        cancel(&token),
+        password_then_failure(),
+        refusals(),
+        pipelines(),
+    ];
     let mut dispatch = BTreeSet::new();
     let mut requests = BTreeSet::new();
     let mut steps = BTreeSet::new();

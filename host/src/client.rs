@@ -52,6 +52,10 @@ impl Driver {
         &self.inner.config
     }
 
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
     /// Connects with a libpq conninfo (`key=value ...` or `postgresql://...`); PG* environment
     /// variables and the password file supply what it leaves out.
     pub fn connect(&self, conninfo: &str) -> Result<Client, Error> {
@@ -160,7 +164,7 @@ fn encode_row(
 
 /// Several rows of parameters for one statement: the first row's types, which every row must
 /// share (a type of 0, e.g. a NULL of unknown type, matches any).
-fn encode_rows(rows: &[&[&(dyn ToSql + Sync)]]) -> Result<(Vec<u32>, String), Error> {
+pub(crate) fn encode_rows(rows: &[&[&(dyn ToSql + Sync)]]) -> Result<(Vec<u32>, String), Error> {
     let mut types: Vec<u32> = Vec::new();
     let mut writer = BatchWriter::default();
     let mut row_types = Vec::new();
@@ -221,7 +225,7 @@ pub(crate) fn simple_messages(response: Response) -> Result<Vec<SimpleQueryMessa
     Ok(messages)
 }
 
-fn columns_of(columns: &[guest::Column]) -> Arc<[Column]> {
+pub(crate) fn columns_of(columns: &[guest::Column]) -> Arc<[Column]> {
     columns.iter().map(Column::from_guest).collect()
 }
 
@@ -359,6 +363,21 @@ impl Client {
             .sum())
     }
 
+    /// Runs a [`Pipeline`](crate::Pipeline): every statement sent at once, one outcome per
+    /// statement in order (see [`crate::pipeline`] for what an error aborts). The outer error
+    /// means nothing was sent.
+    pub fn pipeline(
+        &mut self,
+        pipeline: &crate::Pipeline,
+    ) -> Result<Vec<Result<crate::PipelineResult, Error>>, Error> {
+        if pipeline.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut response = crate::pipeline::response();
+        self.conn.request_into(&pipeline.request(), &mut response)?;
+        Ok(crate::pipeline::outcomes(response, pipeline))
+    }
+
     /// Prepares a named statement; the server resolves its parameter and column types.
     pub fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
         self.prepare_typed(sql, &[])
@@ -416,12 +435,12 @@ impl Client {
 
     /// The backend's process ID (for `pg_terminate_backend`, `pg_cancel_backend`).
     pub fn backend_pid(&self) -> i32 {
-        self.conn.backend_pid.unwrap_or(0)
+        self.conn.session.backend_pid.unwrap_or(0)
     }
 
     /// A server parameter reported at startup or since (`server_version`, `TimeZone`, ...).
     pub fn parameter(&self, name: &str) -> Option<String> {
-        self.conn.parameters.get(name).cloned()
+        self.conn.session.parameters.get(name).cloned()
     }
 
     /// Whether the connection has ended (server closed it, fatal error, trap).
@@ -431,7 +450,7 @@ impl Client {
 
     /// Whether a transaction block is open.
     pub fn in_transaction(&self) -> bool {
-        !matches!(self.conn.tx_status, Some(TxStatus::Idle) | None)
+        !matches!(self.conn.session.tx_status, Some(TxStatus::Idle) | None)
     }
 
     /// The notifications this session received (LISTEN/NOTIFY), with iterators that wait for
@@ -444,7 +463,7 @@ impl Client {
 
     /// Notices the server sent since the last call.
     pub fn take_notices(&mut self) -> Vec<DbError> {
-        std::mem::take(&mut self.conn.notices)
+        std::mem::take(&mut self.conn.session.notices)
     }
 
     /// Bytes of linear memory the sandboxed guest of this connection has.

@@ -1,108 +1,34 @@
-//! One session's drive loop: the sandboxed guest and the host performing the effects its steps
-//! ask for (open, read, write, read a file) on a real socket, opening and reading only what the
-//! policy allows. The same loop delivers cancel requests from a fresh instance.
+//! The sync connection: performs on a blocking socket the operations the session's step loop
+//! (`session.rs`) asks for: open, send, read. The same loop delivers cancel requests from a
+//! fresh instance.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmpg_wire::Request;
 
 use crate::config::Config;
-use crate::error::{DbError, Error, ErrorKind};
-use crate::guest::{kind_out, Action, Event, Step, Target, TxStatus};
-use crate::policy::{Endpoint, Policy};
+use crate::error::{Error, ErrorKind};
+use crate::guest::Step;
 use crate::results::Response;
-use crate::runtime::{Runtime, Sandbox};
+use crate::runtime::Runtime;
+use crate::session::{self, Drive, Next, PasswordCallback, Session};
 use crate::socket::Socket;
 
-/// Bytes a row batch grows to before the guest hands it over.
-const BATCH_BYTES: u32 = 256 << 10;
+pub(crate) use crate::session::{Copy, Stop};
 
-/// Where [`Connection::drive_until`] hands control back before the request is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
-    /// The request is done (ReadyForQuery), or the session ended.
-    Done,
-    /// COPY FROM STDIN: the server waits for data (send `CopyData`, then `CopyDone`/`CopyFail`).
-    CopyIn,
-    /// COPY TO STDOUT data (or, when streaming rows, row batches) wait in the [`Copy`]
-    /// (go on with [`Connection::resume`]).
-    CopyData,
-}
-
-/// The host side of a request whose results the caller takes as they come: COPY data, or
-/// (with `stream_rows`) row batches.
-#[derive(Debug, Default)]
-pub(crate) struct Copy {
-    /// COPY TO STDOUT data received and not yet taken, in order.
-    pub(crate) data: std::collections::VecDeque<Vec<u8>>,
-    /// A COPY FROM STDIN began during the request.
-    pub(crate) copy_in: bool,
-    /// A COPY TO STDOUT began during the request.
-    pub(crate) copy_out: bool,
-    /// Row batches go to `batches` instead of the response (`Client::query_raw`).
-    pub(crate) stream_rows: bool,
-    /// The columns of the result being streamed.
-    pub(crate) columns: Option<Vec<crate::guest::Column>>,
-    /// Row batches received and not yet taken.
-    pub(crate) batches: std::collections::VecDeque<crate::guest::RowBatch>,
-}
-
-impl Copy {
-    fn has_data(&self) -> bool {
-        !self.data.is_empty() || !self.batches.is_empty()
-    }
-}
-
-/// A connected session: the sandboxed guest and the socket.
+/// A connected session: the sandboxed guest's session and the socket.
 pub(crate) struct Connection {
-    sandbox: Sandbox,
+    pub(crate) session: Session,
     socket: Option<Socket>,
-    policy: Policy,
-    read_timeout: Option<Duration>,
     read_buf: Vec<u8>,
-    closed: bool,
-    deadline: Option<Instant>,
-    /// A request is being driven: a failure now leaves its outcome unknown.
-    in_request: bool,
-    /// This instance delivers a cancel request: its `close` is the success.
-    cancelling: bool,
-    pub(crate) backend_pid: Option<i32>,
-    pub(crate) parameters: HashMap<String, String>,
-    pub(crate) tx_status: Option<TxStatus>,
-    pub(crate) notices: Vec<DbError>,
-    /// Notifications received and not yet taken (`Client::notifications`).
-    pub(crate) notifications: std::collections::VecDeque<crate::notifications::Notification>,
-    /// Notifications dropped because the queue was full.
-    pub(crate) notifications_dropped: u64,
-    /// The password callback of `Driver::connect_with_password`, while connecting.
-    password: Option<PasswordCallback>,
 }
-
-/// A per-connection password source (short-lived tokens: cloud IAM authentication).
-pub(crate) type PasswordCallback =
-    Box<dyn FnMut(&crate::guest::PasswordRequest) -> Option<String> + Send>;
 
 impl Connection {
-    fn new(sandbox: Sandbox, policy: Policy, config: &Config) -> Connection {
+    fn new(session: Session, config: &Config) -> Connection {
         Connection {
-            sandbox,
+            session,
             socket: None,
-            policy,
-            read_timeout: config.read_timeout,
             read_buf: vec![0; config.read_chunk.max(4096)],
-            closed: false,
-            deadline: None,
-            in_request: false,
-            cancelling: false,
-            backend_pid: None,
-            parameters: HashMap::new(),
-            tx_status: None,
-            notices: Vec::new(),
-            notifications: std::collections::VecDeque::new(),
-            notifications_dropped: 0,
-            password: None,
         }
     }
 
@@ -112,63 +38,10 @@ impl Connection {
         conninfo: &str,
         password: Option<PasswordCallback>,
     ) -> Result<Connection, Error> {
-        let mut sandbox = runtime.instantiate()?;
-        let defaults = crate::env::defaults();
-        let defaults: Vec<(Cow<'_, str>, Cow<'_, str>)> = defaults
-            .iter()
-            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
-            .collect();
-        // The default policy is computed from the user's conninfo before any server byte has
-        // reached the guest.
-        let parsed = sandbox.call(&Request::ParseConninfo {
-            defaults: defaults.clone(),
-            conninfo: Cow::Borrowed(conninfo),
-        })?;
-        let mut targets = None;
-        for event in parsed.events {
-            match event {
-                Event::Error(e) => return Err(e),
-                Event::Conninfo { targets: t } => targets = Some(t),
-                _ => {}
-            }
-        }
-        let mut policy = match (&config.policy, targets) {
-            (Some(policy), _) => policy.clone(),
-            (None, Some(targets)) => Policy::for_targets(&targets),
-            (None, None) => {
-                return Err(Error::new(
-                    ErrorKind::Trap,
-                    "the guest answered parse-conninfo without the conninfo",
-                ))
-            }
-        };
-        if config.read_any_file {
-            policy = policy.allow_dir("/");
-        }
-        let init = sandbox.call(&Request::Init(options(config)))?;
-        if let Some(e) = first_error(init.events) {
-            return Err(e);
-        }
-        let mut conn = Connection::new(sandbox, policy, config);
-        conn.password = password;
-        let step = conn.call(&Request::Connect {
-            defaults,
-            conninfo: Cow::Borrowed(conninfo),
-        })?;
+        let (session, step) = Session::start(runtime, config, conninfo, password)?;
+        let mut conn = Connection::new(session, config);
         let response = conn.drive(step, config.connect_timeout);
-        conn.deadline = None;
-        // Asked only during startup; the callback is not kept with the session.
-        conn.password = None;
-        let response = response?;
-        if let Some(error) = response.error {
-            return Err(error);
-        }
-        if conn.closed {
-            return Err(Error::new(
-                ErrorKind::Closed,
-                "the server closed the connection during startup",
-            ));
-        }
+        conn.session.connected(response)?;
         Ok(conn)
     }
 
@@ -176,65 +49,62 @@ impl Connection {
     pub(crate) fn cancel(
         runtime: &Runtime,
         config: &Config,
-        policy: &Policy,
+        policy: &crate::policy::Policy,
         token: &str,
     ) -> Result<(), Error> {
-        let sandbox = runtime.instantiate()?;
-        let mut conn = Connection::new(sandbox, policy.clone(), config);
-        conn.cancelling = true;
-        let step = conn.call(&Request::Cancel(Cow::Borrowed(token)))?;
-        let response = conn.drive(step, config.connect_timeout.or(Some(CANCEL_TIMEOUT)))?;
-        conn.closed = true;
-        match response.error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        let (session, step) = Session::start_cancel(runtime, config, policy, token)?;
+        let mut conn = Connection::new(session, config);
+        let response = conn.drive(step, session::cancel_timeout(config));
+        conn.session.cancelled(response)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed
+        self.session.is_closed()
     }
 
     /// Bytes of linear memory the guest instance has.
     pub(crate) fn guest_memory(&self) -> usize {
-        self.sandbox.memory_bytes()
+        self.session.guest_memory()
     }
 
     /// The token a cancel request for this session needs.
     pub(crate) fn cancel_token(&mut self) -> Result<String, Error> {
-        let step = self.call(&Request::CancelToken)?;
-        let mut token = None;
-        for event in step.events {
-            match event {
-                Event::CancelToken(t) => token = Some(t),
-                Event::Error(e) => return Err(e),
-                _ => {}
-            }
-        }
-        token.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Trap,
-                "the guest answered the cancel-token request without a token",
-            )
-        })
+        self.session.cancel_token()
     }
 
-    pub(crate) fn policy(&self) -> &Policy {
-        &self.policy
+    pub(crate) fn policy(&self) -> &crate::policy::Policy {
+        self.session.policy()
     }
 
     /// Sends a request to the guest and drives it to completion.
     pub(crate) fn request(&mut self, request: &Request<'_>) -> Result<Response, Error> {
-        self.ensure_open()?;
-        let step = self.call(request)?;
-        self.in_request = true;
+        let step = self.begin(request)?;
         let response = self.drive(step, None);
-        self.in_request = false;
-        let response = response?;
-        match response.error {
-            Some(error) => Err(error),
-            None => Ok(response),
+        self.session.in_request = false;
+        session::outcome(response?)
+    }
+
+    /// Sends a request and drives it to completion into `response`, which keeps what arrived
+    /// if the connection fails midway (a pipeline's answered statements). An error before
+    /// anything was sent is returned; one after is recorded in the response.
+    pub(crate) fn request_into(
+        &mut self,
+        request: &Request<'_>,
+        response: &mut Response,
+    ) -> Result<(), Error> {
+        let step = self.begin(request)?;
+        let result = self.drive_until(step, None, response, None);
+        self.session.in_request = false;
+        if let Err(e) = result {
+            response.add_error(e);
         }
+        Ok(())
+    }
+
+    fn begin(&mut self, request: &Request<'_>) -> Result<Step, Error> {
+        let step = self.session.begin(request);
+        self.sync_socket();
+        step
     }
 
     /// Sends a request that may run a COPY and drives it until it is done or the COPY needs
@@ -245,10 +115,8 @@ impl Connection {
         response: &mut Response,
         copy: &mut Copy,
     ) -> Result<Stop, Error> {
-        self.ensure_open()?;
-        let step = self.call(request)?;
-        self.in_request = true;
-        self.drive_copy(step, response, copy)
+        let step = self.begin(request)?;
+        self.drive_until(step, None, response, Some(copy))
     }
 
     /// Goes on with a request that stopped for COPY TO STDOUT data (reads from the server).
@@ -257,12 +125,7 @@ impl Connection {
         response: &mut Response,
         copy: &mut Copy,
     ) -> Result<Stop, Error> {
-        let step = Step {
-            send: Vec::new(),
-            action: Action::Read,
-            events: Vec::new(),
-        };
-        self.drive_copy(step, response, copy)
+        self.drive_until(Session::read_step(), None, response, Some(copy))
     }
 
     /// Sends COPY FROM STDIN data (or its end) while the request is stopped at `CopyIn`.
@@ -274,29 +137,16 @@ impl Connection {
         response: &mut Response,
         copy: &mut Copy,
     ) -> Result<Stop, Error> {
-        self.ensure_open()?;
+        self.session.ensure_open()?;
         if let Some(n) = self.read_ready()? {
             let step = self.feed(n)?;
-            match self.drive_copy(step, response, copy)? {
+            match self.drive_until(step, None, response, Some(copy))? {
                 Stop::CopyIn => {}
                 stop => return Ok(stop),
             }
         }
         let step = self.call(request)?;
-        self.drive_copy(step, response, copy)
-    }
-
-    fn drive_copy(
-        &mut self,
-        step: Step,
-        response: &mut Response,
-        copy: &mut Copy,
-    ) -> Result<Stop, Error> {
-        let stop = self.drive_until(step, None, response, Some(copy));
-        if !matches!(stop, Ok(Stop::CopyIn | Stop::CopyData)) {
-            self.in_request = false;
-        }
-        stop
+        self.drive_until(step, None, response, Some(copy))
     }
 
     /// What the server has sent, without waiting: `None` when nothing is there.
@@ -307,45 +157,31 @@ impl Connection {
         match socket.read_nonblocking(&mut self.read_buf) {
             Ok(n) => Ok(n),
             Err(e) => {
-                let message = self.in_flight("cannot read from the server");
-                self.close_socket();
-                Err(Error::with_cause(ErrorKind::Io, message, e.into()))
+                let e = self.session.io_failed("cannot read from the server", e);
+                self.sync_socket();
+                Err(e)
             }
         }
     }
 
-    /// The error for a request on a session that has ended.
-    fn ensure_open(&self) -> Result<(), Error> {
-        if self.closed {
-            return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
-        }
-        Ok(())
-    }
-
     fn call(&mut self, request: &Request<'_>) -> Result<Step, Error> {
-        let result = self.sandbox.call(request);
-        if result.is_err() {
-            // A trapped instance is discarded: the session cannot continue.
-            self.close_socket();
-        }
+        let result = self.session.call(request);
+        self.sync_socket();
         result
     }
 
-    /// Hands what a read returned to the guest: the first `n` bytes of the read buffer, or the
-    /// end of the stream when `n` is 0 (`call` for what was read: the buffer cannot be borrowed
-    /// across `call`'s `&mut self`).
+    /// Hands the first `n` bytes of the read buffer to the guest (0: the end of the stream).
     fn feed(&mut self, n: usize) -> Result<Step, Error> {
-        if n == 0 {
-            return self.call(&Request::Eof);
-        }
-        let result = self
-            .sandbox
-            .call(&Request::Data(Cow::Borrowed(&self.read_buf[..n])));
-        if result.is_err() {
-            // A trapped instance is discarded: the session cannot continue.
-            self.close_socket();
-        }
+        let result = self.session.feed(&self.read_buf[..n]);
+        self.sync_socket();
         result
+    }
+
+    /// Drops the socket once the session has ended (a trap, an I/O failure, a close).
+    fn sync_socket(&mut self) {
+        if self.session.is_closed() {
+            self.socket = None;
+        }
     }
 
     /// Performs the guest's effects until the request is done or the session closes.
@@ -356,10 +192,7 @@ impl Connection {
         Ok(response)
     }
 
-    /// Performs the guest's effects until the request is done or the session closes, or, with
-    /// `copy`, until a COPY or streamed rows need the caller. A request that takes no COPY (no
-    /// `copy`, or one that streams rows) has COPY FROM STDIN aborted and COPY TO STDOUT's data
-    /// dropped, each with a usage error saying what to use instead.
+    /// Performs the socket operations the step loop asks for until it stops.
     fn drive_until(
         &mut self,
         mut step: Step,
@@ -367,137 +200,45 @@ impl Connection {
         response: &mut Response,
         mut copy: Option<&mut Copy>,
     ) -> Result<Stop, Error> {
-        let takes_copy = copy.as_ref().is_some_and(|c| !c.stream_rows);
-        let mut copy_out_refused = false;
+        let mut drive = Drive::new(connect_timeout);
         loop {
-            self.send(&step.send)?;
-            for event in std::mem::take(&mut step.events) {
-                match (event, copy.as_deref_mut()) {
-                    (Event::CopyIn, Some(copy)) if takes_copy => copy.copy_in = true,
-                    (Event::CopyOut, Some(copy)) if takes_copy => copy.copy_out = true,
-                    (Event::CopyData(data), Some(copy)) if takes_copy => copy.data.push_back(data),
-                    (Event::Columns(columns), Some(copy)) if copy.stream_rows => {
-                        copy.columns.get_or_insert(columns);
-                    }
-                    (Event::Rows(batch), Some(copy)) if copy.stream_rows => {
-                        copy.batches.push_back(batch)
-                    }
-                    // Reported at the end, unless the request fails otherwise (a server error
-                    // or a broken session says more).
-                    (Event::CopyOut, _) => copy_out_refused = true,
-                    (Event::CopyData(_), _) => {}
-                    (event, _) => self.event(event, response),
-                }
-            }
-            step = match step.action {
-                Action::Done(status) => {
-                    self.tx_status = Some(status);
-                    if copy_out_refused {
-                        response.add_error(Error::new(
-                            ErrorKind::Usage,
-                            "COPY TO STDOUT runs through Client::copy_out (or \
-                             simple_query_with_copy); its data was discarded",
-                        ));
-                    }
-                    return Ok(Stop::Done);
-                }
-                Action::Close => {
-                    self.close_socket();
-                    if !self.cancelling {
-                        response.add_error(Error::new(ErrorKind::Closed, "the session ended"));
-                    }
-                    return Ok(Stop::Done);
-                }
-                Action::CopyIn if takes_copy => return Ok(Stop::CopyIn),
-                Action::CopyIn => {
-                    response.add_error(Error::new(
-                        ErrorKind::Usage,
-                        "COPY FROM STDIN runs through Client::copy_in (or \
-                         simple_query_with_copy)",
-                    ));
-                    self.call(&Request::CopyFail(Cow::Borrowed(
-                        "COPY FROM STDIN was run through an API that sends no COPY data",
-                    )))?
-                }
-                Action::Read if copy.as_ref().is_some_and(|c| c.has_data()) => {
-                    return Ok(Stop::CopyData)
-                }
-                Action::Open {
-                    target,
-                    timeout,
-                    addr,
-                    keepalive,
-                } => {
-                    // libpq: connect_timeout applies to each host separately; it bounds the
-                    // whole establishment with that host, from the TCP connect through
-                    // authentication to ReadyForQuery.
-                    let timeout = timeout.or(connect_timeout);
-                    self.deadline = timeout.map(|t| Instant::now() + t);
-                    match self.open(&target, timeout, addr.as_deref(), keepalive.as_ref()) {
-                        // With the clock the guest lacks: TLS validates certificates at
-                        // this time.
-                        Ok(peer) => self.call(&Request::OpenedAt {
-                            addr: peer.map(Cow::Owned),
-                            now: std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .map_or(0, |d| d.as_secs()),
-                        })?,
-                        Err(e) => self.call(&Request::OpenFailed {
-                            kind: kind_out(e.kind()),
-                            reason: Cow::Borrowed(e.message()),
-                        })?,
-                    }
-                }
-                Action::Read => match self.read() {
-                    Ok(n) => self.feed(n)?,
-                    Err(e) => {
-                        self.close_socket();
-                        return Err(e);
-                    }
-                },
-                Action::NeedFile { purpose, path } => {
-                    match crate::files::read_for_session(&self.policy, &path, &purpose) {
-                        Ok(bytes) => self.call(&Request::FileBytes(Cow::Owned(bytes)))?,
-                        Err((status, reason)) => self.call(&Request::File {
-                            status,
-                            contents: Cow::Owned(reason),
-                        })?,
-                    }
-                }
-                // No prompt: what the conninfo, PGPASSWORD, the password file and the
-                // connection's password callback did not give, the user did not give.
-                Action::NeedPassword(request) => {
-                    let password = self.password.as_mut().and_then(|f| f(&request));
-                    self.call(&Request::Password(password.map(Cow::Owned)))?
+            let advanced = drive.advance(&mut self.session, step, response, copy.as_deref_mut());
+            let (send, next) = match advanced {
+                Ok(v) => v,
+                Err(e) => {
+                    self.sync_socket();
+                    return Err(e);
                 }
             };
-        }
-    }
-
-    /// Keeps the session-state events (notices, parameters, backend); result events go to
-    /// `response`.
-    fn event(&mut self, event: Event, response: &mut Response) {
-        match event {
-            Event::Notice(n) => {
-                // Bounded: a server flooding notices cannot grow memory without limit.
-                if self.notices.len() < 1000 {
-                    self.notices.push(*n);
+            self.send(&send)?;
+            self.sync_socket();
+            step = match next {
+                Next::Stop(stop) => return Ok(stop),
+                Next::Read => {
+                    let n = self.read()?;
+                    self.feed(n)?
                 }
-            }
-            Event::Notification(n) => {
-                // Bounded: past the limit the oldest is dropped, and counted.
-                if self.notifications.len() >= crate::notifications::MAX_QUEUED {
-                    self.notifications.pop_front();
-                    self.notifications_dropped += 1;
+                Next::Open {
+                    endpoint,
+                    timeout,
+                    prefer,
+                    keepalive,
+                } => {
+                    self.socket = None;
+                    let opened =
+                        Socket::connect(&endpoint, timeout, prefer.as_deref()).map(|socket| {
+                            if let Some(keepalive) = &keepalive {
+                                socket.set_keepalive(keepalive);
+                            }
+                            let peer = socket.peer_addr();
+                            self.socket = Some(socket);
+                            peer
+                        });
+                    let step = self.session.opened(opened);
+                    self.sync_socket();
+                    step?
                 }
-                self.notifications.push_back(n);
-            }
-            Event::CancelToken(_) | Event::Conninfo { .. } => {}
-            Event::Parameter { name, value } => {
-                self.parameters.insert(name, value);
-            }
-            Event::Backend { process_id } => self.backend_pid = Some(process_id),
-            result => response.add(result),
+            };
         }
     }
 
@@ -509,42 +250,24 @@ impl Connection {
             return Err(Error::new(ErrorKind::Closed, "no connection to send on"));
         };
         if let Err(e) = socket.write_all(bytes) {
-            let message = self.in_flight("cannot write to the server");
-            self.close_socket();
-            return Err(Error::with_cause(ErrorKind::Io, message, e.into()));
+            let e = self.session.io_failed("cannot write to the server", e);
+            self.socket = None;
+            return Err(e);
         }
         Ok(())
-    }
-
-    /// `what`, saying that the request's outcome is unknown when one is running: the server may
-    /// have carried it out (a COMMIT may have committed) before the connection failed.
-    fn in_flight(&self, what: &str) -> String {
-        if self.in_request {
-            format!(
-                "{what}; the connection failed while a request was running, so its outcome is \
-                 unknown (it may or may not have been carried out)"
-            )
-        } else {
-            what.to_owned()
-        }
     }
 
     fn read(&mut self) -> Result<usize, Error> {
         let Some(socket) = &mut self.socket else {
             return Err(Error::new(ErrorKind::Closed, "no connection to read from"));
         };
-        let timeout = match self.deadline {
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Error::new(
-                        ErrorKind::Timeout,
-                        "connect_timeout expired while connecting",
-                    ));
-                }
-                Some(left)
+        let timeout = match self.session.read_timeout() {
+            Ok(t) => t,
+            Err(e) => {
+                self.session.close();
+                self.socket = None;
+                return Err(e);
             }
-            None => self.read_timeout,
         };
         socket.set_read_timeout(timeout).map_err(|e| {
             Error::with_cause(ErrorKind::Io, "cannot set the read timeout", e.into())
@@ -557,18 +280,15 @@ impl Connection {
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                let what = if self.deadline.is_some() {
-                    "connect_timeout expired while connecting"
-                } else {
-                    "read timeout expired waiting for the server"
-                };
-                Err(Error::new(ErrorKind::Timeout, self.in_flight(what)))
+                let e = self.session.timed_out();
+                self.socket = None;
+                Err(e)
             }
-            Err(e) => Err(Error::with_cause(
-                ErrorKind::Io,
-                self.in_flight("cannot read from the server"),
-                e.into(),
-            )),
+            Err(e) => {
+                let e = self.session.io_failed("cannot read from the server", e);
+                self.socket = None;
+                Err(e)
+            }
         }
     }
 
@@ -576,7 +296,7 @@ impl Connection {
     /// notification, a notice, a parameter change, or the error that ends the session), hands
     /// it to the guest, and returns whether anything arrived. An error ends the session.
     pub(crate) fn poll_idle(&mut self, timeout: Duration) -> Result<bool, Error> {
-        self.ensure_open()?;
+        self.session.ensure_open()?;
         let Some(socket) = &mut self.socket else {
             return Err(Error::new(ErrorKind::Closed, "the connection is closed"));
         };
@@ -596,12 +316,9 @@ impl Connection {
                 return Ok(false)
             }
             Err(e) => {
-                self.close_socket();
-                return Err(Error::with_cause(
-                    ErrorKind::Io,
-                    "cannot read from the server",
-                    e.into(),
-                ));
+                let e = self.session.io_failed("cannot read from the server", e);
+                self.socket = None;
+                return Err(e);
             }
         };
         let step = self.feed(n)?;
@@ -612,103 +329,30 @@ impl Connection {
         }
     }
 
-    /// Opens the target if the policy allows it, and returns the peer address reached. Nothing
-    /// is sent to a denied target: the check happens before any socket exists and before a host
-    /// name is resolved. `prefer` (a cancel request's) is used only if the target resolves to it.
-    fn open(
-        &mut self,
-        target: &Target,
-        timeout: Option<Duration>,
-        prefer: Option<&str>,
-        keepalive: Option<&wasmpg_wire::Keepalive>,
-    ) -> Result<Option<String>, Error> {
-        self.socket = None;
-        let endpoint = Endpoint::of_target(target);
-        self.policy.check(&endpoint)?;
-        let socket = Socket::connect(&endpoint, timeout, prefer)?;
-        if let Some(keepalive) = keepalive {
-            socket.set_keepalive(keepalive);
-        }
-        let peer = socket.peer_addr();
-        self.socket = Some(socket);
-        Ok(peer)
-    }
-
-    fn close_socket(&mut self) {
-        self.socket = None;
-        self.closed = true;
-    }
-
     /// Ends the session: Terminate, then close the socket.
     pub(crate) fn terminate(&mut self) -> Result<(), Error> {
-        if self.closed {
+        if self.session.is_closed() {
             return Ok(());
         }
-        let step = self.call(&Request::Terminate)?;
-        let result = self.send(&step.send);
-        self.close_socket();
+        let bytes = self.session.terminate();
+        let result = match bytes {
+            Ok(bytes) => match &mut self.socket {
+                Some(socket) if !bytes.is_empty() => socket.write_all(&bytes).map_err(|e| {
+                    Error::with_cause(ErrorKind::Io, "cannot write to the server", e.into())
+                }),
+                _ => Ok(()),
+            },
+            Err(e) => Err(e),
+        };
+        self.socket = None;
         result
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        if !self.cancelling {
+        if !self.session.is_cancelling() {
             let _ = self.terminate();
         }
     }
-}
-
-/// How long a cancel request may take to connect and be acknowledged when no connect timeout
-/// is configured: it must not hang the thread that cancels.
-const CANCEL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The session options the host sends first (docs/abi.md, request `n`).
-fn options(config: &Config) -> Vec<(Cow<'static, str>, Cow<'static, str>)> {
-    let mut options = vec![
-        (
-            Cow::Borrowed("max_message_size"),
-            Cow::Owned(config.max_message_size.to_string()),
-        ),
-        (
-            Cow::Borrowed("batch_bytes"),
-            Cow::Owned(BATCH_BYTES.to_string()),
-        ),
-        (
-            Cow::Borrowed("statement_cache"),
-            Cow::Owned(config.statement_cache.to_string()),
-        ),
-    ];
-    if let Some(path) = crate::env::default_passfile() {
-        options.push((
-            Cow::Borrowed("default_passfile"),
-            Cow::Owned(path.to_string_lossy().into_owned()),
-        ));
-    }
-    if let Some(dir) = crate::env::default_ssl_dir() {
-        options.push((
-            Cow::Borrowed("default_ssl_dir"),
-            Cow::Owned(dir.to_string_lossy().into_owned()),
-        ));
-    }
-    if let Some(timeout) = config.statement_timeout {
-        options.push((
-            Cow::Borrowed("param.statement_timeout"),
-            Cow::Owned(millis(timeout)),
-        ));
-    }
-    options
-}
-
-/// Whole milliseconds, rounded up (a positive timeout never becomes 0, which means none).
-fn millis(d: Duration) -> String {
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    ms.to_string()
-}
-
-fn first_error(events: Vec<Event>) -> Option<Error> {
-    events.into_iter().find_map(|e| match e {
-        Event::Error(e) => Some(e),
-        _ => None,
-    })
 }

@@ -22,7 +22,7 @@ use crate::results::Response;
 use crate::row::SimpleQueryMessage;
 
 /// Bytes of COPY data gathered before they go to the guest (and on to the server).
-const PIECE: usize = 64 << 10;
+pub(crate) const PIECE: usize = 64 << 10;
 
 /// The CopyFail reasons: a COPY given up on, and a COPY FROM STDIN that `copy_out` ran.
 const ABANDONED: &str = "the COPY was abandoned";

@@ -54,6 +54,9 @@ pub enum ErrorKind {
     RowCount,
     /// The driver could not be set up (engine, component, cache).
     Setup,
+    /// A pipeline's statement was not run: an earlier statement failed before the next sync
+    /// point (libpq's `PGRES_PIPELINE_ABORTED`).
+    PipelineAborted,
 }
 
 impl ErrorKind {
@@ -78,6 +81,7 @@ impl ErrorKind {
             ErrorKind::Conversion => "type conversion failed",
             ErrorKind::RowCount => "unexpected number of rows",
             ErrorKind::Setup => "driver setup failed",
+            ErrorKind::PipelineAborted => "not run: the pipeline was aborted",
         }
     }
 }

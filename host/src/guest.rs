@@ -106,6 +106,10 @@ pub(crate) enum Event {
     CopyOut,
     /// COPY TO STDOUT data, as bytes.
     CopyData(Vec<u8>),
+    /// A pipeline item the server skipped after an earlier failure.
+    Aborted,
+    /// A pipeline's sync point was reached, with its transaction status.
+    Synced(TxStatus),
 }
 
 #[derive(Debug)]
@@ -277,6 +281,8 @@ fn event_in(event: wire::Event<'_>) -> Result<Event, Error> {
             escaped,
             data,
         } => Event::CopyData(copy_data_in(text, escaped, data)?),
+        wire::Event::Aborted => Event::Aborted,
+        wire::Event::Synced(status) => Event::Synced(status),
     })
 }
 

@@ -15,10 +15,14 @@
 //! Modules:
 //! - [`client`]: [`Driver`] (engine, compiled component, limits) and [`Client`] (queries).
 //! - [`transaction`]: [`Transaction`] with savepoints.
+//! - [`tokio`] (feature `tokio`): the async client, tokio-postgres's shape, on the same step
+//!   loop.
 //! - [`copy`]: COPY: [`Client::copy_in`] ([`CopyInWriter`]), [`Client::copy_out`]
 //!   ([`CopyOutReader`]), [`Client::simple_query_with_copy`] (psql's `-c`).
 //! - [`notifications`]: LISTEN/NOTIFY: [`Client::notifications`], its iterators, and
 //!   [`Notification`](notifications::Notification).
+//! - [`pipeline`]: [`Pipeline`]: several statements sent at once, libpq's pipeline mode, for
+//!   both clients.
 //! - [`row`]: [`Row`], [`Column`], simple-query messages.
 //! - [`row_iter`]: [`Client::query_raw`]'s [`RowIter`]: rows as they arrive, in bounded memory.
 //! - [`types`]: [`ToSql`](types::ToSql)/[`FromSql`](types::FromSql) and the value types, one
@@ -28,7 +32,9 @@
 //! - [`policy`]: the connection [`Policy`] and [`Endpoint`]: what the host may open, compared
 //!   by name as written (also re-exported from [`config`]).
 //! - [`error`]: [`Error`], [`ErrorKind`], [`DbError`].
-//! - `connection` (private): one session's drive loop, performing the guest's effects.
+//! - `session` (private): one session's step loop without I/O, shared by the sync and async
+//!   connections: the guest, its session state, and the next socket operation it needs.
+//! - `connection` (private): the sync connection, performing that loop's socket operations.
 //! - `socket` (private): the TCP/Unix socket: connect (resolution, timeout), read, write.
 //! - `results` (private): collects a request's result events into a response.
 //! - `guest` (private): the packed steps the guest returns (docs/abi.md), decoded once into owned
@@ -47,13 +53,17 @@ pub mod error;
 mod files;
 mod guest;
 pub mod notifications;
+pub mod pipeline;
 pub mod policy;
 mod results;
 pub mod row;
 pub mod row_iter;
 mod runtime;
+mod session;
 mod socket;
 pub mod statement;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod transaction;
 pub mod types;
 
@@ -69,6 +79,7 @@ pub use config::{Config, Endpoint, Policy};
 pub use copy::{CopyInWriter, CopyOutReader};
 pub use error::{DbError, Error, ErrorKind};
 pub use guest::PasswordRequest;
+pub use pipeline::{Pipeline, PipelineResult};
 pub use row::{Column, Row, RowIndex, SimpleQueryMessage, SimpleQueryRow};
 pub use row_iter::RowIter;
 pub use statement::Statement;

@@ -62,7 +62,7 @@ impl<'a> Notifications<'a> {
 
     /// Notifications received and not yet taken.
     pub fn len(&self) -> usize {
-        self.conn.notifications.len()
+        self.conn.session.notifications.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -71,7 +71,7 @@ impl<'a> Notifications<'a> {
 
     /// How many were dropped because more than [`MAX_QUEUED`] waited.
     pub fn dropped(&self) -> u64 {
-        self.conn.notifications_dropped
+        self.conn.session.notifications_dropped
     }
 
     /// The notifications queued and those the server already sent; never waits.
@@ -137,7 +137,7 @@ impl Iterator for Iter<'_> {
             _ => None,
         };
         loop {
-            if let Some(n) = self.conn.notifications.pop_front() {
+            if let Some(n) = self.conn.session.notifications.pop_front() {
                 return Some(Ok(n));
             }
             if let Some(e) = self.error.take() {

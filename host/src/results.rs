@@ -1,8 +1,9 @@
 //! Collecting a request's result events from the guest into a [`Response`]: its result sets,
-//! the prepared statement's description and the first error.
+//! the prepared statement's description and the first error; for a pipeline, where each item
+//! ended and how.
 
 use crate::error::Error;
-use crate::guest::{Column, CommandComplete, Event, RowBatch, StatementInfo};
+use crate::guest::{Column, CommandComplete, Event, RowBatch, StatementInfo, TxStatus};
 
 /// What a request produced, gathered from the guest's events.
 #[derive(Default)]
@@ -10,6 +11,28 @@ pub(crate) struct Response {
     pub(crate) results: Vec<ResultSet>,
     pub(crate) prepared: Option<StatementInfo>,
     pub(crate) error: Option<Error>,
+    /// For a pipeline (`Some`): how each item ended, in order.
+    pub(crate) items: Option<Vec<ItemEnd>>,
+}
+
+/// How a pipeline item ended (docs/abi.md: one terminating event per item), and how many
+/// result sets the response held then: an item's results are those after the previous item's.
+#[derive(Debug)]
+pub(crate) struct ItemEnd {
+    pub(crate) end: usize,
+    pub(crate) how: How,
+}
+
+#[derive(Debug)]
+pub(crate) enum How {
+    /// A statement completed.
+    Done,
+    /// A statement failed with this error.
+    Failed(Error),
+    /// A statement the server skipped after an earlier failure in its sync segment.
+    Aborted,
+    /// A sync point, with the transaction status it reported.
+    Synced(TxStatus),
 }
 
 /// One result: its columns (if it returns rows), its row batches and its completion.
@@ -25,6 +48,42 @@ impl Response {
     /// error. Session-state events (notices, parameters, backend, ...) are not part of a
     /// response; the connection keeps them, and they are ignored here.
     pub(crate) fn add(&mut self, event: Event) {
+        let end = self.results.len();
+        let event = match (&mut self.items, event) {
+            (Some(items), Event::Error(e)) => {
+                return items.push(ItemEnd {
+                    end,
+                    how: How::Failed(e),
+                })
+            }
+            (Some(items), Event::Aborted) => {
+                return items.push(ItemEnd {
+                    end,
+                    how: How::Aborted,
+                })
+            }
+            (Some(items), Event::Synced(status)) => {
+                return items.push(ItemEnd {
+                    end,
+                    how: How::Synced(status),
+                })
+            }
+            (_, event) => event,
+        };
+        let ends_item = matches!(event, Event::Complete(_) | Event::EmptyQuery);
+        self.add_result(event);
+        if ends_item {
+            let end = self.results.len();
+            if let Some(items) = &mut self.items {
+                items.push(ItemEnd {
+                    end,
+                    how: How::Done,
+                });
+            }
+        }
+    }
+
+    fn add_result(&mut self, event: Event) {
         match event {
             Event::Columns(columns) => self.results.push(ResultSet {
                 columns: Some(columns),
@@ -59,7 +118,9 @@ impl Response {
             | Event::Conninfo { .. }
             | Event::CopyIn
             | Event::CopyOut
-            | Event::CopyData(_) => {}
+            | Event::CopyData(_)
+            | Event::Aborted
+            | Event::Synced(_) => {}
         }
     }
 

@@ -51,29 +51,7 @@ impl Socket {
         let Stream::Tcp(stream) = &self.stream else {
             return;
         };
-        let socket = socket2::SockRef::from(stream);
-        if !keepalive.enabled {
-            let _ = socket.set_keepalive(false);
-            return;
-        }
-        let mut params = socket2::TcpKeepalive::new();
-        if let Some(idle) = keepalive.idle_secs {
-            params = params.with_time(Duration::from_secs(idle.into()));
-        }
-        #[cfg(any(
-            target_os = "linux",
-            target_os = "macos",
-            target_os = "freebsd",
-            windows
-        ))]
-        if let Some(interval) = keepalive.interval_secs {
-            params = params.with_interval(Duration::from_secs(interval.into()));
-        }
-        #[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
-        if let Some(count) = keepalive.count {
-            params = params.with_retries(count);
-        }
-        let _ = socket.set_tcp_keepalive(&params);
+        apply_keepalive(&socket2::SockRef::from(stream), keepalive);
     }
 
     /// Sets the read timeout (`None`: wait forever), skipping the syscall when it is unchanged.
@@ -138,6 +116,32 @@ impl Socket {
             Stream::Unix(s) => s.write_all(buf),
         }
     }
+}
+
+/// Applies the guest's keepalive settings to a TCP socket (shared with the tokio socket).
+pub(crate) fn apply_keepalive(socket: &socket2::SockRef<'_>, keepalive: &wasmpg_wire::Keepalive) {
+    if !keepalive.enabled {
+        let _ = socket.set_keepalive(false);
+        return;
+    }
+    let mut params = socket2::TcpKeepalive::new();
+    if let Some(idle) = keepalive.idle_secs {
+        params = params.with_time(Duration::from_secs(idle.into()));
+    }
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "freebsd",
+        windows
+    ))]
+    if let Some(interval) = keepalive.interval_secs {
+        params = params.with_interval(Duration::from_secs(interval.into()));
+    }
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "freebsd"))]
+    if let Some(count) = keepalive.count {
+        params = params.with_retries(count);
+    }
+    let _ = socket.set_tcp_keepalive(&params);
 }
 
 fn connect_unix(path: &Path) -> Result<UnixStream, Error> {

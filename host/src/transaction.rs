@@ -120,6 +120,6 @@ impl Drop for Transaction<'_> {
 }
 
 /// Quotes an SQL identifier.
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -405,6 +405,219 @@ def test_tzinfo_factory(cur):
     assert cur.fetchone()[0] == dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
 
+# A column of timestamptz values across DST in Europe/Paris (+01 in winter, +02 in summer),
+# with a NULL, infinity and -infinity among them.
+_TZ_COLUMN = (
+    "SELECT v FROM (VALUES (1, '2020-01-15 12:00:00+00'::timestamptz), "
+    "(2, '2020-07-01 12:00:00+00'), (3, NULL), (4, '2020-07-02 12:30:00.25+00'), "
+    "(5, 'infinity'), (6, '-infinity'), (7, '2020-12-31 23:00:00+00')) AS t (k, v) ORDER BY k"
+)
+_PARIS_WALL = [
+    (dt.datetime(2020, 1, 15, 13), 1),
+    (dt.datetime(2020, 7, 1, 14), 2),
+    None,
+    (dt.datetime(2020, 7, 2, 14, 30, 0, 250000), 2),
+    "inf",
+    "-inf",
+    (dt.datetime(2021, 1, 1, 0), 1),
+]
+
+
+def _expected_paris(factory):  # type: ignore[no-untyped-def]
+    """The column above as psycopg2 returns it with ``tzinfo_factory`` = factory."""
+    out = []
+    for item in _PARIS_WALL:
+        if item is None:
+            out.append(None)
+        elif isinstance(item, str):
+            edge = dt.datetime.max if item == "inf" else dt.datetime.min
+            out.append(edge if factory is None else edge.replace(tzinfo=dt.timezone.utc))
+        else:
+            wall, hours = item
+            offset = dt.timedelta(hours=hours)
+            out.append(wall if factory is None else wall.replace(tzinfo=factory(offset)))
+    return out
+
+
+def test_tzinfo_factory_per_offset_across_dst(cur):
+    cur.execute("SET TIME ZONE 'Europe/Paris'")
+    calls = []
+    zones = {}
+
+    def factory(offset):  # type: ignore[no-untyped-def]
+        calls.append(offset)
+        return zones.setdefault(offset, psycopg2.tz.FixedOffsetTimezone(offset.seconds // 60))
+
+    def django_like(offset):  # type: ignore[no-untyped-def]
+        return dt.timezone.utc  # Django's: its connection's zone, whatever the offset
+
+    for tzf in (dt.timezone, None, factory, django_like, psycopg2.tz.FixedOffsetTimezone):
+        want = _expected_paris(tzf)
+        calls.clear()
+        cur.tzinfo_factory = tzf
+        cur.execute(_TZ_COLUMN)
+        got = [r[0] for r in cur.fetchall()]
+        assert got == want, tzf
+        # Equal is not enough: the same wall time and the factory's own tzinfo objects.
+        for g, w in zip(got, want):
+            if g is not None:
+                assert g.replace(tzinfo=None) == w.replace(tzinfo=None)
+                assert type(g.tzinfo) is type(w.tzinfo) and g.utcoffset() == w.utcoffset()
+        if tzf is factory:
+            # Called once per distinct offset of the fetch (+01 and +02), not per value; the
+            # infinities are UTC, not the factory's.
+            assert sorted(calls) == [dt.timedelta(hours=1), dt.timedelta(hours=2)]
+            assert got[0].tzinfo is zones[dt.timedelta(hours=1)]
+            assert got[1].tzinfo is got[3].tzinfo is zones[dt.timedelta(hours=2)]
+            assert got[4].tzinfo is dt.timezone.utc
+        # Row by row and in chunks: the same values.
+        cur.execute(_TZ_COLUMN)
+        assert [cur.fetchone()[0] for _ in range(7)] + cur.fetchall() == want
+        cur.execute(_TZ_COLUMN)
+        assert [r[0] for r in cur.fetchmany(3) + cur.fetchmany(3) + cur.fetchmany(3)] == want
+
+
+def test_tzinfo_factory_one_offset_fast_path(cur):
+    cur.execute("SET TIME ZONE 'UTC'")
+    q = (
+        "SELECT '2020-01-01 00:00+00'::timestamptz + n * interval '1 hour', "
+        "CASE WHEN n % 3 = 0 THEN NULL ELSE '2020-06-01 00:00+00'::timestamptz END "
+        "FROM generate_series(1, 50) n ORDER BY n"
+    )
+    want = [
+        (
+            dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=n),
+            None if n % 3 == 0 else dt.datetime(2020, 6, 1, tzinfo=dt.timezone.utc),
+        )
+        for n in range(1, 51)
+    ]
+    utc_calls = []
+
+    def to_utc(offset):  # type: ignore[no-untyped-def]
+        utc_calls.append(offset)
+        return dt.timezone.utc
+
+    for tzf in (dt.timezone, to_utc):
+        cur.tzinfo_factory = tzf
+        cur.execute(q)
+        rows = cur.fetchall()
+        assert rows == want and all(type(r) is tuple for r in rows)
+        assert all(r[0].tzinfo is dt.timezone.utc for r in rows)
+    assert utc_calls == [dt.timedelta(0)] * 2  # once per column of the fetch
+    # A factory with a zone of its own: every value gets it, the wall time unchanged.
+    paris = psycopg2.tz.FixedOffsetTimezone(60)
+    cur.tzinfo_factory = lambda offset: paris
+    cur.execute(q)
+    rows = cur.fetchall()
+    assert [r[0].replace(tzinfo=None) for r in rows] == [w[0].replace(tzinfo=None) for w in want]
+    assert all(r[0].tzinfo is paris for r in rows)
+    assert all(r[1] is None or r[1].tzinfo is paris for r in rows)
+    # USE_TZ=False in Django: naive values, the session's wall time.
+    cur.tzinfo_factory = None
+    cur.execute(q)
+    assert cur.fetchall() == [
+        tuple(None if v is None else v.replace(tzinfo=None) for v in w) for w in want
+    ]
+    # The factory is read at fetch time, as psycopg2 typecasts then.
+    cur.tzinfo_factory = dt.timezone
+    cur.execute(q)
+    first = cur.fetchone()[0]
+    cur.tzinfo_factory = None
+    second = cur.fetchone()[0]
+    assert first.tzinfo is dt.timezone.utc and second.tzinfo is None
+
+
+def test_typecasting_row_factories_and_named_cursors_finish(pgconn):
+    pgconn.cursor().execute("SET TIME ZONE 'Europe/Paris'")
+    q = "SELECT '\\x01'::bytea AS b, '2020-07-01 12:00+00'::timestamptz AS t, 1 AS n"
+    for factory in (psycopg2.extras.RealDictCursor, psycopg2.extras.NamedTupleCursor, None):
+        with pgconn.cursor(cursor_factory=factory) as c:
+            c.tzinfo_factory = None
+            c.execute(q)
+            row = c.fetchone()
+            values = list(row.values()) if isinstance(row, dict) else list(row)
+            assert isinstance(values[0], memoryview) and bytes(values[0]) == b"\x01"
+            assert values[1:] == [dt.datetime(2020, 7, 1, 14), 1]
+    with pgconn:
+        with pgconn.cursor("named_finish") as c:
+            c.tzinfo_factory = None
+            c.execute(q + " FROM generate_series(1, 5)")
+            first = c.fetchone()
+            rest = list(c)
+            assert [first, *rest] == [first] * 5 and first[1] == dt.datetime(2020, 7, 1, 14)
+
+
+def test_column_plans_follow_registrations(pgconn):
+    q = "SELECT 1.5::numeric, 2::int4"
+    cur = pgconn.cursor()
+    cur.execute(q)
+    assert cur.fetchone() == (Decimal("1.5"), 2)
+    first = cur.description
+    cur.execute(q)
+    assert cur.description is first  # made once per result shape
+    as_float = ext.new_type((1700,), "F", lambda v, c: None if v is None else float(v))
+    ext.register_type(as_float, pgconn)
+    cur.execute(q)
+    assert cur.fetchone() == (1.5, 2)
+    del pgconn.string_types[1700]  # psycopg2's maps are dicts: changed directly too
+    cur.execute(q)
+    assert cur.fetchone() == (Decimal("1.5"), 2)
+    pgconn.string_types[1700] = as_float
+    cur.execute(q)
+    assert cur.fetchone() == (1.5, 2)
+    pgconn.string_types.clear()
+    as_str = ext.new_type((23,), "S", lambda v, c: None if v is None else "int " + v)
+    ext.register_type(as_str, cur)  # the cursor's own: this cursor only
+    cur.execute(q)
+    assert cur.fetchone() == (Decimal("1.5"), "int 2")
+    other = pgconn.cursor()
+    other.execute(q)
+    assert other.fetchone() == (Decimal("1.5"), 2)
+    saved = ext.string_types[23]
+    try:
+        ext.string_types[23] = as_str  # the global map, changed directly
+        other.execute(q)
+        assert other.fetchone() == (Decimal("1.5"), "int 2")
+    finally:
+        ext.string_types[23] = saved
+    other.execute(q)
+    assert other.fetchone() == (Decimal("1.5"), 2)
+
+
+def test_mogrify_fast_paths_match_the_adapters(cur):
+    values = [
+        "it's",
+        -3,
+        True,
+        -1.5,
+        Decimal("-2.50"),
+        Decimal("Infinity"),
+        dt.datetime(2020, 1, 2, 3, 4, 5, 6),
+        dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-3))),
+        dt.date(2020, 1, 2),
+        None,
+    ]
+    for v in values:
+        want = b"NULL" if v is None else ext.adapt(v).getquoted()
+        assert cur.mogrify("%s", (v,)) == want, v
+        assert cur.mogrify("%s", [v]) == want, v
+        assert cur.mogrify("%(v)s", {"v": v}) == want, v
+    assert cur.mogrify("a %s b %s c", [1, "x"]) == b"a 1 b 'x' c"
+    assert cur.mogrify("%s %%", (1,)) == b"1 %"  # %% takes the general path
+
+    class Wrapped(ext.ISQLQuote):
+        def getquoted(self):  # type: ignore[no-untyped-def]
+            return b"wrapped"
+
+    saved = ext.adapters[(int, ext.ISQLQuote)]
+    ext.register_adapter(int, Wrapped)
+    try:
+        assert cur.mogrify("%s, %s", (1, 2.5)) == b"wrapped, 2.5"
+    finally:
+        ext.adapters[(int, ext.ISQLQuote)] = saved
+    assert cur.mogrify("%s", (7,)) == b"7"
+
+
 def test_typecasters_by_scope(pgconn):
     cur = pgconn.cursor()
     other = pgconn.cursor()

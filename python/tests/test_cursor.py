@@ -157,3 +157,26 @@ def test_cancel_from_another_thread(aconn):
     assert errors[0].sqlstate == "57014"
     cur.execute("SELECT 1")
     assert cur.fetchone() == (1,)
+
+
+def test_batches_with_and_without_nulls_of_one_shape(aconn):
+    """A batch without any NULL takes a converter that tests no value for NULL; one with
+    NULLs (or escaped text) the full one: the same shape, the same values either way."""
+    cur = aconn.cursor()
+    q = (
+        "SELECT n, CASE WHEN n %% %s = 0 THEN NULL ELSE 'v' || n END, "
+        "CASE WHEN n %% %s = 0 THEN NULL ELSE '2020-01-01 00:00+00'::timestamptz END "
+        "FROM generate_series(1, 300) n ORDER BY n"
+    )
+    for every in (1000, 7, 1000, 1):
+        cur.execute(q, (every, every))
+        rows = cur.fetchall()
+        assert [r[0] for r in rows] == list(range(1, 301))
+        for n, text, ts in rows:
+            null = n % every == 0
+            assert text == (None if null else "v%d" % n)
+            assert (ts is None) == null and (null or ts.year == 2020)
+    cur.execute("SELECT n, E'a\\x1fb' || n FROM generate_series(1, 3) n ORDER BY n")
+    assert cur.fetchall() == [(n, "a\x1fb%d" % n) for n in (1, 2, 3)]
+    cur.execute("SELECT 1, 'x' UNION ALL SELECT NULL, NULL UNION ALL SELECT 2, 'y'")
+    assert cur.fetchall() == [(1, "x"), (None, None), (2, "y")]

@@ -3,6 +3,8 @@
 //! its bound, never a panic, a hang or an unbounded allocation, for
 //!
 //! * the Rust API (simple and extended protocol for the cases that happen during a query), and
+//! * the async Rust API (`wasmpg::tokio`, each case on a current-thread runtime of its own, both
+//!   protocols), whose connection future must end with the session, and
 //! * the `wasmpg` CLI binary (non-zero exit, the error printed), and
 //! * the Python package, when a Python that can import it is found (`WASMPG_PYTHON`, else
 //!   `python3`; skipped with a message otherwise, a failure with `WASMPG_REQUIRE_PYTHON=1`),
@@ -821,7 +823,12 @@ fn api_driver() -> &'static Driver {
     })
 }
 
-fn check_error(case: &Case, err: &wasmpg::Error, elapsed: Duration) -> Result<(), String> {
+fn check_error(
+    label: &str,
+    case: &Case,
+    err: &wasmpg::Error,
+    elapsed: Duration,
+) -> Result<(), String> {
     if err.kind() != case.kind {
         return Err(format!(
             "kind {:?}, expected {:?}: {err}",
@@ -837,7 +844,7 @@ fn check_error(case: &Case, err: &wasmpg::Error, elapsed: Duration) -> Result<()
         return Err(format!("took {elapsed:?}, the bound is {:?}", case.within));
     }
     eprintln!(
-        "API | {} | {:?} in {} ms | {shown}",
+        "{label} | {} | {:?} in {} ms | {shown}",
         case.name,
         err.kind(),
         elapsed.as_millis()
@@ -852,7 +859,7 @@ fn run_api(case: &'static Case, proto: Proto) -> Result<(), String> {
     let result = api_driver().connect(&case_conninfo(case, port));
     let outcome = match (case.phase, result) {
         (Phase::Startup | Phase::Tls, Ok(_)) => Err("connected".to_owned()),
-        (Phase::Startup | Phase::Tls, Err(e)) => check_error(case, &e, start.elapsed()),
+        (Phase::Startup | Phase::Tls, Err(e)) => check_error("API", case, &e, start.elapsed()),
         (Phase::Query, Err(e)) => Err(format!("the clean startup failed: {e}")),
         (Phase::Query, Ok(mut client)) => {
             let start = Instant::now();
@@ -863,22 +870,13 @@ fn run_api(case: &'static Case, proto: Proto) -> Result<(), String> {
             let elapsed = start.elapsed();
             match result {
                 Ok(()) => Err("the query succeeded".to_owned()),
-                Err(e) => check_error(case, &e, elapsed).and_then(|()| {
-                    // Memory stays bounded whatever the server sends: the host keeps at most
-                    // 1000 notices, and the guest instance stays small.
-                    let notices = client.take_notices().len();
+                Err(e) => check_error("API", case, &e, elapsed).and_then(|()| {
+                    // The guest instance stays small whatever the server sends.
                     let guest = client.guest_memory_bytes();
-                    if notices > 1000 {
-                        Err(format!("{notices} notices kept"))
-                    } else if guest > 16 << 20 {
-                        Err(format!("the guest grew to {guest} bytes"))
-                    } else if case.kind == ErrorKind::Db && client.is_closed() {
-                        Err("a non-fatal server error closed the session".to_owned())
-                    } else if case.kind != ErrorKind::Db && !client.is_closed() {
-                        Err("the session is still open after a broken stream".to_owned())
-                    } else {
-                        Ok(())
+                    if guest > 16 << 20 {
+                        return Err(format!("the guest grew to {guest} bytes"));
                     }
+                    check_session_after(case, client.take_notices().len(), client.is_closed())
                 }),
             }
         }
@@ -887,6 +885,90 @@ fn run_api(case: &'static Case, proto: Proto) -> Result<(), String> {
         .join()
         .map_err(|_| format!("the fake server thread panicked ({:?})", outcome))?;
     outcome
+}
+
+/// What must hold of a session after a query-phase case's error: memory stays bounded (the
+/// host keeps at most 1000 notices), a server error leaves it open, anything else closes it.
+fn check_session_after(case: &Case, notices: usize, closed: bool) -> Result<(), String> {
+    if notices > 1000 {
+        Err(format!("{notices} notices kept"))
+    } else if case.kind == ErrorKind::Db && closed {
+        Err("a non-fatal server error closed the session".to_owned())
+    } else if case.kind != ErrorKind::Db && !closed {
+        Err("the session is still open after a broken stream".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// One case through the async client (`wasmpg::tokio`), on a current-thread runtime of its
+/// own, with the given protocol for query-phase cases. Its connection future must end with
+/// the session: with an error when the session broke, cleanly once the client is dropped
+/// after a server error.
+fn run_tokio(case: &'static Case, proto: Proto) -> Result<(), String> {
+    let (port, server) = serve(case);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("a tokio runtime: {e}"))?;
+    let outcome = runtime.block_on(async {
+        let start = Instant::now();
+        let result = wasmpg::tokio::connect(api_driver(), &case_conninfo(case, port)).await;
+        match (case.phase, result) {
+            (Phase::Startup | Phase::Tls, Ok(_)) => Err("connected".to_owned()),
+            (Phase::Startup | Phase::Tls, Err(e)) => {
+                check_error("tokio", case, &e, start.elapsed())
+            }
+            (Phase::Query, Err(e)) => Err(format!("the clean startup failed: {e}")),
+            (Phase::Query, Ok((client, connection))) => {
+                let connection = tokio::spawn(connection);
+                let start = Instant::now();
+                let result = match proto {
+                    Proto::Simple => client.simple_query("SELECT 1").await.map(drop),
+                    Proto::Extended => client.query("SELECT 1", &[]).await.map(drop),
+                };
+                let elapsed = start.elapsed();
+                let checked = match result {
+                    Ok(()) => Err("the query succeeded".to_owned()),
+                    Err(e) => check_error("tokio", case, &e, elapsed).and_then(|()| {
+                        check_session_after(case, client.take_notices().len(), client.is_closed())
+                    }),
+                };
+                checked?;
+                drop(client);
+                let ended = tokio::time::timeout(QUICK, connection)
+                    .await
+                    .map_err(|_| "the connection future did not end".to_owned())?
+                    .map_err(|e| format!("the connection task failed: {e}"))?;
+                match (case.kind == ErrorKind::Db, ended) {
+                    (true, Ok(())) | (false, Err(_)) => Ok(()),
+                    (true, Err(e)) => Err(format!("the connection ended with {e}")),
+                    (false, Ok(())) => {
+                        Err("the connection of a broken session ended without an error".to_owned())
+                    }
+                }
+            }
+        }
+    });
+    drop(runtime);
+    server
+        .join()
+        .map_err(|_| format!("the fake server thread panicked ({:?})", outcome))?;
+    outcome
+}
+
+#[test]
+fn hostile_servers_rust_tokio_simple_protocol() {
+    run_all("Rust async API, simple protocol", |case| {
+        run_tokio(case, Proto::Simple)
+    });
+}
+
+#[test]
+fn hostile_servers_rust_tokio_extended_protocol() {
+    run_all("Rust async API, extended protocol", |case| {
+        run_tokio(case, Proto::Extended)
+    });
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub mod request;
 pub mod step;
 
 pub use error::{ErrorKind, WireError};
-pub use request::{FileStatus, Request};
+pub use request::{FileStatus, PipelineItem, Request};
 pub use step::{Action, Event, Keepalive, Step};
 
 /// The contract and packed-layout version the `version` export returns; hosts compare it.

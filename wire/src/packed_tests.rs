@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::step::{self, Column, Conninfo, Target, TxStatus};
-use crate::{request, Action, ErrorKind, Event, FileStatus, Request, Step};
+use crate::{request, Action, ErrorKind, Event, FileStatus, PipelineItem, Request, Step};
 
 fn b(s: &str) -> Cow<'_, str> {
     Cow::Borrowed(s)
@@ -71,6 +71,31 @@ fn every_request() -> Vec<Request<'static>> {
         Request::Terminate,
         Request::CancelToken,
         Request::Cancel(b("t\u{1f}127.0.0.1")),
+        Request::Pipeline(vec![]),
+        Request::Pipeline(vec![PipelineItem::Sync]),
+        Request::Pipeline(vec![
+            PipelineItem::Query {
+                param_types: vec![23, 0],
+                params: b("1\u{1f}\u{0}\u{1f}\u{1e}"),
+                sql: b("select $1, $2 -- odd: \u{1d}\u{1e}\u{1f}\u{1b}\u{0}"),
+            },
+            PipelineItem::Sync,
+            PipelineItem::Query {
+                param_types: vec![],
+                params: b(""),
+                sql: b(""),
+            },
+            PipelineItem::Execute {
+                params: b("x\u{1b}]y\u{1f}\u{1e}"),
+                name: b("s\u{1d}1"),
+            },
+            PipelineItem::Execute {
+                params: b("\u{1e}"),
+                name: b(""),
+            },
+            PipelineItem::Sync,
+            PipelineItem::Sync,
+        ]),
     ]
 }
 
@@ -107,6 +132,48 @@ fn request_examples() {
             sql: b("select $1, $2")
         }
     );
+    // A pipeline: two queries and an execute, a sync point after the first; SQL and names are
+    // escaped text (U+001D inside the second query's SQL).
+    assert_eq!(
+        request::decode_str(
+            "p\u{1d}q\u{1d}23\u{1d}1\u{1f}\u{1e}\u{1d}select $1\u{1d}S\u{1d}q\u{1d}\u{1d}\u{1d}select '\u{1b}]'\u{1d}X\u{1d}a\u{1f}\u{1e}\u{1d}s1"
+        )
+        .unwrap(),
+        Request::Pipeline(vec![
+            PipelineItem::Query {
+                param_types: vec![23],
+                params: b("1\u{1f}\u{1e}"),
+                sql: b("select $1"),
+            },
+            PipelineItem::Sync,
+            PipelineItem::Query {
+                param_types: vec![],
+                params: b(""),
+                sql: Cow::Owned("select '\u{1d}'".to_owned()),
+            },
+            PipelineItem::Execute {
+                params: b("a\u{1f}\u{1e}"),
+                name: b("s1"),
+            },
+        ])
+    );
+    assert_eq!(request::decode_str("p").unwrap(), Request::Pipeline(vec![]));
+    // docs/abi.md's example.
+    let example = Request::Pipeline(vec![
+        PipelineItem::Query {
+            param_types: vec![23],
+            params: b("1\u{1f}\u{1e}"),
+            sql: b("select $1"),
+        },
+        PipelineItem::Sync,
+        PipelineItem::Execute {
+            params: b(""),
+            name: b("s1"),
+        },
+    ]);
+    let text = "p\u{1d}q\u{1d}23\u{1d}1\u{1f}\u{1e}\u{1d}select $1\u{1d}S\u{1d}X\u{1d}\u{1d}s1";
+    assert_eq!(example.encode_str(), text);
+    assert_eq!(request::decode_str(text).unwrap(), example);
     assert_eq!(
         request::decode_str("c\u{1d}PGUSER\u{1f}me\u{1f}\u{1e}\u{1d}host=x").unwrap(),
         Request::Connect {
@@ -130,6 +197,18 @@ fn malformed_requests_are_errors() {
         "y\u{1d}maybe\u{1d}",
         "t\u{1d}",
         "c\u{1d}k\u{1f}v\u{1f}extra\u{1f}\u{1e}\u{1d}c",
+        // Pipelines: items after U+001D, each complete, known, with valid escapes and types.
+        "pS",
+        "p\u{1d}",
+        "p\u{1d}S\u{1d}",
+        "p\u{1d}s",
+        "p\u{1d}q",
+        "p\u{1d}q\u{1d}\u{1d}",
+        "p\u{1d}q\u{1d}x\u{1d}\u{1d}select 1",
+        "p\u{1d}q\u{1d}\u{1d}\u{1d}select \u{1b}Z",
+        "p\u{1d}X\u{1d}",
+        "p\u{1d}X\u{1d}\u{1d}s\u{1b}",
+        "p\u{1d}q\u{1d}\u{1d}\u{1d}select 1\u{1d}SS",
     ] {
         assert!(request::decode_str(bad).is_err(), "{bad:?}");
     }
@@ -273,6 +352,10 @@ fn every_step() -> Vec<Step<'static>> {
                     payload: b(""),
                 },
                 Event::CancelToken(b("opaque\u{1d}token")),
+                Event::Aborted,
+                Event::Synced(TxStatus::Idle),
+                Event::Synced(TxStatus::InTransaction),
+                Event::Synced(TxStatus::Failed),
                 Event::Conninfo(Conninfo {
                     targets: vec![
                         Target::Tcp {
@@ -366,6 +449,10 @@ fn malformed_steps_are_errors() {
         "0:o\u{1f}t\u{1f}h\u{1f}99999\u{1f}\u{0}\u{1f}\u{0}",
         "0:o\u{1f}t\u{1f}h\u{1f}1\u{1f}\u{0}",
         "0:rx",
+        "0:r\u{1e}X\u{1f}1",
+        "0:r\u{1e}Z",
+        "0:r\u{1e}Z\u{1f}Q",
+        "0:r\u{1e}Z\u{1f}I\u{1f}I",
     ] {
         assert!(step::decode(bad).is_err(), "{bad:?}");
     }

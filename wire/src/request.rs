@@ -34,6 +34,11 @@
 //! | `D` | COPY FROM STDIN data (while the action is `i`) | the bytes, directly after the tag |
 //! | `F` | end COPY FROM STDIN (CopyDone) | |
 //! | `f` | abort COPY FROM STDIN (CopyFail) | the reason |
+//! | `p` | a pipeline: every item's messages at once, a Sync after the last item unless it is one | per item, its parts: `q` GS types GS params GS sql (escaped); `X` GS params GS name (escaped); `S` |
+//!
+//! `p` is the one request without a verbatim last part: its SQL and names are escaped text, so
+//! any number of them can follow one another. Its params are one parameter row (or none),
+//! exactly as `q`'s.
 
 use std::borrow::Cow;
 
@@ -79,6 +84,25 @@ impl FileStatus {
             _ => return None,
         })
     }
+}
+
+/// One item of a [`Request::Pipeline`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PipelineItem<'a> {
+    /// Extended query with the automatic statement cache, exactly ONE parameter row (`params`
+    /// is a row batch of one row, or empty for none), as [`Request::Query`].
+    Query {
+        param_types: Vec<u32>,
+        params: Cow<'a, str>,
+        sql: Cow<'a, str>,
+    },
+    /// A named prepared statement (as [`Request::Execute`]), one parameter row.
+    Execute {
+        params: Cow<'a, str>,
+        name: Cow<'a, str>,
+    },
+    /// A synchronization point (Sync).
+    Sync,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +162,9 @@ pub enum Request<'a> {
     CopyDone,
     /// Abort COPY FROM STDIN with a reason (CopyFail): the server fails the COPY with it.
     CopyFail(Cow<'a, str>),
+    /// A pipeline (libpq's pipeline mode): every item is sent at once, with a Sync after the
+    /// last item unless it is one; the step's events report each item in order.
+    Pipeline(Vec<PipelineItem<'a>>),
 }
 
 fn push_pairs(out: &mut String, pairs: &Pairs<'_>) {
@@ -327,8 +354,77 @@ impl Request<'_> {
                 out.push('f');
                 part(out, reason);
             }
+            Request::Pipeline(items) => {
+                out.push('p');
+                for item in items {
+                    out.push(GS);
+                    match item {
+                        PipelineItem::Query {
+                            param_types,
+                            params,
+                            sql,
+                        } => {
+                            out.push('q');
+                            out.push(GS);
+                            push_types(out, param_types);
+                            part(out, params);
+                            out.push(GS);
+                            escape::escape_into(out, sql);
+                        }
+                        PipelineItem::Execute { params, name } => {
+                            out.push('X');
+                            part(out, params);
+                            out.push(GS);
+                            escape::escape_into(out, name);
+                        }
+                        PipelineItem::Sync => out.push('S'),
+                    }
+                }
+            }
         }
     }
+}
+
+/// The items of a `p` request: `body` is everything after the tag.
+fn read_pipeline(body: &str) -> Result<Vec<PipelineItem<'_>>, WireError> {
+    let mut items = Vec::new();
+    if body.is_empty() {
+        return Ok(items);
+    }
+    let rest = body
+        .strip_prefix(GS)
+        .ok_or_else(|| WireError::new("request 'p': its items must follow U+001D"))?;
+    let mut parts = rest.split(GS);
+    let missing = |what: &str| WireError::new(format!("request 'p': an item without its {what}"));
+    while let Some(tag) = parts.next() {
+        items.push(match tag {
+            "q" => {
+                let types = parts.next().ok_or_else(|| missing("types"))?;
+                let params = parts.next().ok_or_else(|| missing("parameters"))?;
+                let sql = parts.next().ok_or_else(|| missing("sql"))?;
+                PipelineItem::Query {
+                    param_types: read_types(types)?,
+                    params: Cow::Borrowed(params),
+                    sql: escape::unescape(sql)?,
+                }
+            }
+            "X" => {
+                let params = parts.next().ok_or_else(|| missing("parameters"))?;
+                let name = parts.next().ok_or_else(|| missing("name"))?;
+                PipelineItem::Execute {
+                    params: Cow::Borrowed(params),
+                    name: escape::unescape(name)?,
+                }
+            }
+            "S" => PipelineItem::Sync,
+            other => {
+                return Err(WireError::new(format!(
+                    "request 'p': unknown item {other:?}"
+                )))
+            }
+        });
+    }
+    Ok(items)
 }
 
 /// Decodes the byte form. Never panics, whatever the input.
@@ -480,6 +576,7 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             Request::CopyDone
         }
         'f' => Request::CopyFail(Cow::Borrowed(parts(1)?[0])),
+        'p' => Request::Pipeline(read_pipeline(body)?),
         other => return Err(WireError::new(format!("unknown request {other:?}"))),
     })
 }

@@ -44,6 +44,8 @@
 //! | `G` copy-in began (CopyInResponse) | binary `0`/`1`, column count |
 //! | `H` copy-out began (CopyOutResponse) | binary `0`/`1`, column count |
 //! | `D` copy data (COPY TO STDOUT) | encoding (`t`: UTF-8 text; `l`: bytes as latin-1 characters), escaped `0`/`1` |
+//! | `X` aborted (a pipeline item the server skipped after an earlier failure) | |
+//! | `Z` synced (a pipeline's Sync item: its ReadyForQuery) | status: `I`, `T` or `E` |
 
 use std::borrow::Cow;
 
@@ -257,6 +259,11 @@ pub enum Event<'a> {
         escaped: bool,
         data: Cow<'a, str>,
     },
+    /// A pipeline item the server skipped because an earlier item since the last sync point
+    /// failed (libpq's `PGRES_PIPELINE_ABORTED`).
+    Aborted,
+    /// A pipeline's Sync item was reached: the transaction status of its ReadyForQuery.
+    Synced(TxStatus),
 }
 
 impl Event<'_> {
@@ -487,6 +494,12 @@ fn encode_event(out: &mut String, event: &Event<'_>, scratch: &mut String) {
                 .text(if *text { "t" } else { "l" })
                 .flag(*escaped);
         }
+        Event::Aborted => {
+            RecordWriter::new(out, 'X');
+        }
+        Event::Synced(status) => {
+            RecordWriter::new(out, 'Z').text(status.code().encode_utf8(&mut [0; 4]));
+        }
         Event::Conninfo(info) => {
             let mut w = RecordWriter::new(out, 'I');
             w.text(&info.user)
@@ -685,6 +698,14 @@ fn decode_event(record: &str) -> Result<Event<'_>, WireError> {
                 escaped: r.flag("escaped")?,
                 data: Cow::Borrowed(""),
             }
+        }
+        'X' => Event::Aborted,
+        'Z' => {
+            let code = r.text("status")?;
+            Event::Synced(
+                TxStatus::from_code(&code)
+                    .ok_or_else(|| WireError::new(format!("unknown status {code:?}")))?,
+            )
         }
         'I' => {
             let user = r.text("user")?;

@@ -9,7 +9,8 @@
 //! statement cache's retry), `target` chooses among a conninfo's hosts (`target_session_attrs`,
 //! `load_balance_hosts`), `transport` puts TLS (or nothing) between the protocol and the
 //! host's bytes, `tls_files` reads the certificates and keys it needs before the first open,
-//! `copy` runs COPY FROM STDIN and COPY TO STDOUT.
+//! `copy` runs COPY FROM STDIN and COPY TO STDOUT, `pipeline` runs pipelines (many items, sync
+//! points, results mapped back to the items in order).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,9 +30,11 @@ use crate::scram::ScramSha256;
 use crate::statement_cache::{self, Invalidation, Lookup, Pending, StatementCache};
 
 pub use copy::CopyChunk;
+pub use pipeline::PipelineItem;
 
 mod auth;
 mod copy;
+mod pipeline;
 mod requests;
 mod target;
 mod tls_files;
@@ -162,6 +165,10 @@ pub enum Event {
     },
     /// A chunk of COPY TO STDOUT's data.
     CopyData(CopyChunk),
+    /// A pipeline item the server skipped: an earlier item since the last sync point failed.
+    Aborted,
+    /// A pipeline's Sync item: the transaction status its ReadyForQuery reported.
+    Synced(TxStatus),
 }
 
 /// What the host must do next, after sending `Step::send`.
@@ -358,6 +365,8 @@ pub struct Session {
     extended: bool,
     /// COPY TO STDOUT in progress, with its data chunk.
     copy_out: Option<copy::CopyOut>,
+    /// The pipeline in flight (session/pipeline.rs): what the server still owes, in order.
+    pipeline: Option<pipeline::Pipeline>,
 }
 
 /// A `query` request that ran a cached statement, kept until its ReadyForQuery.
@@ -416,6 +425,7 @@ impl Session {
             now: None,
             extended: false,
             copy_out: None,
+            pipeline: None,
         }
     }
 
@@ -755,6 +765,9 @@ impl Session {
     }
 
     fn handle_response(&mut self, message: Message) -> Result<(), Error> {
+        if self.pipeline.is_some() {
+            return self.handle_pipeline(message);
+        }
         match message {
             Message::ParseComplete | Message::CloseComplete => Ok(()),
             Message::ParameterDescription(body) => {
@@ -972,11 +985,20 @@ impl Session {
     }
 
     fn data_row(&mut self, body: &DataRowBody) -> Result<(), Error> {
+        if let Some(error) = self.decode_row(body)? {
+            self.events.push(Event::Error(error));
+        }
+        Ok(())
+    }
+
+    /// Decodes one DataRow into the batch. `Ok(Some)`: a value the codecs refuse, reported by
+    /// the caller; the rows before it are delivered, this one and the rest of the result are not.
+    fn decode_row(&mut self, body: &DataRowBody) -> Result<Option<Error>, Error> {
         let Some(current) = &mut self.current else {
             return Err(Error::protocol("DataRow without a RowDescription"));
         };
         if current.discarding {
-            return Ok(());
+            return Ok(None);
         }
         let decoders = current.decoders.clone();
         let buffer = body.buffer();
@@ -1027,15 +1049,13 @@ impl Session {
             if let Some(current) = &mut self.current {
                 current.discarding = true;
             }
-            self.events
-                .push(Event::Error(Error::new(ErrorKind::Decode, message)));
-            return Ok(());
+            return Ok(Some(Error::new(ErrorKind::Decode, message)));
         }
         self.batch.end_row();
         if self.batch.len() >= self.opts.batch_bytes as usize {
             self.flush_batch();
         }
-        Ok(())
+        Ok(None)
     }
 
     fn flush_batch(&mut self) {

@@ -1,7 +1,8 @@
 //! The client's requests, encoded into the session's output: the simple query, the extended
 //! query with the automatic statement cache (and its one transparent retry when a cached
 //! statement went stale or was dropped), prepare/execute/close of named statements, Sync and
-//! Terminate.
+//! Terminate; the start of every request and the Bind/Execute encoding that pipelines
+//! (`pipeline.rs`) share.
 
 use std::sync::Arc;
 
@@ -12,17 +13,23 @@ use wasmpg_wire::batch;
 use super::*;
 
 impl Session {
-    pub(super) fn begin_request(&mut self) -> Result<(), Error> {
+    /// Whether a request may start: the session is connected and idle.
+    pub(super) fn check_ready(&self) -> Result<(), Error> {
         match self.state {
-            State::Ready => {}
-            State::Closed => return Err(Error::new(ErrorKind::Closed, "the session is closed")),
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    "another request is in progress or the session is not connected",
-                ))
-            }
+            State::Ready => Ok(()),
+            State::Closed => Err(Error::new(ErrorKind::Closed, "the session is closed")),
+            _ => Err(Error::new(
+                ErrorKind::Usage,
+                "another request is in progress or the session is not connected",
+            )),
         }
+    }
+
+    /// Starts a request: the Close(Statement) messages the cache owes go first (the only place
+    /// they are sent, so a statement evicted while a request is in flight is closed only after
+    /// that request ended).
+    pub(super) fn begin_request(&mut self) -> Result<(), Error> {
+        self.check_ready()?;
         for name in self.cache.take_evicted() {
             frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
         }
@@ -211,49 +218,60 @@ impl Session {
         let empty = [Vec::new()];
         let rows = if rows.is_empty() { &empty[..] } else { rows };
         for row in rows {
-            let mut encoded: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
-            for (i, value) in row.iter().enumerate() {
-                let Some(value) = value else {
-                    encoded.push(None);
-                    continue;
-                };
-                let oid = types.get(i).copied().unwrap_or(0);
-                let mut buf = Vec::with_capacity(value.len());
-                codec::encode_param(oid, value, &mut buf).map_err(|e| {
-                    Error::new(ErrorKind::Encode, format!("parameter ${}: {e}", i + 1))
-                })?;
-                encoded.push(Some(buf));
-            }
-            frontend::bind(
-                "",
-                statement,
-                Some(0i16),
-                encoded.iter(),
-                |value, out| match value {
-                    None => Ok(IsNull::Yes),
-                    Some(bytes) => {
-                        out.extend_from_slice(bytes);
-                        Ok(IsNull::No)
-                    }
-                },
-                Some(0i16),
-                &mut self.out,
-            )
-            .map_err(|e| match e {
-                frontend::BindError::Conversion(e) => {
-                    Error::new(ErrorKind::Encode, format!("cannot bind parameters: {e}"))
-                }
-                frontend::BindError::Serialization(e) => write_err(e),
-            })?;
-            frontend::execute("", 0, &mut self.out).map_err(write_err)?;
+            write_execution(&mut self.out, statement, types, row)?;
             self.pending_results.push_back(described.clone());
         }
         Ok(())
     }
 }
 
+/// Encodes Bind (of `statement` to the unnamed portal, every value in text) + Execute (all
+/// rows) for one parameter row, converting each value from canonical form by its type in
+/// `types` (0 or missing: unchanged).
+pub(super) fn write_execution(
+    out: &mut BytesMut,
+    statement: &str,
+    types: &[u32],
+    row: &[Option<String>],
+) -> Result<(), Error> {
+    let mut encoded: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
+    for (i, value) in row.iter().enumerate() {
+        let Some(value) = value else {
+            encoded.push(None);
+            continue;
+        };
+        let oid = types.get(i).copied().unwrap_or(0);
+        let mut buf = Vec::with_capacity(value.len());
+        codec::encode_param(oid, value, &mut buf)
+            .map_err(|e| Error::new(ErrorKind::Encode, format!("parameter ${}: {e}", i + 1)))?;
+        encoded.push(Some(buf));
+    }
+    frontend::bind(
+        "",
+        statement,
+        Some(0i16),
+        encoded.iter(),
+        |value, out| match value {
+            None => Ok(IsNull::Yes),
+            Some(bytes) => {
+                out.extend_from_slice(bytes);
+                Ok(IsNull::No)
+            }
+        },
+        Some(0i16),
+        out,
+    )
+    .map_err(|e| match e {
+        frontend::BindError::Conversion(e) => {
+            Error::new(ErrorKind::Encode, format!("cannot bind parameters: {e}"))
+        }
+        frontend::BindError::Serialization(e) => write_err(e),
+    })?;
+    frontend::execute("", 0, out).map_err(write_err)
+}
+
 /// Parameter rows in canonical form; owned so the encoder can run while `self` is borrowed.
-fn param_rows(params: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+pub(super) fn param_rows(params: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
     let rows = batch::parse_rows(params)
         .map_err(|e| Error::new(ErrorKind::Encode, format!("malformed parameters: {e}")))?;
     Ok(rows

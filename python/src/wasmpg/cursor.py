@@ -84,12 +84,22 @@ class _Shape:
     """What a result's columns imply, computed once per distinct RowDescription: the
     description, the careful loaders, and a generated converter for whole batches."""
 
-    __slots__ = ("description", "loaders", "convert")
+    __slots__ = ("description", "loaders", "fast_loaders", "convert", "_convert_no_nulls")
 
     def __init__(self, columns: list[ColumnInfo], adapters: AdaptersMap) -> None:
         self.description = tuple(_describe(c) for c in columns)
         self.loaders = tuple(adapters.loader_for(c[1]) for c in columns)
-        self.convert = _batch_converter(tuple(adapters.fast_loader_for(c[1]) for c in columns))
+        self.fast_loaders = tuple(adapters.fast_loader_for(c[1]) for c in columns)
+        self.convert = _batch_converter(self.fast_loaders)
+        self._convert_no_nulls: Optional[Callable[[list[str]], list[Row]]] = None
+
+    def convert_no_nulls(self) -> Callable[[list[str]], list[Row]]:
+        """The converter of batches without any NULL (no test per value), made when first
+        needed."""
+        convert = self._convert_no_nulls
+        if convert is None:
+            convert = self._convert_no_nulls = _batch_converter(self.fast_loaders, nulls=False)
+        return convert
 
 
 _shapes: dict[tuple[int, tuple[ColumnInfo, ...]], _Shape] = {}
@@ -106,18 +116,24 @@ def _shape(columns: list[ColumnInfo], adapters: AdaptersMap) -> _Shape:
     return shape
 
 
-def _batch_converter(loaders: tuple[Any, ...]) -> Callable[[list[str]], list[Row]]:
+def _batch_converter(
+    loaders: tuple[Any, ...], nulls: bool = True
+) -> Callable[[list[str]], list[Row]]:
     """``convert(rows) -> [tuple]`` for the rows of one batch (each row's fields end with
-    U+001F; NULL is U+0000). Generated code: one comprehension, no call per row."""
+    U+001F; NULL is U+0000). Generated code: one comprehension, no call per row. With
+    ``nulls`` False, for batches known to hold no NULL, the values are not tested for it."""
     n = len(loaders)
     env: dict[str, Any] = {}
     exprs = []
     for i, loader in enumerate(loaders):
         if loader is None:
-            exprs.append("None if v%d == %r else v%d" % (i, _NUL, i))
+            exprs.append("None if v%d == %r else v%d" % (i, _NUL, i) if nulls else "v%d" % i)
         else:
             env["L%d" % i] = loader
-            exprs.append("None if v%d == %r else L%d(v%d)" % (i, _NUL, i, i))
+            if nulls:
+                exprs.append("None if v%d == %r else L%d(v%d)" % (i, _NUL, i, i))
+            else:
+                exprs.append("L%d(v%d)" % (i, i))
     if n:
         targets = ", ".join("v%d" % i for i in range(n)) + ", _"
         src = "def convert(rows):\n    return [(%s,) for r in rows for %s in [r.split(%r)]]\n" % (
@@ -172,8 +188,10 @@ class _Result:
         shape = self.shape
         assert shape is not None
         if not escaped:
+            # An unescaped batch holds U+0000 only as the NULL marker.
+            convert = shape.convert if _NUL in data else shape.convert_no_nulls()
             try:
-                return shape.convert(rows)
+                return convert(rows)
             except (ValueError, ArithmeticError, TypeError, KeyError):
                 pass  # a value the fast loaders do not take: the careful path below
         try:

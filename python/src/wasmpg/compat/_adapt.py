@@ -59,8 +59,51 @@ class ISQLQuote:
         raise NotImplementedError
 
 
+class _Adapters(dict[tuple[type, type], Callable[[Any], Any]]):
+    """psycopg2's adapter registry: a dict that forgets `quote_param`'s per-class choices of
+    fast path whenever it changes."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _fast_now.clear()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        _fast_now.clear()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> Any:  # type: ignore[misc]
+        _fast_now.clear()
+        return super().__ior__(other)
+
+    def clear(self) -> None:
+        _fast_now.clear()
+        super().clear()
+
+    def pop(self, *args: Any) -> Any:
+        _fast_now.clear()
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        _fast_now.clear()
+        return super().popitem()
+
+    def setdefault(self, *args: Any) -> Any:
+        _fast_now.clear()
+        return super().setdefault(*args)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        _fast_now.clear()
+        super().update(*args, **kwargs)
+
+
+#: class -> the fast quoting function of `quote_param` (None: none applies), as the adapters
+#: registered now decide; emptied by every change of `adapters`.
+_fast_now: dict[type, Optional[Callable[[Any, Any], str]]] = {}
+
 #: (class, protocol) -> adapter factory, psycopg2's ``extensions.adapters``.
-adapters: dict[tuple[type, type], Callable[[Any], Any]] = {}
+adapters: dict[tuple[type, type], Callable[[Any], Any]] = _Adapters()
 
 # libpq's static "standard_conforming_strings" seen by PQescapeString (quoting without a
 # connection): False until a connection reports the setting, then the last one's value.
@@ -426,20 +469,55 @@ def _fast_float(value: float, conn: Any) -> str:
     return Float(value).getquoted().decode("ascii")
 
 
+def _fast_datetime(value: _dt.datetime, conn: Any) -> str:
+    if value.tzinfo is None:
+        return "'%s'::timestamp" % value.isoformat()
+    return "'%s'::timestamptz" % value.isoformat()
+
+
+def _fast_date(value: _dt.date, conn: Any) -> str:
+    return "'%s'::date" % value.isoformat()
+
+
+def _fast_decimal(value: Decimal, conn: Any) -> str:
+    if not value.is_finite():
+        return "'NaN'::numeric"
+    text = str(value)
+    return " " + text if text.startswith("-") else text
+
+
+# The built-in adapters' results without the adapter objects, for these exact classes while
+# their registered adapter is still the built-in one (the text is what getquoted() gives,
+# decoded: ASCII in every case but str, whose fast path encodes nothing).
 _FAST: dict[type, tuple[Callable[[Any], Any], Callable[[Any, Any], str]]] = {
     str: (QuotedString, _fast_str),
     int: (Int, _fast_int),
     bool: (Boolean, _fast_bool),
     float: (Float, _fast_float),
+    _dt.datetime: (TimestampFromPy, _fast_datetime),
+    _dt.date: (DateFromPy, _fast_date),
+    Decimal: (DecimalAdapter, _fast_decimal),
 }
+
+
+def _choose_fast(cls: type) -> Optional[Callable[[Any, Any], str]]:
+    fast = _FAST.get(cls)
+    chosen = fast[1] if fast is not None and adapters.get((cls, ISQLQuote)) is fast[0] else None
+    _fast_now[cls] = chosen
+    return chosen
 
 
 def quote_param(value: Any, conn: Any) -> str:
     """A query parameter as SQL text for ``conn`` (mogrify's step): None is NULL; the built-in
-    adapters of str, int, bool and float take a fast path unless replaced."""
+    adapters of str, int, bool, float, datetime, date and Decimal take a fast path unless
+    replaced."""
     if value is None:
         return "NULL"
-    fast = _FAST.get(type(value))
-    if fast is not None and adapters.get((type(value), ISQLQuote)) is fast[0]:
-        return fast[1](value, conn)
+    cls = type(value)
+    try:
+        fast = _fast_now[cls]
+    except KeyError:
+        fast = _choose_fast(cls)
+    if fast is not None:
+        return fast(value, conn)
     return getquoted(value, conn).decode(_conn_encoding(conn))

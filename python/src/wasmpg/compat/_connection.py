@@ -21,7 +21,7 @@ from .. import errors
 from ..connection import Connection as _WConnection
 from ..errors import Diagnostic, InterfaceError, NotSupportedError, ProgrammingError
 from ..types import oids
-from . import _adapt
+from . import _adapt, _typecast
 from ._cursor import cursor
 from ._dsn import make_dsn, obscure, parse_dsn, python_encoding
 
@@ -347,8 +347,10 @@ class connection:
         self._entered = False
         self._tpc_xid: Optional[Xid] = None
         self.cursor_factory: Any = cursor
-        self.string_types: dict[int, Any] = {}
+        self.string_types: dict[int, Any] = _typecast.Casters()
         self.binary_types: dict[int, Any] = {}
+        # The column plans of this connection's results, by result shape (_typecast.plan_for).
+        self._plans: dict[Any, Any] = {}
         self._notices_target: Any = None
         self._notifies: Any = []
         self._w: _WConnection = wasmpg.connect(dsn, autocommit=True, **options)

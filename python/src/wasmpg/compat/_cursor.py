@@ -59,6 +59,21 @@ def _column(col: Any) -> Column:
     return c
 
 
+# wasmpg's description (one tuple per result shape, kept by wasmpg while the shape is in use)
+# -> (that tuple, psycopg2's description, the type OIDs). Holding the tuple keeps its id unique.
+_described: dict[int, tuple[Any, tuple[Column, ...], list[int]]] = {}
+
+
+def _describe(desc: Any) -> tuple[Any, tuple[Column, ...], list[int]]:
+    hit = _described.get(id(desc))
+    if hit is None or hit[0] is not desc:
+        hit = (desc, tuple(_column(c) for c in desc), [c.type_code for c in desc])
+        if len(_described) >= 1024:
+            _described.clear()
+        _described[id(desc)] = hit
+    return hit
+
+
 def _as_text(query: Any, conn: Any) -> str:
     if isinstance(query, str):
         return query
@@ -75,9 +90,20 @@ def format_query(query: Any, vars: Any, conn: Any) -> str:
     """psycopg2's merge of a query and its parameters: with ``vars`` None the query is
     untouched; else each ``%s`` / ``%(name)s`` (anywhere, quotes included) is replaced by the
     parameter's quoted form and ``%%`` by ``%``."""
-    text = _as_text(query, conn)
+    text = query if type(query) is str else _as_text(query, conn)
     if vars is None or "%" not in text:
         return text
+    cls = type(vars)
+    if (cls is tuple or cls is list) and "%(" not in text and "%%" not in text:
+        # The common case: only %s placeholders, one per parameter (anything else, errors
+        # included, takes the general loop below).
+        parts = text.split("%s")
+        n = len(parts) - 1
+        if n and n == len(vars) and text.count("%") == n:
+            merged = [""] * (2 * n + 1)
+            merged[0::2] = parts
+            merged[1::2] = [quote_param(v, conn) for v in vars]
+            return "".join(merged)
     out: list[str] = []
     pos = 0
     index = 0
@@ -164,7 +190,7 @@ class cursor:
         self.itersize = 2000
         self.tzinfo_factory: Any = _dt.timezone
         self.row_factory: Any = None
-        self.string_types: dict[int, Any] = {}
+        self.string_types: dict[int, Any] = _typecast.Casters()
         self.binary_types: dict[int, Any] = {}
         self._w: Optional[_WCursor] = None
         self._closed = False
@@ -295,10 +321,15 @@ class cursor:
             self._rows = None
             self._plan = []
         else:
-            self.description = tuple(_column(c) for c in desc)
             self._rows = rows if rows is not None else []
-            self._plan = _typecast.column_plan(self, [c.type_code for c in desc])
+            self._take_description(desc)
         self.rowcount = count
+
+    def _take_description(self, desc: Any) -> None:
+        """psycopg2's description and the column plan for wasmpg's ``desc``: both made once
+        per result shape (the plan per connection, see `_typecast.plan_for`)."""
+        shape, self.description, type_codes = _describe(desc)
+        self._plan = _typecast.plan_for(self, shape, type_codes)
 
     def executemany(self, query: Any, vars_list: Any) -> None:
         """Executes the query once per parameter set; ``rowcount`` is the total."""
@@ -351,13 +382,7 @@ class cursor:
     # -- rows --
 
     def _make(self, row: tuple[Any, ...]) -> Any:
-        """A result row as returned: typecasts finished, then ``row_factory``."""
-        plan = self._plan
-        if plan:
-            values = list(row)
-            for i, convert in plan:
-                values[i] = convert(values[i])
-            row = tuple(values)
+        """A finished row (typecasts applied) as returned: through ``row_factory``."""
         factory = self.row_factory
         if factory is None:
             return row
@@ -365,6 +390,16 @@ class cursor:
         for i, v in enumerate(row):
             out[i] = v
         return out
+
+    def _deliver(self, rows: list[Any]) -> list[Any]:
+        """The rows of one fetch (a list of its own) as returned: typecasts finished, column
+        by column over the whole fetch, then `_make` (skipped when it would do nothing)."""
+        if self._plan:
+            rows = _typecast.finish_rows(self, self._plan, rows)
+        if self.row_factory is None and type(self)._make is cursor._make:
+            return rows
+        make = self._make
+        return [make(r) for r in rows]
 
     def _plain(self) -> bool:
         return not self._plan and self.row_factory is None and type(self)._make is cursor._make
@@ -380,13 +415,15 @@ class cursor:
         self._check()
         if self.name is not None:
             rows = self._fetch_named("FETCH FORWARD 1 FROM %s")
-            return self._make(rows[0]) if rows else None
+            return self._deliver(rows)[0] if rows else None
         rows = self._buffered()
-        if self.rownumber >= len(rows):
+        n = self.rownumber
+        if n >= len(rows):
             return None
-        row = rows[self.rownumber]
-        self.rownumber += 1
-        return self._make(row)
+        self.rownumber = n + 1
+        if self._plain():
+            return rows[n]
+        return self._deliver(rows[n : n + 1])[0]
 
     def fetchmany(self, size: Optional[int] = None) -> list[Any]:
         """Up to ``size`` rows (default ``arraysize``)."""
@@ -394,25 +431,22 @@ class cursor:
         if size is None:
             size = self.arraysize
         if self.name is not None:
-            rows = self._fetch_named("FETCH FORWARD %d FROM %%s" % size)
-            return rows if self._plain() else [self._make(r) for r in rows]
+            return self._deliver(self._fetch_named("FETCH FORWARD %d FROM %%s" % size))
         rows = self._buffered()
         start = self.rownumber
         chunk = rows[start : start + size]
         self.rownumber = start + len(chunk)
-        return chunk if self._plain() else [self._make(r) for r in chunk]
+        return self._deliver(chunk)
 
     def fetchall(self) -> list[Any]:
         """Every remaining row."""
         self._check()
         if self.name is not None:
-            rows = self._fetch_named("FETCH FORWARD ALL FROM %s")
-            return rows if self._plain() else [self._make(r) for r in rows]
+            return self._deliver(self._fetch_named("FETCH FORWARD ALL FROM %s"))
         rows = self._buffered()
         start = self.rownumber
-        chunk = rows[start:] if start else rows
         self.rownumber = len(rows)
-        return list(chunk) if self._plain() else [self._make(r) for r in chunk]
+        return self._deliver(rows[start:])
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -433,7 +467,7 @@ class cursor:
                 raise StopIteration
         row = ahead[self._ahead_pos]
         self._ahead_pos += 1
-        return self._make(row)
+        return self._deliver([row])[0]
 
     def scroll(self, value: int, mode: str = "relative") -> None:
         """Moves within the result (a named cursor: ``MOVE`` on the server)."""
@@ -484,8 +518,7 @@ class cursor:
         desc = w.description
         rows = w.fetchall() if desc is not None else []
         if desc is not None:
-            self.description = tuple(_column(c) for c in desc)
-            self._plan = _typecast.column_plan(self, [c.type_code for c in desc])
+            self._take_description(desc)
         self.rowcount = len(rows)
         self.rownumber += len(rows)
         self.statusmessage = w.statusmessage

@@ -8,8 +8,10 @@ caster here works in one of two ways: a built-in one *finishes* wasmpg's value t
 (``native``: bytea becomes a ``memoryview``, ``tzinfo_factory`` is applied to timestamptz, or
 nothing at all); any other caster is called as in psycopg2 with the value's PostgreSQL text,
 which is the server's own text for types wasmpg leaves as ``str`` and is written back from
-wasmpg's value otherwise (`text_of`). `column_plan` chooses, once per result, what each column
-needs.
+wasmpg's value otherwise (`text_of`). `column_plan` chooses what each column needs, once per
+result shape and connection (`plan_for`), and `finish_rows` applies it a whole column of a
+fetch at a time: timestamptz calls ``tzinfo_factory`` once per distinct UTC offset, and rows
+whose values stay as wasmpg made them (Django's UTC) are not rebuilt.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import math
 import re
 from decimal import Decimal
+from itertools import repeat
+from operator import attrgetter, is_, itemgetter
 from typing import Any, Callable, Optional
 
 from ..errors import DataError, ProgrammingError
@@ -36,6 +40,9 @@ __all__ = [
     "register_type",
     "lookup_caster",
     "column_plan",
+    "plan_for",
+    "finish_rows",
+    "Casters",
     "text_of",
     "parse_array",
 ]
@@ -98,8 +105,51 @@ def _identity_cast(value: Optional[str], cur: Any) -> Any:
     return value
 
 
+# Bumped by every change of a `Casters` map: the key under which a connection keeps the column
+# plans it made (`column_plan`), so that a registration is seen by the next result.
+_generation = [0]
+
+
+class Casters(dict[int, Any]):
+    """A ``string_types`` map (OID -> caster): a dict that counts its changes (`_generation`)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _generation[0] += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        _generation[0] += 1
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> Any:  # type: ignore[misc]
+        _generation[0] += 1
+        return super().__ior__(other)
+
+    def clear(self) -> None:
+        _generation[0] += 1
+        super().clear()
+
+    def pop(self, *args: Any) -> Any:
+        _generation[0] += 1
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        _generation[0] += 1
+        return super().popitem()
+
+    def setdefault(self, *args: Any) -> Any:
+        _generation[0] += 1
+        return super().setdefault(*args)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        _generation[0] += 1
+        super().update(*args, **kwargs)
+
+
 #: The global casters by OID (psycopg2's ``extensions.string_types``).
-string_types: dict[int, Typecaster] = {}
+string_types: dict[int, Typecaster] = Casters()
 #: psycopg2's ``binary_types`` (binary results are not used: always empty).
 binary_types: dict[int, Typecaster] = {}
 
@@ -465,31 +515,123 @@ def _native_bytea(value: Any, cur: Any) -> Any:
     return None if value is None else memoryview(value)
 
 
-def _apply_factory(value: Any, cur: Any) -> Any:
-    """An aware datetime or time with the cursor's ``tzinfo_factory`` applied: None makes it
-    naive (the wall time of the session's time zone), as psycopg2."""
-    factory = getattr(cur, "tzinfo_factory", _dt.timezone) if cur is not None else _dt.timezone
+def _factory_of(cur: Any) -> Any:
+    """The cursor's ``tzinfo_factory`` (psycopg2's default without a cursor)."""
+    return getattr(cur, "tzinfo_factory", _dt.timezone) if cur is not None else _dt.timezone
+
+
+def _apply_factory(value: Any, factory: Any) -> Any:
+    """An aware datetime or time with ``tzinfo_factory`` applied: None makes it naive (the
+    wall time of the session's time zone), as psycopg2; psycopg2's default
+    (``datetime.timezone``) keeps wasmpg's fixed offset."""
     if factory is None:
         return value.replace(tzinfo=None)
     if factory is _dt.timezone:
         return value
-    return value.replace(tzinfo=factory(value.utcoffset()))
+    tz = factory(value.utcoffset())
+    return value if tz is value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _infinite(value: Any) -> bool:
+    """Whether a timestamptz is wasmpg's infinity (datetime.max/min in any time zone)."""
+    year = value.year
+    if year != 9999 and year != 1:
+        return False
+    naive = value.replace(tzinfo=None)
+    return bool(naive == _dt.datetime.max or naive == _dt.datetime.min)
+
+
+def _edge(value: Any, factory: Any) -> Any:
+    """An infinite timestamptz as psycopg2 returns it: UTC whatever the factory (naive when
+    the factory is None)."""
+    naive = value.replace(tzinfo=None)
+    return naive if factory is None else naive.replace(tzinfo=_dt.timezone.utc)
 
 
 def _native_timestamptz(value: Any, cur: Any) -> Any:
     if value is None:
         return None
-    naive = value.replace(tzinfo=None)
-    if naive == _dt.datetime.max or naive == _dt.datetime.min:
-        factory = getattr(cur, "tzinfo_factory", _dt.timezone) if cur is not None else 1
-        return naive if factory is None else naive.replace(tzinfo=_dt.timezone.utc)
-    return _apply_factory(value, cur)
+    factory = _factory_of(cur)
+    if _infinite(value):
+        return _edge(value, factory)
+    return _apply_factory(value, factory)
 
 
 def _native_time(value: Any, cur: Any) -> Any:
     if value is None or value.tzinfo is None:
         return value
-    return _apply_factory(value, cur)
+    return _apply_factory(value, _factory_of(cur))
+
+
+# -- the same for a whole column of a fetch: ``finish(values, cur)`` -> the finished values,
+# or None when every value stays as it is (the rows then need no rebuilding).
+
+Finish = Callable[[list[Any], Any], Optional[list[Any]]]
+
+_TZINFO = attrgetter("tzinfo")
+
+
+def _finish_timestamptz(values: list[Any], cur: Any) -> Optional[list[Any]]:
+    """timestamptz values: ``tzinfo_factory`` called once per distinct UTC offset of the
+    values (not once per value: psycopg2's factories are pure functions of the offset), and
+    nothing rebuilt when the factory gives back the values' own tzinfo (Django's UTC)."""
+    factory = _factory_of(cur)
+    present = list(filter(None, values))  # NULLs out (a datetime is always true)
+    if not present:
+        return None
+    tz = present[0].tzinfo
+    # The common case: one fixed offset, the very same tzinfo object in every value, no
+    # infinity (checked on the earliest and latest value: with one tzinfo, wall-time order).
+    if (
+        type(tz) is _dt.timezone
+        and all(map(is_, map(_TZINFO, present), repeat(tz)))
+        and max(present).year != 9999
+        and min(present).year != 1
+    ):
+        if factory is _dt.timezone:
+            return None
+        if factory is None:
+            return [None if v is None else v.replace(tzinfo=None) for v in values]
+        final = factory(tz.utcoffset(None))
+        if final is tz:
+            return None
+        return [None if v is None else v.replace(tzinfo=final) for v in values]
+    # Mixed offsets (a time zone with DST), infinity, or tzinfo objects of other kinds: value by
+    # value, the factory's answer cached by offset for this fetch.
+    out: list[Any] = []
+    cache: dict[Any, Any] = {}
+    for v in values:
+        if v is None:
+            out.append(None)
+        elif _infinite(v):
+            out.append(_edge(v, factory))
+        elif factory is None:
+            out.append(v.replace(tzinfo=None))
+        elif factory is _dt.timezone:
+            out.append(v)
+        else:
+            offset = v.utcoffset()
+            final = cache.get(offset)
+            if final is None:
+                final = cache[offset] = factory(offset)
+            out.append(v if final is v.tzinfo else v.replace(tzinfo=final))
+    return out
+
+
+def _finish_bytea(values: list[Any], cur: Any) -> Optional[list[Any]]:
+    return [None if v is None else memoryview(v) for v in values]
+
+
+def _finish_native(native: Native) -> Finish:
+    if native is _native_timestamptz:
+        return _finish_timestamptz
+    if native is _native_bytea:
+        return _finish_bytea
+
+    def finish(values: list[Any], cur: Any) -> Optional[list[Any]]:
+        return [native(v, cur) for v in values]
+
+    return finish
 
 
 def _builtin(
@@ -586,43 +728,40 @@ _TEXT_CASTS = (UNICODE, STRING, UNKNOWN)
 
 # -- what each column of a result needs --
 
-Plan = list[tuple[int, Callable[[Any], Any]]]
+#: ``[(column index, finish)]``: ``finish(values of the column, cursor)`` returns the column's
+#: finished values, or None when they stay as wasmpg made them.
+Plan = list[tuple[int, Finish]]
 
 
-def _to_text(oid: int) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        return None if value is None else text_of(oid, value)
+def _to_text(oid: int) -> Finish:
+    def finish(values: list[Any], cur: Any) -> Optional[list[Any]]:
+        return [None if v is None else text_of(oid, v) for v in values]
 
-    return convert
+    return finish
 
 
-def _with_cast(caster: Typecaster, cur: Any) -> Callable[[Any], Any]:
+def _with_cast(caster: Typecaster) -> Finish:
     cast = caster._cast
 
-    def convert(value: Any) -> Any:
-        return cast(value, cur)
+    def finish(values: list[Any], cur: Any) -> Optional[list[Any]]:
+        return [cast(v, cur) for v in values]
 
-    return convert
-
-
-def _with_native(native: Native, cur: Any) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        return native(value, cur)
-
-    return convert
+    return finish
 
 
-def _with_text_cast(caster: Typecaster, oid: int, cur: Any) -> Callable[[Any], Any]:
+def _with_text_cast(caster: Typecaster, oid: int) -> Finish:
     cast = caster._cast
 
-    def convert(value: Any) -> Any:
-        return cast(None if value is None else text_of(oid, value), cur)
+    def finish(values: list[Any], cur: Any) -> Optional[list[Any]]:
+        return [cast(None if v is None else text_of(oid, v), cur) for v in values]
 
-    return convert
+    return finish
 
 
 def column_plan(cur: Any, type_codes: Any) -> Plan:
-    """``[(column index, convert)]`` for the columns whose wasmpg values need finishing."""
+    """``[(column index, finish)]`` for the columns whose wasmpg values need finishing. The
+    plan depends on the casters in scope and on what wasmpg converts, not on the cursor
+    otherwise (``finish`` gets the cursor when called: its ``tzinfo_factory`` then)."""
     plan: Plan = []
     # What the wasmpg connection underneath converts: its own adapters (the compat connection
     # keeps some types as text there), else the process-wide ones.
@@ -636,16 +775,64 @@ def column_plan(cur: Any, type_codes: Any) -> Plan:
                 plan.append((i, _to_text(oid)))
         elif not converted:
             if caster not in _TEXT_CASTS or caster._cast is not _identity_cast:
-                plan.append((i, _with_cast(caster, cur)))
+                plan.append((i, _with_cast(caster)))
         else:
             native = caster.native
             if native is KEEP:
                 continue
             if native is not None:
-                plan.append((i, _with_native(native, cur)))
+                plan.append((i, _finish_native(native)))
             else:
-                plan.append((i, _with_text_cast(caster, oid, cur)))
+                plan.append((i, _with_text_cast(caster, oid)))
     return plan
+
+
+def plan_for(cur: Any, shape: Any, type_codes: Any) -> Plan:
+    """`column_plan` for a result of ``shape`` (an object standing for the result's columns:
+    wasmpg's description, the same object for every result of the same columns), remembered
+    by the cursor's connection while no caster is registered or removed anywhere
+    (`_generation`) and wasmpg's loaders stay the same. A cursor with casters of its own, or a
+    connection whose ``string_types`` is not a `Casters` map, gets a plan made anew."""
+    conn = getattr(cur, "_conn", None)
+    plans = getattr(conn, "_plans", None)
+    if (
+        plans is None
+        or cur.string_types
+        or type(getattr(conn, "string_types", None)) is not Casters
+        or type(string_types) is not Casters
+    ):
+        return column_plan(cur, type_codes)
+    wconn = getattr(conn, "_w", None)
+    key = (id(shape), _generation[0], wconn.adapters.version if wconn is not None else 0)
+    hit = plans.get(key)
+    if hit is not None and hit[0] is shape:
+        plan: Plan = hit[1]
+        return plan
+    plan = column_plan(cur, type_codes)
+    if len(plans) >= 256:
+        plans.clear()
+    plans[key] = (shape, plan)  # the shape is kept alive: its id is not reused meanwhile
+    return plan
+
+
+def finish_rows(cur: Any, plan: Plan, rows: list[Any]) -> list[Any]:
+    """The rows of one fetch (a list the caller owns) with the plan applied, column by column:
+    ``rows`` itself when no value changes, else new tuples."""
+    if not plan or not rows:
+        return rows
+    changed: Optional[dict[int, list[Any]]] = None
+    for i, finish in plan:
+        column = finish(list(map(itemgetter(i), rows)), cur)
+        if column is not None:
+            if changed is None:
+                changed = {}
+            changed[i] = column
+    if changed is None:
+        return rows
+    columns: list[Any] = list(zip(*rows))
+    for i, column in changed.items():
+        columns[i] = column
+    return list(zip(*columns))
 
 
 def cast_value(cur: Any, oid: int, value: Optional[str]) -> Any:

@@ -219,12 +219,6 @@ class RealDictCursor(DictCursorBase):
         super().__init__(*args, **kwargs)
 
     def _make(self, row: tuple[Any, ...]) -> Any:
-        plan = self._plan
-        if plan:
-            values = list(row)
-            for i, convert in plan:
-                values[i] = convert(values[i])
-            row = tuple(values)
         assert self.description is not None
         out = RealDictRow()
         for d, v in zip(self.description, row):
@@ -247,12 +241,6 @@ class NamedTupleCursor(_cursor):
     MAX_CACHE = 1024
 
     def _make(self, row: tuple[Any, ...]) -> Any:
-        plan = self._plan
-        if plan:
-            values = list(row)
-            for i, convert in plan:
-                values[i] = convert(values[i])
-            row = tuple(values)
         record = self._record()
         return record._make(row)
 

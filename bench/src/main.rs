@@ -7,6 +7,8 @@
 //!                    [--json PATH] [--no-pin] [--cpu N]
 //! wasmpg-bench serve [--no-pin] [--cpu N]   # start a throwaway cluster, print its conninfo,
 //!                                            # keep it until stdin closes (used by bench/run)
+//! wasmpg-bench async [--conninfo C] [--reps N] ...  # the async rows (wasmpg::tokio vs
+//!                                                    # tokio-postgres, `async_bench.rs`)
 //! ```
 //!
 //! Without `--conninfo` the bench starts its own throwaway cluster. Unless `--no-pin`, it pins
@@ -14,6 +16,7 @@
 //! `taskset`, the steadiest condition for round trips on these machines (see
 //! docs/measurements.md).
 
+mod async_bench;
 mod common;
 mod copy;
 mod tls;
@@ -61,7 +64,8 @@ struct Args {
     n: usize,
     /// Profiling aid: run only this contender ("wasmpg" or "postgres") and skip sessions/memory.
     only: Option<String>,
-    /// Profiling aid: run only this workload (six, select1, fetch, insert).
+    /// Profiling aid: run only this workload (six, select1, fetch, insert; `async`: the async
+    /// rows alone; in `async` mode: six, select1, pipeline).
     workload: Option<String>,
 }
 
@@ -144,7 +148,8 @@ fn main() {
         "serve" => serve(&args),
         "mem" => mem_child(&args),
         "copy" => copy_only(&args),
-        other => Err(format!("unknown mode {other:?} (run, serve)").into()),
+        "async" => async_only(&args),
+        other => Err(format!("unknown mode {other:?} (run, serve, copy, async)").into()),
     };
     if let Err(e) = result {
         eprintln!("wasmpg-bench: {e}");
@@ -512,7 +517,28 @@ fn copy_only(args: &Args) -> R<()> {
     Ok(())
 }
 
+/// The async rows alone (`wasmpg-bench async`, or `run --workload async`): wasmpg::tokio
+/// against tokio-postgres; bench/run runs them as a step of their own.
+fn async_only(args: &Args) -> R<()> {
+    let self_pin = pin_self(args);
+    let (_cluster, conninfo) = match &args.conninfo {
+        Some(c) => (None, c.clone()),
+        None => {
+            let (cl, c) = start_cluster(args)?;
+            (Some(cl), c)
+        }
+    };
+    let doc = async_bench::run(args, &conninfo, &self_pin)?;
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> R<()> {
+    if args.workload.as_deref() == Some("async") {
+        return async_only(args);
+    }
     let self_pin = pin_self(args);
     let load_start = loadavg();
     let (_cluster, conninfo, tls) = match &args.conninfo {

@@ -205,6 +205,60 @@ pub(crate) fn encode_rows(rows: &[&[&(dyn ToSql + Sync)]]) -> Result<(Vec<u32>, 
     Ok((types, writer.take().data))
 }
 
+/// The rows of a request's first result (none if it returned none).
+pub(crate) fn rows_of(response: Response) -> Result<Vec<Row>, Error> {
+    let Some(result) = response.results.into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    let columns = columns_of(result.columns.as_deref().unwrap_or_default());
+    rows_from_batches(&columns, result.batches)
+}
+
+/// `query_one`'s row: exactly one.
+pub(crate) fn exactly_one(mut rows: Vec<Row>) -> Result<Row, Error> {
+    if rows.len() != 1 {
+        return Err(Error::new(
+            ErrorKind::RowCount,
+            format!(
+                "query_one expected 1 row, the query returned {}",
+                rows.len()
+            ),
+        ));
+    }
+    Ok(rows.remove(0))
+}
+
+/// `query_opt`'s row: zero or one.
+pub(crate) fn at_most_one(mut rows: Vec<Row>) -> Result<Option<Row>, Error> {
+    match rows.len() {
+        0 => Ok(None),
+        1 => Ok(Some(rows.remove(0))),
+        n => Err(Error::new(
+            ErrorKind::RowCount,
+            format!("query_opt expected at most 1 row, the query returned {n}"),
+        )),
+    }
+}
+
+/// `execute`'s count: the last command's rows affected.
+pub(crate) fn last_rows_affected(response: &Response) -> u64 {
+    response
+        .results
+        .last()
+        .and_then(|r| r.complete.as_ref())
+        .and_then(|c| c.rows)
+        .unwrap_or(0)
+}
+
+/// `execute_many`'s count: every execution's rows affected.
+pub(crate) fn total_rows_affected(response: &Response) -> u64 {
+    response
+        .results
+        .iter()
+        .filter_map(|r| r.complete.as_ref().and_then(|c| c.rows))
+        .sum()
+}
+
 /// A simple query's results as rust-postgres's messages.
 pub(crate) fn simple_messages(response: Response) -> Result<Vec<SimpleQueryMessage>, Error> {
     let mut messages = Vec::new();
@@ -279,12 +333,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let response = self.run(statement, params)?;
-        let Some(result) = response.results.into_iter().next() else {
-            return Ok(Vec::new());
-        };
-        let columns = columns_of(result.columns.as_deref().unwrap_or_default());
-        rows_from_batches(&columns, result.batches)
+        rows_of(self.run(statement, params)?)
     }
 
     /// Runs a statement that must return exactly one row.
@@ -293,17 +342,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, Error> {
-        let mut rows = self.query(statement, params)?;
-        if rows.len() != 1 {
-            return Err(Error::new(
-                ErrorKind::RowCount,
-                format!(
-                    "query_one expected 1 row, the query returned {}",
-                    rows.len()
-                ),
-            ));
-        }
-        Ok(rows.remove(0))
+        exactly_one(self.query(statement, params)?)
     }
 
     /// Runs a statement that returns zero or one row.
@@ -312,15 +351,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(statement, params)?;
-        match rows.len() {
-            0 => Ok(None),
-            1 => Ok(Some(rows.remove(0))),
-            n => Err(Error::new(
-                ErrorKind::RowCount,
-                format!("query_opt expected at most 1 row, the query returned {n}"),
-            )),
-        }
+        at_most_one(self.query(statement, params)?)
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -329,13 +360,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, Error> {
-        let response = self.run(statement, params)?;
-        Ok(response
-            .results
-            .last()
-            .and_then(|r| r.complete.as_ref())
-            .and_then(|c| c.rows)
-            .unwrap_or(0))
+        Ok(last_rows_affected(&self.run(statement, params)?))
     }
 
     /// Runs a statement once for each row of parameters, all in one request and one round trip
@@ -356,11 +381,7 @@ impl Client {
         let response = self
             .conn
             .request(&statement_request(statement, types, values, n)?)?;
-        Ok(response
-            .results
-            .iter()
-            .filter_map(|r| r.complete.as_ref().and_then(|c| c.rows))
-            .sum())
+        Ok(total_rows_affected(&response))
     }
 
     /// Runs a [`Pipeline`](crate::Pipeline): every statement sent at once, one outcome per

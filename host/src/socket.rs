@@ -3,7 +3,7 @@
 //! checks the endpoint against the policy first.
 
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -160,20 +160,7 @@ fn connect_tcp(
     timeout: Option<Duration>,
     prefer: Option<&str>,
 ) -> Result<TcpStream, Error> {
-    let mut addrs: Vec<_> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            Error::with_cause(
-                ErrorKind::Dns,
-                format!("cannot resolve {host}: {e}"),
-                e.into(),
-            )
-        })?
-        .collect();
-    if let Some(i) = prefer.and_then(|p| addrs.iter().position(|a| a.to_string() == p)) {
-        let preferred = addrs.remove(i);
-        addrs.insert(0, preferred);
-    }
+    let addrs = candidates(host, (host, port).to_socket_addrs(), prefer)?;
     let mut last = None;
     for addr in &addrs {
         let stream = match timeout {
@@ -186,10 +173,39 @@ fn connect_tcp(
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
-            Err(e) => last = Some((addr, e)),
+            Err(e) => last = Some((*addr, e)),
         }
     }
-    Err(match last {
+    Err(connect_failed(host, last))
+}
+
+/// The addresses a host name resolved to, in the order to try them: `prefer` (a cancel
+/// request's address) first if the name resolves to it. Shared with the tokio socket.
+pub(crate) fn candidates(
+    host: &str,
+    resolved: io::Result<impl Iterator<Item = SocketAddr>>,
+    prefer: Option<&str>,
+) -> Result<Vec<SocketAddr>, Error> {
+    let mut addrs: Vec<SocketAddr> = resolved
+        .map_err(|e| {
+            Error::with_cause(
+                ErrorKind::Dns,
+                format!("cannot resolve {host}: {e}"),
+                e.into(),
+            )
+        })?
+        .collect();
+    if let Some(i) = prefer.and_then(|p| addrs.iter().position(|a| a.to_string() == p)) {
+        let preferred = addrs.remove(i);
+        addrs.insert(0, preferred);
+    }
+    Ok(addrs)
+}
+
+/// The error when no address of `host` could be connected: the last attempt's (a timeout is
+/// [`ErrorKind::Timeout`]), or none resolved. Shared with the tokio socket.
+pub(crate) fn connect_failed(host: &str, last: Option<(SocketAddr, io::Error)>) -> Error {
+    match last {
         Some((addr, e)) => {
             let kind = if e.kind() == io::ErrorKind::TimedOut {
                 ErrorKind::Timeout
@@ -199,5 +215,5 @@ fn connect_tcp(
             Error::with_cause(kind, format!("cannot connect to {addr}: {e}"), e.into())
         }
         None => Error::new(ErrorKind::Dns, format!("{host} resolved to no address")),
-    })
+    }
 }

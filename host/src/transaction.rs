@@ -25,11 +25,8 @@ impl<'a> Transaction<'a> {
     /// Commits (or releases the savepoint).
     pub fn commit(mut self) -> Result<(), Error> {
         self.done = true;
-        let sql = match &self.savepoint {
-            Some(name) => format!("RELEASE SAVEPOINT {}", quote_ident(name)),
-            None => "COMMIT".to_owned(),
-        };
-        self.client.batch_execute(&sql)
+        self.client
+            .batch_execute(&commit_sql(self.savepoint.as_deref()))
     }
 
     /// Rolls back (to the savepoint).
@@ -39,30 +36,19 @@ impl<'a> Transaction<'a> {
     }
 
     fn rollback_now(&mut self) -> Result<(), Error> {
-        let sql = match &self.savepoint {
-            Some(name) => format!(
-                "ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}",
-                quote_ident(name)
-            ),
-            None => "ROLLBACK".to_owned(),
-        };
-        self.client.batch_execute(&sql)
+        self.client
+            .batch_execute(&rollback_sql(self.savepoint.as_deref()))
     }
 
     /// A nested transaction: a savepoint with this name.
     pub fn savepoint(&mut self, name: &str) -> Result<Transaction<'_>, Error> {
-        self.client
-            .batch_execute(&format!("SAVEPOINT {}", quote_ident(name)))?;
+        self.client.batch_execute(&savepoint_sql(name))?;
         Ok(Transaction::new(self.client, Some(name.to_owned())))
     }
 
     /// A nested transaction with a generated savepoint name.
     pub fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
-        let depth = match &self.savepoint {
-            Some(name) => format!("{name}_"),
-            None => "wasmpg_sp".to_owned(),
-        };
-        self.savepoint(&depth)
+        self.savepoint(&nested_name(self.savepoint.as_deref()))
     }
 
     pub fn query<T: ?Sized + ToStatement>(
@@ -119,7 +105,39 @@ impl Drop for Transaction<'_> {
     }
 }
 
+/// What ends a transaction (`None`) or a savepoint with success. Shared with the tokio client.
+pub(crate) fn commit_sql(savepoint: Option<&str>) -> String {
+    match savepoint {
+        Some(name) => format!("RELEASE SAVEPOINT {}", quote_ident(name)),
+        None => "COMMIT".to_owned(),
+    }
+}
+
+/// What rolls back a transaction (`None`) or to a savepoint, and releases the savepoint.
+pub(crate) fn rollback_sql(savepoint: Option<&str>) -> String {
+    match savepoint {
+        Some(name) => format!(
+            "ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}",
+            quote_ident(name)
+        ),
+        None => "ROLLBACK".to_owned(),
+    }
+}
+
+/// What opens a savepoint.
+pub(crate) fn savepoint_sql(name: &str) -> String {
+    format!("SAVEPOINT {}", quote_ident(name))
+}
+
+/// The generated name of a savepoint nested in `savepoint` (or in the transaction).
+pub(crate) fn nested_name(savepoint: Option<&str>) -> String {
+    match savepoint {
+        Some(name) => format!("{name}_"),
+        None => "wasmpg_sp".to_owned(),
+    }
+}
+
 /// Quotes an SQL identifier.
-pub(crate) fn quote_ident(name: &str) -> String {
+fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{
-    columns_of, encode_params, encode_rows, simple_messages, StatementRef, ToStatement,
+    at_most_one, columns_of, encode_params, encode_rows, exactly_one, last_rows_affected, rows_of,
+    simple_messages, total_rows_affected, StatementRef, ToStatement,
 };
 use crate::error::{DbError, Error, ErrorKind};
 use crate::guest::TxStatus;
 use crate::results::Response;
-use crate::row::{rows_from_batches, Row, SimpleQueryMessage};
+use crate::row::{Row, SimpleQueryMessage};
 use crate::statement::Statement;
 use crate::types::ToSql;
 
@@ -131,12 +132,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let response = self.run(statement, params).await?;
-        let Some(result) = response.results.into_iter().next() else {
-            return Ok(Vec::new());
-        };
-        let columns = columns_of(result.columns.as_deref().unwrap_or_default());
-        rows_from_batches(&columns, result.batches)
+        rows_of(self.run(statement, params).await?)
     }
 
     /// Runs a statement that must return exactly one row.
@@ -145,17 +141,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, Error> {
-        let mut rows = self.query(statement, params).await?;
-        if rows.len() != 1 {
-            return Err(Error::new(
-                ErrorKind::RowCount,
-                format!(
-                    "query_one expected 1 row, the query returned {}",
-                    rows.len()
-                ),
-            ));
-        }
-        Ok(rows.remove(0))
+        exactly_one(self.query(statement, params).await?)
     }
 
     /// Runs a statement that returns zero or one row.
@@ -164,15 +150,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        let mut rows = self.query(statement, params).await?;
-        match rows.len() {
-            0 => Ok(None),
-            1 => Ok(Some(rows.remove(0))),
-            n => Err(Error::new(
-                ErrorKind::RowCount,
-                format!("query_opt expected at most 1 row, the query returned {n}"),
-            )),
-        }
+        at_most_one(self.query(statement, params).await?)
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -181,13 +159,7 @@ impl Client {
         statement: &T,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, Error> {
-        let response = self.run(statement, params).await?;
-        Ok(response
-            .results
-            .last()
-            .and_then(|r| r.complete.as_ref())
-            .and_then(|c| c.rows)
-            .unwrap_or(0))
+        Ok(last_rows_affected(&self.run(statement, params).await?))
     }
 
     /// Runs a statement once per row of parameters in one request and one sync point (as
@@ -203,12 +175,7 @@ impl Client {
         let (types, values) = encode_rows(rows)?;
         let n = types.len();
         let op = statement_op(statement, types, values, n, rows.len())?;
-        let response = self.request(op).await?;
-        Ok(response
-            .results
-            .iter()
-            .filter_map(|r| r.complete.as_ref().and_then(|c| c.rows))
-            .sum())
+        Ok(total_rows_affected(&self.request(op).await?))
     }
 
     /// Runs a statement and streams its rows as they arrive, in bounded memory (the

@@ -699,13 +699,7 @@ impl Worker {
                     &mut Watch::Rows(tx),
                 )
                 .await;
-            let stop = match stop {
-                Ok(stop) => stop,
-                Err(e) => {
-                    self.session.in_request = false;
-                    return Err(e);
-                }
-            };
+            let stop = stop?;
             if !columns_sent {
                 if let Some(columns) = copy.columns.take() {
                     columns_sent = true;
@@ -751,13 +745,7 @@ impl Worker {
                     &mut Watch::Bytes(tx),
                 )
                 .await;
-            let stop = match stop {
-                Ok(stop) => stop,
-                Err(e) => {
-                    self.session.in_request = false;
-                    return Err(e);
-                }
-            };
+            let stop = stop?;
             if stop == Stop::CopyIn {
                 // COPY FROM STDIN through copy_out: abort it, as the sync client does.
                 response.add_error(Error::new(
@@ -815,7 +803,6 @@ impl Worker {
         let mut stop = match stop {
             Ok(stop) => stop,
             Err(e) => {
-                self.session.in_request = false;
                 let _ = started.send(Err(e.duplicate()));
                 return Err(e);
             }
@@ -890,7 +877,7 @@ impl Worker {
                     return Err(e);
                 }
             };
-            stop = match self
+            stop = self
                 .drive(
                     step,
                     None,
@@ -898,14 +885,7 @@ impl Worker {
                     Some(&mut copy),
                     &mut Watch::Nobody,
                 )
-                .await
-            {
-                Ok(stop) => stop,
-                Err(e) => {
-                    self.session.in_request = false;
-                    return Err(e);
-                }
-            };
+                .await?;
             if stop != Stop::CopyIn {
                 break;
             }
@@ -937,16 +917,9 @@ impl Worker {
                     "the COPY was abandoned by the client",
                 )))?,
             };
-            stop = match self
+            stop = self
                 .drive(step, None, response, Some(copy), &mut Watch::Nobody)
-                .await
-            {
-                Ok(stop) => stop,
-                Err(e) => {
-                    self.session.in_request = false;
-                    return Err(e);
-                }
-            };
+                .await?;
         }
     }
 
@@ -990,6 +963,10 @@ impl Worker {
         let result = self
             .drive_steps(step, connect_timeout, response, copy, watch)
             .await;
+        if result.is_err() {
+            // The request is over (the session, too, mostly).
+            self.session.in_request = false;
+        }
         self.publish();
         result
     }

@@ -92,20 +92,8 @@ async fn connect_tcp(
     timeout: Option<Duration>,
     prefer: Option<&str>,
 ) -> Result<TcpStream, Error> {
-    let mut addrs: Vec<_> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| {
-            Error::with_cause(
-                ErrorKind::Dns,
-                format!("cannot resolve {host}: {e}"),
-                e.into(),
-            )
-        })?
-        .collect();
-    if let Some(i) = prefer.and_then(|p| addrs.iter().position(|a| a.to_string() == p)) {
-        let preferred = addrs.remove(i);
-        addrs.insert(0, preferred);
-    }
+    let resolved = tokio::net::lookup_host((host, port)).await;
+    let addrs = crate::socket::candidates(host, resolved, prefer)?;
     let mut last = None;
     for addr in &addrs {
         let connect = TcpStream::connect(addr);
@@ -121,18 +109,8 @@ async fn connect_tcp(
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
             }
-            Err(e) => last = Some((addr, e)),
+            Err(e) => last = Some((*addr, e)),
         }
     }
-    Err(match last {
-        Some((addr, e)) => {
-            let kind = if e.kind() == io::ErrorKind::TimedOut {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::ConnectionRefused
-            };
-            Error::with_cause(kind, format!("cannot connect to {addr}: {e}"), e.into())
-        }
-        None => Error::new(ErrorKind::Dns, format!("{host} resolved to no address")),
-    })
+    Err(crate::socket::connect_failed(host, last))
 }

@@ -5,7 +5,7 @@
 use std::ops::Deref;
 
 use crate::error::Error;
-use crate::transaction::quote_ident;
+use crate::transaction::{commit_sql, nested_name, rollback_sql, savepoint_sql};
 
 use super::Client;
 
@@ -37,10 +37,7 @@ impl<'a> Transaction<'a> {
     /// Commits (or releases the savepoint).
     pub async fn commit(mut self) -> Result<(), Error> {
         self.done = true;
-        let sql = match &self.savepoint {
-            Some(name) => format!("RELEASE SAVEPOINT {}", quote_ident(name)),
-            None => "COMMIT".to_owned(),
-        };
+        let sql = commit_sql(self.savepoint.as_deref());
         self.client.batch_execute(&sql).await
     }
 
@@ -52,29 +49,18 @@ impl<'a> Transaction<'a> {
     }
 
     fn rollback_sql(&self) -> String {
-        match &self.savepoint {
-            Some(name) => format!(
-                "ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}",
-                quote_ident(name)
-            ),
-            None => "ROLLBACK".to_owned(),
-        }
+        rollback_sql(self.savepoint.as_deref())
     }
 
     /// A nested transaction: a savepoint with this name.
     pub async fn savepoint(&mut self, name: &str) -> Result<Transaction<'_>, Error> {
-        self.client
-            .batch_execute(&format!("SAVEPOINT {}", quote_ident(name)))
-            .await?;
+        self.client.batch_execute(&savepoint_sql(name)).await?;
         Ok(Transaction::new(self.client, Some(name.to_owned())))
     }
 
     /// A nested transaction with a generated savepoint name.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
-        let name = match &self.savepoint {
-            Some(name) => format!("{name}_"),
-            None => "wasmpg_sp".to_owned(),
-        };
+        let name = nested_name(self.savepoint.as_deref());
         self.savepoint(&name).await
     }
 }

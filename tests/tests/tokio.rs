@@ -1576,3 +1576,32 @@ mod pipelines {
         assert_eq!(one, 1);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The Unix-domain socket
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_queries_and_cancels_over_the_unix_socket() {
+    let (client, _task) = connect_task(&cluster().unix_conninfo(TRUST_USER.name)).await;
+    assert_eq!(select_int(&client, 41).await, 41);
+    let address: Option<String> = client
+        .query_one("SELECT inet_client_addr()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(address, None, "a Unix-socket session has no client address");
+    // The cancel request goes over the same socket path.
+    let pid = client.backend_pid();
+    let token = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        wait_running(pid, "pg_sleep").await;
+        token.cancel_query().await
+    });
+    let e = expect_failure(
+        client.execute("SELECT pg_sleep(30)", &[]).await,
+        "a cancelled pg_sleep",
+    );
+    assert_db_code(&e, "57014");
+    canceller.await.unwrap().unwrap();
+    assert_eq!(select_int(&client, 2).await, 2);
+}

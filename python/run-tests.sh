@@ -153,18 +153,20 @@ print("%s %s, wasmtime %s, backend %s" % (platform.python_implementation(), plat
     # only the installed package is importable.
     (cd "$here" && PATH="$no_rust_path" WASMPG_FFI="$ffi" "$venv/bin/pytest" -q -rfEs -p no:cacheprovider "$@") >"$log" 2>&1
     local rc=$?
-    # PyPy 7.3.11 once crashed (SIGSEGV) inside its own compiler while pytest rewrote a test
-    # module's asserts during collection, before any test ran (seen once in CI, not reproduced in
-    # the runs since). Such a crash is run again once, and the summary says so; a crash once
-    # tests have started is never run again.
+    # PyPy 7.3.11 has crashed (SIGSEGV) inside its own compiler while pytest rewrote a test
+    # module's asserts during collection, before any test ran (twice in six PyPy runs of two CI
+    # runs, both wasmtime versions; never in the runs of that step alone). Such a crash is run
+    # again once, printed, and the summary says so; a crash once tests have started is never
+    # run again.
     local note=""
     if [ "$rc" -eq 139 ] && grep -q "in pytest_collection" "$log" \
         && ! grep -qE "^[.sxXFE]+( |$)" "$log"; then
         cp "$log" "$log.crash"
-        echo "$label: pytest crashed while collecting, before any test ran ($log.crash); running it again"
+        echo "$label: pytest crashed while collecting, before any test ran; running it again. The crash:"
+        head -n 15 "$log.crash"
         (cd "$here" && PATH="$no_rust_path" WASMPG_FFI="$ffi" "$venv/bin/pytest" -q -rfEs -p no:cacheprovider "$@") >"$log" 2>&1
         rc=$?
-        note=" (run again after a crash while collecting: $log.crash)"
+        note=" (run again after a crash while collecting, printed above)"
     fi
     if [ "$rc" -eq 0 ]; then
         # The header and the summary lines; the dots are noise.

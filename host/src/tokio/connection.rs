@@ -316,30 +316,8 @@ impl Worker {
         step: Step,
         config: &crate::config::Config,
     ) -> Result<(Session, Option<Socket>), Error> {
-        let (_tx, jobs) = mpsc::unbounded_channel();
-        let mut worker = Worker {
-            session,
-            socket: None,
-            read_buf: vec![0; config.read_chunk.max(4096)],
-            jobs,
-            shared: Arc::default(),
-            cancel: None,
-            cancelling: None,
-            stash: None,
-        };
-        let mut response = Response::default();
-        // Not `drive`: nothing is published from a worker that serves no client yet (the
-        // session's parameters and notices go to the connection's clients in `Worker::new`).
-        let result = worker
-            .drive_steps(
-                step,
-                config.connect_timeout,
-                &mut response,
-                None,
-                &mut Watch::Nobody,
-            )
-            .await
-            .map(|_| response);
+        let mut worker = Worker::alone(session, config.read_chunk);
+        let result = worker.drive_alone(step, config.connect_timeout).await;
         worker.session.connected(result)?;
         Ok((worker.session, worker.socket.take()))
     }
@@ -350,31 +328,46 @@ impl Worker {
         step: Step,
         config: &crate::config::Config,
     ) -> Result<(), Error> {
+        let mut worker = Worker::alone(session, 4096);
+        let result = worker
+            .drive_alone(step, crate::session::cancel_timeout(config))
+            .await;
+        worker.session.cancelled(result)
+    }
+
+    /// A worker that serves no client (yet): for a startup or a cancel request.
+    fn alone(session: Session, read_chunk: usize) -> Worker {
         let (_tx, jobs) = mpsc::unbounded_channel();
-        let mut worker = Worker {
+        Worker {
             session,
             socket: None,
-            read_buf: vec![0; 4096],
+            read_buf: vec![0; read_chunk.max(4096)],
             jobs,
             shared: Arc::default(),
             cancel: None,
             cancelling: None,
             stash: None,
-        };
+        }
+    }
+
+    /// Drives a startup or a cancel request to its end. Not `drive`: nothing is published from
+    /// a worker that serves no client yet (the session's parameters and notices go to the
+    /// connection's clients in `Worker::new`).
+    async fn drive_alone(
+        &mut self,
+        step: Step,
+        connect_timeout: Option<Duration>,
+    ) -> Result<Response, Error> {
         let mut response = Response::default();
-        // Not `drive`: nothing is published from a worker that serves no client yet (the
-        // session's parameters and notices go to the connection's clients in `Worker::new`).
-        let result = worker
-            .drive_steps(
-                step,
-                crate::session::cancel_timeout(config),
-                &mut response,
-                None,
-                &mut Watch::Nobody,
-            )
-            .await
-            .map(|_| response);
-        worker.session.cancelled(result)
+        self.drive_steps(
+            step,
+            connect_timeout,
+            &mut response,
+            None,
+            &mut Watch::Nobody,
+        )
+        .await?;
+        Ok(response)
     }
 
     async fn run(mut self) -> Result<(), Error> {
@@ -383,9 +376,10 @@ impl Worker {
             if self.session.is_closed() {
                 break;
             }
+            // Every drive publishes the shared state before its caller is answered; a session
+            // that ended without one is published once the loop ends.
             if let Some(job) = self.stash.take() {
                 self.run_job(job).await;
-                self.publish();
                 continue;
             }
             let job = {
@@ -421,7 +415,6 @@ impl Worker {
                     }
                 }
             }
-            self.publish();
         }
         self.publish();
         if !self.session.is_closed() {
@@ -926,6 +919,11 @@ impl Worker {
     fn begin(&mut self, request: &Request<'_>) -> Result<Step, Error> {
         let step = self.session.begin(request);
         self.sync_socket();
+        if step.is_err() {
+            // No drive follows to publish it: a trapped session is closed before its caller
+            // gets the error.
+            self.publish();
+        }
         step
     }
 

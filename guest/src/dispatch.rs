@@ -53,7 +53,11 @@ impl Dispatcher {
                 None,
             ),
         };
-        self.encode(step, addr)
+        let encoded = self.encode(&step, addr);
+        if let Some(session) = &mut self.session {
+            session.recycle(step);
+        }
+        encoded
     }
 
     fn session(&mut self) -> &mut Session {
@@ -209,7 +213,7 @@ impl Dispatcher {
     }
 
     /// The session's step in the packed layout, ReadyForQuery folded into `done`.
-    fn encode(&self, step: Step, addr: Option<String>) -> String {
+    fn encode(&self, step: &Step, addr: Option<String>) -> String {
         let mut ready = None;
         let mut events = Vec::with_capacity(step.events.len());
         for event in &step.events {
@@ -385,7 +389,7 @@ fn db_out(e: &DbError) -> DbFields<'_> {
 
 fn event_out(event: &Event) -> wire::Event<'_> {
     match event {
-        Event::Columns(columns) => wire::Event::Columns(columns_out(columns)),
+        Event::Columns(columns) => wire::Event::Record(Cow::Borrowed(&columns.record)),
         Event::Rows(batch) => wire::Event::Rows {
             count: batch.count,
             escaped: batch.escaped,

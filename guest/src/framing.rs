@@ -12,11 +12,24 @@ use crate::error::{Error, ErrorKind};
 /// The type bytes of the backend messages this client parses (the rest, e.g. CopyBothResponse
 /// or NegotiateProtocolVersion, are never sent to it).
 const BACKEND_TAGS: &[u8] = b"123AcCdDEGHIKnNRsStTZ";
+const BACKEND: [bool; 256] = table(BACKEND_TAGS);
 
 /// The message types that may be longer than [`SHORT_MESSAGE_MAX`]: RowDescription, DataRow,
 /// CopyData, ErrorResponse, NoticeResponse, NotificationResponse (libpq's list) and
 /// ParameterDescription (up to 65535 parameters).
 const LONG_TAGS: &[u8] = b"TDdENAt";
+const LONG: [bool; 256] = table(LONG_TAGS);
+
+/// A lookup table of `tags` (one test per message instead of a search of the list).
+const fn table(tags: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < tags.len() {
+        t[tags[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
 
 /// libpq's bound on the length of every other message type.
 const SHORT_MESSAGE_MAX: u32 = 30_000;
@@ -31,7 +44,7 @@ pub(crate) fn next_message(
     // SSH banner, random bytes) is a protocol error at once, instead of a length word read out
     // of text that announces a huge message and waits for it.
     if let Some(&tag) = inbuf.first() {
-        if !BACKEND_TAGS.contains(&tag) {
+        if !BACKEND[usize::from(tag)] {
             return Err(Error::protocol(format!(
                 "unknown message type {:?} (0x{tag:02x}) from the server; is it a PostgreSQL \
                  server?",
@@ -49,7 +62,7 @@ pub(crate) fn next_message(
             inbuf[0] as char
         )));
     }
-    if len > SHORT_MESSAGE_MAX && !LONG_TAGS.contains(&inbuf[0]) {
+    if len > SHORT_MESSAGE_MAX && !LONG[usize::from(inbuf[0])] {
         // libpq's rule (`VALID_LONG_MESSAGE_TYPE`): only these types can be long; a huge length
         // on another one means the stream is not what we think it is.
         return Err(Error::protocol(format!(

@@ -13,9 +13,13 @@
 //! `DISCARD ALL` / `DEALLOCATE ALL` ([`StatementCache::clear`]).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
+
+use rustc_hash::FxHasher;
 
 /// What identifies a cached statement.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CacheKey {
     sql: String,
     param_types: Vec<u32>,
@@ -39,27 +43,35 @@ impl Pending {
 #[derive(Debug)]
 pub(crate) enum Lookup<D> {
     /// Prepared already: execute `name`, described by the value.
-    Hit(String, D),
+    Hit(Arc<str>, D),
     /// Not cached: prepare it, under the pending name if the cache is enabled (`None`: use the
     /// unnamed statement and do not cache it).
     Miss(Option<Pending>),
 }
 
-/// A cached statement: its name, its description `D`, and when it was last used.
+/// A cached statement: its declared parameter types, name, description `D`, and when it was
+/// last used.
 #[derive(Debug)]
 struct Entry<D> {
-    name: String,
+    param_types: Vec<u32>,
+    name: Arc<str>,
     described: D,
     last_used: u64,
 }
 
 /// The statement cache of one session. `D` is what the session keeps per statement (its
 /// description).
+///
+/// Entries are found by SQL text first (borrowed: a hit allocates nothing; FxHash, since the
+/// keys are the application's own SQL, not the network's), then by parameter types among the
+/// few statements that share a text.
 #[derive(Debug)]
 pub(crate) struct StatementCache<D> {
     /// The most statements kept; 0 disables the cache.
     capacity: usize,
-    entries: HashMap<CacheKey, Entry<D>>,
+    entries: HashMap<String, Vec<Entry<D>>, BuildHasherDefault<FxHasher>>,
+    /// Statements cached (entries in all the vectors).
+    len: usize,
     /// Names handed out so far: the next is `wasmpg_s<names + 1>`.
     names: u64,
     /// Ticks once per lookup; orders entries by last use.
@@ -72,7 +84,8 @@ impl<D: Clone> StatementCache<D> {
     pub(crate) fn new(capacity: u32) -> Self {
         StatementCache {
             capacity: capacity as usize,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
+            len: 0,
             names: 0,
             clock: 0,
             evicted: Vec::new(),
@@ -81,13 +94,13 @@ impl<D: Clone> StatementCache<D> {
 
     /// Looks a statement up for execution, marking a hit as the most recently used.
     pub(crate) fn lookup(&mut self, sql: &str, param_types: &[u32]) -> Lookup<D> {
-        let key = CacheKey {
-            sql: sql.to_owned(),
-            param_types: param_types.to_vec(),
-        };
         self.clock += 1;
         let clock = self.clock;
-        if let Some(entry) = self.entries.get_mut(&key) {
+        if let Some(entry) = self
+            .entries
+            .get_mut(sql)
+            .and_then(|same| same.iter_mut().find(|e| e.param_types == param_types))
+        {
             entry.last_used = clock;
             return Lookup::Hit(entry.name.clone(), entry.described.clone());
         }
@@ -96,7 +109,10 @@ impl<D: Clone> StatementCache<D> {
         }
         self.names += 1;
         Lookup::Miss(Some(Pending {
-            key,
+            key: CacheKey {
+                sql: sql.to_owned(),
+                param_types: param_types.to_vec(),
+            },
             name: format!("wasmpg_s{}", self.names),
         }))
     }
@@ -104,32 +120,58 @@ impl<D: Clone> StatementCache<D> {
     /// Caches a statement the server described, evicting the least recently used one when
     /// full (its name joins those to close).
     pub(crate) fn insert(&mut self, pending: Pending, described: D) {
-        if self.entries.len() >= self.capacity {
+        if self.len >= self.capacity {
             let oldest = self
                 .entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
+                .values()
+                .flatten()
+                .min_by_key(|e| e.last_used)
+                .map(|e| e.name.clone());
             if let Some(oldest) = oldest {
-                if let Some(evicted) = self.entries.remove(&oldest) {
-                    self.evicted.push(evicted.name);
+                if let Some(evicted) = self.remove(&oldest) {
+                    self.evicted.push(evicted.name.to_string());
                 }
             }
         }
-        self.entries.insert(
-            pending.key,
-            Entry {
-                name: pending.name,
-                described,
-                last_used: self.clock,
-            },
-        );
+        let CacheKey { sql, param_types } = pending.key;
+        let same = self.entries.entry(sql).or_default();
+        // A statement is looked up before it is inserted, but the same text and types may have
+        // been prepared twice meanwhile (a pipeline): the newer replaces the older, as a map
+        // keyed by both would.
+        if let Some(i) = same.iter().position(|e| e.param_types == param_types) {
+            same.swap_remove(i);
+            self.len -= 1;
+        }
+        same.push(Entry {
+            param_types,
+            name: Arc::from(pending.name),
+            described,
+            last_used: self.clock,
+        });
+        self.len += 1;
+    }
+
+    /// Removes the entry named `name`.
+    fn remove(&mut self, name: &str) -> Option<Entry<D>> {
+        let (sql, i) = self.entries.iter().find_map(|(sql, same)| {
+            same.iter()
+                .position(|e| &*e.name == name)
+                .map(|i| (sql.clone(), i))
+        })?;
+        let same = self.entries.get_mut(&sql)?;
+        let entry = same.swap_remove(i);
+        if same.is_empty() {
+            self.entries.remove(&sql);
+        }
+        self.len -= 1;
+        Some(entry)
     }
 
     /// Forgets every statement without closing them: the server no longer has them
     /// (`DISCARD ALL`, `DEALLOCATE ALL`).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        self.len = 0;
         self.evicted.clear();
     }
 
@@ -137,16 +179,11 @@ impl<D: Clone> StatementCache<D> {
     /// still has it, with a plan that no longer fits); without, the server has lost it already.
     /// Returns whether it was cached.
     pub(crate) fn discard(&mut self, name: &str, close: bool) -> bool {
-        let key = self
-            .entries
-            .iter()
-            .find(|(_, e)| e.name == name)
-            .map(|(k, _)| k.clone());
-        let Some(entry) = key.and_then(|k| self.entries.remove(&k)) else {
+        let Some(entry) = self.remove(name) else {
             return false;
         };
         if close {
-            self.evicted.push(entry.name);
+            self.evicted.push(entry.name.to_string());
         }
         true
     }
@@ -189,7 +226,7 @@ mod tests {
         match cache.lookup(sql, &[]) {
             Lookup::Hit(name, d) => {
                 assert_eq!(d, described);
-                (name, true)
+                (name.to_string(), true)
             }
             Lookup::Miss(Some(pending)) => {
                 let name = pending.name().to_owned();

@@ -210,7 +210,7 @@ pub(crate) fn rows_of(response: Response) -> Result<Vec<Row>, Error> {
     let Some(result) = response.results.into_iter().next() else {
         return Ok(Vec::new());
     };
-    let columns = columns_of(result.columns.as_deref().unwrap_or_default());
+    let columns = result.columns.unwrap_or_else(no_columns);
     rows_from_batches(&columns, result.batches)
 }
 
@@ -263,8 +263,7 @@ pub(crate) fn total_rows_affected(response: &Response) -> u64 {
 pub(crate) fn simple_messages(response: Response) -> Result<Vec<SimpleQueryMessage>, Error> {
     let mut messages = Vec::new();
     for result in response.results {
-        if let Some(columns) = &result.columns {
-            let columns = columns_of(columns);
+        if let Some(columns) = result.columns {
             messages.push(SimpleQueryMessage::RowDescription(columns.clone()));
             for row in simple_rows(&columns, result.batches)? {
                 messages.push(SimpleQueryMessage::Row(row));
@@ -277,6 +276,11 @@ pub(crate) fn simple_messages(response: Response) -> Result<Vec<SimpleQueryMessa
         }
     }
     Ok(messages)
+}
+
+/// The columns of a result that has none.
+pub(crate) fn no_columns() -> Arc<[Column]> {
+    Arc::from(Vec::new())
 }
 
 pub(crate) fn columns_of(columns: &[guest::Column]) -> Arc<[Column]> {

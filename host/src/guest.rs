@@ -2,6 +2,7 @@
 //! [`wasmpg_wire::Request`]s; the steps it gets back are decoded here, once, into owned values
 //! and host errors, so the rest of the crate never sees the layout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmpg_wire::step::{self as wire, DbFields};
@@ -81,7 +82,9 @@ pub(crate) enum Action {
 
 #[derive(Debug)]
 pub(crate) enum Event {
-    Columns(Vec<Column>),
+    /// A result's columns, shared with every result of the same shape that follows it
+    /// ([`ColumnsCache`]).
+    Columns(Arc<[crate::row::Column]>),
     Rows(RowBatch),
     Complete(CommandComplete),
     EmptyQuery,
@@ -119,19 +122,51 @@ pub(crate) struct Step {
     pub(crate) events: Vec<Event>,
 }
 
+/// The columns a session's last result had, and their record: a statement executed again
+/// sends the same record, whose columns are then shared instead of decoded again.
+#[derive(Debug, Default)]
+pub(crate) struct ColumnsCache {
+    record: String,
+    columns: Option<Arc<[crate::row::Column]>>,
+}
+
+impl ColumnsCache {
+    fn columns(&mut self, record: &str) -> Result<Arc<[crate::row::Column]>, Error> {
+        if let Some(columns) = &self.columns {
+            if self.record == record {
+                return Ok(columns.clone());
+            }
+        }
+        let columns: Arc<[crate::row::Column]> = wire::decode_columns(record)
+            .map_err(malformed_step)?
+            .iter()
+            .map(|c| crate::row::Column::from_guest(&column_in(c)))
+            .collect();
+        self.record.clear();
+        self.record.push_str(record);
+        self.columns = Some(columns.clone());
+        Ok(columns)
+    }
+}
+
+fn malformed_step(e: wasmpg_wire::WireError) -> Error {
+    Error::new(
+        ErrorKind::Trap,
+        format!("the guest returned a malformed step: {e}"),
+    )
+}
+
 /// Decodes a step the guest returned. A step that does not follow the layout is the guest's
 /// fault: reported as a trap, and the caller discards the instance.
-pub(crate) fn decode(step: &str) -> Result<Step, Error> {
-    let step = wire::decode(step).map_err(|e| {
-        Error::new(
-            ErrorKind::Trap,
-            format!("the guest returned a malformed step: {e}"),
-        )
-    })?;
+pub(crate) fn decode(step: &str, cache: &mut ColumnsCache) -> Result<Step, Error> {
+    let step = wire::decode_keeping_columns(step).map_err(malformed_step)?;
     let events = step
         .events
         .into_iter()
-        .map(event_in)
+        .map(|event| match event {
+            wire::Event::Record(record) => Ok(Event::Columns(cache.columns(&record)?)),
+            other => event_in(other),
+        })
         .collect::<Result<_, _>>()?;
     Ok(Step {
         send: step.send.into_owned(),
@@ -215,22 +250,28 @@ fn copy_data_in(
 }
 
 fn columns_in(columns: Vec<wire::Column<'_>>) -> Vec<Column> {
-    columns
-        .into_iter()
-        .map(|c| Column {
-            name: c.name.into_owned(),
-            type_oid: c.type_oid,
-            type_modifier: c.type_modifier,
-            table_oid: c.table_oid,
-            column_id: c.column_id,
-            type_size: c.type_size,
-        })
-        .collect()
+    columns.iter().map(column_in).collect()
+}
+
+fn column_in(c: &wire::Column<'_>) -> Column {
+    Column {
+        name: c.name.to_string(),
+        type_oid: c.type_oid,
+        type_modifier: c.type_modifier,
+        table_oid: c.table_oid,
+        column_id: c.column_id,
+        type_size: c.type_size,
+    }
 }
 
 fn event_in(event: wire::Event<'_>) -> Result<Event, Error> {
     Ok(match event {
-        wire::Event::Columns(columns) => Event::Columns(columns_in(columns)),
+        wire::Event::Columns(columns) => Event::Columns(
+            columns
+                .iter()
+                .map(|c| crate::row::Column::from_guest(&column_in(c)))
+                .collect(),
+        ),
         wire::Event::Rows {
             count,
             escaped,
@@ -283,6 +324,13 @@ fn event_in(event: wire::Event<'_>) -> Result<Event, Error> {
         } => Event::CopyData(copy_data_in(text, escaped, data)?),
         wire::Event::Aborted => Event::Aborted,
         wire::Event::Synced(status) => Event::Synced(status),
+        // `wire::step::decode` never yields it (a record decodes as what it encodes).
+        wire::Event::Record(_) => {
+            return Err(Error::new(
+                ErrorKind::Trap,
+                "the guest returned a malformed step: an undecoded record",
+            ))
+        }
     })
 }
 
@@ -381,9 +429,35 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_columns_record_shares_its_columns() {
+        let mut cache = ColumnsCache::default();
+        let one = "0:d\u{1f}I\u{1e}C\u{1f}1\u{1f}a\u{1f}23\u{1f}-1\u{1f}0\u{1f}0\u{1f}4";
+        let other = "0:d\u{1f}I\u{1e}C\u{1f}1\u{1f}b\u{1f}25\u{1f}-1\u{1f}0\u{1f}0\u{1f}-1";
+        let columns = |packed: &str, cache: &mut ColumnsCache| {
+            let step = decode(packed, cache).unwrap();
+            let [Event::Columns(c)] = &step.events[..] else {
+                panic!("{step:?}")
+            };
+            c.clone()
+        };
+        let first = columns(one, &mut cache);
+        assert_eq!(first[0].name(), "a");
+        assert_eq!(first[0].type_oid(), 23);
+        let again = columns(one, &mut cache);
+        assert!(Arc::ptr_eq(&first, &again));
+        let second = columns(other, &mut cache);
+        assert_eq!(second[0].name(), "b");
+        assert_eq!(second[0].type_oid(), 25);
+        assert!(!Arc::ptr_eq(&first, &columns(one, &mut cache)));
+        // A malformed record is the guest's fault, as any malformed step.
+        let bad = "0:d\u{1f}I\u{1e}C\u{1f}x";
+        assert_eq!(decode(bad, &mut cache).unwrap_err().kind(), ErrorKind::Trap);
+    }
+
+    #[test]
     fn decodes_a_step_and_its_server_error() {
         let packed = "0:d\u{1f}E\u{1e}E\u{1f}db\u{1f}boom\u{1f}SERROR\u{1f}C42P01\u{1f}Mrelation \"x\" does not exist\u{1f}P15\u{1f}Zfuture";
-        let step = decode(packed).unwrap();
+        let step = decode(packed, &mut ColumnsCache::default()).unwrap();
         assert!(matches!(step.action, Action::Done(TxStatus::Failed)));
         let [Event::Error(e)] = &step.events[..] else {
             panic!("{step:?}")
@@ -391,6 +465,11 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Db);
         assert_eq!(e.code(), Some("42P01"));
         assert_eq!(e.as_db_error().and_then(|d| d.position), Some(15));
-        assert!(decode("garbage").unwrap_err().kind() == ErrorKind::Trap);
+        assert!(
+            decode("garbage", &mut ColumnsCache::default())
+                .unwrap_err()
+                .kind()
+                == ErrorKind::Trap
+        );
     }
 }

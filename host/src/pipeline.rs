@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use wasmpg_wire::{PipelineItem, Request};
 
-use crate::client::{columns_of, encode_params, StatementRef, ToStatement};
+use crate::client::{encode_params, StatementRef, ToStatement};
 use crate::error::{Error, ErrorKind};
 use crate::guest::TxStatus;
 use crate::results::{How, ItemEnd, Response, ResultSet};
@@ -298,7 +298,7 @@ fn result_of(result: Option<ResultSet>) -> Result<PipelineResult, Error> {
             rows_affected: None,
         });
     };
-    let columns = columns_of(result.columns.as_deref().unwrap_or_default());
+    let columns = result.columns.unwrap_or_else(crate::client::no_columns);
     let rows_affected = result.complete.as_ref().and_then(|c| c.rows);
     let rows = rows_from_batches(&columns, result.batches)?;
     Ok(PipelineResult {

@@ -3,7 +3,7 @@
 //! ended and how.
 
 use crate::error::Error;
-use crate::guest::{Column, CommandComplete, Event, RowBatch, StatementInfo, TxStatus};
+use crate::guest::{CommandComplete, Event, RowBatch, StatementInfo, TxStatus};
 
 /// What a request produced, gathered from the guest's events.
 #[derive(Default)]
@@ -38,7 +38,7 @@ pub(crate) enum How {
 /// One result: its columns (if it returns rows), its row batches and its completion.
 #[derive(Default)]
 pub(crate) struct ResultSet {
-    pub(crate) columns: Option<Vec<Column>>,
+    pub(crate) columns: Option<std::sync::Arc<[crate::row::Column]>>,
     pub(crate) batches: Vec<RowBatch>,
     pub(crate) complete: Option<CommandComplete>,
 }

@@ -75,7 +75,7 @@ impl RowIter<'_> {
         loop {
             if self.columns.is_none() {
                 if let Some(columns) = &self.copy.columns {
-                    self.columns = Some(columns.iter().map(Column::from_guest).collect());
+                    self.columns = Some(columns.clone());
                 }
             }
             if let Some(batch) = self.copy.batches.pop_front() {

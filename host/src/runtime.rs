@@ -188,6 +188,7 @@ impl Runtime {
             driver,
             cpu_ticks: self.cpu_ticks,
             poisoned: false,
+            columns: guest::ColumnsCache::default(),
         })
     }
 }
@@ -411,6 +412,8 @@ pub(crate) struct Sandbox {
     driver: bindings::Driver,
     cpu_ticks: u64,
     poisoned: bool,
+    /// The columns of the session's last result, shared by the results of the same shape.
+    columns: guest::ColumnsCache,
 }
 
 impl Sandbox {
@@ -451,7 +454,7 @@ impl Sandbox {
                 .wasmpg_driver_packed()
                 .call_call_bytes(&mut s.store, &bytes)
         })?;
-        let step = guest::decode(&packed);
+        let step = guest::decode(&packed, &mut self.columns);
         if step.is_err() {
             // A guest that breaks the contract is not trusted again.
             self.poisoned = true;

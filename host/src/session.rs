@@ -73,7 +73,7 @@ pub(crate) struct Copy {
     /// Row batches go to `batches` instead of the response (`Client::query_raw`).
     pub(crate) stream_rows: bool,
     /// The columns of the result being streamed.
-    pub(crate) columns: Option<Vec<crate::guest::Column>>,
+    pub(crate) columns: Option<std::sync::Arc<[crate::row::Column]>>,
     /// Row batches received and not yet taken.
     pub(crate) batches: VecDeque<crate::guest::RowBatch>,
 }

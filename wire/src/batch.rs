@@ -84,6 +84,17 @@ impl BatchWriter {
     }
 
     /// Takes the rows written so far, leaving the writer empty.
+    /// Gives the writer a taken batch's buffer back to write the next batch into (its
+    /// allocation is reused), if the writer has none yet and the buffer holds at most `keep`
+    /// bytes of capacity.
+    pub fn recycle(&mut self, mut data: String, keep: usize) {
+        if self.data.is_empty() && self.data.capacity() < data.capacity() && data.capacity() <= keep
+        {
+            data.clear();
+            self.data = data;
+        }
+    }
+
     pub fn take(&mut self) -> RowBatch {
         let batch = RowBatch {
             count: self.count,

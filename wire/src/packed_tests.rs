@@ -119,6 +119,19 @@ fn data_forms() {
     assert_eq!(req.encode_str(), "d\u{e9}\u{0}");
     assert_eq!(req.encode_bytes(), b"d\xe9\x00");
     assert!(request::decode_str("d\u{100}").is_err());
+    // Every byte value, ASCII runs between high bytes, and a non-latin-1 character after some.
+    let all: Vec<u8> = (0..=255u8).chain(*b"abc\xff\x80z").collect();
+    let req = Request::Data(Cow::Owned(all.clone()));
+    assert_eq!(
+        request::decode_str(&req.encode_str()).unwrap(),
+        Request::Data(Cow::Owned(all))
+    );
+    let e = request::decode_str("dab\u{e9}\u{20ac}").unwrap_err();
+    assert!(e.to_string().contains("U+20AC"), "{e}");
+    assert_eq!(
+        request::decode_str("dplain").unwrap(),
+        Request::Data(Cow::Borrowed(b"plain"))
+    );
 }
 
 #[test]

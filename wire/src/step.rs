@@ -264,6 +264,12 @@ pub enum Event<'a> {
     Aborted,
     /// A pipeline's Sync item was reached: the transaction status of its ReadyForQuery.
     Synced(TxStatus),
+    /// A record as text. Encoding writes it as it is: a [`columns_record`] the guest keeps
+    /// with a statement's description, so each execution of a cached or prepared statement
+    /// copies its columns instead of encoding them again. [`decode_keeping_columns`] returns a
+    /// `C` record this way, undecoded; [`decode`] never returns it (a record decodes as what
+    /// it encodes, e.g. [`Event::Columns`]).
+    Record(Cow<'a, str>),
 }
 
 impl Event<'_> {
@@ -282,6 +288,30 @@ pub struct Step<'a> {
     pub send: Cow<'a, [u8]>,
     pub action: Action<'a>,
     pub events: Vec<Event<'a>>,
+}
+
+/// Appends each byte as the character of the same code point. ASCII runs (most of every
+/// message but TLS records and binary values) are copied whole.
+fn push_latin1(out: &mut String, mut bytes: &[u8]) {
+    if bytes.is_ascii() {
+        // Invariant: ASCII is UTF-8. (`is_ascii` tests a word at a time.)
+        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        return;
+    }
+    while !bytes.is_empty() {
+        let ascii = bytes
+            .iter()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(bytes.len());
+        let (run, rest) = bytes.split_at(ascii);
+        // Invariant: `run` is ASCII, hence UTF-8.
+        out.push_str(std::str::from_utf8(run).unwrap_or_default());
+        let Some((&high, rest)) = rest.split_first() else {
+            break;
+        };
+        out.push(char::from(high));
+        bytes = rest;
+    }
 }
 
 fn write_target(w: &mut RecordWriter<'_>, target: &Target<'_>) {
@@ -316,6 +346,14 @@ fn write_columns(w: &mut RecordWriter<'_>, columns: &[Column<'_>]) {
             .num(c.column_id)
             .num(c.type_size);
     }
+}
+
+/// The `C` record of a result's columns exactly as [`Step::encode`] writes
+/// `Event::Columns(columns)`, for [`Event::Record`].
+pub fn columns_record(columns: &[Column<'_>]) -> String {
+    let mut out = String::with_capacity(8 + 24 * columns.len());
+    write_columns(&mut RecordWriter::new(&mut out, 'C'), columns);
+    out
 }
 
 fn read_columns<'a>(r: &mut FieldReader<'a>) -> Result<Vec<Column<'a>>, WireError> {
@@ -364,15 +402,19 @@ fn read_db<'a>(r: &mut FieldReader<'a>) -> Result<DbFields<'a>, WireError> {
 impl Step<'_> {
     /// The step as one string.
     pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(64 + self.send.len());
+        // One allocation in the usual case: the records are short, the parts are copied whole.
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Record(record) => record.len() + 1,
+                other => 32 + other.part().map_or(0, |p| p.len() + 1),
+            })
+            .sum();
+        let mut out = String::with_capacity(64 + self.send.len() + events);
         crate::fields::Decimal::push_decimal(self.send.len(), &mut out);
         out.push(':');
-        match std::str::from_utf8(&self.send) {
-            // ASCII (every message but TLS records and non-ASCII data) is its own latin-1: one
-            // copy instead of a character at a time.
-            Ok(ascii) if ascii.is_ascii() => out.push_str(ascii),
-            _ => out.extend(self.send.iter().map(|&b| char::from(b))),
-        }
+        push_latin1(&mut out, &self.send);
         self.encode_action(&mut out);
         let mut scratch = String::new();
         for event in &self.events {
@@ -500,6 +542,7 @@ fn encode_event(out: &mut String, event: &Event<'_>, scratch: &mut String) {
         Event::Synced(status) => {
             RecordWriter::new(out, 'Z').text(status.code().encode_utf8(&mut [0; 4]));
         }
+        Event::Record(record) => out.push_str(record),
         Event::Conninfo(info) => {
             let mut w = RecordWriter::new(out, 'I');
             w.text(&info.user)
@@ -518,6 +561,26 @@ fn encode_event(out: &mut String, event: &Event<'_>, scratch: &mut String) {
 
 /// Decodes a step. Never panics, whatever the input.
 pub fn decode(step: &str) -> Result<Step<'_>, WireError> {
+    decode_inner(step, false)
+}
+
+/// As [`decode`], but a result's columns (a `C` record) come back undecoded, as
+/// [`Event::Record`]: a host that keeps the columns it decoded last compares the record's text
+/// with theirs (a statement executed again sends the same record) and decodes it with
+/// [`decode_columns`] only when it differs.
+pub fn decode_keeping_columns(step: &str) -> Result<Step<'_>, WireError> {
+    decode_inner(step, true)
+}
+
+/// The columns of a `C` record ([`Event::Record`] from [`decode_keeping_columns`]).
+pub fn decode_columns(record: &str) -> Result<Vec<Column<'_>>, WireError> {
+    match decode_event(record)? {
+        Event::Columns(columns) => Ok(columns),
+        _ => Err(WireError::new("not a columns record")),
+    }
+}
+
+fn decode_inner(step: &str, keep_columns: bool) -> Result<Step<'_>, WireError> {
     let colon = step
         .find(':')
         .ok_or_else(|| WireError::new("a step without its send length"))?;
@@ -533,6 +596,10 @@ pub fn decode(step: &str) -> Result<Step<'_>, WireError> {
     let action = decode_action(records.next().unwrap_or(""))?;
     let mut events = Vec::new();
     for record in records {
+        if keep_columns && record.starts_with('C') {
+            events.push(Event::Record(Cow::Borrowed(record)));
+            continue;
+        }
         let mut event = decode_event(record)?;
         if let Event::Rows { data, .. } | Event::CopyData { data, .. } = &mut event {
             let part = batches

@@ -97,6 +97,30 @@ pub struct Column {
     pub type_size: i16,
 }
 
+/// A result's columns, and the same as the step's packed `C` record (docs/abi.md), encoded
+/// once per statement description: each execution of a cached or prepared statement copies
+/// the record instead of encoding its columns again.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ResultColumns {
+    pub columns: Vec<Column>,
+    pub record: String,
+}
+
+impl ResultColumns {
+    fn new(columns: Vec<Column>) -> ResultColumns {
+        let record = columns_record(&columns);
+        ResultColumns { columns, record }
+    }
+}
+
+impl std::ops::Deref for ResultColumns {
+    type Target = [Column];
+
+    fn deref(&self) -> &[Column] {
+        &self.columns
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandComplete {
     pub tag: String,
@@ -128,7 +152,8 @@ pub struct PasswordRequest {
 /// What happened, in protocol order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Columns(Vec<Column>),
+    /// A result's columns, shared by every execution of the statement described.
+    Columns(Arc<ResultColumns>),
     Rows(RowBatch),
     Complete(CommandComplete),
     EmptyQuery,
@@ -218,7 +243,7 @@ struct Described {
     param_types: Vec<u32>,
     /// `None` when the statement returns no rows (NoData); `Some` may hold zero columns
     /// (`SELECT FROM t` returns rows without columns).
-    columns: Option<Arc<Vec<Column>>>,
+    columns: Option<Arc<ResultColumns>>,
     decoders: Arc<Vec<Decoder>>,
 }
 
@@ -231,7 +256,7 @@ impl Described {
             .collect();
         Described {
             param_types,
-            columns: columns.map(Arc::new),
+            columns: columns.map(|c| Arc::new(ResultColumns::new(c))),
             decoders: Arc::new(decoders),
         }
     }
@@ -341,6 +366,8 @@ pub struct Session {
     /// The current `query` request when it ran a cached statement: what to send again if the
     /// server says the statement is stale or gone.
     retry: Option<Retry>,
+    /// The last `retry` once its request ended, for its buffers.
+    spare_retry: Option<Retry>,
     /// What `target_session_attrs` asks of the server (`Any` once prefer-standby falls back).
     wanted: target::Wanted,
     /// The check query in flight, and its answer once it arrived.
@@ -369,18 +396,22 @@ pub struct Session {
     pipeline: Option<pipeline::Pipeline>,
 }
 
-/// A `query` request that ran a cached statement, kept until its ReadyForQuery.
-#[derive(Debug)]
+/// A `query` request that ran a cached statement, kept until its ReadyForQuery. Its buffers
+/// are reused by the next one (`Session::spare_retry`): most requests are such queries.
+#[derive(Debug, Default)]
 struct Retry {
     sql: String,
     param_types: Vec<u32>,
     params: String,
     /// The cached statement's name.
-    name: String,
+    name: Arc<str>,
     /// No transaction was open when the request began: its implicit transaction is rolled back
     /// by the error, so sending it again cannot apply anything twice.
     idle_at_start: bool,
 }
+
+/// The largest buffer [`Session::recycle`] keeps, in bytes.
+const RECYCLE_MAX: usize = 16 * 1024;
 
 fn write_err(e: std::io::Error) -> Error {
     Error::new(ErrorKind::Encode, format!("cannot encode message: {e}"))
@@ -414,6 +445,7 @@ impl Session {
             batch: BatchWriter::default(),
             prepared: HashMap::new(),
             retry: None,
+            spare_retry: None,
             wanted: target::Wanted::Any,
             checking: None,
             results_seen: false,
@@ -914,6 +946,8 @@ impl Session {
                         Some(retry) if body.status() == b'I' => return self.requery(retry),
                         _ => self.server_error(db)?,
                     }
+                } else if retry.is_some() {
+                    self.spare_retry = retry;
                 }
                 self.set_ready(body.status())
             }
@@ -935,7 +969,11 @@ impl Session {
                 self.events.push(Event::Prepared(StatementInfo {
                     name: name.clone(),
                     param_types: described.param_types.clone(),
-                    columns: described.columns.as_deref().cloned().unwrap_or_default(),
+                    columns: described
+                        .columns
+                        .as_ref()
+                        .map(|c| c.columns.clone())
+                        .unwrap_or_default(),
                 }));
                 self.prepared.insert(name, described);
             }
@@ -976,7 +1014,10 @@ impl Session {
     fn start_result(&mut self, described: Arc<Described>) {
         self.flush_batch();
         self.results_seen = true;
-        let columns = described.columns.as_deref().cloned().unwrap_or_default();
+        let columns = described
+            .columns
+            .clone()
+            .unwrap_or_else(|| Arc::new(ResultColumns::new(Vec::new())));
         self.events.push(Event::Columns(columns));
         self.current = Some(Current {
             decoders: described.decoders.clone(),
@@ -1067,6 +1108,22 @@ impl Session {
 
     // ---- step assembly ----
 
+    /// Takes back a step's buffers once it was encoded, so that the next steps reuse their
+    /// allocations: a row batch's text becomes the next batch's, the event list the next one.
+    /// Only small ones are kept (at most [`RECYCLE_MAX`] bytes each), so an idle session holds
+    /// no large buffer.
+    pub fn recycle(&mut self, step: Step) {
+        let Step { mut events, .. } = step;
+        for event in events.drain(..) {
+            if let Event::Rows(batch) = event {
+                self.batch.recycle(batch.data, RECYCLE_MAX);
+            }
+        }
+        if self.events.capacity() == 0 && events.capacity() <= 64 {
+            self.events = events;
+        }
+    }
+
     /// Ends the session with an error.
     fn fail(&mut self, error: Error) -> Step {
         self.flush_batch();
@@ -1123,9 +1180,15 @@ impl Session {
             },
             State::Closed => Action::Close,
         };
-        // The buffer itself when it holds all of its allocation's data (no copy); the output
-        // buffer then starts a new allocation.
-        let plain = Vec::from(self.out.split());
+        let plain = if self.out.capacity() <= RECYCLE_MAX {
+            // Copied: the output buffer keeps its allocation for the next request.
+            let plain = self.out.to_vec();
+            self.out.clear();
+            plain
+        } else {
+            // A large buffer is given away whole (no copy) and not kept.
+            Vec::from(std::mem::take(&mut self.out))
+        };
         let send = match self.seal(plain) {
             Ok(send) => send,
             Err(e) => {
@@ -1146,6 +1209,22 @@ impl Session {
             events: std::mem::take(&mut self.events),
         }
     }
+}
+
+/// The packed `C` record of these columns.
+fn columns_record(columns: &[Column]) -> String {
+    let wire: Vec<wasmpg_wire::step::Column<'_>> = columns
+        .iter()
+        .map(|c| wasmpg_wire::step::Column {
+            name: std::borrow::Cow::Borrowed(&c.name),
+            type_oid: c.type_oid,
+            type_modifier: c.type_modifier,
+            table_oid: c.table_oid,
+            column_id: c.column_id,
+            type_size: c.type_size,
+        })
+        .collect();
+    wasmpg_wire::step::columns_record(&wire)
 }
 
 fn parse_columns(body: &RowDescriptionBody) -> Result<Vec<Column>, Error> {

@@ -231,9 +231,12 @@ impl Session {
                 (String::new(), Some(describe), source, None)
             }
             None => match self.cache.lookup(sql, param_types) {
-                Lookup::Hit(name, described) => {
-                    (name.clone(), None, Source::Known(described), Some(name))
-                }
+                Lookup::Hit(name, described) => (
+                    name.to_string(),
+                    None,
+                    Source::Known(described),
+                    Some(name.to_string()),
+                ),
                 Lookup::Miss(Some(pending)) => {
                     let name = pending.name().to_owned();
                     let describe =

@@ -33,7 +33,9 @@ impl Session {
         for name in self.cache.take_evicted() {
             frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
         }
-        self.retry = None;
+        if let Some(retry) = self.retry.take() {
+            self.spare_retry = Some(retry);
+        }
         self.results_seen = false;
         self.deferred = None;
         self.extended = true;
@@ -73,13 +75,16 @@ impl Session {
         match self.cache.lookup(sql, param_types) {
             Lookup::Hit(name, described) => {
                 self.send_executions(&name, Some(described), param_types, &rows)?;
-                self.retry = Some(Retry {
-                    sql: sql.to_owned(),
-                    param_types: param_types.to_vec(),
-                    params: params.to_owned(),
-                    name,
-                    idle_at_start: self.tx_status == TxStatus::Idle,
-                });
+                let mut retry = self.spare_retry.take().unwrap_or_default();
+                retry.sql.clear();
+                retry.sql.push_str(sql);
+                retry.param_types.clear();
+                retry.param_types.extend_from_slice(param_types);
+                retry.params.clear();
+                retry.params.push_str(params);
+                retry.name = name;
+                retry.idle_at_start = self.tx_status == TxStatus::Idle;
+                self.retry = Some(retry);
             }
             Lookup::Miss(pending) => {
                 let (name, target) = match pending {

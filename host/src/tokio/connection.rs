@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use wasmpg_wire::{PipelineItem, Request};
 
 use crate::error::{DbError, Error, ErrorKind};
-use crate::guest::{Column, RowBatch, Step, TxStatus};
+use crate::guest::{RowBatch, Step, TxStatus};
 use crate::notifications::Notification;
 use crate::results::Response;
 use crate::session::{Copy, Drive, Next, Session, Stop};
@@ -120,7 +120,7 @@ impl Op {
 /// What streamed rows deliver ([`super::Client::query_raw`]).
 #[derive(Debug)]
 pub(crate) enum RowsMsg {
-    Columns(Vec<Column>),
+    Columns(std::sync::Arc<[crate::row::Column]>),
     Batch(RowBatch),
     /// The end: the rows affected, or the error that ended the statement.
     End(Result<Option<u64>, Error>),

@@ -47,7 +47,7 @@ impl RowStream {
             ended: false,
         };
         match rx.recv().await {
-            Some(RowsMsg::Columns(columns)) => stream.columns = crate::client::columns_of(&columns),
+            Some(RowsMsg::Columns(columns)) => stream.columns = columns,
             Some(RowsMsg::End(Err(e))) => return Err(e),
             Some(other) => stream.first = Some(other),
             None => return Err(Error::new(ErrorKind::Closed, "the connection is closed")),
@@ -95,7 +95,7 @@ impl Stream for RowStream {
                 },
             };
             match msg {
-                RowsMsg::Columns(columns) => this.columns = crate::client::columns_of(&columns),
+                RowsMsg::Columns(columns) => this.columns = columns,
                 RowsMsg::Batch(batch) => match rows_from_batches(&this.columns, vec![batch]) {
                     Ok(rows) => this.rows.extend(rows),
                     Err(e) => return Poll::Ready(Some(Err(e))),

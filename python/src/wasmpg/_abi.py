@@ -162,7 +162,7 @@ def _pairs(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def _oids(types: Sequence[int]) -> str:
-    return ",".join([str(t) for t in types])
+    return ",".join(map(str, types))
 
 
 def req_init(options: Sequence[tuple[str, str]]) -> str:
@@ -242,7 +242,7 @@ def req_simple_query(sql: str) -> str:
 
 def req_query(types: Sequence[int], params: str, sql: str) -> str:
     """Extended query: parameter rows in the row-batch layout (escaped), then the SQL."""
-    return "q" + GS + _oids(types) + GS + params + GS + sql
+    return "q\x1d%s\x1d%s\x1d%s" % (",".join(map(str, types)), params, sql)
 
 
 def req_prepare(types: Sequence[int], name: str, sql: str) -> str:
@@ -539,7 +539,8 @@ def decode_step(step: str) -> Step:
     if colon <= 0:
         raise _bad("no send length")
     length = step[:colon]
-    if not _canonical(length):
+    # `_canonical`, inline: ASCII digits without a leading zero.
+    if not (length.isdigit() and length.isascii() and (colon == 1 or length[0] != "0")):
         raise _bad("the send length is not a number")
     start = colon + 1
     end = start + int(length)
@@ -553,28 +554,36 @@ def decode_step(step: str) -> Step:
         except UnicodeEncodeError:
             raise _bad("a send byte above U+00FF") from None
     meta, sep, rest = step[end:].partition(GS)
-    batches = rest.split(GS) if sep else []
     seen = _META_SEEN.get(meta)
     if seen is not None:
-        # The same metadata decoded before (a statement run again): only the batches differ.
-        tag, payload, template, nrows = seen
+        # The same metadata decoded before (a statement run again): only the parts differ.
+        tag, payload, template, nrows, at = seen
+        if not sep:
+            if nrows:
+                raise _bad("a row batch without its rows event")
+            return send, tag, payload, list(template)
+        if nrows == 1:
+            # One rows (or COPY data) event, at index `at`: the rest is its part.
+            if GS in rest:
+                raise _bad("a row batch without its rows event")
+            events: list[Event] = list(template)
+            ev = template[at]
+            events[at] = (ev[0], (ev[1][0], ev[1][1], rest))
+            return send, tag, payload, events
+        batches = rest.split(GS)
         if len(batches) != nrows:
             raise _bad("a row batch without its rows event")
-        if not nrows:
-            return send, tag, payload, list(template)
         it = iter(batches)
-        return (
-            send,
-            tag,
-            payload,
-            [
-                (ev[0], (ev[1][0], ev[1][1], next(it))) if ev[0] == "R" or ev[0] == "D" else ev
-                for ev in template
-            ],
-        )
+        events = []
+        for ev in template:
+            if ev[0] == "R" or ev[0] == "D":
+                ev = (ev[0], (ev[1][0], ev[1][1], next(it)))
+            events.append(ev)
+        return send, tag, payload, events
+    batches = rest.split(GS) if sep else []
     records = meta.split(RS)
     tag, payload = _action(records[0])
-    events: list[Event] = []
+    events = []
     if len(records) > 1:
         used = 0
         for record in records[1:]:
@@ -598,7 +607,7 @@ def decode_step(step: str) -> Step:
 # again (`d` with the same columns, row count and tag; `r`): decoding them is most of the
 # Python cost of a small round trip. Only metadata whose decoded values are immutable (tuples,
 # strings, numbers, and the shared column lists of _COLUMNS_SEEN) is kept.
-_META_SEEN: dict[str, tuple[str, Any, tuple[Event, ...], int]] = {}
+_META_SEEN: dict[str, tuple[str, Any, tuple[Event, ...], int, int]] = {}
 _CACHEABLE_EVENTS = frozenset("CRKQDGH")
 _CACHEABLE_ACTIONS = frozenset("rdi")
 
@@ -608,13 +617,16 @@ def _remember(meta: str, tag: str, payload: Any, events: list[Event]) -> None:
         return
     template: list[Event] = []
     nrows = 0
+    at = -1  # the index of the first rows or COPY data event
     for ev in events:
         if ev[0] not in _CACHEABLE_EVENTS:
             return
         if ev[0] == "R" or ev[0] == "D":
+            if not nrows:
+                at = len(template)
             nrows += 1
             ev = (ev[0], (ev[1][0], ev[1][1], ""))
         template.append(ev)
     if len(_META_SEEN) >= 256:
         _META_SEEN.clear()
-    _META_SEEN[meta] = (tag, payload, tuple(template), nrows)
+    _META_SEEN[meta] = (tag, payload, tuple(template), nrows, at)

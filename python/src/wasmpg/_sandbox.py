@@ -35,6 +35,7 @@ class Sandbox:
         self._ticks = (
             CPU_LIMIT_TICKS if cpu_limit is None else max(1, round(cpu_limit * TICKS_PER_SECOND))
         )
+        self._half = self._ticks // 2
         self._instance.set_epoch_deadline(self._ticks)
         self._deadline_at = EPOCH[0]
         self.poisoned = False
@@ -46,7 +47,7 @@ class Sandbox:
         # Each call gets between half and all of the CPU bound: the deadline is renewed only
         # once half of it has passed (saves a C call per guest call).
         now = EPOCH[0]
-        if now - self._deadline_at > self._ticks // 2:
+        if now - self._deadline_at > self._half:
             self._instance.set_epoch_deadline(self._ticks)
             self._deadline_at = now
         try:

@@ -247,6 +247,7 @@ OPEN = 3  # arg: (target, addr, keepalive); connect (policy passed)  -> None or 
 AWAIT = 4  # arg: an awaitable (an async password_callback's)         -> its result
 
 _RECV = (RECV, None)
+_IDLE = ("d", "c")  # the actions after which no request is in progress
 
 T = TypeVar("T")
 # A session's work: a generator that yields (operation, argument) and is sent the result.
@@ -381,7 +382,7 @@ class Session:
             # not enter this session's instance while its own thread may be inside it.
             token_sink = Sink()
             self._sink = token_sink
-            self._process(self._guarded(sb.call, A.REQ_CANCEL_TOKEN))
+            self._step(A.REQ_CANCEL_TOKEN)
             self._sink = Sink()
         except BaseException:
             self._close_socket()
@@ -392,7 +393,7 @@ class Session:
 
     def busy(self) -> bool:
         """True while a (streamed) request is not complete."""
-        return self._action not in ("d", "c")
+        return self._action not in _IDLE
 
     def drain_steps(self) -> Steps[None]:
         """Reads and discards the rest of a streamed request (a COPY FROM STDIN in progress is
@@ -416,25 +417,34 @@ class Session:
 
     def simple_query_steps(self, sql: str, sink: Sink, stream: bool = False) -> Steps[None]:
         """Simple query protocol (one or more statements)."""
-        if self.busy() or self.closed:
-            yield from self._begin(sink)
-        self._sink = sink
-        send = self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
-        if send:
-            yield SEND, send
-        yield from self._run(sink, stream)
+        return self._request_steps(A.req_simple_query(sql), sink, stream)
 
     def query_steps(
         self, sql: str, types: list[int], params: str, sink: Sink, stream: bool = False
     ) -> Steps[None]:
         """Extended protocol: one or more parameter rows, one round trip."""
-        if self.busy() or self.closed:
+        return self._request_steps(A.req_query(types, params, sql), sink, stream)
+
+    def _request_steps(self, request: str, sink: Sink, stream: bool) -> Steps[None]:
+        """A query request (`simple_query_steps`, `query_steps`) run to its end (streamed:
+        until the sink holds rows)."""
+        if self._action not in _IDLE or self.closed:
             yield from self._begin(sink)
         self._sink = sink
-        send = self._process(self._guarded(self._sb.call, A.req_query(types, params, sql)))
+        send = self._step(request)
         if send:
             yield SEND, send
-        yield from self._run(sink, stream)
+        if self._action == "r" and not (stream and sink.has_rows()):
+            # The first read of `_run`, inline: most replies come whole in one read.
+            try:
+                data = yield _RECV
+                send = self._step("d" + data.decode("latin-1") if data else A.REQ_EOF)
+                if send:
+                    yield SEND, send
+            except BaseException as e:
+                raise self._lost(e) from None
+        if self._action != "d":
+            yield from self._run(sink, stream)
 
     def poll_idle_steps(self, timeout: Optional[float]) -> Steps[bool]:
         """While no request runs: waits up to ``timeout`` seconds (None: as long as it takes)
@@ -464,7 +474,7 @@ class Session:
         STDIN's data (the ``i`` action), COPY TO STDOUT's first data is in the sink, or the
         request is complete."""
         yield from self._begin(sink)
-        send = self._process(self._guarded(self._sb.call, A.req_simple_query(sql)))
+        send = self._step(A.req_simple_query(sql))
         if send:
             yield SEND, send
         yield from self._run(sink, stream=True)
@@ -475,7 +485,6 @@ class Session:
         goes. True while the copy goes on; False once the server ended it (its error is in the
         sink): the request has then run to its end."""
         sink = self._sink
-        call = self._sb.call
         try:
             while self._action == "i":
                 ready = yield READY, 0.0
@@ -486,7 +495,7 @@ class Session:
                     break
             if self._action == "i":
                 try:
-                    send = self._process(self._guarded(call, A.req_copy_data(data)))
+                    send = self._step(A.req_copy_data(data))
                     if send:
                         yield SEND, send
                 except OperationalError as e:
@@ -508,7 +517,7 @@ class Session:
             request = A.REQ_COPY_DONE if reason is None else A.req_copy_fail(reason)
             try:
                 try:
-                    send = self._process(self._guarded(self._sb.call, request))
+                    send = self._step(request)
                     if send:
                         yield SEND, send
                 except OperationalError as e:
@@ -550,7 +559,7 @@ class Session:
 
     def _feed(self, data: bytes) -> Steps[None]:
         """Hands what a read of the socket gave (b"": the end of the stream) to the guest."""
-        send = self._process(self._guarded(self._sb.call, A.req_read(data)))
+        send = self._step(A.req_read(data))
         if send:
             yield SEND, send
 
@@ -595,16 +604,26 @@ class Session:
 
     # -- the loop --
 
-    def _guarded(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _step(self, request: str) -> bytes:
+        """Calls the guest with a request and takes its step (`_process`): the bytes to send.
+        A trap closes the socket: the session is over."""
         try:
-            return fn(*args)
+            step = self._sb.call(request)
         except GuestTrap:
             self._close_socket()
             raise
+        if step[3]:
+            return self._process(step)
+        # A step without events (most): `_process`, inline.
+        send, action, arg, _ = step
+        if action == "d":
+            self.tx_status = arg
+        self._action = action
+        self._action_arg = arg
+        return send
 
     def _run(self, sink: Sink, stream: bool) -> Steps[None]:
         try:
-            call = self._sb.call
             while True:
                 action = self._action
                 if action == "r":
@@ -612,7 +631,7 @@ class Session:
                         return
                     # The hot path (waiting for the server), inline.
                     data = yield _RECV
-                    send = self._process(self._guarded(call, A.req_read(data)))
+                    send = self._step("d" + data.decode("latin-1") if data else A.REQ_EOF)
                     if send:
                         yield SEND, send
                     continue
@@ -623,7 +642,7 @@ class Session:
                         return
                     # COPY FROM STDIN where no data can come from: aborted at once.
                     reason = sink.copy_refusal
-                    send = self._process(self._guarded(call, A.req_copy_fail(reason)))
+                    send = self._step(A.req_copy_fail(reason))
                     if send:
                         yield SEND, send
                     continue
@@ -649,22 +668,21 @@ class Session:
 
     def _advance(self) -> Steps[None]:
         """Performs the actions other than reading: open, file, password."""
-        call = self._sb.call
         action = self._action
         if action == "o":
             target, timeout_ms, addr, keepalive = self._action_arg
             failure = yield from self._open(target, timeout_ms, addr, keepalive)
             if failure is None:
-                step = self._guarded(call, A.req_opened_at(self._io.peer(), int(time.time())))
+                request = A.req_opened_at(self._io.peer(), int(time.time()))
             else:
-                step = self._guarded(call, A.req_open_failed(*failure))
+                request = A.req_open_failed(*failure)
         elif action == "f":
             purpose, path = self._action_arg
             answer = read_file(self.file_policy, path, purpose)
             if isinstance(answer, bytes):
-                step = self._guarded(call, A.req_file_bytes(answer))
+                request = A.req_file_bytes(answer)
             else:
-                step = self._guarded(call, A.req_file(*answer))
+                request = A.req_file(*answer)
         elif action == "p":
             # The conninfo, PGPASSWORD and the password file had none: the connection's
             # password callback (short-lived tokens), if any, is the last source.
@@ -681,10 +699,10 @@ class Session:
                         "password_callback must return a str or None, not %s"
                         % type(password).__name__
                     )
-            step = self._guarded(call, A.req_password(password))
+            request = A.req_password(password)
         else:
             raise InterfaceError("unexpected action %r from the guest" % action)
-        send = self._process(step)
+        send = self._step(request)
         if send:
             yield SEND, send
 

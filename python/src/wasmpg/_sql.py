@@ -179,6 +179,10 @@ def convert(query: str) -> tuple[str, Spec]:
 
 def bind(spec: Spec, params: Any) -> Sequence[Any]:
     """The parameter values in ``$n`` order, checked against the placeholders."""
+    kind = type(params)
+    if (kind is tuple or kind is list) and type(spec) is int and len(params) == spec:
+        common: Sequence[Any] = params  # the common case, without the checks below
+        return common
     if isinstance(spec, tuple):
         if not isinstance(params, Mapping):
             raise ProgrammingError(

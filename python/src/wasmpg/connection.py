@@ -413,7 +413,8 @@ class Connection(BaseConnection):
     def _before_statement(self, cursor: BaseCursor[Any]) -> None:
         """Drains a streamed result and opens the transaction if needed."""
         self._check()
-        self._end_stream()
+        if self._streaming is not None:
+            self._end_stream()
         if not self._autocommit and self._session.tx_status == "idle":
             self._control("BEGIN")
 

@@ -103,9 +103,17 @@ class _Shape:
 
 
 _shapes: dict[tuple[int, tuple[ColumnInfo, ...]], _Shape] = {}
+# The last shape made or found, by the identity of its column list and the adapters' version
+# (unique per registration state): a statement run again gets the same list from `_abi`'s
+# cache, which is never modified, and the reference held here keeps its identity unique.
+_last_shape: tuple[Any, int, Optional[_Shape]] = (None, 0, None)
 
 
 def _shape(columns: list[ColumnInfo], adapters: AdaptersMap) -> _Shape:
+    global _last_shape
+    last_columns, last_version, last = _last_shape
+    if columns is last_columns and adapters.version == last_version and last is not None:
+        return last
     key = (adapters.version, tuple(columns))
     shape = _shapes.get(key)
     if shape is None:
@@ -113,6 +121,7 @@ def _shape(columns: list[ColumnInfo], adapters: AdaptersMap) -> _Shape:
         if len(_shapes) >= 1024:
             _shapes.clear()
         _shapes[key] = shape
+    _last_shape = (columns, adapters.version, shape)
     return shape
 
 
@@ -189,7 +198,10 @@ class _Result:
         assert shape is not None
         if not escaped:
             # An unescaped batch holds U+0000 only as the NULL marker.
-            convert = shape.convert if _NUL in data else shape.convert_no_nulls()
+            if _NUL in data:
+                convert = shape.convert
+            else:
+                convert = shape._convert_no_nulls or shape.convert_no_nulls()
             try:
                 return convert(rows)
             except (ValueError, ArithmeticError, TypeError, KeyError):
@@ -244,11 +256,20 @@ class _Collector(Sink):
         self.results.append(_Result(cols, self.adapters))
 
     def rows(self, batch: tuple[int, bool, str]) -> None:
-        self._open().batches.append(batch)
+        results = self.results
+        # The open result set (`_open`), inline: a rows event follows its columns event.
+        if results and results[-1].columns is not None and not results[-1].done:
+            results[-1].batches.append(batch)
+        else:
+            self._open().batches.append(batch)
         self.pending += 1
 
     def complete(self, tag: str, rows: Optional[int]) -> None:
-        r = self._open()
+        results = self.results
+        if results and results[-1].columns is not None and not results[-1].done:
+            r = results[-1]
+        else:
+            r = self._open()
         r.tag = tag
         r.count = rows
         r.done = True
@@ -286,7 +307,8 @@ def _merge_oid(a: Optional[int], b: int, column: int) -> int:
 def _field(text: Optional[str]) -> str:
     if text is None:
         return "\x00\x1f"
-    if _ESC.search(text):
+    # Letters and digits only (most numbers, names): nothing to escape, without the search.
+    if not text.isalnum() and _ESC.search(text):
         text = (
             text.replace("\x1b", "\x1b[")
             .replace("\x00", "\x1b@")
@@ -320,6 +342,24 @@ def adapt_rows(
     return [0 if t is None else t for t in declared], "".join(parts)
 
 
+def _adapt_row(
+    values: Sequence[Any], dump: Callable[[Any], tuple[int, Optional[str]]]
+) -> tuple[list[int], str]:
+    """`adapt_rows` of one parameter row (execute's), without the checks across rows."""
+    declared = []
+    parts = []
+    for value in values:
+        oid, text = dump(value)
+        if text is None:
+            declared.append(0)
+            parts.append("\x00\x1f")
+        else:
+            declared.append(oid)
+            parts.append(_field(text))
+    parts.append(_RS)
+    return declared, "".join(parts)
+
+
 def _copy_refused() -> NotSupportedError:
     """A COPY ran through execute(): its FROM STDIN was aborted (the session's loop sends
     CopyFail), its TO STDOUT data dropped; the caller reads the rest of the request first."""
@@ -339,7 +379,7 @@ def _execute_request(query: str, params: Any, adapters: AdaptersMap = types.adap
     sql, spec = _sql.convert(query)
     values = _sql.bind(spec, params)
     if values:
-        return (sql, adapt_rows([values], adapters.dump))
+        return (sql, _adapt_row(values, adapters.dump))
     return (sql, ([], ""))
 
 
@@ -422,9 +462,9 @@ class BaseCursor(Generic[C]):
     # -- execution --
 
     def _check(self) -> C:
-        if self.closed or self._conn is None:
-            raise InterfaceError("the cursor is closed")
         conn = self._conn
+        if self.closed or conn is None:
+            raise InterfaceError("the cursor is closed")
         if conn.closed:
             raise InterfaceError("the connection is closed")
         return conn
@@ -469,8 +509,16 @@ class BaseCursor(Generic[C]):
         return query
 
     def _start(self, query: str) -> _Collector:
-        """Before a request: the state reset, its sink made current."""
-        self._reset()
+        """Before a request: the state reset (`_reset`, inline), its sink made current."""
+        self._sink = None
+        self._results = []
+        self._index = 0
+        self._res = None
+        self._discarded = False
+        self.description = None
+        self.rowcount = -1
+        self.rownumber = None
+        self.statusmessage = None
         self.query = query
         sink = _Collector(self._map())
         self._sink = sink
@@ -478,10 +526,11 @@ class BaseCursor(Generic[C]):
 
     def _after_execute(self, sink: _Collector) -> None:
         """After a request of execute() ran (or, streaming, started)."""
-        conn = self._conn
-        assert conn is not None
-        if self._stream and conn._session.busy():
-            conn._streaming = self
+        if self._stream:
+            conn = self._conn
+            assert conn is not None
+            if conn._session.busy():
+                conn._streaming = self
         self._after_request(sink)
 
     def _after_many(self, sink: _Collector) -> None:
@@ -514,7 +563,8 @@ class BaseCursor(Generic[C]):
 
     def _select(self, index: int) -> None:
         self._index = index
-        res = self._results[index] if index < len(self._results) else None
+        results = self._results
+        res = results[index] if index < len(results) else None
         self._res = res
         if res is None:
             self.description = None
@@ -523,7 +573,12 @@ class BaseCursor(Generic[C]):
             return
         self.description = res.description
         self.rownumber = 0 if res.description is not None else None
-        self._update_count()
+        # `_update_count`, inline.
+        if res.done:
+            self.rowcount = -1 if res.count is None else res.count
+            self.statusmessage = res.tag
+        else:
+            self.rowcount = -1
 
     def _update_count(self) -> None:
         res = self._res
@@ -810,11 +865,22 @@ class Cursor(BaseCursor["Connection"]):
 
     def fetchone(self) -> Optional[Row]:
         """The next row, or None at the end."""
-        self._fetch_check()
-        with self.connection._lock:
-            if not self._fill():
-                return None
-            return self._take_one()
+        conn = self._conn
+        if self.closed or conn is None:
+            raise InterfaceError("the cursor is closed")
+        with conn._lock:
+            res = self._res
+            if res is None or res.pos >= len(res.rows) or self._discarded:
+                if not self._fill():
+                    return None
+                res = self._res
+                assert res is not None
+            # `_take_one`, inline.
+            row = res.rows[res.pos]
+            res.pos += 1
+            res.fetched += 1
+            self.rownumber = res.fetched
+            return row
 
     def fetchmany(self, size: Optional[int] = None) -> list[Row]:
         """Up to ``size`` rows (default ``arraysize``); an empty list at the end."""

@@ -509,16 +509,8 @@ class BaseCursor(Generic[C]):
         return query
 
     def _start(self, query: str) -> _Collector:
-        """Before a request: the state reset (`_reset`, inline), its sink made current."""
-        self._sink = None
-        self._results = []
-        self._index = 0
-        self._res = None
-        self._discarded = False
-        self.description = None
-        self.rowcount = -1
-        self.rownumber = None
-        self.statusmessage = None
+        """Before a request: the state reset, its sink made current."""
+        self._reset()
         self.query = query
         sink = _Collector(self._map())
         self._sink = sink
@@ -873,14 +865,7 @@ class Cursor(BaseCursor["Connection"]):
             if res is None or res.pos >= len(res.rows) or self._discarded:
                 if not self._fill():
                     return None
-                res = self._res
-                assert res is not None
-            # `_take_one`, inline.
-            row = res.rows[res.pos]
-            res.pos += 1
-            res.fetched += 1
-            self.rownumber = res.fetched
-            return row
+            return self._take_one()
 
     def fetchmany(self, size: Optional[int] = None) -> list[Row]:
         """Up to ``size`` rows (default ``arraysize``); an empty list at the end."""

@@ -7,15 +7,13 @@
 use std::borrow::Cow;
 
 use wasmpg_wire::request::{self, Pairs, Request};
-use wasmpg_wire::step::{
-    self as wire, Column as WireColumn, Conninfo, DbFields, TxStatus as WireTx,
-};
+use wasmpg_wire::step::{self as wire, Conninfo, DbFields, TxStatus as WireTx};
 use wasmpg_wire::{FileStatus, WireError};
 
 use crate::cancel::CancelSession;
 use crate::conninfo::{self, Target};
 use crate::error::{DbError, Error, ErrorKind};
-use crate::session::{Action, Column, Event, FileAnswer, Options, Session, Step, TxStatus};
+use crate::session::{Action, Event, FileAnswer, Options, Session, Step, TxStatus};
 
 /// One instance's state.
 #[derive(Default)]
@@ -341,20 +339,6 @@ fn target_out(target: &Target) -> wire::Target<'_> {
     }
 }
 
-fn columns_out(columns: &[Column]) -> Vec<WireColumn<'_>> {
-    columns
-        .iter()
-        .map(|c| WireColumn {
-            name: Cow::Borrowed(&c.name),
-            type_oid: c.type_oid,
-            type_modifier: c.type_modifier,
-            table_oid: c.table_oid,
-            column_id: c.column_id,
-            type_size: c.type_size,
-        })
-        .collect()
-}
-
 /// A server error's fields by their protocol codes, in the order the protocol lists them.
 fn db_out(e: &DbError) -> DbFields<'_> {
     fn b(v: &Option<String>) -> Option<Cow<'_, str>> {
@@ -403,7 +387,7 @@ fn event_out(event: &Event) -> wire::Event<'_> {
         Event::Prepared(info) => wire::Event::Prepared {
             name: Cow::Borrowed(&info.name),
             param_types: info.param_types.clone(),
-            columns: columns_out(&info.columns),
+            columns: crate::session::wire_columns(&info.columns),
         },
         Event::Error(e) => wire::Event::Error {
             kind: e.kind,

@@ -137,11 +137,7 @@ impl ColumnsCache {
                 return Ok(columns.clone());
             }
         }
-        let columns: Arc<[crate::row::Column]> = wire::decode_columns(record)
-            .map_err(malformed_step)?
-            .iter()
-            .map(|c| crate::row::Column::from_guest(&column_in(c)))
-            .collect();
+        let columns = host_columns(&wire::decode_columns(record).map_err(malformed_step)?);
         self.record.clear();
         self.record.push_str(record);
         self.columns = Some(columns.clone());
@@ -163,10 +159,7 @@ pub(crate) fn decode(step: &str, cache: &mut ColumnsCache) -> Result<Step, Error
     let events = step
         .events
         .into_iter()
-        .map(|event| match event {
-            wire::Event::Record(record) => Ok(Event::Columns(cache.columns(&record)?)),
-            other => event_in(other),
-        })
+        .map(|event| event_in(event, cache))
         .collect::<Result<_, _>>()?;
     Ok(Step {
         send: step.send.into_owned(),
@@ -244,9 +237,9 @@ fn copy_data_in(
     if text {
         return Ok(data.into_owned().into_bytes());
     }
-    data.chars()
-        .map(|c| u8::try_from(u32::from(c)).map_err(|_| malformed("a character above U+00FF")))
-        .collect()
+    wasmpg_wire::escape::latin1_bytes(&data)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| malformed("a character above U+00FF"))
 }
 
 fn columns_in(columns: Vec<wire::Column<'_>>) -> Vec<Column> {
@@ -264,14 +257,19 @@ fn column_in(c: &wire::Column<'_>) -> Column {
     }
 }
 
-fn event_in(event: wire::Event<'_>) -> Result<Event, Error> {
+/// A result's columns as the API shows them.
+fn host_columns(columns: &[wire::Column<'_>]) -> Arc<[crate::row::Column]> {
+    columns
+        .iter()
+        .map(|c| crate::row::Column::from_guest(&column_in(c)))
+        .collect()
+}
+
+fn event_in(event: wire::Event<'_>, cache: &mut ColumnsCache) -> Result<Event, Error> {
     Ok(match event {
-        wire::Event::Columns(columns) => Event::Columns(
-            columns
-                .iter()
-                .map(|c| crate::row::Column::from_guest(&column_in(c)))
-                .collect(),
-        ),
+        // `decode_keeping_columns` hands a result's columns over as their record.
+        wire::Event::Record(record) => Event::Columns(cache.columns(&record)?),
+        wire::Event::Columns(columns) => Event::Columns(host_columns(&columns)),
         wire::Event::Rows {
             count,
             escaped,
@@ -324,13 +322,6 @@ fn event_in(event: wire::Event<'_>) -> Result<Event, Error> {
         } => Event::CopyData(copy_data_in(text, escaped, data)?),
         wire::Event::Aborted => Event::Aborted,
         wire::Event::Synced(status) => Event::Synced(status),
-        // `wire::step::decode` never yields it (a record decodes as what it encodes).
-        wire::Event::Record(_) => {
-            return Err(Error::new(
-                ErrorKind::Trap,
-                "the guest returned a malformed step: an undecoded record",
-            ))
-        }
     })
 }
 

@@ -83,7 +83,6 @@ impl BatchWriter {
         self.count == 0
     }
 
-    /// Takes the rows written so far, leaving the writer empty.
     /// Gives the writer a taken batch's buffer back to write the next batch into (its
     /// allocation is reused), if the writer has none yet and the buffer holds at most `keep`
     /// bytes of capacity.
@@ -95,6 +94,7 @@ impl BatchWriter {
         }
     }
 
+    /// Takes the rows written so far, leaving the writer empty.
     pub fn take(&mut self) -> RowBatch {
         let batch = RowBatch {
             count: self.count,

@@ -90,6 +90,38 @@ pub fn escape_latin1_into(out: &mut String, bytes: &[u8]) -> bool {
     escaped
 }
 
+/// The bytes whose latin-1 characters `text` holds (each character the byte of the same code
+/// point): borrowed when all are ASCII (the usual case for protocol messages), else decoded
+/// from the UTF-8 two-byte forms of U+0080-U+00FF. `Err`: the first character above U+00FF.
+pub fn latin1_bytes(text: &str) -> Result<Cow<'_, [u8]>, char> {
+    if text.is_ascii() {
+        return Ok(Cow::Borrowed(text.as_bytes()));
+    }
+    let utf8 = text.as_bytes();
+    let mut bytes = Vec::with_capacity(utf8.len());
+    let mut i = 0;
+    while let Some(&b) = utf8.get(i) {
+        if b < 0x80 {
+            bytes.push(b);
+            i += 1;
+            continue;
+        }
+        // `text` is valid UTF-8: a lead byte C2 or C3 is followed by one continuation byte and
+        // encodes U+0080-U+00FF; any other lead byte starts a character above U+00FF.
+        match (b, utf8.get(i + 1)) {
+            (0xC2 | 0xC3, Some(&next)) => {
+                bytes.push(((b & 0x03) << 6) | (next & 0x3F));
+                i += 2;
+            }
+            _ => {
+                let c = text.get(i..).and_then(|r| r.chars().next());
+                return Err(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+        }
+    }
+    Ok(Cow::Owned(bytes))
+}
+
 /// The escape of one of the five special bytes.
 fn push_escape(out: &mut String, b: u8) {
     out.push(ESC);

@@ -448,49 +448,17 @@ pub fn decode_str(request: &str) -> Result<Request<'_>, WireError> {
         Some(tag @ ('d' | 'Y' | 'D')) => (tag, &request[1..]),
         _ => return decode_text(request),
     };
-    let bytes = latin1_bytes(data)?;
+    let bytes = crate::escape::latin1_bytes(data).map_err(|c| {
+        WireError::new(format!(
+            "data character U+{:04X} is not a latin-1 byte",
+            u32::from(c)
+        ))
+    })?;
     Ok(match tag {
         'd' => Request::Data(bytes),
         'Y' => Request::FileBytes(bytes),
         _ => Request::CopyData(bytes),
     })
-}
-
-/// The bytes whose latin-1 characters `data` holds: borrowed when all are ASCII (the usual
-/// case for protocol messages), else decoded from the UTF-8 two-byte forms of U+0080-U+00FF.
-fn latin1_bytes(data: &str) -> Result<Cow<'_, [u8]>, WireError> {
-    if data.is_ascii() {
-        return Ok(Cow::Borrowed(data.as_bytes()));
-    }
-    let utf8 = data.as_bytes();
-    let mut bytes = Vec::with_capacity(utf8.len());
-    let mut i = 0;
-    while i < utf8.len() {
-        let b = utf8[i];
-        if b < 0x80 {
-            bytes.push(b);
-            i += 1;
-            continue;
-        }
-        // `data` is valid UTF-8: a lead byte C2 or C3 is followed by one continuation byte
-        // and encodes U+0080-U+00FF; any other lead byte is a character above U+00FF.
-        match (b, utf8.get(i + 1)) {
-            (0xC2 | 0xC3, Some(&next)) => {
-                bytes.push(((b & 0x03) << 6) | (next & 0x3F));
-                i += 2;
-            }
-            _ => {
-                let c = data
-                    .get(i..)
-                    .and_then(|r| r.chars().next())
-                    .map_or(0, u32::from);
-                return Err(WireError::new(format!(
-                    "data character U+{c:04X} is not a latin-1 byte"
-                )));
-            }
-        }
-    }
-    Ok(Cow::Owned(bytes))
 }
 
 fn decode_text(request: &str) -> Result<Request<'_>, WireError> {

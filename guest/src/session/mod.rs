@@ -1213,7 +1213,12 @@ impl Session {
 
 /// The packed `C` record of these columns.
 fn columns_record(columns: &[Column]) -> String {
-    let wire: Vec<wasmpg_wire::step::Column<'_>> = columns
+    wasmpg_wire::step::columns_record(&wire_columns(columns))
+}
+
+/// Columns in the packed layout's form (borrowed).
+pub(crate) fn wire_columns(columns: &[Column]) -> Vec<wasmpg_wire::step::Column<'_>> {
+    columns
         .iter()
         .map(|c| wasmpg_wire::step::Column {
             name: std::borrow::Cow::Borrowed(&c.name),
@@ -1223,8 +1228,7 @@ fn columns_record(columns: &[Column]) -> String {
             column_id: c.column_id,
             type_size: c.type_size,
         })
-        .collect();
-    wasmpg_wire::step::columns_record(&wire)
+        .collect()
 }
 
 fn parse_columns(body: &RowDescriptionBody) -> Result<Vec<Column>, Error> {

@@ -539,8 +539,7 @@ def decode_step(step: str) -> Step:
     if colon <= 0:
         raise _bad("no send length")
     length = step[:colon]
-    # `_canonical`, inline: ASCII digits without a leading zero.
-    if not (length.isdigit() and length.isascii() and (colon == 1 or length[0] != "0")):
+    if not _canonical(length):
         raise _bad("the send length is not a number")
     start = colon + 1
     end = start + int(length)

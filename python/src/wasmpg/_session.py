@@ -434,17 +434,7 @@ class Session:
         send = self._step(request)
         if send:
             yield SEND, send
-        if self._action == "r" and not (stream and sink.has_rows()):
-            # The first read of `_run`, inline: most replies come whole in one read.
-            try:
-                data = yield _RECV
-                send = self._step("d" + data.decode("latin-1") if data else A.REQ_EOF)
-                if send:
-                    yield SEND, send
-            except BaseException as e:
-                raise self._lost(e) from None
-        if self._action != "d":
-            yield from self._run(sink, stream)
+        yield from self._run(sink, stream)
 
     def poll_idle_steps(self, timeout: Optional[float]) -> Steps[bool]:
         """While no request runs: waits up to ``timeout`` seconds (None: as long as it takes)
@@ -612,15 +602,7 @@ class Session:
         except GuestTrap:
             self._close_socket()
             raise
-        if step[3]:
-            return self._process(step)
-        # A step without events (most): `_process`, inline.
-        send, action, arg, _ = step
-        if action == "d":
-            self.tx_status = arg
-        self._action = action
-        self._action_arg = arg
-        return send
+        return self._process(step)
 
     def _run(self, sink: Sink, stream: bool) -> Steps[None]:
         try:

@@ -198,10 +198,7 @@ class _Result:
         assert shape is not None
         if not escaped:
             # An unescaped batch holds U+0000 only as the NULL marker.
-            if _NUL in data:
-                convert = shape.convert
-            else:
-                convert = shape._convert_no_nulls or shape.convert_no_nulls()
+            convert = shape.convert if _NUL in data else shape.convert_no_nulls()
             try:
                 return convert(rows)
             except (ValueError, ArithmeticError, TypeError, KeyError):
@@ -256,20 +253,11 @@ class _Collector(Sink):
         self.results.append(_Result(cols, self.adapters))
 
     def rows(self, batch: tuple[int, bool, str]) -> None:
-        results = self.results
-        # The open result set (`_open`), inline: a rows event follows its columns event.
-        if results and results[-1].columns is not None and not results[-1].done:
-            results[-1].batches.append(batch)
-        else:
-            self._open().batches.append(batch)
+        self._open().batches.append(batch)
         self.pending += 1
 
     def complete(self, tag: str, rows: Optional[int]) -> None:
-        results = self.results
-        if results and results[-1].columns is not None and not results[-1].done:
-            r = results[-1]
-        else:
-            r = self._open()
+        r = self._open()
         r.tag = tag
         r.count = rows
         r.done = True
@@ -342,24 +330,6 @@ def adapt_rows(
     return [0 if t is None else t for t in declared], "".join(parts)
 
 
-def _adapt_row(
-    values: Sequence[Any], dump: Callable[[Any], tuple[int, Optional[str]]]
-) -> tuple[list[int], str]:
-    """`adapt_rows` of one parameter row (execute's), without the checks across rows."""
-    declared = []
-    parts = []
-    for value in values:
-        oid, text = dump(value)
-        if text is None:
-            declared.append(0)
-            parts.append("\x00\x1f")
-        else:
-            declared.append(oid)
-            parts.append(_field(text))
-    parts.append(_RS)
-    return declared, "".join(parts)
-
-
 def _copy_refused() -> NotSupportedError:
     """A COPY ran through execute(): its FROM STDIN was aborted (the session's loop sends
     CopyFail), its TO STDOUT data dropped; the caller reads the rest of the request first."""
@@ -379,7 +349,7 @@ def _execute_request(query: str, params: Any, adapters: AdaptersMap = types.adap
     sql, spec = _sql.convert(query)
     values = _sql.bind(spec, params)
     if values:
-        return (sql, _adapt_row(values, adapters.dump))
+        return (sql, adapt_rows([values], adapters.dump))
     return (sql, ([], ""))
 
 
@@ -565,12 +535,7 @@ class BaseCursor(Generic[C]):
             return
         self.description = res.description
         self.rownumber = 0 if res.description is not None else None
-        # `_update_count`, inline.
-        if res.done:
-            self.rowcount = -1 if res.count is None else res.count
-            self.statusmessage = res.tag
-        else:
-            self.rowcount = -1
+        self._update_count()
 
     def _update_count(self) -> None:
         res = self._res
@@ -857,14 +822,10 @@ class Cursor(BaseCursor["Connection"]):
 
     def fetchone(self) -> Optional[Row]:
         """The next row, or None at the end."""
-        conn = self._conn
-        if self.closed or conn is None:
-            raise InterfaceError("the cursor is closed")
-        with conn._lock:
-            res = self._res
-            if res is None or res.pos >= len(res.rows) or self._discarded:
-                if not self._fill():
-                    return None
+        self._fetch_check()
+        with self.connection._lock:
+            if not self._fill():
+                return None
             return self._take_one()
 
     def fetchmany(self, size: Optional[int] = None) -> list[Row]:

@@ -19,7 +19,6 @@ from . import oids
 
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 INT8_MIN, INT8_MAX = -(2**63), 2**63 - 1
-_INT4 = oids.INT4
 
 # -- loaders (canonical text -> Python) --
 
@@ -42,8 +41,6 @@ def int_oid(value: int) -> int:
 
 def dump_int(value: int) -> tuple[int, str]:
     value = int(value)  # IntEnum and other subclasses: the plain number
-    if INT4_MIN <= value <= INT4_MAX:  # `int_oid`, inline
-        return _INT4, str(value)
     return int_oid(value), str(value)
 
 

@@ -99,14 +99,20 @@ fn select_parsed(value: &str) -> Vec<u8> {
     let mut r = parse_complete();
     r.extend(no_params());
     r.extend(row_description(&[("n", 23)]));
-    r.extend(select_bound(value));
+    r.extend(bound_reply(value.as_bytes()));
     r
 }
 
-/// The answer to Bind/Execute of a one-row SELECT whose statement is described already.
+/// The answer to Bind/Execute of a one-row SELECT whose int4 statement is described already:
+/// its Bind asked for the int4 in binary.
 fn select_bound(value: &str) -> Vec<u8> {
+    let n: i32 = value.parse().expect("an int4 value");
+    bound_reply(&n.to_be_bytes())
+}
+
+fn bound_reply(field: &[u8]) -> Vec<u8> {
     let mut r = bind_complete();
-    r.extend(data_row(&[Some(value.as_bytes())]));
+    r.extend(data_row(&[Some(field)]));
     r.extend(command_complete("SELECT 1"));
     r
 }
@@ -295,8 +301,10 @@ fn the_same_sql_twice_is_parsed_once() {
     let mut reply = parse_complete();
     reply.extend(msg(b't', &[0, 1, 0, 0, 0, 23]));
     reply.extend(row_description(&[("int4", 23)]));
-    reply.extend(select_bound("1"));
-    reply.extend(select_bound("2"));
+    // Both Binds went out before the description: their results are text.
+    assert_eq!(bind_result_formats(&step.send), [vec![0], vec![0]]);
+    reply.extend(bound_reply(b"1"));
+    reply.extend(bound_reply(b"2"));
     reply.extend(ready(b'I'));
     let step = s.feed(&reply);
     assert_eq!(step.action, Action::Done);
@@ -322,6 +330,26 @@ fn the_same_sql_twice_is_parsed_once() {
     ]);
     assert_eq!(tags(&step.send), "BESBES");
     assert_eq!(statements(&step.send), ["B:wasmpg_s1", "B:wasmpg_s1"]);
+    // Described now: both ask for the int4 in binary.
+    assert_eq!(bind_result_formats(&step.send), [vec![1], vec![1]]);
+    let mut reply = select_bound("3");
+    reply.extend(ready(b'I'));
+    reply.extend(select_bound("4"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert_eq!(step.action, Action::Done);
+    assert_eq!(
+        summary(&step.events),
+        [
+            "C",
+            &row("3"),
+            "KSELECT 1",
+            "ZI",
+            "C",
+            &row("4"),
+            "KSELECT 1"
+        ]
+    );
 }
 
 #[test]

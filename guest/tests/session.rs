@@ -112,15 +112,145 @@ fn extended_query_is_cached_after_first_use() {
     let step = s.feed(&reply);
     assert_eq!(step.action, Action::Done);
     assert!(errors(&step).is_empty(), "{step:?}");
-    // Same SQL and types: only Bind/Execute/Sync, and the cached columns are reported.
+    // Same SQL and types: only Bind/Execute/Sync, and the cached columns are reported. The
+    // first Bind asked for text (the Describe went with it); this one asks for the int4 in
+    // binary.
+    assert_eq!(bind_result_formats(&first.send), [vec![0]]);
     let second = s.query("SELECT $1::int", &[23], "42\u{1f}\u{1e}");
     assert_eq!(message_tags(&second.send), b"BES");
+    assert_eq!(bind_result_formats(&second.send), [vec![1]]);
     let mut reply = msg(b'2', &[]);
-    reply.extend(data_row(&[Some(b"42")]));
+    reply.extend(data_row(&[Some(&42i32.to_be_bytes())]));
     reply.extend(command_complete("SELECT 1"));
     reply.extend(ready(b'I'));
     let step = s.feed(&reply);
+    assert!(errors(&step).is_empty(), "{step:?}");
     assert!(matches!(&step.events[0], Event::Columns(c) if c[0].name == "int4"));
+    assert!(matches!(&step.events[1], Event::Rows(b) if b.data == "42\u{1f}\u{1e}"));
+}
+
+/// Runs `SELECT ...` once to describe it (int4, text, timestamptz, numeric, bytea, date
+/// columns), then again from the cache; returns the second Bind's result format codes.
+fn second_bind_formats(s: &mut Session) -> Vec<Vec<i16>> {
+    let sql = "SELECT i, t, ts, n, b, d FROM t";
+    let columns = [
+        ("i", 23),
+        ("t", 25),
+        ("ts", 1184),
+        ("n", 1700),
+        ("b", 17),
+        ("d", 1082),
+    ];
+    let first = s.query(sql, &[], "");
+    if message_tags(&first.send) == b"PDBES" {
+        let mut reply = msg(b'1', &[]);
+        reply.extend(msg(b't', &[0, 0]));
+        reply.extend(row_description(&columns));
+        reply.extend(msg(b'2', &[]));
+        reply.extend(command_complete("SELECT 0"));
+        reply.extend(ready(b'I'));
+        assert_eq!(s.feed(&reply).action, Action::Done);
+    } else {
+        let mut reply = msg(b'2', &[]);
+        reply.extend(command_complete("SELECT 0"));
+        reply.extend(ready(b'I'));
+        assert_eq!(s.feed(&reply).action, Action::Done);
+    }
+    let second = s.query(sql, &[], "");
+    assert_eq!(message_tags(&second.send), b"BES");
+    bind_result_formats(&second.send)
+}
+
+#[test]
+fn described_statements_read_fixed_width_types_in_binary() {
+    let mut s = connected(Options::default());
+    // No TimeZone reported yet: timestamptz stays text (its text carries the session's offset).
+    assert_eq!(second_bind_formats(&mut s), [vec![1, 0, 0, 0, 1, 1]]);
+    // A UTC session reads timestamptz in binary too, whatever the zone's spelling.
+    for zone in ["Etc/UTC", "utc", "GMT", "Zulu"] {
+        let mut status = parameter_status("TimeZone", zone);
+        status.extend(ready(b'I'));
+        s.feed(&status);
+        assert_eq!(
+            second_bind_formats(&mut s),
+            [vec![1, 0, 1, 0, 1, 1]],
+            "{zone}"
+        );
+    }
+    // Any other zone, including one that is UTC part of the year: text again.
+    for zone in ["Europe/London", "right/UTC", "Asia/Tokyo"] {
+        let mut status = parameter_status("TimeZone", zone);
+        status.extend(ready(b'I'));
+        s.feed(&status);
+        assert_eq!(
+            second_bind_formats(&mut s),
+            [vec![1, 0, 0, 0, 1, 1]],
+            "{zone}"
+        );
+    }
+    // The rows of a binary Bind are decoded from binary into canonical text.
+    let mut status = parameter_status("TimeZone", "UTC");
+    status.extend(ready(b'I'));
+    s.feed(&status);
+    let step = s.query("SELECT i, t, ts, n, b, d FROM t", &[], "");
+    assert_eq!(bind_result_formats(&step.send), [vec![1, 0, 1, 0, 1, 1]]);
+    let mut reply = msg(b'2', &[]);
+    reply.extend(data_row(&[
+        Some(&(-5i32).to_be_bytes()),
+        Some(b"text"),
+        Some(&1_000_001i64.to_be_bytes()),
+        Some(b"1.50"),
+        Some(&[0, 0xff]),
+        None,
+    ]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert!(errors(&step).is_empty(), "{step:?}");
+    let rows: String = step
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rows(b) => Some(b.data.clone()),
+            _ => None,
+        })
+        .collect();
+    let parsed = parse_rows(&rows).unwrap();
+    assert_eq!(
+        parsed[0],
+        [
+            Some("-5".into()),
+            Some("text".into()),
+            Some("2000-01-01 00:00:01.000001+00:00".into()),
+            Some("1.50".into()),
+            Some("\u{0}\u{ff}".into()),
+            None
+        ]
+    );
+    // A value of the wrong size is a decode error for that result, not a broken session.
+    let step = s.query("SELECT i, t, ts, n, b, d FROM t", &[], "");
+    assert_eq!(message_tags(&step.send), b"BES");
+    let mut reply = msg(b'2', &[]);
+    reply.extend(data_row(&[
+        Some(b"-5"),
+        Some(b"text"),
+        None,
+        None,
+        None,
+        None,
+    ]));
+    reply.extend(command_complete("SELECT 1"));
+    reply.extend(ready(b'I'));
+    let step = s.feed(&reply);
+    assert_eq!(
+        errors(&step),
+        [(
+            ErrorKind::Decode,
+            "column 1: invalid binary int4 value of 2 bytes".to_owned()
+        )]
+    );
+    assert_eq!(step.action, Action::Done);
+    assert_eq!(s.tx_status(), TxStatus::Idle);
 }
 
 #[test]

@@ -1,8 +1,11 @@
-//! Server text output to canonical values, and canonical parameters to server text input.
+//! Server output to canonical values, and canonical parameters to server text input.
 //!
-//! The guest asks for every result in text format and sends every parameter in text format. The
-//! host never sees that text: it sees each value in the *canonical form* of its type, defined on
-//! `record row-batch` in `wit/driver.wit`. In short:
+//! The guest sends every parameter in text format, and asks for results in text format except
+//! the fixed-width types [`Decoder::binary_for`] names, which it asks for in binary once the
+//! statement's description is known (a cached or prepared statement): the server does not format
+//! them, and [`binary`] formats them once. The host never sees either: it sees each value in the
+//! *canonical form* of its type, defined on `record row-batch` in `wit/driver.wit`, the same
+//! whichever format the server used. In short:
 //!
 //! - most types (bool, integers, floats, numeric, text types, json, uuid, and every type this
 //!   module does not know) are canonical as the server prints them: [`Decoder::Passthrough`];
@@ -19,15 +22,18 @@
 //! text). Floats are the server's text: exact since PostgreSQL 12, whose default
 //! `extra_float_digits` (1) prints the shortest exact form.
 //!
-//! A [`Decoder`] is chosen once per result column with [`decoder_for`]; [`encode_param`] goes the
-//! other way. Nothing here panics on any input: malformed text is a [`CodecError`].
+//! A [`Decoder`] is chosen once per result column with [`decoder_for`] (text) or
+//! [`Decoder::binary_for`]; [`encode_param`] goes the other way. Nothing here panics on any input: malformed text is a [`CodecError`].
 
 mod array;
+mod binary;
 mod bytea;
 mod datetime;
 mod interval;
 
 use std::fmt;
+
+pub use binary::Binary;
 
 /// Type OIDs (`pg_type.oid`) the codec knows; shared with hosts through the wire crate.
 pub use wasmpg_wire::oid;
@@ -127,6 +133,8 @@ pub enum Decoder {
     Interval,
     /// An array whose elements are decoded by the boxed decoder.
     Array(Box<Decoder>),
+    /// A value the server sent in binary format.
+    Binary(Binary),
 }
 
 /// The decoder for values of type `oid`; unknown types pass through.
@@ -147,12 +155,44 @@ pub fn decoder_for(oid: u32) -> Decoder {
 }
 
 impl Decoder {
+    /// The binary decoder for results of type `oid`, if the session should ask for it: the
+    /// integer, bool, oid, date, time, timestamp, interval and bytea types always, timestamptz
+    /// only when the session's TimeZone is UTC (`utc`), since its text carries the session's
+    /// offset. Every other type (floats, numeric, text types, timetz, arrays, ...) is read as
+    /// text. `infinite_intervals`: the server is PostgreSQL 17 or later, where the extreme
+    /// interval values are the infinities.
+    pub fn binary_for(oid: u32, utc: bool, infinite_intervals: bool) -> Option<Decoder> {
+        let kind = match oid {
+            oid::BOOL => Binary::Bool,
+            oid::INT2 => Binary::Int2,
+            oid::INT4 => Binary::Int4,
+            oid::INT8 => Binary::Int8,
+            oid::OID => Binary::Oid,
+            oid::DATE => Binary::Date,
+            oid::TIME => Binary::Time,
+            oid::TIMESTAMP => Binary::Timestamp,
+            oid::TIMESTAMPTZ if utc => Binary::TimestampUtc,
+            oid::INTERVAL => Binary::Interval {
+                infinities: infinite_intervals,
+            },
+            oid::BYTEA => Binary::Bytea,
+            _ => return None,
+        };
+        Some(Decoder::Binary(kind))
+    }
+
+    /// True when the value arrives in binary format (Bind's result format code 1).
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Self::Binary(_))
+    }
+
     /// True when canonical == server text (the caller then just validates UTF-8 and copies).
     pub fn is_passthrough(&self) -> bool {
         matches!(self, Self::Passthrough)
     }
 
-    /// Appends the canonical form of the text-format `raw` to `out`. On error `out` is left as
+    /// Appends the canonical form of `raw` (text format, or binary for [`Decoder::Binary`]) to
+    /// `out`. On error `out` is left as
     /// it was.
     pub fn decode(&self, raw: &[u8], out: &mut String) -> Result<(), CodecError> {
         let start = out.len();
@@ -174,6 +214,7 @@ impl Decoder {
             Self::TimestampTz => datetime::timestamptz(raw, out),
             Self::Interval => interval::decode(raw, out),
             Self::Array(element) => array::decode(element, raw, out),
+            Self::Binary(kind) => kind.decode(raw, out),
         }
     }
 }

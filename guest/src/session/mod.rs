@@ -244,23 +244,91 @@ struct Described {
     /// `None` when the statement returns no rows (NoData); `Some` may hold zero columns
     /// (`SELECT FROM t` returns rows without columns).
     columns: Option<Arc<ResultColumns>>,
-    decoders: Arc<Vec<Decoder>>,
+    /// Every column in text: for a Bind written before the description was known, and for the
+    /// simple query's results.
+    text: Arc<Reading>,
+    /// The types [`Decoder::binary_for`] names in binary, timestamptz in text.
+    binary: Arc<Reading>,
+    /// As `binary`, with timestamptz in binary too: for sessions whose TimeZone is UTC.
+    binary_utc: Arc<Reading>,
 }
 
 impl Described {
-    fn new(param_types: Vec<u32>, columns: Option<Vec<Column>>) -> Described {
-        let decoders = columns
-            .iter()
-            .flatten()
-            .map(|c| codec::decoder_for(c.type_oid))
-            .collect();
+    /// `binary`: whether executions of the statement may ask for binary results (`None` for a
+    /// simple query's result, which is always text), and if so whether the server has infinite
+    /// intervals ([`Session::infinite_intervals`]).
+    fn new(param_types: Vec<u32>, columns: Option<Vec<Column>>, binary: Option<bool>) -> Described {
+        let oids: Vec<u32> = columns.iter().flatten().map(|c| c.type_oid).collect();
+        let text = Arc::new(Reading::new(&oids, None));
+        let (binary, binary_utc) = if let Some(infinities) = binary {
+            (
+                Reading::new(&oids, Some((false, infinities))).shared_or(&text),
+                Reading::new(&oids, Some((true, infinities))).shared_or(&text),
+            )
+        } else {
+            (text.clone(), text.clone())
+        };
         Described {
             param_types,
             columns: columns.map(|c| Arc::new(ResultColumns::new(c))),
-            decoders: Arc::new(decoders),
+            text,
+            binary,
+            binary_utc,
+        }
+    }
+
+    /// How a Bind written now for this (described) statement asks for its result; `utc`: the
+    /// session's TimeZone is UTC.
+    fn reading(&self, utc: bool) -> &Arc<Reading> {
+        if utc {
+            &self.binary_utc
+        } else {
+            &self.binary
         }
     }
 }
+
+/// How one execution's result columns are asked for (Bind's result format codes) and read.
+#[derive(Debug, PartialEq, Eq)]
+struct Reading {
+    decoders: Vec<Decoder>,
+    /// `[0]` when every column is text (one code for all), else one code per column.
+    formats: Vec<i16>,
+}
+
+impl Reading {
+    /// Decoders for columns of types `oids`: all text when `binary` is `None`, else binary
+    /// where [`Decoder::binary_for`] says so (`Some((utc, infinite_intervals))`).
+    fn new(oids: &[u32], binary: Option<(bool, bool)>) -> Reading {
+        let decoders: Vec<Decoder> = oids
+            .iter()
+            .map(|&oid| {
+                binary
+                    .and_then(|(utc, infinities)| Decoder::binary_for(oid, utc, infinities))
+                    .unwrap_or_else(|| codec::decoder_for(oid))
+            })
+            .collect();
+        let formats = if decoders.iter().any(Decoder::is_binary) {
+            decoders.iter().map(|d| i16::from(d.is_binary())).collect()
+        } else {
+            vec![0]
+        };
+        Reading { decoders, formats }
+    }
+
+    /// This reading, or `text` itself when they are the same (no column is binary).
+    fn shared_or(self, text: &Arc<Reading>) -> Arc<Reading> {
+        if self == **text {
+            text.clone()
+        } else {
+            Arc::new(self)
+        }
+    }
+}
+
+/// An execution whose Bind went out: its statement's description (`None`: the Describe in the
+/// same request supplies it, and the result is all text) and how its result was asked for.
+type Bound = Option<(Arc<Described>, Arc<Reading>)>;
 
 /// Where a statement being described in the current request goes once it succeeds.
 #[derive(Debug)]
@@ -284,7 +352,7 @@ struct Describing {
 /// The result set being received.
 #[derive(Debug)]
 struct Current {
-    decoders: Arc<Vec<Decoder>>,
+    reading: Arc<Reading>,
     /// A client-side decode error ended this result; its remaining rows are skipped.
     discarding: bool,
 }
@@ -354,11 +422,14 @@ pub struct Session {
     out: BytesMut,
     events: Vec<Event>,
     parameters: HashMap<String, String>,
+    /// The server's TimeZone is a UTC zone ([`is_utc_zone`]): timestamptz results may be asked
+    /// for in binary.
+    utc: bool,
     tx_status: TxStatus,
     // Request state.
     describing: Option<Describing>,
     /// Descriptions for the executions of the current request, consumed at each BindComplete.
-    pending_results: std::collections::VecDeque<Option<Arc<Described>>>,
+    pending_results: std::collections::VecDeque<Bound>,
     current: Option<Current>,
     batch: BatchWriter,
     cache: StatementCache<Arc<Described>>,
@@ -438,6 +509,7 @@ impl Session {
             out: BytesMut::new(),
             events: Vec::new(),
             parameters: HashMap::new(),
+            utc: false,
             tx_status: TxStatus::Idle,
             describing: None,
             pending_results: Default::default(),
@@ -459,6 +531,15 @@ impl Session {
             copy_out: None,
             pipeline: None,
         }
+    }
+
+    /// Whether the server is PostgreSQL 17 or later, whose interval type has infinities (its
+    /// `server_version` parameter's major number; false when unknown or unreadable).
+    fn infinite_intervals(&self) -> bool {
+        self.parameter("server_version").is_some_and(|v| {
+            let major: String = v.chars().take_while(char::is_ascii_digit).collect();
+            major.parse::<u32>().is_ok_and(|m| m >= 17)
+        })
     }
 
     /// Server parameters reported so far (ParameterStatus).
@@ -662,6 +743,9 @@ impl Session {
             Message::ParameterStatus(body) => {
                 let name = body.name().map_err(malformed)?.to_owned();
                 let value = body.value().map_err(malformed)?.to_owned();
+                if name == "TimeZone" {
+                    self.utc = is_utc_zone(&value);
+                }
                 self.parameters.insert(name.clone(), value.clone());
                 self.events.push(Event::Parameter { name, value });
                 Ok(())
@@ -816,15 +900,20 @@ impl Session {
             }
             Message::RowDescription(body) => {
                 let columns = parse_columns(&body)?;
+                let infinities = self.infinite_intervals();
                 if let Some(describing) = &mut self.describing {
                     if describing.result.is_none() {
                         let types = describing.param_types.take().unwrap_or_default();
-                        describing.result = Some(Arc::new(Described::new(types, Some(columns))));
+                        let binary = Some(infinities);
+                        describing.result =
+                            Some(Arc::new(Described::new(types, Some(columns), binary)));
                         return Ok(());
                     }
                 }
                 // Simple query: a result set starts.
-                self.start_result(Arc::new(Described::new(Vec::new(), Some(columns))));
+                let described = Arc::new(Described::new(Vec::new(), Some(columns), None));
+                let reading = described.text.clone();
+                self.start_result(described, reading);
                 Ok(())
             }
             Message::NoData => {
@@ -832,14 +921,17 @@ impl Session {
                     return Err(Error::protocol("unexpected NoData"));
                 };
                 let types = describing.param_types.take().unwrap_or_default();
-                describing.result = Some(Arc::new(Described::new(types, None)));
+                describing.result = Some(Arc::new(Described::new(types, None, None)));
                 Ok(())
             }
             Message::BindComplete => {
-                let described = match self.pending_results.pop_front() {
-                    Some(Some(d)) => d,
+                let (described, reading) = match self.pending_results.pop_front() {
+                    Some(Some(bound)) => bound,
                     Some(None) => match self.describing.as_ref().and_then(|d| d.result.clone()) {
-                        Some(d) => d,
+                        Some(d) => {
+                            let text = d.text.clone();
+                            (d, text)
+                        }
                         None => {
                             return Err(Error::protocol(
                                 "BindComplete before the statement was described",
@@ -849,7 +941,7 @@ impl Session {
                     None => return Err(Error::protocol("unexpected BindComplete")),
                 };
                 if described.columns.is_some() {
-                    self.start_result(described);
+                    self.start_result(described, reading);
                 }
                 Ok(())
             }
@@ -1011,7 +1103,8 @@ impl Session {
         Ok(())
     }
 
-    fn start_result(&mut self, described: Arc<Described>) {
+    /// A result set starts, its columns read as `reading` says.
+    fn start_result(&mut self, described: Arc<Described>, reading: Arc<Reading>) {
         self.flush_batch();
         self.results_seen = true;
         let columns = described
@@ -1020,7 +1113,7 @@ impl Session {
             .unwrap_or_else(|| Arc::new(ResultColumns::new(Vec::new())));
         self.events.push(Event::Columns(columns));
         self.current = Some(Current {
-            decoders: described.decoders.clone(),
+            reading,
             discarding: false,
         });
     }
@@ -1035,13 +1128,14 @@ impl Session {
     /// Decodes one DataRow into the batch. `Ok(Some)`: a value the codecs refuse, reported by
     /// the caller; the rows before it are delivered, this one and the rest of the result are not.
     fn decode_row(&mut self, body: &DataRowBody) -> Result<Option<Error>, Error> {
-        let Some(current) = &mut self.current else {
+        let Some(current) = &self.current else {
             return Err(Error::protocol("DataRow without a RowDescription"));
         };
         if current.discarding {
             return Ok(None);
         }
-        let decoders = current.decoders.clone();
+        let decoders = &current.reading.decoders;
+        let batch = &mut self.batch;
         let buffer = body.buffer();
         let mut ranges = body.ranges();
         let mut index = 0usize;
@@ -1058,7 +1152,7 @@ impl Session {
                 continue;
             }
             let Some(range) = range else {
-                self.batch.push_null();
+                batch.push_null();
                 continue;
             };
             let Some(raw) = buffer.get(range) else {
@@ -1066,14 +1160,14 @@ impl Session {
             };
             if decoder.is_passthrough() {
                 match std::str::from_utf8(raw) {
-                    Ok(text) => self.batch.push_field(text),
+                    Ok(text) => batch.push_field(text),
                     Err(_) => {
                         failure = Some(format!("column {index}: invalid UTF-8 in a text value"))
                     }
                 }
                 continue;
             }
-            if let Err(e) = self.batch.push_with(|out| decoder.decode(raw, out)) {
+            if let Err(e) = batch.push_with(|out| decoder.decode(raw, out)) {
                 failure = Some(format!("column {index}: {e}"));
             }
         }
@@ -1245,6 +1339,34 @@ fn parse_columns(body: &RowDescriptionBody) -> Result<Vec<Column>, Error> {
         });
     }
     Ok(columns)
+}
+
+/// Whether the TimeZone `name` (as the server reports it) is UTC at every instant: the zone
+/// names tzdata links to `Etc/UTC` or `Etc/GMT`, in any case (PostgreSQL matches zone names
+/// case-insensitively). Leap-second zones (`right/UTC`) and zones that are UTC only part of
+/// the year are not.
+fn is_utc_zone(name: &str) -> bool {
+    const ZONES: [&str; 18] = [
+        "UTC",
+        "Etc/UTC",
+        "UCT",
+        "Etc/UCT",
+        "Universal",
+        "Etc/Universal",
+        "Zulu",
+        "Etc/Zulu",
+        "GMT",
+        "Etc/GMT",
+        "GMT0",
+        "Etc/GMT0",
+        "GMT+0",
+        "GMT-0",
+        "Etc/GMT+0",
+        "Etc/GMT-0",
+        "Greenwich",
+        "Etc/Greenwich",
+    ];
+    ZONES.iter().any(|zone| zone.eq_ignore_ascii_case(name))
 }
 
 /// The row count in a command tag: the last word for the commands that carry one.

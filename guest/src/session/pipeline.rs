@@ -99,10 +99,22 @@ struct Describe {
 
 #[derive(Debug)]
 enum Source {
-    /// Known when the pipeline was encoded (a cached or prepared statement).
-    Known(Arc<Described>),
+    /// Known when the pipeline was encoded (a cached or prepared statement), and how the
+    /// item's Bind asked for the result.
+    Known(Arc<Described>, Arc<Reading>),
     /// Described by the pipeline itself: an index in [`Pipeline::statements`].
     Statement(usize),
+}
+
+impl Source {
+    /// The item's Bind result format codes: binary where its reading says, else all text (the
+    /// statement is described in the same pipeline, after the Bind was written).
+    fn formats(&self) -> &[i16] {
+        match self {
+            Source::Known(_, reading) => &reading.formats,
+            Source::Statement(_) => &[0],
+        }
+    }
 }
 
 impl Pipeline {
@@ -231,12 +243,15 @@ impl Session {
                 (String::new(), Some(describe), source, None)
             }
             None => match self.cache.lookup(sql, param_types) {
-                Lookup::Hit(name, described) => (
-                    name.to_string(),
-                    None,
-                    Source::Known(described),
-                    Some(name.to_string()),
-                ),
+                Lookup::Hit(name, described) => {
+                    let reading = described.reading(self.utc).clone();
+                    (
+                        name.to_string(),
+                        None,
+                        Source::Known(described, reading),
+                        Some(name.to_string()),
+                    )
+                }
                 Lookup::Miss(Some(pending)) => {
                     let name = pending.name().to_owned();
                     let describe =
@@ -258,7 +273,7 @@ impl Session {
                 }
             },
         };
-        write_execution(out, &name, param_types, &row)?;
+        write_execution(out, &name, param_types, &row, source.formats())?;
         Ok(Slot::Item(Item {
             describe,
             source,
@@ -281,7 +296,7 @@ impl Session {
         let (describe, source, types) = match self.prepared.get(name) {
             Some(known) => (
                 None,
-                Source::Known(known.clone()),
+                Source::Known(known.clone(), known.reading(self.utc).clone()),
                 known.param_types.clone(),
             ),
             None => {
@@ -293,7 +308,7 @@ impl Session {
                 (Some(describe), source, Vec::new())
             }
         };
-        write_execution(out, name, &types, &row)?;
+        write_execution(out, name, &types, &row, source.formats())?;
         Ok(Slot::Item(Item {
             describe,
             source,
@@ -342,20 +357,23 @@ impl Session {
                     return Err(Error::protocol("unexpected BindComplete"));
                 };
                 item.bound = true;
-                let described = match &item.source {
-                    Source::Known(d) => Some(d.clone()),
+                let bound = match &item.source {
+                    Source::Known(d, reading) => Some((d.clone(), reading.clone())),
                     Source::Statement(i) => {
                         let i = *i;
-                        p.statements.get(i).cloned().flatten()
+                        p.statements.get(i).cloned().flatten().map(|d| {
+                            let text = d.text.clone();
+                            (d, text)
+                        })
                     }
                 };
-                let Some(described) = described else {
+                let Some((described, reading)) = bound else {
                     return Err(Error::protocol(
                         "BindComplete before the statement was described",
                     ));
                 };
                 if described.columns.is_some() {
-                    self.start_result(described);
+                    self.start_result(described, reading);
                 }
                 Ok(())
             }
@@ -477,7 +495,8 @@ impl Session {
         };
         describing.done = true;
         let types = describing.param_types.take().unwrap_or_default();
-        let described = Arc::new(Described::new(types, columns));
+        let infinities = self.infinite_intervals();
+        let described = Arc::new(Described::new(types, columns, Some(infinities)));
         if let Some(pending) = describing.cache.take() {
             self.cache.insert(pending, described.clone());
         }

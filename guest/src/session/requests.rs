@@ -4,8 +4,6 @@
 //! Terminate; the start of every request and the Bind/Execute encoding that pipelines
 //! (`pipeline.rs`) share.
 
-use std::sync::Arc;
-
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 use wasmpg_wire::batch;
@@ -74,7 +72,8 @@ impl Session {
         let rows = param_rows(params)?;
         match self.cache.lookup(sql, param_types) {
             Lookup::Hit(name, described) => {
-                self.send_executions(&name, Some(described), param_types, &rows)?;
+                let reading = described.reading(self.utc).clone();
+                self.send_executions(&name, Some((described, reading)), param_types, &rows)?;
                 let mut retry = self.spare_retry.take().unwrap_or_default();
                 retry.sql.clear();
                 retry.sql.push_str(sql);
@@ -155,7 +154,11 @@ impl Session {
                 .as_ref()
                 .map(|d| d.param_types.clone())
                 .unwrap_or_default();
-            self.send_executions(name, known, &types, &rows)?;
+            let bound = known.map(|d| {
+                let reading = d.reading(self.utc).clone();
+                (d, reading)
+            });
+            self.send_executions(name, bound, &types, &rows)?;
             self.encode_sync()
         })();
         if let Err(e) = result {
@@ -209,35 +212,38 @@ impl Session {
         Ok(())
     }
 
-    /// Encodes Bind + Execute for each parameter row. `described` is the statement's
-    /// description when already known; otherwise the Describe in flight supplies it. Values are
+    /// Encodes Bind + Execute for each parameter row. `bound` is the statement's description,
+    /// when already known, and how its result is asked for; otherwise the Describe in flight
+    /// supplies the description and the result is all text. Values are
     /// converted from canonical form by `types` (0: unchanged), always the types the host
     /// declared, so an execution encodes the same whether or not its statement was cached.
     pub(super) fn send_executions(
         &mut self,
         statement: &str,
-        described: Option<Arc<Described>>,
+        bound: Bound,
         types: &[u32],
         rows: &[Vec<Option<String>>],
     ) -> Result<(), Error> {
         let empty = [Vec::new()];
         let rows = if rows.is_empty() { &empty[..] } else { rows };
+        let formats = bound.as_ref().map_or(&[0][..], |(_, r)| &r.formats[..]);
         for row in rows {
-            write_execution(&mut self.out, statement, types, row)?;
-            self.pending_results.push_back(described.clone());
+            write_execution(&mut self.out, statement, types, row, formats)?;
+            self.pending_results.push_back(bound.clone());
         }
         Ok(())
     }
 }
 
-/// Encodes Bind (of `statement` to the unnamed portal, every value in text) + Execute (all
-/// rows) for one parameter row, converting each value from canonical form by its type in
-/// `types` (0 or missing: unchanged).
+/// Encodes Bind (of `statement` to the unnamed portal, every value in text, the result in
+/// `formats`: Bind's result format codes) + Execute (all rows) for one parameter row,
+/// converting each value from canonical form by its type in `types` (0 or missing: unchanged).
 pub(super) fn write_execution(
     out: &mut BytesMut,
     statement: &str,
     types: &[u32],
     row: &[Option<String>],
+    formats: &[i16],
 ) -> Result<(), Error> {
     let mut encoded: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
     for (i, value) in row.iter().enumerate() {
@@ -263,7 +269,7 @@ pub(super) fn write_execution(
                 Ok(IsNull::No)
             }
         },
-        Some(0i16),
+        formats.iter().copied(),
         out,
     )
     .map_err(|e| match e {

@@ -102,3 +102,31 @@ pub fn errors(step: &wasmpg_guest::session::Step) -> Vec<(wasmpg_guest::error::E
         })
         .collect()
 }
+
+/// The result format codes of each Bind message in the frontend bytes `sent`.
+pub fn bind_result_formats(sent: &[u8]) -> Vec<Vec<i16>> {
+    let i16_at = |b: &[u8], at: usize| i16::from_be_bytes([b[at], b[at + 1]]);
+    let mut out = Vec::new();
+    let mut rest = sent;
+    while rest.len() >= 5 {
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        let (tag, body) = (rest[0], &rest[5..1 + len]);
+        rest = &rest[1 + len..];
+        if tag != b'B' {
+            continue;
+        }
+        // Portal and statement names, then the parameter formats, values and result formats.
+        let mut at = body.iter().position(|&b| b == 0).unwrap() + 1;
+        at += body[at..].iter().position(|&b| b == 0).unwrap() + 1;
+        at += 2 + 2 * i16_at(body, at) as usize;
+        let values = i16_at(body, at);
+        at += 2;
+        for _ in 0..values {
+            let len = i32::from_be_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+            at += 4 + len.max(0) as usize;
+        }
+        let count = i16_at(body, at) as usize;
+        out.push((0..count).map(|i| i16_at(body, at + 2 + 2 * i)).collect());
+    }
+    out
+}

@@ -207,7 +207,47 @@ fn split_offset(oid: Oid, s: &str) -> Result<(&str, &str), BoxError> {
     }
 }
 
+/// The canonical form's common case at fixed positions: `YYYY-MM-DD HH:MM:SS[.ffffff]` with a
+/// four-digit year from 0001, AD, then the rest (an offset, or nothing). `None` for anything
+/// else, which the general parsers then read or report.
+fn fast_datetime(raw: &str) -> Option<(NaiveDateTime, &str)> {
+    let b = raw.as_bytes();
+    let punctuation = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+    if b.len() < 19 || punctuation.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let digit = |i: usize| {
+        let d = b.get(i)?.wrapping_sub(b'0');
+        (d < 10).then_some(u32::from(d))
+    };
+    let two = |i: usize| Some(digit(i)? * 10 + digit(i + 1)?);
+    let year = two(0)? * 100 + two(2)?;
+    let (month, day) = (two(5)?, two(8)?);
+    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
+    let mut rest = raw.get(19..)?;
+    let mut micros = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        // The canonical fraction has exactly six digits.
+        micros = two(20)? * 10_000 + two(22)? * 100 + two(24)?;
+        rest = fraction.get(6..)?;
+    }
+    if year == 0 || hour > 23 || rest.ends_with(" BC") {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year as i32, month, day)?;
+    let time = NaiveTime::from_hms_micro_opt(hour, minute, second, micros)?;
+    Some((NaiveDateTime::new(date, time), rest))
+}
+
 fn parse_timestamp(oid: Oid, raw: &str) -> Result<NaiveDateTime, BoxError> {
+    if let Some((value, "")) = fast_datetime(raw) {
+        return Ok(value);
+    }
+    general_timestamp(oid, raw)
+}
+
+/// Every timestamp form [`parse_timestamp`]'s fast path does not take, and its errors.
+fn general_timestamp(oid: Oid, raw: &str) -> Result<NaiveDateTime, BoxError> {
     let (body, bc) = split_bc(raw);
     let Some((date, time)) = body.split_once(' ') else {
         return Err(invalid(oid, "expected a date and a time"));
@@ -219,6 +259,20 @@ fn parse_timestamp(oid: Oid, raw: &str) -> Result<NaiveDateTime, BoxError> {
 }
 
 fn parse_timestamptz(oid: Oid, raw: &str) -> Result<DateTime<FixedOffset>, BoxError> {
+    if let Some((local, offset)) = fast_datetime(raw) {
+        let offset = match offset {
+            "+00:00" => FixedOffset::east_opt(0),
+            _ => parse_offset(oid, offset).ok(),
+        };
+        if let Some(utc) = offset.and_then(|o| Some((local.checked_sub_offset(o)?, o))) {
+            return Ok(DateTime::from_naive_utc_and_offset(utc.0, utc.1));
+        }
+    }
+    general_timestamptz(oid, raw)
+}
+
+/// Every timestamptz form [`parse_timestamptz`]'s fast path does not take, and its errors.
+fn general_timestamptz(oid: Oid, raw: &str) -> Result<DateTime<FixedOffset>, BoxError> {
     let (body, bc) = split_bc(raw);
     let Some((date, rest)) = body.split_once(' ') else {
         return Err(invalid(oid, "expected a date and a time"));
@@ -809,5 +863,42 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_parsers() {
+        let cases = [
+            "2024-01-01 00:00:01.000001+00:00",
+            "2024-02-29 23:59:59.999999+00:00",
+            "1999-12-31 12:00:00+05:30",
+            "0001-01-01 00:00:00-03:00:15",
+            "9999-12-31 23:59:59.5+00:00",
+            "2024-02-30 00:00:00+00:00",
+            "2023-02-29 00:00:00+00:00",
+            "0000-01-01 00:00:00+00:00",
+            "2024-01-01 24:00:00+00:00",
+            "2024-01-01 00:00:60+00:00",
+            "2024-01-01 00:00:00.1234567+00:00",
+            "2024-01-01 00:00:00.123456",
+            "2024-01-01 00:00:00+00:00 BC",
+            "2024-01-01 00:00:00 BC",
+            "12024-01-01 00:00:00+00:00",
+            "2024-01-01 00:00:00",
+            "2024-01-01T00:00:00+00:00",
+            "2024-1-01 00:00:00+00:00",
+            "2024-01-01 00:00:00+0x:00",
+            "2024-01-01 00:00:00+",
+            "",
+        ];
+        for raw in cases {
+            let fast = parse_timestamptz(oid::TIMESTAMPTZ, raw).map_err(|e| e.to_string());
+            let general = general_timestamptz(oid::TIMESTAMPTZ, raw).map_err(|e| e.to_string());
+            assert_eq!(fast, general, "timestamptz {raw:?}");
+            let fast = parse_timestamp(oid::TIMESTAMP, raw).map_err(|e| e.to_string());
+            let general = general_timestamp(oid::TIMESTAMP, raw).map_err(|e| e.to_string());
+            assert_eq!(fast, general, "timestamp {raw:?}");
+        }
+        assert!(parse_timestamptz(oid::TIMESTAMPTZ, cases[0]).is_ok());
+        assert!(parse_timestamp(oid::TIMESTAMP, "2024-01-01 00:00:00.5").is_ok());
     }
 }

@@ -1,0 +1,484 @@
+//! Server binary output to canonical text, for the fixed-width types whose binary form is
+//! cheaper than text for both sides: the server sends the stored value without formatting it
+//! (a timestamptz's text output is most of the server's work on a wide fetch), and the guest
+//! formats digits instead of parsing and reformatting text.
+//!
+//! The output is byte for byte the canonical form the text decoders produce for the same value
+//! (`tests/tests/binary_results.rs` compares both on a real server over every type's range ends).
+//! Which columns are asked for in binary, and when, is the session's choice
+//! ([`super::Decoder::binary_for`]); nothing here depends on a session setting, which is why
+//! timestamptz is only read in binary when the session's TimeZone is UTC (the caller's check):
+//! its binary form is an instant, its text carries the session's offset.
+
+use super::CodecError;
+
+/// A type read from its binary form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binary {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Date,
+    Time,
+    Timestamp,
+    /// A timestamptz printed at offset `+00:00`: only for sessions whose TimeZone is UTC.
+    TimestampUtc,
+    /// `infinities`: the server has infinite intervals (PostgreSQL 17), stored as every field at
+    /// its maximum or minimum; before 17 those are finite values.
+    Interval {
+        infinities: bool,
+    },
+    Bytea,
+}
+
+/// Microseconds in a day.
+const DAY_MICROS: i64 = 86_400_000_000;
+/// Days from 1970-01-01 (the civil-date arithmetic's origin) to 2000-01-01 (PostgreSQL's).
+const DAYS_1970_TO_2000: i64 = 10_957;
+
+impl Binary {
+    /// Appends the canonical text of the binary value `raw`.
+    pub(super) fn decode(self, raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+        let ok = match self {
+            Self::Bool => match raw {
+                [0] => Some('f'),
+                [1] => Some('t'),
+                _ => None,
+            }
+            .map(|c| out.push(c)),
+            Self::Int2 => fixed::<2>(raw).map(|b| push_int(i16::from_be_bytes(b).into(), out)),
+            Self::Int4 => fixed::<4>(raw).map(|b| push_int(i32::from_be_bytes(b).into(), out)),
+            Self::Int8 => fixed::<8>(raw).map(|b| push_int(i64::from_be_bytes(b), out)),
+            Self::Oid => fixed::<4>(raw).map(|b| push_int(u32::from_be_bytes(b).into(), out)),
+            Self::Date => fixed::<4>(raw).map(|b| push_date(i32::from_be_bytes(b), out)),
+            Self::Time => fixed::<8>(raw).and_then(|b| push_time(i64::from_be_bytes(b), out)),
+            Self::Timestamp => {
+                fixed::<8>(raw).map(|b| push_timestamp(i64::from_be_bytes(b), "", out))
+            }
+            Self::TimestampUtc => {
+                fixed::<8>(raw).map(|b| push_timestamp(i64::from_be_bytes(b), "+00:00", out))
+            }
+            Self::Interval { infinities } => {
+                fixed::<16>(raw).map(|b| push_interval(b, infinities, out))
+            }
+            Self::Bytea => {
+                push_latin1(raw, out);
+                Some(())
+            }
+        };
+        ok.ok_or_else(|| {
+            CodecError::new(format!(
+                "invalid binary {} value of {} bytes",
+                self.name(),
+                raw.len()
+            ))
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bool => "bool",
+            Self::Int2 => "int2",
+            Self::Int4 => "int4",
+            Self::Int8 => "int8",
+            Self::Oid => "oid",
+            Self::Date => "date",
+            Self::Time => "time",
+            Self::Timestamp => "timestamp",
+            Self::TimestampUtc => "timestamptz",
+            Self::Interval { .. } => "interval",
+            Self::Bytea => "bytea",
+        }
+    }
+}
+
+/// `raw` as an array of exactly `N` bytes.
+fn fixed<const N: usize>(raw: &[u8]) -> Option<[u8; N]> {
+    raw.try_into().ok()
+}
+
+/// `00` to `99`: two digits per lookup.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// A small ASCII buffer: the text of one value is assembled here and appended once.
+struct Ascii<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Ascii<N> {
+    fn new() -> Self {
+        Self {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Appends `bytes` (ASCII by every caller's construction); beyond the capacity they are
+    /// dropped, which no caller reaches (each sizes `N` for its longest value).
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(slot) = self.bytes.get_mut(self.len..self.len + bytes.len()) {
+            slot.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+
+    /// `value` (below 100) as two digits.
+    fn two(&mut self, value: u32) {
+        let at = (value % 100) as usize * 2;
+        self.put(&PAIRS[at..at + 2]);
+    }
+
+    /// `value` in decimal, at least `width` digits (zero-padded, `width` at most 20).
+    fn number(&mut self, value: u64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut start = digits.len();
+        let mut rest = value;
+        while rest >= 100 {
+            let at = (rest % 100) as usize * 2;
+            rest /= 100;
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&PAIRS[at..at + 2]);
+        }
+        if rest >= 10 {
+            let at = rest as usize * 2;
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&PAIRS[at..at + 2]);
+        } else {
+            start -= 1;
+            digits[start] = b'0' + rest as u8;
+        }
+        let start = start.min(digits.len().saturating_sub(width));
+        self.put(&digits[start..]);
+    }
+
+    fn append_to(&self, out: &mut String) {
+        // Every byte put is ASCII, so this is always UTF-8; the fallback is never taken.
+        out.push_str(std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default());
+    }
+}
+
+fn push_int(value: i64, out: &mut String) {
+    let mut text = Ascii::<20>::new();
+    if value < 0 {
+        text.put(b"-");
+    }
+    text.number(value.unsigned_abs(), 1);
+    text.append_to(out);
+}
+
+/// `date`: days from 2000-01-01; the extreme values are the infinities.
+fn push_date(days: i32, out: &mut String) {
+    match days {
+        i32::MAX => out.push_str("infinity"),
+        i32::MIN => out.push_str("-infinity"),
+        _ => {
+            let mut text = Ascii::<32>::new();
+            let bc = civil_date(days.into(), &mut text);
+            if bc {
+                text.put(b" BC");
+            }
+            text.append_to(out);
+        }
+    }
+}
+
+/// `time`: microseconds from midnight, 24:00:00 included.
+fn push_time(micros: i64, out: &mut String) -> Option<()> {
+    if !(0..=DAY_MICROS).contains(&micros) {
+        return None;
+    }
+    let mut text = Ascii::<16>::new();
+    time_of_day(micros, &mut text);
+    text.append_to(out);
+    Some(())
+}
+
+/// `timestamp` and `timestamptz`: microseconds from 2000-01-01 00:00:00 (UTC for timestamptz),
+/// printed with `offset` after the time; the extreme values are the infinities.
+fn push_timestamp(micros: i64, offset: &str, out: &mut String) {
+    match micros {
+        i64::MAX => out.push_str("infinity"),
+        i64::MIN => out.push_str("-infinity"),
+        _ => {
+            let mut text = Ascii::<48>::new();
+            let bc = civil_date(micros.div_euclid(DAY_MICROS), &mut text);
+            text.put(b" ");
+            time_of_day(micros.rem_euclid(DAY_MICROS), &mut text);
+            text.put(offset.as_bytes());
+            if bc {
+                text.put(b" BC");
+            }
+            text.append_to(out);
+        }
+    }
+}
+
+/// Writes `YYYY-MM-DD` (the year at least four digits, counted as the era does) of the day
+/// `days` after 2000-01-01 in the proleptic Gregorian calendar, as PostgreSQL does; returns
+/// whether the date is BC.
+///
+/// The day-to-date conversion is the standard era arithmetic (400-year eras of 146,097 days,
+/// years starting on March 1st so that the leap day comes last).
+fn civil_date<const N: usize>(days: i64, text: &mut Ascii<N>) -> bool {
+    let z = days + DAYS_1970_TO_2000 + 719_468;
+    let era = z.div_euclid(146_097);
+    // Within an era every quantity is small and non-negative: 32-bit arithmetic.
+    let day_of_era = z.rem_euclid(146_097) as u32;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = i64::from(year_of_era) + era * 400 + i64::from(month <= 2);
+    // Year 0 is 1 BC.
+    let bc = year <= 0;
+    let shown = if bc { 1 - year } else { year };
+    if (1_000..=9_999).contains(&shown) {
+        let shown = shown as u32;
+        text.two(shown / 100);
+        text.two(shown % 100);
+    } else {
+        text.number(shown.unsigned_abs(), 4);
+    }
+    text.put(b"-");
+    text.two(month);
+    text.put(b"-");
+    text.two(day);
+    bc
+}
+
+/// `HH:MM:SS`, then `.ffffff` when the fraction is nonzero; `micros` is within one day
+/// (86,400,000,000 itself is 24:00:00).
+fn time_of_day<const N: usize>(micros: i64, text: &mut Ascii<N>) {
+    let seconds = (micros / 1_000_000) as u32;
+    let fraction = (micros % 1_000_000) as u32;
+    text.two(seconds / 3_600);
+    text.put(b":");
+    text.two(seconds / 60 % 60);
+    text.put(b":");
+    text.two(seconds % 60);
+    if fraction != 0 {
+        text.put(b".");
+        text.two(fraction / 10_000);
+        text.two(fraction / 100 % 100);
+        text.two(fraction % 100);
+    }
+}
+
+/// `interval`: microseconds (int64), days (int32), months (int32) as `months days microseconds`;
+/// with `infinities`, all three at their maximum (or minimum) is `infinity` (`-infinity`).
+fn push_interval(raw: [u8; 16], infinities: bool, out: &mut String) {
+    let [m0, m1, m2, m3, m4, m5, m6, m7, d0, d1, d2, d3, n0, n1, n2, n3] = raw;
+    let micros = i64::from_be_bytes([m0, m1, m2, m3, m4, m5, m6, m7]);
+    let days = i32::from_be_bytes([d0, d1, d2, d3]);
+    let months = i32::from_be_bytes([n0, n1, n2, n3]);
+    match (months, days, micros) {
+        (i32::MAX, i32::MAX, i64::MAX) if infinities => out.push_str("infinity"),
+        (i32::MIN, i32::MIN, i64::MIN) if infinities => out.push_str("-infinity"),
+        _ => {
+            push_int(months.into(), out);
+            out.push(' ');
+            push_int(days.into(), out);
+            out.push(' ');
+            push_int(micros, out);
+        }
+    }
+}
+
+/// Each byte as the character of that code point (bytea's canonical form).
+fn push_latin1(raw: &[u8], out: &mut String) {
+    out.reserve(raw.len());
+    for chunk in raw.utf8_chunks() {
+        // ASCII runs go in at once; a chunk's valid part may hold multi-byte UTF-8, whose bytes
+        // are latin-1 characters of their own.
+        let valid = chunk.valid();
+        if valid.is_ascii() {
+            out.push_str(valid);
+        } else {
+            out.extend(valid.bytes().map(char::from));
+        }
+        out.extend(chunk.invalid().iter().map(|&b| char::from(b)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(kind: Binary, raw: &[u8]) -> Result<String, CodecError> {
+        let mut out = String::from(">");
+        kind.decode(raw, &mut out)?;
+        Ok(out[1..].to_owned())
+    }
+
+    fn ts(kind: Binary, micros: i64) -> String {
+        decode(kind, &micros.to_be_bytes()).expect("8 bytes decode")
+    }
+
+    #[test]
+    fn integers_and_bool() {
+        assert_eq!(
+            decode(Binary::Int2, &i16::MIN.to_be_bytes()).unwrap(),
+            "-32768"
+        );
+        assert_eq!(decode(Binary::Int4, &0i32.to_be_bytes()).unwrap(), "0");
+        assert_eq!(decode(Binary::Int4, &(-7i32).to_be_bytes()).unwrap(), "-7");
+        assert_eq!(
+            decode(Binary::Int8, &i64::MIN.to_be_bytes()).unwrap(),
+            "-9223372036854775808"
+        );
+        assert_eq!(
+            decode(Binary::Int8, &i64::MAX.to_be_bytes()).unwrap(),
+            "9223372036854775807"
+        );
+        assert_eq!(
+            decode(Binary::Oid, &u32::MAX.to_be_bytes()).unwrap(),
+            "4294967295"
+        );
+        assert_eq!(decode(Binary::Bool, &[1]).unwrap(), "t");
+        assert_eq!(decode(Binary::Bool, &[0]).unwrap(), "f");
+    }
+
+    #[test]
+    fn dates() {
+        let date = |days: i32| decode(Binary::Date, &days.to_be_bytes()).unwrap();
+        assert_eq!(date(0), "2000-01-01");
+        assert_eq!(date(59), "2000-02-29");
+        assert_eq!(date(-1), "1999-12-31");
+        assert_eq!(date(-10_957), "1970-01-01");
+        // 0001-01-01 and the day before it, 0001-12-31 BC (year 0).
+        assert_eq!(date(-730_119), "0001-01-01");
+        assert_eq!(date(-730_120), "0001-12-31 BC");
+        // PostgreSQL's range ends: 4714-11-24 BC and 5874897-12-31.
+        assert_eq!(date(-2_451_545), "4714-11-24 BC");
+        assert_eq!(date(2_145_031_948), "5874897-12-31");
+        assert_eq!(date(i32::MAX), "infinity");
+        assert_eq!(date(i32::MIN), "-infinity");
+    }
+
+    #[test]
+    fn times_and_timestamps() {
+        let time = |micros: i64| decode(Binary::Time, &micros.to_be_bytes());
+        assert_eq!(time(0).unwrap(), "00:00:00");
+        assert_eq!(time(45_296_500_000).unwrap(), "12:34:56.500000");
+        assert_eq!(time(DAY_MICROS).unwrap(), "24:00:00");
+        assert!(time(DAY_MICROS + 1).is_err());
+        assert!(time(-1).is_err());
+        assert_eq!(ts(Binary::Timestamp, 0), "2000-01-01 00:00:00");
+        assert_eq!(ts(Binary::Timestamp, -1), "1999-12-31 23:59:59.999999");
+        assert_eq!(
+            ts(Binary::TimestampUtc, 1_000_001),
+            "2000-01-01 00:00:01.000001+00:00"
+        );
+        // 0044-03-15 BC at noon (year -43), before the offset as the text form has it.
+        let days = -(730_120 + 365 * 43 + 10 + 292);
+        let noon = days * DAY_MICROS + DAY_MICROS / 2;
+        assert_eq!(
+            ts(Binary::TimestampUtc, noon),
+            "0044-03-15 12:00:00+00:00 BC"
+        );
+        assert_eq!(ts(Binary::Timestamp, i64::MAX), "infinity");
+        assert_eq!(ts(Binary::TimestampUtc, i64::MIN), "-infinity");
+    }
+
+    #[test]
+    fn intervals_and_bytea() {
+        let mut raw = [0u8; 16];
+        raw[..8].copy_from_slice(&(-1_500_000i64).to_be_bytes());
+        raw[8..12].copy_from_slice(&3i32.to_be_bytes());
+        raw[12..].copy_from_slice(&14i32.to_be_bytes());
+        let pg17 = Binary::Interval { infinities: true };
+        let pg15 = Binary::Interval { infinities: false };
+        assert_eq!(decode(pg17, &raw).unwrap(), "14 3 -1500000");
+        assert_eq!(decode(pg15, &raw).unwrap(), "14 3 -1500000");
+        let mut max = [0u8; 16];
+        max[..8].copy_from_slice(&i64::MAX.to_be_bytes());
+        max[8..12].copy_from_slice(&i32::MAX.to_be_bytes());
+        max[12..].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(decode(pg17, &max).unwrap(), "infinity");
+        assert_eq!(
+            decode(pg15, &max).unwrap(),
+            "2147483647 2147483647 9223372036854775807"
+        );
+        let mut min = [0u8; 16];
+        min[..8].copy_from_slice(&i64::MIN.to_be_bytes());
+        min[8..12].copy_from_slice(&i32::MIN.to_be_bytes());
+        min[12..].copy_from_slice(&i32::MIN.to_be_bytes());
+        assert_eq!(decode(pg17, &min).unwrap(), "-infinity");
+        assert_eq!(
+            decode(pg15, &min).unwrap(),
+            "-2147483648 -2147483648 -9223372036854775808"
+        );
+        let bytes: Vec<u8> = (0..=255).collect();
+        let text = decode(Binary::Bytea, &bytes).unwrap();
+        assert_eq!(
+            text.chars().map(|c| c as u32).collect::<Vec<_>>(),
+            (0..=255).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            decode(Binary::Bytea, "é\u{1}".as_bytes()).unwrap(),
+            "\u{c3}\u{a9}\u{1}"
+        );
+    }
+
+    #[test]
+    fn wrong_lengths_are_errors() {
+        for (kind, len) in [
+            (Binary::Bool, 2),
+            (Binary::Int2, 4),
+            (Binary::Int4, 3),
+            (Binary::Int8, 4),
+            (Binary::Oid, 8),
+            (Binary::Date, 8),
+            (Binary::Time, 4),
+            (Binary::Timestamp, 7),
+            (Binary::TimestampUtc, 0),
+            (Binary::Interval { infinities: true }, 12),
+        ] {
+            let err = decode(kind, &vec![0; len]).unwrap_err();
+            assert_eq!(
+                err.message(),
+                format!("invalid binary {} value of {len} bytes", kind.name())
+            );
+        }
+        assert!(decode(Binary::Bool, &[2]).is_err());
+    }
+
+    #[test]
+    fn dates_match_the_calendar_day_by_day() {
+        // Every day of 1599-2401 (three 400-year cycles' boundaries and every leap rule) against
+        // a plain day-counting calendar.
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let mut days = -(DAYS_1970_TO_2000 + 135_140); // 1600-01-01 - 1970-01-01 is -135,140
+        for year in 1600..2401 {
+            for month in 1..=12u32 {
+                let len = match month {
+                    2 if leap(year) => 29,
+                    2 => 28,
+                    4 | 6 | 9 | 11 => 30,
+                    _ => 31,
+                };
+                for day in 1..=len {
+                    let mut text = Ascii::<16>::new();
+                    assert!(!civil_date(days, &mut text));
+                    let mut s = String::new();
+                    text.append_to(&mut s);
+                    assert_eq!(s, format!("{year:04}-{month:02}-{day:02}"));
+                    days += 1;
+                }
+            }
+        }
+    }
+}

@@ -87,6 +87,84 @@ pub(crate) fn next_message(
     Message::parse(inbuf).map_err(|e| Error::protocol(format!("malformed server message: {e}")))
 }
 
+/// The length (type byte and length word included) of the DataRow at the front of `inbuf`, when
+/// all of it has arrived and its header passes every check of [`next_message`]; `None`
+/// otherwise (the caller then goes through `next_message`, which also reports what is wrong).
+/// The session reads a result's rows straight from the buffer this way, without a [`Message`].
+pub(crate) fn complete_data_row(inbuf: &[u8], max_message_size: u32) -> Option<usize> {
+    let [b'D', a, b, c, d, ..] = *inbuf else {
+        return None;
+    };
+    let len = u32::from_be_bytes([a, b, c, d]);
+    let total = u64::from(len) + 1;
+    let fits = (4..=i32::MAX as u32).contains(&len)
+        && total <= u64::from(max_message_size)
+        && inbuf.len() as u64 >= total;
+    // `total` is at most `inbuf.len()` here, so it fits a usize.
+    fits.then_some(total as usize)
+}
+
+/// The fields of a DataRow body (a field count, then each field's length word and bytes, a
+/// negative length being NULL), with the checks postgres-protocol's `DataRowRanges` makes: a
+/// field past the end and bytes after the last field are errors. Network input: never panics.
+pub(crate) struct RowFields<'a> {
+    rest: &'a [u8],
+    left: u16,
+}
+
+impl<'a> RowFields<'a> {
+    pub(crate) fn new(body: &'a [u8]) -> Result<Self, Error> {
+        let Some((count, rest)) = body.split_first_chunk::<2>() else {
+            return Err(malformed_row("no field count"));
+        };
+        Ok(Self {
+            rest,
+            left: u16::from_be_bytes(*count),
+        })
+    }
+}
+
+fn malformed_row(what: &str) -> Error {
+    Error::protocol(format!("malformed server message: a DataRow with {what}"))
+}
+
+impl<'a> Iterator for RowFields<'a> {
+    /// A field's bytes, `None` for NULL.
+    type Item = Result<Option<&'a [u8]>, Error>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            if self.rest.is_empty() {
+                return None;
+            }
+            self.rest = &[];
+            return Some(Err(malformed_row("bytes after its last field")));
+        }
+        self.left -= 1;
+        let field = (|| {
+            let (len, rest) = self.rest.split_first_chunk::<4>()?;
+            let len = i32::from_be_bytes(*len);
+            if len < 0 {
+                return Some((None, rest));
+            }
+            let (field, rest) = rest.split_at_checked(len as usize)?;
+            Some((Some(field), rest))
+        })();
+        match field {
+            Some((field, rest)) => {
+                self.rest = rest;
+                Some(Ok(field))
+            }
+            None => {
+                self.left = 0;
+                self.rest = &[];
+                Some(Err(malformed_row("a field past its end")))
+            }
+        }
+    }
+}
+
 /// A backend message's name, for error messages.
 pub(crate) fn message_name(message: &Message) -> &'static str {
     match message {
@@ -149,6 +227,29 @@ mod tests {
             err.message,
             "the server announced a 1025-byte message (type 'D'); the limit is 1024 bytes"
         );
+    }
+
+    #[test]
+    fn data_rows_are_taken_whole_and_read_field_by_field() {
+        let row = b"D\0\0\0\x13\0\x03\0\0\0\x01a\xff\xff\xff\xff\0\0\0\0";
+        assert_eq!(complete_data_row(row, 1 << 20), Some(20));
+        assert_eq!(complete_data_row(&row[..19], 1 << 20), None);
+        assert_eq!(complete_data_row(row, 19), None, "over the size limit");
+        assert_eq!(complete_data_row(b"C\0\0\0\x04", 1 << 20), None);
+        assert_eq!(complete_data_row(b"D\0\0\0\x03", 1 << 20), None);
+        let fields: Result<Vec<_>, _> = RowFields::new(&row[5..]).unwrap().collect();
+        assert_eq!(fields.unwrap(), [Some(&b"a"[..]), None, Some(&b""[..])]);
+        for (body, what) in [
+            (&b"\0"[..], "no field count"),
+            (b"\0\x01\0\0\0\x05abc", "a field past its end"),
+            (b"\0\x01\0\0", "a field past its end"),
+            (b"\0\x00x", "bytes after its last field"),
+        ] {
+            let err = RowFields::new(body)
+                .and_then(|fields| fields.collect::<Result<Vec<_>, _>>())
+                .unwrap_err();
+            assert!(err.message.ends_with(what), "{body:?}: {err:?}");
+        }
     }
 
     #[test]

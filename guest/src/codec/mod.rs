@@ -191,6 +191,7 @@ impl Decoder {
         matches!(self, Self::Passthrough)
     }
 
+    #[inline]
     /// Appends the canonical form of `raw` (text format, or binary for [`Decoder::Binary`]) to
     /// `out`. On error `out` is left as
     /// it was.

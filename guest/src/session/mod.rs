@@ -15,9 +15,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use fallible_iterator::FallibleIterator;
-use postgres_protocol::message::backend::{DataRowBody, Message, RowDescriptionBody};
+use postgres_protocol::message::backend::{Message, RowDescriptionBody};
 use postgres_protocol::message::frontend;
 
 use wasmpg_wire::batch::{BatchWriter, RowBatch};
@@ -718,6 +718,24 @@ impl Session {
             if self.copy_out.is_some() {
                 self.take_copy_data()?;
             }
+            // The hot path of every result: while a request runs, a DataRow is read straight
+            // from the input buffer instead of being parsed into a `Message` (no `Bytes` handles
+            // per row), so `handle_response` and the pipeline never see one.
+            if matches!(self.state, State::Busy) {
+                if let Some(total) =
+                    framing::complete_data_row(&self.inbuf, self.opts.max_message_size)
+                {
+                    let inbuf = std::mem::take(&mut self.inbuf);
+                    let result = inbuf
+                        .get(5..total)
+                        .ok_or_else(|| Error::protocol("a truncated DataRow"))
+                        .and_then(|body| self.data_row(body));
+                    self.inbuf = inbuf;
+                    self.inbuf.advance(total);
+                    result?;
+                    continue;
+                }
+            }
             let Some(message) = framing::next_message(&mut self.inbuf, self.opts.max_message_size)?
             else {
                 return Ok(());
@@ -945,7 +963,8 @@ impl Session {
                 }
                 Ok(())
             }
-            Message::DataRow(body) => self.data_row(&body),
+            // Taken by `process` before parsing.
+            Message::DataRow(_) => Err(Error::protocol("unexpected DataRow")),
             Message::CommandComplete(body) => {
                 self.flush_batch();
                 self.current = None;
@@ -1118,7 +1137,11 @@ impl Session {
         });
     }
 
-    fn data_row(&mut self, body: &DataRowBody) -> Result<(), Error> {
+    /// One DataRow's body (after the length word) of the current result.
+    fn data_row(&mut self, body: &[u8]) -> Result<(), Error> {
+        if self.pipeline.is_some() {
+            return self.pipeline_data_row(body);
+        }
         if let Some(error) = self.decode_row(body)? {
             self.events.push(Event::Error(error));
         }
@@ -1127,7 +1150,7 @@ impl Session {
 
     /// Decodes one DataRow into the batch. `Ok(Some)`: a value the codecs refuse, reported by
     /// the caller; the rows before it are delivered, this one and the rest of the result are not.
-    fn decode_row(&mut self, body: &DataRowBody) -> Result<Option<Error>, Error> {
+    fn decode_row(&mut self, body: &[u8]) -> Result<Option<Error>, Error> {
         let Some(current) = &self.current else {
             return Err(Error::protocol("DataRow without a RowDescription"));
         };
@@ -1136,11 +1159,10 @@ impl Session {
         }
         let decoders = &current.reading.decoders;
         let batch = &mut self.batch;
-        let buffer = body.buffer();
-        let mut ranges = body.ranges();
         let mut index = 0usize;
         let mut failure = None;
-        while let Some(range) = ranges.next().map_err(malformed)? {
+        for field in framing::RowFields::new(body)? {
+            let field = field?;
             let Some(decoder) = decoders.get(index) else {
                 return Err(Error::protocol(format!(
                     "a DataRow has more fields than the {} columns of its RowDescription",
@@ -1151,12 +1173,9 @@ impl Session {
             if failure.is_some() {
                 continue;
             }
-            let Some(range) = range else {
+            let Some(raw) = field else {
                 batch.push_null();
                 continue;
-            };
-            let Some(raw) = buffer.get(range) else {
-                return Err(Error::protocol("a DataRow field extends past its message"));
             };
             if decoder.is_passthrough() {
                 match std::str::from_utf8(raw) {

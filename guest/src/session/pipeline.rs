@@ -320,6 +320,25 @@ impl Session {
 
     /// A server message while a pipeline runs (notices, notifications and parameter statuses
     /// were handled already).
+    /// A DataRow's body in a pipeline: a row of the item whose answer comes next, which must be
+    /// bound; a value the codecs refuse is kept for that item.
+    pub(super) fn pipeline_data_row(&mut self, body: &[u8]) -> Result<(), Error> {
+        let Some(mut p) = self.pipeline.take() else {
+            return Err(Error::protocol("a pipeline message without a pipeline"));
+        };
+        let result = if p.item().is_some_and(|item| item.bound) {
+            self.decode_row(body).map(|error| {
+                if let (Some(error), Some(item)) = (error, p.item()) {
+                    item.decode_error.get_or_insert(error);
+                }
+            })
+        } else {
+            Err(Error::protocol("unexpected DataRow"))
+        };
+        self.pipeline = Some(p);
+        result
+    }
+
     pub(super) fn handle_pipeline(&mut self, message: Message) -> Result<(), Error> {
         let Some(mut pipeline) = self.pipeline.take() else {
             return Err(Error::protocol("a pipeline message without a pipeline"));
@@ -377,17 +396,8 @@ impl Session {
                 }
                 Ok(())
             }
-            Message::DataRow(body) => {
-                if !p.item().is_some_and(|item| item.bound) {
-                    return Err(Error::protocol("unexpected DataRow"));
-                }
-                if let Some(error) = self.decode_row(&body)? {
-                    if let Some(item) = p.item() {
-                        item.decode_error.get_or_insert(error);
-                    }
-                }
-                Ok(())
-            }
+            // Taken by `process` before parsing (`pipeline_data_row`).
+            Message::DataRow(_) => Err(Error::protocol("unexpected DataRow")),
             Message::CommandComplete(body) => {
                 let item = p.pop_bound("CommandComplete")?;
                 if self.copy_out.is_some() {

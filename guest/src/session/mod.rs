@@ -13,6 +13,7 @@
 //! points, results mapped back to the items in order).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
@@ -39,6 +40,9 @@ mod requests;
 mod target;
 mod tls_files;
 mod transport;
+
+/// A `HashMap` with FxHash.
+type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
 
 /// Session limits and behaviour, from the host.
 #[derive(Debug, Clone)]
@@ -421,7 +425,9 @@ pub struct Session {
     inbuf: BytesMut,
     out: BytesMut,
     events: Vec<Event>,
-    parameters: HashMap<String, String>,
+    /// FxHash (as the statement cache): the keys are server parameter names and the
+    /// application's statement names, looked up on every round trip, not attacker-chosen.
+    parameters: FxHashMap<String, String>,
     /// The server's TimeZone is a UTC zone ([`is_utc_zone`]): timestamptz results may be asked
     /// for in binary.
     utc: bool,
@@ -433,7 +439,7 @@ pub struct Session {
     current: Option<Current>,
     batch: BatchWriter,
     cache: StatementCache<Arc<Described>>,
-    prepared: HashMap<String, Arc<Described>>,
+    prepared: FxHashMap<String, Arc<Described>>,
     /// The current `query` request when it ran a cached statement: what to send again if the
     /// server says the statement is stale or gone.
     retry: Option<Retry>,
@@ -508,14 +514,14 @@ impl Session {
             inbuf: BytesMut::new(),
             out: BytesMut::new(),
             events: Vec::new(),
-            parameters: HashMap::new(),
+            parameters: FxHashMap::default(),
             utc: false,
             tx_status: TxStatus::Idle,
             describing: None,
             pending_results: Default::default(),
             current: None,
             batch: BatchWriter::default(),
-            prepared: HashMap::new(),
+            prepared: FxHashMap::default(),
             retry: None,
             spare_retry: None,
             wanted: target::Wanted::Any,

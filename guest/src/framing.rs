@@ -3,6 +3,10 @@
 //! byte, an impossible length, a long length on a type that is never long, and a length above
 //! the session's `max_message_size` are errors at once, so a hostile or confused peer cannot
 //! make the guest buffer an announced gigabyte.
+//!
+//! DataRows, the bulk of every result, have a path of their own: [`complete_data_row`] finds one
+//! whole at the front of the buffer and [`RowFields`] reads its fields in place, without a
+//! `Message` and its `Bytes` handles per row.
 
 use bytes::BytesMut;
 use postgres_protocol::message::backend::Message;

@@ -246,7 +246,7 @@ fn described_statements_read_fixed_width_types_in_binary() {
         errors(&step),
         [(
             ErrorKind::Decode,
-            "column 1: invalid binary int4 value of 2 bytes".to_owned()
+            "column 1: invalid binary int4 value (2 bytes)".to_owned()
         )]
     );
     assert_eq!(step.action, Action::Done);

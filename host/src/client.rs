@@ -52,6 +52,8 @@ impl Driver {
         &self.inner.config
     }
 
+    /// The shared runtime, for the async client's sessions (only it needs it from here).
+    #[cfg(feature = "tokio")]
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.inner.runtime
     }

@@ -70,7 +70,7 @@ impl Binary {
         };
         ok.ok_or_else(|| {
             CodecError::new(format!(
-                "invalid binary {} value of {} bytes",
+                "invalid binary {} value ({} bytes)",
                 self.name(),
                 raw.len()
             ))
@@ -450,7 +450,7 @@ mod tests {
             let err = decode(kind, &vec![0; len]).unwrap_err();
             assert_eq!(
                 err.message(),
-                format!("invalid binary {} value of {len} bytes", kind.name())
+                format!("invalid binary {} value ({len} bytes)", kind.name())
             );
         }
         assert!(decode(Binary::Bool, &[2]).is_err());

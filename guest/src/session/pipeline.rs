@@ -318,8 +318,6 @@ impl Session {
         }))
     }
 
-    /// A server message while a pipeline runs (notices, notifications and parameter statuses
-    /// were handled already).
     /// A DataRow's body in a pipeline: a row of the item whose answer comes next, which must be
     /// bound; a value the codecs refuse is kept for that item.
     pub(super) fn pipeline_data_row(&mut self, body: &[u8]) -> Result<(), Error> {
@@ -339,6 +337,8 @@ impl Session {
         result
     }
 
+    /// A server message while a pipeline runs (notices, notifications and parameter statuses
+    /// were handled already).
     pub(super) fn handle_pipeline(&mut self, message: Message) -> Result<(), Error> {
         let Some(mut pipeline) = self.pipeline.take() else {
             return Err(Error::protocol("a pipeline message without a pipeline"));

@@ -201,6 +201,7 @@ impl Session {
     pub(super) fn reset_connection(&mut self) {
         self.inbuf.clear();
         self.parameters.clear();
+        self.utc = false;
         self.backend_key = None;
         self.authenticated = false;
         self.auth_requested = false;

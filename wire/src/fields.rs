@@ -14,22 +14,43 @@ pub trait Decimal: Copy {
     fn push_decimal(self, out: &mut String);
 }
 
-fn push_digits(mut value: u64, negative: bool, out: &mut String) {
-    let mut buf = [0u8; 21];
+/// `00` to `99`: two digits per lookup.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the decimal ASCII digits of `value` at the end of `buf` and returns where they start
+/// (u64's largest value has 20 digits). The one digit writer of the step encoder and the
+/// guest's binary-value formatting.
+pub fn decimal_digits(value: u64, buf: &mut [u8; 20]) -> usize {
     let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+    let mut rest = value;
+    while rest >= 100 {
+        let at = (rest % 100) as usize * 2;
+        rest /= 100;
+        start -= 2;
+        buf[start..start + 2].copy_from_slice(&DIGIT_PAIRS[at..at + 2]);
     }
+    if rest >= 10 {
+        let at = rest as usize * 2;
+        start -= 2;
+        buf[start..start + 2].copy_from_slice(&DIGIT_PAIRS[at..at + 2]);
+    } else {
+        start -= 1;
+        buf[start] = b'0' + rest as u8;
+    }
+    start
+}
+
+fn push_digits(value: u64, negative: bool, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let start = decimal_digits(value, &mut buf);
     if negative {
-        start -= 1;
-        buf[start] = b'-';
+        out.push('-');
     }
-    // Invariant: `buf[start..]` holds ASCII digits and at most a leading '-', so it is UTF-8.
+    // Invariant: `buf[start..]` holds ASCII digits, so it is UTF-8.
     out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 
@@ -245,6 +266,28 @@ pub(crate) fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_digits_of_every_width() {
+        let mut values = vec![0, u64::MAX];
+        for power in 1..=19u32 {
+            let p = 10u64.pow(power);
+            values.extend([p - 1, p, p + 1]);
+        }
+        for value in values {
+            let mut buf = [0u8; 20];
+            let start = decimal_digits(value, &mut buf);
+            assert_eq!(
+                std::str::from_utf8(&buf[start..]),
+                Ok(value.to_string().as_str())
+            );
+        }
+        let mut out = String::new();
+        i64::MIN.push_decimal(&mut out);
+        out.push(' ');
+        u64::MAX.push_decimal(&mut out);
+        assert_eq!(out, "-9223372036854775808 18446744073709551615");
+    }
 
     #[test]
     fn decimals_are_written_in_their_one_spelling() {

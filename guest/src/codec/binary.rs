@@ -10,6 +10,8 @@
 //! timestamptz is only read in binary when the session's TimeZone is UTC (the caller's check):
 //! its binary form is an instant, its text carries the session's offset.
 
+use wasmpg_wire::{decimal_digits, Decimal};
+
 use super::CodecError;
 
 /// A type read from its binary form.
@@ -48,10 +50,10 @@ impl Binary {
                 _ => None,
             }
             .map(|c| out.push(c)),
-            Self::Int2 => fixed::<2>(raw).map(|b| push_int(i16::from_be_bytes(b).into(), out)),
-            Self::Int4 => fixed::<4>(raw).map(|b| push_int(i32::from_be_bytes(b).into(), out)),
-            Self::Int8 => fixed::<8>(raw).map(|b| push_int(i64::from_be_bytes(b), out)),
-            Self::Oid => fixed::<4>(raw).map(|b| push_int(u32::from_be_bytes(b).into(), out)),
+            Self::Int2 => fixed::<2>(raw).map(|b| i16::from_be_bytes(b).push_decimal(out)),
+            Self::Int4 => fixed::<4>(raw).map(|b| i32::from_be_bytes(b).push_decimal(out)),
+            Self::Int8 => fixed::<8>(raw).map(|b| i64::from_be_bytes(b).push_decimal(out)),
+            Self::Oid => fixed::<4>(raw).map(|b| u32::from_be_bytes(b).push_decimal(out)),
             Self::Date => fixed::<4>(raw).map(|b| push_date(i32::from_be_bytes(b), out)),
             Self::Time => fixed::<8>(raw).and_then(|b| push_time(i64::from_be_bytes(b), out)),
             Self::Timestamp => {
@@ -99,13 +101,6 @@ fn fixed<const N: usize>(raw: &[u8]) -> Option<[u8; N]> {
     raw.try_into().ok()
 }
 
-/// `00` to `99`: two digits per lookup.
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
 /// A small ASCII buffer: the text of one value is assembled here and appended once.
 struct Ascii<const N: usize> {
     bytes: [u8; N],
@@ -131,29 +126,13 @@ impl<const N: usize> Ascii<N> {
 
     /// `value` (below 100) as two digits.
     fn two(&mut self, value: u32) {
-        let at = (value % 100) as usize * 2;
-        self.put(&PAIRS[at..at + 2]);
+        self.put(&[b'0' + (value / 10 % 10) as u8, b'0' + (value % 10) as u8]);
     }
 
     /// `value` in decimal, at least `width` digits (zero-padded, `width` at most 20).
     fn number(&mut self, value: u64, width: usize) {
         let mut digits = [b'0'; 20];
-        let mut start = digits.len();
-        let mut rest = value;
-        while rest >= 100 {
-            let at = (rest % 100) as usize * 2;
-            rest /= 100;
-            start -= 2;
-            digits[start..start + 2].copy_from_slice(&PAIRS[at..at + 2]);
-        }
-        if rest >= 10 {
-            let at = rest as usize * 2;
-            start -= 2;
-            digits[start..start + 2].copy_from_slice(&PAIRS[at..at + 2]);
-        } else {
-            start -= 1;
-            digits[start] = b'0' + rest as u8;
-        }
+        let start = decimal_digits(value, &mut digits);
         let start = start.min(digits.len().saturating_sub(width));
         self.put(&digits[start..]);
     }
@@ -162,15 +141,6 @@ impl<const N: usize> Ascii<N> {
         // Every byte put is ASCII, so this is always UTF-8; the fallback is never taken.
         out.push_str(std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default());
     }
-}
-
-fn push_int(value: i64, out: &mut String) {
-    let mut text = Ascii::<20>::new();
-    if value < 0 {
-        text.put(b"-");
-    }
-    text.number(value.unsigned_abs(), 1);
-    text.append_to(out);
 }
 
 /// `date`: days from 2000-01-01; the extreme values are the infinities.
@@ -288,11 +258,11 @@ fn push_interval(raw: [u8; 16], infinities: bool, out: &mut String) {
         (i32::MAX, i32::MAX, i64::MAX) if infinities => out.push_str("infinity"),
         (i32::MIN, i32::MIN, i64::MIN) if infinities => out.push_str("-infinity"),
         _ => {
-            push_int(months.into(), out);
+            months.push_decimal(out);
             out.push(' ');
-            push_int(days.into(), out);
+            days.push_decimal(out);
             out.push(' ');
-            push_int(micros, out);
+            micros.push_decimal(out);
         }
     }
 }
@@ -395,27 +365,26 @@ mod tests {
 
     #[test]
     fn intervals_and_bytea() {
-        let mut raw = [0u8; 16];
-        raw[..8].copy_from_slice(&(-1_500_000i64).to_be_bytes());
-        raw[8..12].copy_from_slice(&3i32.to_be_bytes());
-        raw[12..].copy_from_slice(&14i32.to_be_bytes());
+        // The binary interval: microseconds, days, months.
+        let interval = |micros: i64, days: i32, months: i32| {
+            let mut raw = [0u8; 16];
+            raw[..8].copy_from_slice(&micros.to_be_bytes());
+            raw[8..12].copy_from_slice(&days.to_be_bytes());
+            raw[12..].copy_from_slice(&months.to_be_bytes());
+            raw
+        };
+        let raw = interval(-1_500_000, 3, 14);
         let pg17 = Binary::Interval { infinities: true };
         let pg15 = Binary::Interval { infinities: false };
         assert_eq!(decode(pg17, &raw).unwrap(), "14 3 -1500000");
         assert_eq!(decode(pg15, &raw).unwrap(), "14 3 -1500000");
-        let mut max = [0u8; 16];
-        max[..8].copy_from_slice(&i64::MAX.to_be_bytes());
-        max[8..12].copy_from_slice(&i32::MAX.to_be_bytes());
-        max[12..].copy_from_slice(&i32::MAX.to_be_bytes());
+        let max = interval(i64::MAX, i32::MAX, i32::MAX);
         assert_eq!(decode(pg17, &max).unwrap(), "infinity");
         assert_eq!(
             decode(pg15, &max).unwrap(),
             "2147483647 2147483647 9223372036854775807"
         );
-        let mut min = [0u8; 16];
-        min[..8].copy_from_slice(&i64::MIN.to_be_bytes());
-        min[8..12].copy_from_slice(&i32::MIN.to_be_bytes());
-        min[12..].copy_from_slice(&i32::MIN.to_be_bytes());
+        let min = interval(i64::MIN, i32::MIN, i32::MIN);
         assert_eq!(decode(pg17, &min).unwrap(), "-infinity");
         assert_eq!(
             decode(pg15, &min).unwrap(),

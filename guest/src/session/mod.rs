@@ -543,7 +543,7 @@ impl Session {
     /// `server_version` parameter's major number; false when unknown or unreadable).
     fn infinite_intervals(&self) -> bool {
         self.parameter("server_version").is_some_and(|v| {
-            let major: String = v.chars().take_while(char::is_ascii_digit).collect();
+            let major = v.split(|c: char| !c.is_ascii_digit()).next().unwrap_or("");
             major.parse::<u32>().is_ok_and(|m| m >= 17)
         })
     }
@@ -924,15 +924,15 @@ impl Session {
             }
             Message::RowDescription(body) => {
                 let columns = parse_columns(&body)?;
-                let infinities = self.infinite_intervals();
-                if let Some(describing) = &mut self.describing {
-                    if describing.result.is_none() {
-                        let types = describing.param_types.take().unwrap_or_default();
-                        let binary = Some(infinities);
-                        describing.result =
-                            Some(Arc::new(Described::new(types, Some(columns), binary)));
-                        return Ok(());
-                    }
+                // Only a statement's description may be read in binary later; a simple query's
+                // result set is not, and needs no look at the server version.
+                let described_here = self.describing.as_ref().is_some_and(|d| d.result.is_none());
+                let binary = described_here.then(|| self.infinite_intervals());
+                if let Some(describing) = self.describing.as_mut().filter(|_| described_here) {
+                    let types = describing.param_types.take().unwrap_or_default();
+                    describing.result =
+                        Some(Arc::new(Described::new(types, Some(columns), binary)));
+                    return Ok(());
                 }
                 // Simple query: a result set starts.
                 let described = Arc::new(Described::new(Vec::new(), Some(columns), None));

@@ -122,25 +122,30 @@ pub(crate) struct Step {
     pub(crate) events: Vec<Event>,
 }
 
-/// The columns a session's last result had, and their record: a statement executed again
-/// sends the same record, whose columns are then shared instead of decoded again.
+/// Results' columns by their record, most recently used first: a statement executed again
+/// sends the same record, whose columns are then shared instead of decoded again. More than one
+/// entry, because a session usually alternates statements (an ORM loading a child, then its
+/// parent); bounded, so a session running ever-new shapes keeps at most
+/// [`ColumnsCache::CAPACITY`] of them.
 #[derive(Debug, Default)]
 pub(crate) struct ColumnsCache {
-    record: String,
-    columns: Option<Arc<[crate::row::Column]>>,
+    entries: Vec<(Box<str>, Arc<[crate::row::Column]>)>,
 }
 
 impl ColumnsCache {
+    /// Shapes kept per session. A lookup compares the lengths of at most this many records
+    /// (their text only when the length matches), which costs far less than one decode.
+    const CAPACITY: usize = 64;
+
     fn columns(&mut self, record: &str) -> Result<Arc<[crate::row::Column]>, Error> {
-        if let Some(columns) = &self.columns {
-            if self.record == record {
-                return Ok(columns.clone());
-            }
+        if let Some(at) = self.entries.iter().position(|(r, _)| &**r == record) {
+            // Most recently used first: a loop over a few statements finds each near the front.
+            self.entries[..=at].rotate_right(1);
+            return Ok(self.entries[0].1.clone());
         }
         let columns = host_columns(&wire::decode_columns(record).map_err(malformed_step)?);
-        self.record.clear();
-        self.record.push_str(record);
-        self.columns = Some(columns.clone());
+        self.entries.truncate(Self::CAPACITY - 1);
+        self.entries.insert(0, (record.into(), columns.clone()));
         Ok(columns)
     }
 }
@@ -439,7 +444,23 @@ mod tests {
         let second = columns(other, &mut cache);
         assert_eq!(second[0].name(), "b");
         assert_eq!(second[0].type_oid(), 25);
-        assert!(!Arc::ptr_eq(&first, &columns(one, &mut cache)));
+        // Alternating statements keep sharing (an ORM loading a child, then its parent).
+        for _ in 0..3 {
+            assert!(Arc::ptr_eq(&first, &columns(one, &mut cache)));
+            assert!(Arc::ptr_eq(&second, &columns(other, &mut cache)));
+        }
+        // Bounded: past its capacity the least recently used shape is decoded again.
+        for i in 0..ColumnsCache::CAPACITY - 1 {
+            let record =
+                format!("0:d\u{1f}I\u{1e}C\u{1f}1\u{1f}c{i}\u{1f}23\u{1f}-1\u{1f}0\u{1f}0\u{1f}4");
+            columns(&record, &mut cache);
+        }
+        assert_eq!(cache.entries.len(), ColumnsCache::CAPACITY);
+        assert!(Arc::ptr_eq(&second, &columns(other, &mut cache)));
+        let decoded_again = columns(one, &mut cache);
+        assert_eq!(decoded_again[0].name(), "a");
+        assert!(!Arc::ptr_eq(&first, &decoded_again));
+        assert_eq!(cache.entries.len(), ColumnsCache::CAPACITY);
         // A malformed record is the guest's fault, as any malformed step.
         let bad = "0:d\u{1f}I\u{1e}C\u{1f}x";
         assert_eq!(decode(bad, &mut cache).unwrap_err().kind(), ErrorKind::Trap);

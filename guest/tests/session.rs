@@ -693,3 +693,136 @@ fn load_balance_hosts_random_shuffles_the_host_order() {
     let step = s.connect("host=a,b,c user=u dbname=d", &[]).unwrap();
     assert_eq!(open_host(&step), "a");
 }
+
+/// The messages of `bytes` with tag `B` or `E`, in order.
+fn binds_and_executes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 5 {
+        let len = u32::from_be_bytes([rest[1], rest[2], rest[3], rest[4]]) as usize;
+        if rest[0] == b'B' || rest[0] == b'E' {
+            out.extend_from_slice(&rest[..1 + len]);
+        }
+        rest = &rest[1 + len..];
+    }
+    out
+}
+
+/// The session writes Bind and Execute itself, reading the parameter batch as it goes: the bytes
+/// are what `postgres-protocol` writes for the same values (NULLs, values converted for the
+/// server, escaped values, several rows, more result columns than fit the short path), and a
+/// malformed batch fails the request with nothing sent.
+#[test]
+fn binds_are_written_as_postgres_protocol_writes_them() {
+    use postgres_protocol::message::frontend;
+    use postgres_protocol::IsNull;
+    use wasmpg_guest::codec;
+    let mut s = connected(Options::default());
+    let mut batch = wasmpg_wire::batch::BatchWriter::default();
+    let rows: [[Option<&str>; 5]; 2] = [
+        [
+            Some("7"),
+            None,
+            Some("a\u{1f}b\u{1e}c\u{1b}"),
+            Some("\u{0}\u{ff}"),
+            Some("1 2 3"),
+        ],
+        [None, Some("x"), Some(""), Some(""), None],
+    ];
+    for row in &rows {
+        for field in row {
+            match field {
+                Some(v) => batch.push_field(v),
+                None => batch.push_null(),
+            }
+        }
+        batch.end_row();
+    }
+    let params = batch.take().data;
+    // int4, text, text, bytea (latin-1 canonical form, sent as hex), interval (converted).
+    let types = [23, 25, 25, 17, 1186];
+    let columns: Vec<(String, u32)> = (0..20).map(|i| (format!("c{i}"), 23)).collect();
+    let columns: Vec<(&str, u32)> = columns.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    let sql = "SELECT c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, \
+               c16, c17, c18, c19 FROM t WHERE $1::int IS NULL OR $2 = $3 OR $4 IS NULL OR $5 IS NULL";
+    let expected = |statement: &str, formats: &[i16]| {
+        let mut out = bytes::BytesMut::new();
+        for row in &rows {
+            let values: Vec<Option<Vec<u8>>> = row
+                .iter()
+                .zip(types)
+                .map(|(v, oid)| {
+                    v.map(|v| {
+                        let mut buf = Vec::new();
+                        codec::encode_param(oid, v, &mut buf).unwrap();
+                        buf
+                    })
+                })
+                .collect();
+            let serialize = |v: &Option<Vec<u8>>, out: &mut bytes::BytesMut| match v {
+                None => Ok(IsNull::Yes),
+                Some(b) => {
+                    out.extend_from_slice(b);
+                    Ok(IsNull::No)
+                }
+            };
+            let bound = frontend::bind(
+                "",
+                statement,
+                Some(0),
+                values.iter(),
+                serialize,
+                formats.iter().copied(),
+                &mut out,
+            );
+            assert!(bound.is_ok());
+            frontend::execute("", 0, &mut out).unwrap();
+        }
+        out.to_vec()
+    };
+    // The first execution: described with it, its result asked for in text.
+    let first = s.query(sql, &types, &params);
+    assert_eq!(message_tags(&first.send), b"PDBEBES");
+    let name = {
+        // The cached statement's name, from the Parse.
+        let body = &first.send[5..];
+        let end = body.iter().position(|&b| b == 0).unwrap();
+        String::from_utf8(body[..end].to_vec()).unwrap()
+    };
+    assert_eq!(binds_and_executes(&first.send), expected(&name, &[0]));
+    let mut reply = msg(b'1', &[]);
+    reply.extend(msg(
+        b't',
+        &[
+            0, 5, 0, 0, 0, 23, 0, 0, 0, 25, 0, 0, 0, 25, 0, 0, 0, 17, 0, 0, 4, 162,
+        ],
+    ));
+    reply.extend(row_description(&columns));
+    for _ in &rows {
+        reply.extend(msg(b'2', &[]));
+        reply.extend(command_complete("SELECT 0"));
+    }
+    reply.extend(ready(b'I'));
+    assert!(errors(&s.feed(&reply)).is_empty());
+    // From the cache: every int4 result column in binary (more than 16 format codes).
+    let second = s.query(sql, &types, &params);
+    assert_eq!(message_tags(&second.send), b"BEBES");
+    assert_eq!(binds_and_executes(&second.send), expected(&name, &[1; 20]));
+    let mut reply = Vec::new();
+    for _ in &rows {
+        reply.extend(msg(b'2', &[]));
+        reply.extend(command_complete("SELECT 0"));
+    }
+    reply.extend(ready(b'I'));
+    assert!(errors(&s.feed(&reply)).is_empty());
+    // A malformed batch (an unterminated field, a bad escape): an encode error, nothing sent.
+    for bad in ["7\u{1f}\u{1e}8", "7\u{1b}x\u{1f}\u{1e}"] {
+        let step = s.query(sql, &types, bad);
+        assert!(step.send.is_empty(), "{bad:?}");
+        let errs = errors(&step);
+        assert_eq!(errs.len(), 1, "{bad:?}");
+        assert_eq!(errs[0].0, ErrorKind::Encode);
+        assert!(errs[0].1.contains("malformed parameters"), "{errs:?}");
+        assert_eq!(step.action, Action::Done);
+    }
+}

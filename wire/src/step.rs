@@ -588,11 +588,12 @@ fn decode_inner(step: &str, keep_columns: bool) -> Result<Step<'_>, WireError> {
         .ok_or_else(|| WireError::new("a step's send length is not a number"))?;
     let after = &step[colon + 1..];
     let (send, rest) = take_latin1(after, len)?;
-    let (meta, mut batches) = match rest.find(GS) {
+    // The records are short: a plain scan finds their end sooner than `str::find`.
+    let (meta, mut batches) = match rest.bytes().position(|b| b == GS as u8) {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     };
-    let mut records = meta.split(RS);
+    let mut records = crate::fields::Pieces::new(meta, RS);
     let action = decode_action(records.next().unwrap_or(""))?;
     let mut events = Vec::new();
     for record in records {

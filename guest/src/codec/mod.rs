@@ -231,6 +231,13 @@ fn passthrough(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
     Ok(())
 }
 
+/// Whether a parameter of type `oid` is sent as the host gave it: its canonical form is the
+/// server's text input (what [`encode_param`] would copy unchanged).
+#[inline]
+pub fn param_is_server_text(oid: u32) -> bool {
+    oid != oid::BYTEA && oid != oid::INTERVAL && array_element(oid).is_none()
+}
+
 /// Appends the PostgreSQL text input form of canonical parameter `value` of type `oid` to `out`.
 /// Oid 0 and every type without a special canonical form: the value unchanged (the server
 /// validates it). On error `out` is left as it was.
@@ -244,6 +251,7 @@ pub fn encode_param(oid: u32, value: &str, out: &mut Vec<u8>) -> Result<(), Code
 }
 
 fn encode_into(oid: u32, value: &str, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    // Keep in step with `param_is_server_text`.
     if let Some(element) = array_element(oid) {
         return array::encode(element, value, out);
     }

@@ -30,8 +30,9 @@ use postgres_protocol::message::frontend;
 
 pub use wasmpg_wire::request::PipelineItem;
 
-use super::requests::{param_rows, write_execution};
+use super::requests::{malformed_params, param_fields, write_execution};
 use super::*;
+use wasmpg_wire::batch;
 
 /// Why the session aborts a COPY FROM STDIN that a pipeline item started (it is in the server's
 /// error, which the session does not report: the item's usage error says it).
@@ -273,7 +274,8 @@ impl Session {
                 }
             },
         };
-        write_execution(out, &name, param_types, &row, source.formats())?;
+        let values = row.into_iter().flat_map(param_fields);
+        write_execution(out, &name, param_types, values, source.formats())?;
         Ok(Slot::Item(Item {
             describe,
             source,
@@ -308,7 +310,8 @@ impl Session {
                 (Some(describe), source, Vec::new())
             }
         };
-        write_execution(out, name, &types, &row, source.formats())?;
+        let values = row.into_iter().flat_map(param_fields);
+        write_execution(out, name, &types, values, source.formats())?;
         Ok(Slot::Item(Item {
             describe,
             source,
@@ -643,19 +646,25 @@ fn new_statement(pipeline: &mut Pipeline, cache: Option<Pending>) -> Describe {
     }
 }
 
-/// An item's one parameter row (none for an empty batch).
-fn one_row(params: &str) -> Result<Vec<Option<String>>, Error> {
-    let mut rows = param_rows(params)?;
-    if rows.len() > 1 {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            format!(
-                "a pipeline item takes one parameter row, not {}",
-                rows.len()
-            ),
-        ));
+/// An item's one parameter row (none for an empty batch), read as it is encoded.
+fn one_row(params: &str) -> Result<Option<batch::Fields<'_>>, Error> {
+    let mut rows = batch::split(params, true);
+    let first = rows.next().transpose().map_err(malformed_params)?;
+    match rows.next() {
+        None => Ok(first),
+        Some(Err(e)) => Err(malformed_params(e)),
+        Some(Ok(_)) => {
+            let mut count = 2;
+            for row in rows {
+                row.map_err(malformed_params)?;
+                count += 1;
+            }
+            Err(Error::new(
+                ErrorKind::Usage,
+                format!("a pipeline item takes one parameter row, not {count}"),
+            ))
+        }
     }
-    Ok(rows.pop().unwrap_or_default())
 }
 
 /// An item's encoding error, naming the item (its index from 0).

@@ -4,8 +4,10 @@
 //! Terminate; the start of every request and the Bind/Execute encoding that pipelines
 //! (`pipeline.rs`) share.
 
+use std::borrow::Cow;
+
+use bytes::BufMut;
 use postgres_protocol::message::frontend;
-use postgres_protocol::IsNull;
 use wasmpg_wire::batch;
 
 use super::*;
@@ -69,11 +71,10 @@ impl Session {
         params: &str,
     ) -> Result<(), Error> {
         self.begin_request()?;
-        let rows = param_rows(params)?;
         match self.cache.lookup(sql, param_types) {
             Lookup::Hit(name, described) => {
                 let reading = described.reading(self.utc).clone();
-                self.send_executions(&name, Some((described, reading)), param_types, &rows)?;
+                self.send_executions(&name, Some((described, reading)), param_types, params)?;
                 let mut retry = self.spare_retry.take().unwrap_or_default();
                 retry.sql.clear();
                 retry.sql.push_str(sql);
@@ -91,7 +92,7 @@ impl Session {
                     Some(pending) => (pending.name().to_owned(), DescribeTarget::Cache(pending)),
                 };
                 self.send_parse_describe(&name, sql, param_types, target)?;
-                self.send_executions(&name, None, param_types, &rows)?;
+                self.send_executions(&name, None, param_types, params)?;
             }
         }
         self.encode_sync()?;
@@ -134,10 +135,6 @@ impl Session {
         if let Err(e) = self.begin_request() {
             return self.reject(e);
         }
-        let rows = match param_rows(params) {
-            Ok(rows) => rows,
-            Err(e) => return self.reject(e),
-        };
         let known = self.prepared.get(name).cloned();
         let result = (|| {
             if known.is_none() {
@@ -158,7 +155,7 @@ impl Session {
                 let reading = d.reading(self.utc).clone();
                 (d, reading)
             });
-            self.send_executions(name, bound, &types, &rows)?;
+            self.send_executions(name, bound, &types, params)?;
             self.encode_sync()
         })();
         if let Err(e) = result {
@@ -212,81 +209,125 @@ impl Session {
         Ok(())
     }
 
-    /// Encodes Bind + Execute for each parameter row. `bound` is the statement's description,
-    /// when already known, and how its result is asked for; otherwise the Describe in flight
-    /// supplies the description and the result is all text. Values are
-    /// converted from canonical form by `types` (0: unchanged), always the types the host
-    /// declared, so an execution encodes the same whether or not its statement was cached.
+    /// Encodes Bind + Execute for each row of `params` (a parameter batch; none: one execution
+    /// without parameters). `bound` is the statement's description, when already known, and
+    /// how its result is asked for; otherwise the Describe in flight supplies the description
+    /// and the result is all text. Values are converted from canonical form by `types` (0:
+    /// unchanged), always the types the host declared, so an execution encodes the same whether
+    /// or not its statement was cached. The batch is read as it is encoded, without a copy; a
+    /// malformed one fails the request (the caller discards what was written).
     pub(super) fn send_executions(
         &mut self,
         statement: &str,
         bound: Bound,
         types: &[u32],
-        rows: &[Vec<Option<String>>],
+        params: &str,
     ) -> Result<(), Error> {
-        let empty = [Vec::new()];
-        let rows = if rows.is_empty() { &empty[..] } else { rows };
         let formats = bound.as_ref().map_or(&[0][..], |(_, r)| &r.formats[..]);
-        for row in rows {
-            write_execution(&mut self.out, statement, types, row, formats)?;
+        if params.is_empty() {
+            write_execution(&mut self.out, statement, types, std::iter::empty(), formats)?;
+            self.pending_results.push_back(bound);
+            return Ok(());
+        }
+        for row in batch::split(params, true) {
+            let fields = row.map_err(malformed_params)?;
+            write_execution(
+                &mut self.out,
+                statement,
+                types,
+                param_fields(fields),
+                formats,
+            )?;
             self.pending_results.push_back(bound.clone());
         }
         Ok(())
     }
 }
 
+/// One parameter row's values, borrowed from the batch unless a value had to be unescaped.
+pub(super) fn param_fields(
+    fields: batch::Fields<'_>,
+) -> impl Iterator<Item = Result<Option<Cow<'_, str>>, Error>> {
+    fields.map(|field| field.map_err(malformed_params))
+}
+
+pub(super) fn malformed_params(e: batch::BatchError) -> Error {
+    Error::new(ErrorKind::Encode, format!("malformed parameters: {e}"))
+}
+
+/// The error `postgres-protocol` gives for a count or length its field cannot hold.
+fn too_large() -> Error {
+    write_err(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        "value too large to transmit",
+    ))
+}
+
 /// Encodes Bind (of `statement` to the unnamed portal, every value in text, the result in
 /// `formats`: Bind's result format codes) + Execute (all rows) for one parameter row,
 /// converting each value from canonical form by its type in `types` (0 or missing: unchanged).
-pub(super) fn write_execution(
+/// Written directly into `out`: a value whose canonical form is the server's text input (most
+/// types) is copied once, from the host's batch to the message.
+pub(super) fn write_execution<'p>(
     out: &mut BytesMut,
     statement: &str,
     types: &[u32],
-    row: &[Option<String>],
+    row: impl Iterator<Item = Result<Option<Cow<'p, str>>, Error>>,
     formats: &[i16],
 ) -> Result<(), Error> {
-    let mut encoded: Vec<Option<Vec<u8>>> = Vec::with_capacity(row.len());
-    for (i, value) in row.iter().enumerate() {
-        let Some(value) = value else {
-            encoded.push(None);
+    if statement.as_bytes().contains(&0) {
+        return Err(write_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "string contains embedded null",
+        )));
+    }
+    // Bind: the unnamed portal, the statement, one format code for every value (text). Written
+    // in few pieces: in the guest every small copy is a call.
+    let start = out.len();
+    out.put_slice(&[b'B', 0, 0, 0, 0, 0]);
+    out.put_slice(statement.as_bytes());
+    out.put_slice(&[0, 0, 1, 0, 0, 0, 0]);
+    let count_at = out.len() - 2;
+    let mut count = 0usize;
+    let mut converted = Vec::new();
+    for (i, value) in row.enumerate() {
+        count += 1;
+        let Some(value) = value? else {
+            out.put_i32(-1);
             continue;
         };
         let oid = types.get(i).copied().unwrap_or(0);
-        let mut buf = Vec::with_capacity(value.len());
-        codec::encode_param(oid, value, &mut buf)
-            .map_err(|e| Error::new(ErrorKind::Encode, format!("parameter ${}: {e}", i + 1)))?;
-        encoded.push(Some(buf));
+        let bytes = if codec::param_is_server_text(oid) {
+            value.as_bytes()
+        } else {
+            converted.clear();
+            codec::encode_param(oid, &value, &mut converted)
+                .map_err(|e| Error::new(ErrorKind::Encode, format!("parameter ${}: {e}", i + 1)))?;
+            &converted[..]
+        };
+        out.put_i32(i32::try_from(bytes.len()).map_err(|_| too_large())?);
+        out.put_slice(bytes);
     }
-    frontend::bind(
-        "",
-        statement,
-        Some(0i16),
-        encoded.iter(),
-        |value, out| match value {
-            None => Ok(IsNull::Yes),
-            Some(bytes) => {
-                out.extend_from_slice(bytes);
-                Ok(IsNull::No)
-            }
-        },
-        formats.iter().copied(),
-        out,
-    )
-    .map_err(|e| match e {
-        frontend::BindError::Conversion(e) => {
-            Error::new(ErrorKind::Encode, format!("cannot bind parameters: {e}"))
+    let count = u16::try_from(count).map_err(|_| too_large())?;
+    out[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
+    // The result format codes: their count, then each.
+    let mut codes = [0u8; 2 + 2 * 16];
+    let n = formats.len();
+    if n <= 16 {
+        codes[..2].copy_from_slice(&(n as u16).to_be_bytes());
+        for (code, format) in codes[2..].chunks_exact_mut(2).zip(formats) {
+            code.copy_from_slice(&format.to_be_bytes());
         }
-        frontend::BindError::Serialization(e) => write_err(e),
-    })?;
-    frontend::execute("", 0, out).map_err(write_err)
-}
-
-/// Parameter rows in canonical form; owned so the encoder can run while `self` is borrowed.
-pub(super) fn param_rows(params: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
-    let rows = batch::parse_rows(params)
-        .map_err(|e| Error::new(ErrorKind::Encode, format!("malformed parameters: {e}")))?;
-    Ok(rows
-        .into_iter()
-        .map(|row| row.into_iter().map(|f| f.map(|v| v.into_owned())).collect())
-        .collect())
+        out.put_slice(&codes[..2 + 2 * n]);
+    } else {
+        out.put_u16(u16::try_from(n).map_err(|_| too_large())?);
+        for format in formats {
+            out.put_i16(*format);
+        }
+    }
+    let length = i32::try_from(out.len() - start - 1).map_err(|_| too_large())?;
+    out[start + 1..start + 5].copy_from_slice(&length.to_be_bytes());
+    // Execute: the unnamed portal, all rows.
+    out.put_slice(&[b'E', 0, 0, 0, 9, 0, 0, 0, 0, 0]);
+    Ok(())
 }

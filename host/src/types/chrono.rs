@@ -2,7 +2,7 @@
 //! `NaiveDateTime` and `DateTime`, [`TimeTz`], and the [`Date`] and [`Timestamp`] wrappers
 //! that also hold `infinity` and `-infinity`.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
@@ -15,16 +15,32 @@ use super::{oid, BoxError, FromSql, IsNull, Oid, SqlType, ToSql};
 // ---------------------------------------------------------------------------------------------
 // Dates and times: formatting
 
+/// Appends `value` in decimal, zero-padded to `width` digits (at most 20). Written by hand:
+/// `write!` with a width costs several times as much, per timestamp parameter.
+fn push_padded(out: &mut String, value: u32, width: usize) {
+    let mut buf = [0u8; 20];
+    let start = wasmpg_wire::decimal_digits(value.into(), &mut buf);
+    for _ in buf.len() - start..width {
+        out.push('0');
+    }
+    // Invariant: `decimal_digits` wrote ASCII digits, which are UTF-8.
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+}
+
 /// Appends `YYYY-MM-DD` (the year of era); returns whether the date is BC.
-fn push_ymd(out: &mut String, date: NaiveDate) -> Result<bool, fmt::Error> {
+fn push_ymd(out: &mut String, date: NaiveDate) -> bool {
     let year = date.year();
     let (shown, bc) = if year > 0 {
-        (year, false)
+        (year.unsigned_abs(), false)
     } else {
-        (1 - year, true)
+        ((1 - year).unsigned_abs(), true)
     };
-    write!(out, "{shown:04}-{:02}-{:02}", date.month(), date.day())?;
-    Ok(bc)
+    push_padded(out, shown, 4);
+    out.push('-');
+    push_padded(out, date.month(), 2);
+    out.push('-');
+    push_padded(out, date.day(), 2);
+    bc
 }
 
 /// Appends `HH:MM:SS[.ffffff]`, truncating to microseconds.
@@ -33,30 +49,31 @@ fn push_hms(out: &mut String, oid: Oid, time: NaiveTime) -> Result<(), BoxError>
     if nanos >= 1_000_000_000 {
         return Err(unrepresentable(oid, "chrono leap second (second 60)"));
     }
-    write!(
-        out,
-        "{:02}:{:02}:{:02}",
-        time.hour(),
-        time.minute(),
-        time.second()
-    )?;
+    push_padded(out, time.hour(), 2);
+    out.push(':');
+    push_padded(out, time.minute(), 2);
+    out.push(':');
+    push_padded(out, time.second(), 2);
     let micros = nanos / 1000;
     if micros != 0 {
-        write!(out, ".{micros:06}")?;
+        out.push('.');
+        push_padded(out, micros, 6);
     }
     Ok(())
 }
 
 /// Appends `+HH:MM` or `+HH:MM:SS`.
-fn push_offset(out: &mut String, offset: FixedOffset) -> fmt::Result {
+fn push_offset(out: &mut String, offset: FixedOffset) {
     let seconds = offset.local_minus_utc();
-    let sign = if seconds < 0 { '-' } else { '+' };
+    out.push(if seconds < 0 { '-' } else { '+' });
     let abs = seconds.unsigned_abs();
-    write!(out, "{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60)?;
+    push_padded(out, abs / 3600, 2);
+    out.push(':');
+    push_padded(out, abs / 60 % 60, 2);
     if !abs.is_multiple_of(60) {
-        write!(out, ":{:02}", abs % 60)?;
+        out.push(':');
+        push_padded(out, abs % 60, 2);
     }
-    Ok(())
 }
 
 fn push_timestamp(
@@ -65,11 +82,11 @@ fn push_timestamp(
     local: NaiveDateTime,
     offset: Option<FixedOffset>,
 ) -> Result<(), BoxError> {
-    let bc = push_ymd(out, local.date())?;
+    let bc = push_ymd(out, local.date());
     out.push(' ');
     push_hms(out, oid, local.time())?;
     if let Some(offset) = offset {
-        push_offset(out, offset)?;
+        push_offset(out, offset);
     }
     if bc {
         out.push_str(" BC");
@@ -299,7 +316,7 @@ impl ToSql for NaiveDate {
     }
 
     fn to_sql(&self, out: &mut String) -> Result<IsNull, BoxError> {
-        if push_ymd(out, *self)? {
+        if push_ymd(out, *self) {
             out.push_str(" BC");
         }
         Ok(IsNull::No)
@@ -444,7 +461,7 @@ impl fmt::Display for TimeTz {
             write!(f, ".{micros:06}")?;
         }
         let mut offset = String::new();
-        push_offset(&mut offset, self.offset)?;
+        push_offset(&mut offset, self.offset);
         f.write_str(&offset)
     }
 }
@@ -460,7 +477,7 @@ impl ToSql for TimeTz {
 
     fn to_sql(&self, out: &mut String) -> Result<IsNull, BoxError> {
         push_hms(out, oid::TIMETZ, self.time)?;
-        push_offset(out, self.offset)?;
+        push_offset(out, self.offset);
         Ok(IsNull::No)
     }
 }

@@ -478,6 +478,10 @@ class UntranslatableCharacter(DataError):
     """SQLSTATE 22P05: untranslatable_character."""
 
 
+class DatumVersionMismatch(DataError):
+    """SQLSTATE 22P07: datum_version_mismatch."""
+
+
 class NotAnXmlDocument(DataError):
     """SQLSTATE 2200L: not_an_xml_document."""
 
@@ -1277,6 +1281,7 @@ _BY_SQLSTATE: dict[str, type[Error]] = {
     "22P03": InvalidBinaryRepresentation,
     "22P04": BadCopyFileFormat,
     "22P05": UntranslatableCharacter,
+    "22P07": DatumVersionMismatch,
     "2200L": NotAnXmlDocument,
     "2200M": InvalidXmlDocument,
     "2200N": InvalidXmlContent,
@@ -1530,6 +1535,7 @@ _CODE_OF: dict[str, str] = {
     "INVALID_BINARY_REPRESENTATION": "22P03",
     "BAD_COPY_FILE_FORMAT": "22P04",
     "UNTRANSLATABLE_CHARACTER": "22P05",
+    "DATUM_VERSION_MISMATCH": "22P07",
     "NOT_AN_XML_DOCUMENT": "2200L",
     "INVALID_XML_DOCUMENT": "2200M",
     "INVALID_XML_CONTENT": "2200N",
@@ -1782,6 +1788,7 @@ SQLSTATE_CLASSES: tuple[str, ...] = (
     "InvalidBinaryRepresentation",
     "BadCopyFileFormat",
     "UntranslatableCharacter",
+    "DatumVersionMismatch",
     "NotAnXmlDocument",
     "InvalidXmlDocument",
     "InvalidXmlContent",

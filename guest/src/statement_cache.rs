@@ -192,6 +192,13 @@ impl<D: Clone> StatementCache<D> {
     pub(crate) fn take_evicted(&mut self) -> Vec<String> {
         std::mem::take(&mut self.evicted)
     }
+
+    /// Owes the Closes of `names` again (taken with [`StatementCache::take_evicted`] for a
+    /// request that was then refused before it was sent).
+    pub(crate) fn owe_closes(&mut self, mut names: Vec<String>) {
+        names.append(&mut self.evicted);
+        self.evicted = names;
+    }
 }
 
 /// Why a server error makes a cached statement unusable.

@@ -826,3 +826,45 @@ fn binds_are_written_as_postgres_protocol_writes_them() {
         assert_eq!(step.action, Action::Done);
     }
 }
+
+/// The Close a statement evicted from the cache is owed goes out with the next request that is
+/// sent: a request refused before it was sent (a malformed parameter batch) does not lose it.
+#[test]
+fn a_refused_request_keeps_the_close_it_owed() {
+    let mut s = connected(Options {
+        statement_cache: 1,
+        ..Options::default()
+    });
+    let run = |s: &mut Session, sql: &str| {
+        let step = s.query(sql, &[], "");
+        let mut reply = Vec::new();
+        for tag in message_tags(&step.send) {
+            match tag {
+                b'C' => reply.extend(msg(b'3', &[])),
+                b'P' => reply.extend(msg(b'1', &[])),
+                b'D' => {
+                    reply.extend(msg(b't', &[0, 0]));
+                    reply.extend(msg(b'n', &[]));
+                }
+                b'B' => reply.extend(msg(b'2', &[])),
+                b'E' => reply.extend(command_complete("SELECT 0")),
+                b'S' => reply.extend(ready(b'I')),
+                _ => {}
+            }
+        }
+        assert!(errors(&s.feed(&reply)).is_empty());
+        step
+    };
+    run(&mut s, "SELECT 1 WHERE false");
+    // A second statement evicts the first: its Close is owed to the next request.
+    let second = run(&mut s, "SELECT 2 WHERE false");
+    assert!(!message_tags(&second.send).contains(&b'C'));
+    let refused = s.query("SELECT 3 WHERE false", &[], "x\u{1b}?\u{1f}\u{1e}");
+    assert!(refused.send.is_empty());
+    assert_eq!(errors(&refused).len(), 1);
+    // The next request that goes out carries it.
+    let next = run(&mut s, "SELECT 4 WHERE false");
+    let tags = message_tags(&next.send);
+    assert_eq!(tags.first(), Some(&b'C'), "{tags:?}");
+    assert!(String::from_utf8_lossy(&next.send).contains("wasmpg_s1"));
+}

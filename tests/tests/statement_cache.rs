@@ -201,3 +201,51 @@ fn invalidation_does_not_depend_on_the_message_language() {
     );
     tx.rollback().unwrap();
 }
+
+/// A bytea parameter whose canonical form (latin-1 characters) holds a character above U+00FF:
+/// the guest refuses to encode it, before anything is sent.
+#[derive(Debug)]
+struct NotLatin1;
+
+impl wasmpg::types::ToSql for NotLatin1 {
+    fn sql_type(&self) -> wasmpg::types::Oid {
+        17
+    }
+
+    fn to_sql(&self, out: &mut String) -> Result<wasmpg::types::IsNull, wasmpg::types::BoxError> {
+        out.push('\u{101}');
+        Ok(wasmpg::types::IsNull::No)
+    }
+}
+
+#[test]
+fn a_statement_evicted_before_a_refused_request_is_still_closed() {
+    let config = wasmpg::Config {
+        statement_cache: 1,
+        ..wasmpg::Config::default()
+    };
+    let driver = wasmpg::Driver::with_config(config).unwrap();
+    let mut c = connect_with(&driver, &cluster().superuser_conninfo());
+    let first = "SELECT $1::int4 + 100";
+    let v: i32 = c.query_one(first, &[&1i32]).unwrap().get(0);
+    assert_eq!(v, 101);
+    assert_eq!(prepared_count(&mut c, first), 1);
+    // A second statement takes the cache's one place: the first one's Close is owed.
+    let v: i32 = c
+        .query_one("SELECT $1::int4 + 200", &[&1i32])
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 201);
+    // The request it is owed to is refused before anything is sent.
+    let e = c
+        .query_one("SELECT length($1::bytea)", &[&NotLatin1])
+        .unwrap_err();
+    assert_eq!(e.kind(), wasmpg::ErrorKind::Encode, "{e}");
+    // The next request sent closes it on the server.
+    assert_eq!(prepared_count(&mut c, first), 0);
+    let v: i32 = c
+        .query_one("SELECT $1::int4 + 200", &[&2i32])
+        .unwrap()
+        .get(0);
+    assert_eq!(v, 202);
+}

@@ -445,6 +445,9 @@ pub struct Session {
     retry: Option<Retry>,
     /// The last `retry` once its request ended, for its buffers.
     spare_retry: Option<Retry>,
+    /// The statements whose Close(Statement) the request being encoded carries (taken from the
+    /// cache by `begin_request`): owed again if the request is refused before it is sent.
+    closing: Vec<String>,
     /// What `target_session_attrs` asks of the server (`Any` once prefer-standby falls back).
     wanted: target::Wanted,
     /// The check query in flight, and its answer once it arrived.
@@ -524,6 +527,7 @@ impl Session {
             prepared: FxHashMap::default(),
             retry: None,
             spare_retry: None,
+            closing: Vec::new(),
             wanted: target::Wanted::Any,
             checking: None,
             results_seen: false,
@@ -1252,9 +1256,11 @@ impl Session {
         self.finish()
     }
 
-    /// Refuses a request without changing state.
+    /// Refuses a request without changing state. Nothing of it is sent, so the Closes it
+    /// carried are owed to the next request again.
     fn reject(&mut self, error: Error) -> Step {
         self.out.clear();
+        self.cache.owe_closes(std::mem::take(&mut self.closing));
         self.describing = None;
         self.pending_results.clear();
         self.events.push(Event::Error(error));
@@ -1268,6 +1274,8 @@ impl Session {
     }
 
     fn finish(&mut self) -> Step {
+        // The step's bytes go out with it: the Closes they carry are no longer owed.
+        self.closing.clear();
         // Deliver the rows decoded so far with every step, so the host can stream them.
         self.flush_batch();
         self.flush_copy();

@@ -30,8 +30,9 @@ impl Session {
     /// that request ended).
     pub(super) fn begin_request(&mut self) -> Result<(), Error> {
         self.check_ready()?;
-        for name in self.cache.take_evicted() {
-            frontend::close(b'S', &name, &mut self.out).map_err(write_err)?;
+        self.closing = self.cache.take_evicted();
+        for name in &self.closing {
+            frontend::close(b'S', name, &mut self.out).map_err(write_err)?;
         }
         if let Some(retry) = self.retry.take() {
             self.spare_retry = Some(retry);
@@ -106,6 +107,7 @@ impl Session {
         self.state = State::Ready;
         if let Err(e) = self.start_query(&retry.sql, &retry.param_types, &retry.params) {
             self.out.clear();
+            self.cache.owe_closes(std::mem::take(&mut self.closing));
             self.describing = None;
             self.pending_results.clear();
             self.events.push(Event::Error(e));

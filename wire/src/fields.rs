@@ -44,6 +44,14 @@ pub fn decimal_digits(value: u64, buf: &mut [u8; 20]) -> usize {
     start
 }
 
+/// [`decimal_digits`], zero-padded to at least `width` digits (`width` at most 20): returns where
+/// the digits start in `buf`. The one padded writer of the guest's binary-value formatting and
+/// the host's date/time parameters.
+pub fn padded_digits(value: u64, width: usize, buf: &mut [u8; 20]) -> usize {
+    buf.fill(b'0');
+    decimal_digits(value, buf).min(buf.len().saturating_sub(width))
+}
+
 fn push_digits(value: u64, negative: bool, out: &mut String) {
     let mut buf = [0u8; 20];
     let start = decimal_digits(value, &mut buf);
@@ -303,6 +311,22 @@ pub(crate) fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Zero-padded to the width asked for, never cut below the number's own digits.
+    #[test]
+    fn padded_digits_pad_and_never_cut() {
+        let text = |value: u64, width: usize| {
+            let mut buf = [0; 20];
+            let start = padded_digits(value, width, &mut buf);
+            String::from_utf8(buf[start..].to_vec()).unwrap()
+        };
+        assert_eq!(text(0, 0), "0");
+        assert_eq!(text(7, 2), "07");
+        assert_eq!(text(123, 6), "000123");
+        assert_eq!(text(262_144, 4), "262144");
+        assert_eq!(text(5, 20), "00000000000000000005");
+        assert_eq!(text(u64::MAX, 4), u64::MAX.to_string());
+    }
 
     /// `Pieces` splits exactly as `str::split` does, empty pieces and non-ASCII text included.
     #[test]

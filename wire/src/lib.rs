@@ -10,7 +10,8 @@
 //! - [`request`]: the packed request (what every call takes), in string and byte form.
 //! - [`error`]: [`WireError`] and the contract's [`ErrorKind`] names.
 //! - `fields` (private): reading and writing one record's fields; its integer writer is public
-//!   as [`Decimal`] and [`decimal_digits`] (the guest formats binary values with them).
+//!   as [`Decimal`], [`decimal_digits`] and [`padded_digits`] (the guest formats binary values
+//!   and the host date/time parameters with them).
 //! - [`batch`]: the one-string row-batch layout (`row-batch` in the contract): separators,
 //!   escaping, the [`batch::BatchWriter`] that builds a batch and the zero-copy
 //!   [`batch::split`] that reads one back.
@@ -28,7 +29,7 @@ pub mod request;
 pub mod step;
 
 pub use error::{ErrorKind, WireError};
-pub use fields::{decimal_digits, Decimal};
+pub use fields::{decimal_digits, padded_digits, Decimal};
 pub use request::{FileStatus, PipelineItem, Request};
 pub use step::{Action, Event, Keepalive, Step};
 

@@ -10,7 +10,7 @@
 //! timestamptz is only read in binary when the session's TimeZone is UTC (the caller's check):
 //! its binary form is an instant, its text carries the session's offset.
 
-use wasmpg_wire::{decimal_digits, Decimal};
+use wasmpg_wire::{padded_digits, Decimal};
 
 use super::CodecError;
 
@@ -131,9 +131,8 @@ impl<const N: usize> Ascii<N> {
 
     /// `value` in decimal, at least `width` digits (zero-padded, `width` at most 20).
     fn number(&mut self, value: u64, width: usize) {
-        let mut digits = [b'0'; 20];
-        let start = decimal_digits(value, &mut digits);
-        let start = start.min(digits.len().saturating_sub(width));
+        let mut digits = [0; 20];
+        let start = padded_digits(value, width, &mut digits);
         self.put(&digits[start..]);
     }
 

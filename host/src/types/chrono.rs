@@ -19,11 +19,8 @@ use super::{oid, BoxError, FromSql, IsNull, Oid, SqlType, ToSql};
 /// `write!` with a width costs several times as much, per timestamp parameter.
 fn push_padded(out: &mut String, value: u32, width: usize) {
     let mut buf = [0u8; 20];
-    let start = wasmpg_wire::decimal_digits(value.into(), &mut buf);
-    for _ in buf.len() - start..width {
-        out.push('0');
-    }
-    // Invariant: `decimal_digits` wrote ASCII digits, which are UTF-8.
+    let start = wasmpg_wire::padded_digits(value.into(), width, &mut buf);
+    // Invariant: `padded_digits` wrote ASCII digits, which are UTF-8.
     out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 

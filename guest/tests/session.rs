@@ -738,7 +738,7 @@ fn binds_are_written_as_postgres_protocol_writes_them() {
         }
         batch.end_row();
     }
-    let params = batch.take().data;
+    let params = batch.take().expect("the parameters are text").data;
     // int4, text, text, bytea (latin-1 canonical form, sent as hex), interval (converted).
     let types = [23, 25, 25, 17, 1186];
     let columns: Vec<(String, u32)> = (0..20).map(|i| (format!("c{i}"), 23)).collect();

@@ -135,7 +135,22 @@ pub(crate) fn encode_params(params: &[&(dyn ToSql + Sync)]) -> Result<(Vec<u32>,
     let mut types = Vec::with_capacity(params.len());
     let mut writer = BatchWriter::default();
     encode_row(params, &mut types, &mut writer)?;
-    Ok((types, writer.take().data))
+    Ok((types, finished(&mut writer)?))
+}
+
+/// The parameter batch written. Every value is pushed as text, so the writer's UTF-8 check
+/// passes; if it did not, the parameters are refused rather than sent.
+fn finished(writer: &mut BatchWriter) -> Result<String, Error> {
+    match writer.take() {
+        Ok(batch) => Ok(batch.data),
+        Err(e) => Err(Error::new(
+            ErrorKind::Encode,
+            format!(
+                "the parameter batch is not UTF-8 after {} rows",
+                e.rows_before
+            ),
+        )),
+    }
 }
 
 /// Appends one row of parameters to `writer`, their declared types to `types`.
@@ -204,7 +219,7 @@ pub(crate) fn encode_rows(rows: &[&[&(dyn ToSql + Sync)]]) -> Result<(Vec<u32>, 
             }
         }
     }
-    Ok((types, writer.take().data))
+    Ok((types, finished(&mut writer)?))
 }
 
 /// The rows of a request's first result (none if it returned none).

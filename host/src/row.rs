@@ -84,12 +84,21 @@ impl<T: RowIndex + ?Sized> RowIndex for &T {
     }
 }
 
+/// The text of one row batch and where each of its fields lies in it (`None`: NULL), row after
+/// row: shared by the batch's rows, so a row costs no allocation of its own.
+#[derive(Debug)]
+struct BatchText {
+    text: String,
+    fields: Vec<Option<Range<usize>>>,
+}
+
 /// One row of a result.
 #[derive(Clone)]
 pub struct Row {
     columns: Arc<[Column]>,
-    text: Arc<String>,
-    fields: Box<[Option<Range<usize>>]>,
+    batch: Arc<BatchText>,
+    /// Where this row's fields start in `batch.fields`; it has one per column.
+    first: usize,
 }
 
 impl Row {
@@ -98,11 +107,25 @@ impl Row {
     }
 
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.columns.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.columns.is_empty()
+    }
+
+    /// This row's fields. Invariant (kept by `split_rows`, the only constructor): the batch
+    /// holds `columns.len()` fields from `first` on; `get` falls back to no field at all.
+    fn fields(&self) -> &[Option<Range<usize>>] {
+        self.batch
+            .fields
+            .get(self.first..self.first + self.columns.len())
+            .unwrap_or_default()
+    }
+
+    fn field(&self, i: usize) -> Option<&str> {
+        let range = self.fields().get(i)?.as_ref()?;
+        self.batch.text.get(range.clone())
     }
 
     /// The value of a column. Panics if the column does not exist or the value does not convert;
@@ -135,8 +158,8 @@ impl Row {
                 Box::new(WrongType::new::<T>(ty)),
             ));
         }
-        let result = match &self.fields[i] {
-            Some(range) => T::from_sql(ty, &self.text[range.clone()]),
+        let result = match self.field(i) {
+            Some(text) => T::from_sql(ty, text),
             None => T::from_sql_null(ty),
         };
         result.map_err(|e| {
@@ -150,10 +173,7 @@ impl Row {
 
     /// The canonical text of a column (see `row-batch` in wit/driver.wit); `None` for NULL.
     pub fn raw(&self, idx: usize) -> Option<&str> {
-        self.fields
-            .get(idx)?
-            .as_ref()
-            .map(|range| &self.text[range.clone()])
+        self.field(idx)
     }
 }
 
@@ -245,69 +265,68 @@ fn split_rows(
     rows: &mut Vec<Row>,
 ) -> Result<(), Error> {
     let ncols = columns.len();
-    if b.escaped {
-        // Rare: rebuild each row with its fields unescaped.
+    let count = b.count as usize;
+    // Every field takes at least its end mark: the batch's length bounds the table, whatever
+    // count the guest claims.
+    let mut fields = Vec::with_capacity(count.saturating_mul(ncols).min(b.data.len()));
+    let mut nrows = 0usize;
+    let text = if b.escaped {
+        // Rare: the batch's text is rebuilt with its fields unescaped.
         let parsed = batch::parse_rows(&b.data).map_err(|e| bad_batch(&e.to_string()))?;
-        for fields in parsed {
-            if fields.len() != ncols {
+        let mut text = String::with_capacity(b.data.len());
+        for row in parsed {
+            if row.len() != ncols {
                 return Err(bad_batch("a row's field count differs from its columns"));
             }
-            let mut text = String::new();
-            let mut ranges = Vec::with_capacity(ncols);
-            for field in fields {
-                ranges.push(field.map(|v| {
+            nrows += 1;
+            for field in row {
+                fields.push(field.map(|v| {
                     let start = text.len();
                     text.push_str(&v);
                     start..text.len()
                 }));
             }
-            rows.push(Row {
-                columns: columns.clone(),
-                text: Arc::new(text),
-                fields: ranges.into_boxed_slice(),
-            });
         }
-        return Ok(());
-    }
-    // `Arc<String>`, not `Arc<str>`: the batch is shared by its rows without another copy.
-    let text: Arc<String> = Arc::new(b.data);
-    let bytes = text.as_bytes();
-    let mut pos = 0usize;
-    let mut ranges = Vec::with_capacity(ncols);
-    while pos < bytes.len() {
-        ranges.clear();
-        loop {
-            // Separators are ASCII, so byte positions are char boundaries.
-            let Some(&first) = bytes.get(pos) else {
-                return Err(bad_batch("truncated row"));
-            };
-            if first == batch::ROW_END as u8 {
-                pos += 1;
-                break;
+        text
+    } else {
+        // Fields are read where they are: the batch's text becomes the rows' text.
+        let bytes = b.data.as_bytes();
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let row_start = fields.len();
+            loop {
+                // Separators are ASCII, so byte positions are char boundaries.
+                let Some(&first) = bytes.get(pos) else {
+                    return Err(bad_batch("truncated row"));
+                };
+                if first == batch::ROW_END as u8 {
+                    pos += 1;
+                    break;
+                }
+                let Some((len, _)) = batch::scan_field(&bytes[pos..]) else {
+                    return Err(bad_batch("unterminated field"));
+                };
+                let field = pos..pos + len;
+                pos += len + 1;
+                if len == 1 && bytes[field.start] == 0 {
+                    fields.push(None);
+                } else {
+                    fields.push(Some(field));
+                }
             }
-            let Some(len) = bytes[pos..]
-                .iter()
-                .position(|&c| c == batch::FIELD_END as u8)
-            else {
-                return Err(bad_batch("unterminated field"));
-            };
-            let field = pos..pos + len;
-            pos += len + 1;
-            if len == 1 && bytes[field.start] == 0 {
-                ranges.push(None);
-            } else {
-                ranges.push(Some(field));
+            if fields.len() - row_start != ncols {
+                return Err(bad_batch("a row's field count differs from its columns"));
             }
+            nrows += 1;
         }
-        if ranges.len() != ncols {
-            return Err(bad_batch("a row's field count differs from its columns"));
-        }
-        rows.push(Row {
-            columns: columns.clone(),
-            text: text.clone(),
-            fields: ranges.clone().into_boxed_slice(),
-        });
-    }
+        b.data
+    };
+    let shared = Arc::new(BatchText { text, fields });
+    rows.extend((0..nrows).map(|r| Row {
+        columns: columns.clone(),
+        batch: shared.clone(),
+        first: r * ncols,
+    }));
     Ok(())
 }
 

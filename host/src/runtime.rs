@@ -189,6 +189,7 @@ impl Runtime {
             cpu_ticks: self.cpu_ticks,
             poisoned: false,
             columns: guest::ColumnsCache::default(),
+            request: Vec::new(),
         })
     }
 }
@@ -414,7 +415,12 @@ pub(crate) struct Sandbox {
     poisoned: bool,
     /// The columns of the session's last result, shared by the results of the same shape.
     columns: guest::ColumnsCache,
+    /// The buffer every request is encoded into (at most [`REQUEST_BUFFER_KEEP`] bytes kept).
+    request: Vec<u8>,
 }
+
+/// The largest request buffer a sandbox keeps between calls: one socket read and its tag.
+const REQUEST_BUFFER_KEEP: usize = 128 << 10;
 
 impl Sandbox {
     fn guard<T>(
@@ -448,12 +454,19 @@ impl Sandbox {
     /// One packed request (byte form: a `list<u8>` is a copy for this host) and the step the
     /// guest answers with, decoded.
     pub(crate) fn call(&mut self, request: &Request<'_>) -> Result<Step, Error> {
-        let bytes = request.encode_bytes();
+        let mut bytes = std::mem::take(&mut self.request);
+        request.encode_bytes_into(&mut bytes);
         let packed = self.guard("call-bytes", |s| {
             s.driver
                 .wasmpg_driver_packed()
                 .call_call_bytes(&mut s.store, &bytes)
-        })?;
+        });
+        // The buffer is kept for the next request unless this one was large (a big COPY chunk
+        // or file): an idle session holds no large buffer.
+        if bytes.capacity() <= REQUEST_BUFFER_KEEP {
+            self.request = bytes;
+        }
+        let packed = packed?;
         let step = guest::decode(&packed, &mut self.columns);
         if step.is_err() {
             // A guest that breaks the contract is not trusted again.

@@ -12,10 +12,11 @@ use std::fmt;
 use crate::escape;
 pub use crate::escape::{ESC as ESCAPE, NUL as NULL, RS as ROW_END, US as FIELD_END};
 
-/// Accumulates rows into one string.
+/// Accumulates rows into one string. The rows are written as bytes ([`crate::text`] says why)
+/// and checked as UTF-8 once, when [`BatchWriter::take`] turns them into the batch's text.
 #[derive(Debug, Default)]
 pub struct BatchWriter {
-    data: String,
+    data: Vec<u8>,
     count: u32,
     escaped: bool,
     /// Where the row being written starts in `data`.
@@ -30,41 +31,50 @@ pub struct RowBatch {
     pub data: String,
 }
 
+/// What [`BatchWriter::take`] returns when the rows written are not UTF-8: a writer's defect
+/// (every writer appends text, or ASCII it formatted), reported instead of sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotText {
+    /// Complete rows before the first invalid byte.
+    pub rows_before: u32,
+}
+
 impl BatchWriter {
     pub fn push_null(&mut self) {
-        self.data.push(NULL);
-        self.data.push(FIELD_END);
+        self.data.extend_from_slice(&[NULL as u8, FIELD_END as u8]);
     }
 
     /// Appends one non-NULL field, escaping structuring characters.
     pub fn push_field(&mut self, value: &str) {
         self.escaped |= escape::escape_into(&mut self.data, value);
-        self.data.push(FIELD_END);
+        self.data.push(FIELD_END as u8);
     }
 
     /// Appends one non-NULL field that `write` produces directly into the batch (no scratch
-    /// copy), then escapes what it wrote if it has to. When `write` fails, nothing of the field
-    /// stays in the batch.
+    /// copy), then escapes what it wrote if it has to. `write` appends text ([`TextOut`]
+    /// methods, or bytes that are UTF-8). When `write` fails, nothing of the field stays in the
+    /// batch.
+    ///
+    /// [`TextOut`]: crate::text::TextOut
     pub fn push_with<E>(
         &mut self,
-        write: impl FnOnce(&mut String) -> Result<(), E>,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
         let start = self.data.len();
         if let Err(e) = write(&mut self.data) {
             self.data.truncate(start);
             return Err(e);
         }
-        if escape::needs_escape(&self.data.as_bytes()[start..]) {
+        if escape::needs_escape(&self.data[start..]) {
             let value = self.data.split_off(start);
-            escape::escape_into(&mut self.data, &value);
-            self.escaped = true;
+            self.escaped |= escape::escape_bytes_into(&mut self.data, &value);
         }
-        self.data.push(FIELD_END);
+        self.data.push(FIELD_END as u8);
         Ok(())
     }
 
     pub fn end_row(&mut self) {
-        self.data.push(ROW_END);
+        self.data.push(ROW_END as u8);
         self.count += 1;
         self.row_start = self.data.len();
     }
@@ -86,7 +96,8 @@ impl BatchWriter {
     /// Gives the writer a taken batch's buffer back to write the next batch into (its
     /// allocation is reused), if the writer has none yet and the buffer holds at most `keep`
     /// bytes of capacity.
-    pub fn recycle(&mut self, mut data: String, keep: usize) {
+    pub fn recycle(&mut self, data: String, keep: usize) {
+        let mut data = data.into_bytes();
         if self.data.is_empty() && self.data.capacity() < data.capacity() && data.capacity() <= keep
         {
             data.clear();
@@ -94,17 +105,28 @@ impl BatchWriter {
         }
     }
 
-    /// Takes the rows written so far, leaving the writer empty.
-    pub fn take(&mut self) -> RowBatch {
-        let batch = RowBatch {
-            count: self.count,
-            escaped: self.escaped,
-            data: std::mem::take(&mut self.data),
-        };
-        self.count = 0;
-        self.escaped = false;
+    /// Takes the rows written so far, leaving the writer empty. Their bytes are checked as
+    /// UTF-8 here, in one pass; `Err` (no writer's output reaches it) drops the rows and says
+    /// how many complete rows came before the first invalid byte.
+    pub fn take(&mut self) -> Result<RowBatch, NotText> {
+        let data = std::mem::take(&mut self.data);
+        let count = std::mem::take(&mut self.count);
+        let escaped = std::mem::take(&mut self.escaped);
         self.row_start = 0;
-        batch
+        match String::from_utf8(data) {
+            Ok(data) => Ok(RowBatch {
+                count,
+                escaped,
+                data,
+            }),
+            Err(e) => {
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let rows_before = valid.iter().filter(|&&b| b == ROW_END as u8).count();
+                Err(NotText {
+                    rows_before: u32::try_from(rows_before).unwrap_or(u32::MAX),
+                })
+            }
+        }
     }
 }
 
@@ -194,9 +216,10 @@ pub struct Fields<'a> {
 /// Eight bytes at a time while none is a control character (every structuring character is
 /// one), then byte by byte through the word that holds one. Fields are mostly short and
 /// escape-free: one pass finds both answers, where `str::find` and then a search for escapes
-/// were two, each with a searcher to set up.
+/// were two, each with a searcher to set up. Public for readers that keep fields as positions
+/// in the batch (the Rust host's rows) instead of as slices.
 #[inline]
-fn scan_field(bytes: &[u8]) -> Option<(usize, bool)> {
+pub fn scan_field(bytes: &[u8]) -> Option<(usize, bool)> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut escaped = false;
@@ -290,6 +313,7 @@ pub fn parse_rows(data: &str) -> Result<Vec<ParsedRow<'_>>, BatchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::TextOut;
 
     /// The word-at-a-time scan agrees with a byte-by-byte one, wherever the separator, an
     /// escape or another control character falls relative to the 8-byte words, next to bytes
@@ -324,6 +348,48 @@ mod tests {
         }
     }
 
+    /// Bytes that are not UTF-8 (no writer appends any) are refused when the batch is taken,
+    /// with the count of complete rows before them; the writer is empty afterwards.
+    #[test]
+    fn a_batch_that_is_not_text_is_refused_when_taken() {
+        let mut w = BatchWriter::default();
+        w.push_field("a");
+        w.end_row();
+        w.push_field("b");
+        w.end_row();
+        w.push_with(|out| {
+            out.extend_from_slice(b"\xff");
+            Ok::<(), ()>(())
+        })
+        .expect("written");
+        w.end_row();
+        assert_eq!(w.take(), Err(NotText { rows_before: 2 }));
+        assert!(w.is_empty());
+        assert_eq!(w.len(), 0);
+        w.push_field("c");
+        w.end_row();
+        assert_eq!(w.take().expect("text").data, "c\u{1f}\u{1e}");
+    }
+
+    /// Escaping bytes and escaping text write the same, escapes included.
+    #[test]
+    fn escaping_bytes_matches_escaping_text() {
+        for value in [
+            "",
+            "plain",
+            "a\u{0}b",
+            "\u{1b}\u{1d}\u{1e}\u{1f}\u{1c}",
+            "\u{e9}\u{1e}\u{20ac}",
+        ] {
+            let mut text = String::new();
+            let mut bytes = Vec::new();
+            let a = escape::escape_into(&mut text, value);
+            let b = escape::escape_bytes_into(&mut bytes, value.as_bytes());
+            assert_eq!((a, bytes.as_slice()), (b, text.as_bytes()), "{value:?}");
+            assert_eq!(escape::unescape(&text).expect("escaped"), value);
+        }
+    }
+
     #[test]
     fn push_with_writes_in_place_escapes_and_rolls_back() {
         let mut w = BatchWriter::default();
@@ -338,7 +404,7 @@ mod tests {
                 Err("bad value")
             })
             .is_err());
-        let mut plain = w.take();
+        let mut plain = w.take().expect("the rows are text");
         assert!(!plain.escaped);
         assert_eq!(plain.data, "2024-01-02 03:04:05.000000+00:00\u{1f}");
         w.push_with(|out| {
@@ -347,7 +413,7 @@ mod tests {
         })
         .unwrap();
         w.end_row();
-        plain = w.take();
+        plain = w.take().expect("the rows are text");
         assert!(plain.escaped);
         let rows = parse_rows(&plain.data).unwrap();
         assert_eq!(rows[0][0].as_deref(), Some("a\u{1e}b\u{0}"));
@@ -365,7 +431,7 @@ mod tests {
         w.push_field("é✓");
         w.end_row();
         w.end_row(); // a zero-column row
-        let batch = w.take();
+        let batch = w.take().expect("the rows are text");
         assert_eq!(batch.count, 3);
         assert!(batch.escaped);
         assert!(w.is_empty());
@@ -386,7 +452,7 @@ mod tests {
         let mut w = BatchWriter::default();
         w.push_field("x");
         w.end_row();
-        let batch = w.take();
+        let batch = w.take().expect("the rows are text");
         assert!(!batch.escaped);
         assert_eq!(batch.data, "x\u{1f}\u{1e}");
     }
@@ -431,7 +497,7 @@ mod tests {
             }
             w.end_row();
         }
-        let batch = w.take();
+        let batch = w.take().expect("the rows are text");
         assert_eq!(batch.count as usize, rows.len());
         let back: Vec<Vec<Option<String>>> = split(&batch.data, batch.escaped)
             .map(|row| {
@@ -520,7 +586,7 @@ mod tests {
         w.push_field("a\u{1e}");
         w.push_null();
         w.end_row();
-        let batch = w.take();
+        let batch = w.take().expect("the rows are text");
         let mut fields = split(&batch.data, batch.escaped).next().unwrap().unwrap();
         assert_eq!(fields.next_raw(), Some(Ok(Some("a\u{1b}^"))));
         assert_eq!(fields.next_raw(), Some(Ok(None)));

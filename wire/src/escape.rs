@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use crate::text::TextOut;
+
 /// An escape sequence that is not one of the five: the character after U+001B (`None` at the
 /// field's end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,18 +62,37 @@ pub fn needs_escape(bytes: &[u8]) -> bool {
 }
 
 /// Appends `value` to `out`, escaped; returns whether any escape was written.
-pub fn escape_into(out: &mut String, value: &str) -> bool {
+pub fn escape_into(out: &mut impl TextOut, value: &str) -> bool {
     if !needs_escape(value.as_bytes()) {
         out.push_str(value);
         return false;
     }
-    for c in value.chars() {
-        match u8::try_from(u32::from(c)) {
-            Ok(b) if is_special(b) => push_escape(out, b),
-            _ => out.push(c),
+    let mut run_start = 0;
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        if is_special(b) {
+            // `i` is the index of an ASCII byte, hence a character boundary.
+            out.push_str(value.get(run_start..i).unwrap_or_default());
+            push_escape(out, b);
+            run_start = i + 1;
         }
     }
+    out.push_str(value.get(run_start..).unwrap_or_default());
     true
+}
+
+/// [`escape_into`] for text held as bytes (a row batch being written): the five are ASCII, so
+/// escaping never splits a character of UTF-8 bytes.
+pub fn escape_bytes_into(out: &mut Vec<u8>, value: &[u8]) -> bool {
+    let mut escaped = false;
+    for &b in value {
+        if is_special(b) {
+            out.extend_from_slice(&[ESC as u8, b + 0x40]);
+            escaped = true;
+        } else {
+            out.push(b);
+        }
+    }
+    escaped
 }
 
 /// Appends `bytes` to `out` as latin-1 characters (each byte the character of the same code
@@ -123,11 +144,11 @@ pub fn latin1_bytes(text: &str) -> Result<Cow<'_, [u8]>, char> {
 }
 
 /// The escape of one of the five special bytes.
-fn push_escape(out: &mut String, b: u8) {
-    out.push(ESC);
+fn push_escape(out: &mut impl TextOut, b: u8) {
+    out.push_char(ESC);
     // Invariant: b is one of 0x00, 0x1b, 0x1d, 0x1e, 0x1f (the caller checked), so b + 0x40 is
     // ASCII.
-    out.push(char::from(b + 0x40));
+    out.push_char(char::from(b + 0x40));
 }
 
 /// Reverses [`escape_into`]. Borrows when the field holds no escape.

@@ -5,13 +5,14 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 use crate::escape::{self, NUL, US};
+use crate::text::TextOut;
 use crate::WireError;
 
 /// An integer written in the layout's one spelling: decimal ASCII digits, a leading `-` when
 /// negative. Written by hand: every step carries several numbers per column, and `core::fmt`
 /// was a visible share of the guest's time per round trip.
 pub trait Decimal: Copy {
-    fn push_decimal(self, out: &mut String);
+    fn push_decimal(self, out: &mut impl TextOut);
 }
 
 /// `00` to `99`: two digits per lookup.
@@ -25,7 +26,13 @@ const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 /// (u64's largest value has 20 digits). The one digit writer of the step encoder and the
 /// guest's binary-value formatting.
 pub fn decimal_digits(value: u64, buf: &mut [u8; 20]) -> usize {
-    let mut start = buf.len();
+    digits_ending_at(value, buf, 20)
+}
+
+/// Writes the digits of `value` so that they end just before `end` and returns where they
+/// start. Invariant (every caller's): `buf[..end]` has room for them, 20 bytes for any `u64`.
+fn digits_ending_at(value: u64, buf: &mut [u8], end: usize) -> usize {
+    let mut start = end;
     let mut rest = value;
     while rest >= 100 {
         let at = (rest % 100) as usize * 2;
@@ -52,20 +59,19 @@ pub fn padded_digits(value: u64, width: usize, buf: &mut [u8; 20]) -> usize {
     decimal_digits(value, buf).min(buf.len().saturating_sub(width))
 }
 
-fn push_digits(value: u64, negative: bool, out: &mut String) {
-    let mut buf = [0u8; 20];
-    let start = decimal_digits(value, &mut buf);
-    if negative {
-        out.push('-');
-    }
-    // Invariant: `buf[start..]` holds ASCII digits, so it is UTF-8.
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+/// The number is assembled at the start of a fixed buffer, `-` first if negative, so that
+/// [`TextOut::push_ascii_head`] can append it with a copy of fixed size.
+fn push_digits(value: u64, negative: bool, out: &mut impl TextOut) {
+    let mut buf = [b'-'; 21];
+    let len = usize::from(negative) + value.checked_ilog10().map_or(1, |log| log as usize + 1);
+    digits_ending_at(value, &mut buf, len);
+    out.push_ascii_head(&buf, len);
 }
 
 macro_rules! unsigned_decimal {
     ($($t:ty),*) => {$(
         impl Decimal for $t {
-            fn push_decimal(self, out: &mut String) {
+            fn push_decimal(self, out: &mut impl TextOut) {
                 push_digits(self as u64, false, out);
             }
         }
@@ -75,7 +81,7 @@ macro_rules! unsigned_decimal {
 macro_rules! signed_decimal {
     ($($t:ty),*) => {$(
         impl Decimal for $t {
-            fn push_decimal(self, out: &mut String) {
+            fn push_decimal(self, out: &mut impl TextOut) {
                 let value = i64::from(self);
                 push_digits(value.unsigned_abs(), value < 0, out);
             }
@@ -84,7 +90,7 @@ macro_rules! signed_decimal {
 }
 
 impl<T: Decimal> Decimal for &T {
-    fn push_decimal(self, out: &mut String) {
+    fn push_decimal(self, out: &mut impl TextOut) {
         (*self).push_decimal(out);
     }
 }
@@ -92,19 +98,20 @@ impl<T: Decimal> Decimal for &T {
 unsigned_decimal!(u8, u16, u32, u64, usize);
 signed_decimal!(i8, i16, i32, i64);
 
-/// Appends fields to a record under construction.
-pub(crate) struct RecordWriter<'o> {
-    out: &'o mut String,
+/// Appends fields to a record under construction, in a `String` or a byte buffer
+/// ([`TextOut`]).
+pub(crate) struct RecordWriter<'o, O: TextOut = String> {
+    out: &'o mut O,
 }
 
-impl<'o> RecordWriter<'o> {
-    pub(crate) fn new(out: &'o mut String, tag: char) -> Self {
-        out.push(tag);
+impl<'o, O: TextOut> RecordWriter<'o, O> {
+    pub(crate) fn new(out: &'o mut O, tag: char) -> Self {
+        out.push_char(tag);
         RecordWriter { out }
     }
 
     pub(crate) fn text(&mut self, value: &str) -> &mut Self {
-        self.out.push(US);
+        self.out.push_char(US);
         escape::escape_into(self.out, value);
         self
     }
@@ -113,15 +120,15 @@ impl<'o> RecordWriter<'o> {
         match value {
             Some(v) => self.text(v),
             None => {
-                self.out.push(US);
-                self.out.push(NUL);
+                self.out.push_char(US);
+                self.out.push_char(NUL);
                 self
             }
         }
     }
 
     pub(crate) fn num(&mut self, value: impl Decimal) -> &mut Self {
-        self.out.push(US);
+        self.out.push_char(US);
         value.push_decimal(self.out);
         self
     }
@@ -134,8 +141,8 @@ impl<'o> RecordWriter<'o> {
     }
 
     pub(crate) fn flag(&mut self, value: bool) -> &mut Self {
-        self.out.push(US);
-        self.out.push(if value { '1' } else { '0' });
+        self.out.push_char(US);
+        self.out.push_char(if value { '1' } else { '0' });
         self
     }
 }
@@ -370,6 +377,30 @@ mod tests {
         out.push(' ');
         u64::MAX.push_decimal(&mut out);
         assert_eq!(out, "-9223372036854775808 18446744073709551615");
+    }
+
+    /// A byte buffer gets the same text as a `String`, at every width and sign (its numbers
+    /// are appended as a fixed-size head, then cut to length).
+    #[test]
+    fn a_byte_buffer_gets_the_same_decimals() {
+        let mut values = vec![0i64, 1, -1, i64::MIN, i64::MAX];
+        for power in 1..=18u32 {
+            let p = 10i64.pow(power);
+            values.extend([p - 1, p, p + 1, -p + 1, -p, -p - 1]);
+        }
+        for value in values {
+            let mut text = String::from("<");
+            let mut bytes = b"<".to_vec();
+            value.push_decimal(&mut text);
+            value.push_decimal(&mut bytes);
+            text.push('>');
+            bytes.push(b'>');
+            assert_eq!(text, format!("<{value}>"));
+            assert_eq!(bytes, text.as_bytes(), "{value}");
+        }
+        let mut bytes = Vec::new();
+        u64::MAX.push_decimal(&mut bytes);
+        assert_eq!(bytes, b"18446744073709551615");
     }
 
     #[test]

@@ -5,11 +5,12 @@
 //! [`Reader::scalar`] for the scalars of a list. Errors are static descriptions; the reader's
 //! offset says where.
 
+use crate::text::TextOut;
+
 /// Appends `text` as a JSON string literal: `"` and `\` escaped, control characters as `\n`,
 /// `\t`, ... or `\u00XX`; everything else as is.
-pub fn push_string(text: &str, out: &mut String) {
-    out.reserve(text.len() + 2);
-    out.push('"');
+pub fn push_string(text: &str, out: &mut impl TextOut) {
+    out.push_char('"');
     let mut run_start = 0;
     for (i, &byte) in text.as_bytes().iter().enumerate() {
         let escape = match byte {
@@ -33,15 +34,15 @@ pub fn push_string(text: &str, out: &mut String) {
         }
     }
     out.push_str(text.get(run_start..).unwrap_or_default());
-    out.push('"');
+    out.push_char('"');
 }
 
-fn push_unicode_escape(byte: u8, out: &mut String) {
+fn push_unicode_escape(byte: u8, out: &mut impl TextOut) {
     const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
     out.push_str("\\u00");
     // Both indexes are below 16, the length of HEX_DIGITS.
-    out.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
-    out.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
+    out.push_char(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+    out.push_char(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
 }
 
 /// A JSON scalar read by [`Reader::scalar`].

@@ -16,6 +16,8 @@
 //!   escaping, the [`batch::BatchWriter`] that builds a batch and the zero-copy
 //!   [`batch::split`] that reads one back.
 //! - [`json`]: the JSON of canonical array forms: writing string literals, reading tokens.
+//! - [`text`]: [`TextOut`], the output the shared writers take: a `String`, or a byte buffer
+//!   checked as UTF-8 once when finished.
 //! - [`oid`]: the well-known PostgreSQL type OIDs whose canonical forms the guest's codecs
 //!   define.
 
@@ -27,11 +29,13 @@ pub mod json;
 pub mod oid;
 pub mod request;
 pub mod step;
+pub mod text;
 
 pub use error::{ErrorKind, WireError};
 pub use fields::{decimal_digits, padded_digits, Decimal};
 pub use request::{FileStatus, PipelineItem, Request};
 pub use step::{Action, Event, Keepalive, Step};
+pub use text::TextOut;
 
 /// The contract and packed-layout version the `version` export returns; hosts compare it.
 pub const CONTRACT_VERSION: &str = "wasmpg:driver@0.2.0 step/1";

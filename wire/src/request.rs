@@ -233,19 +233,29 @@ impl Request<'_> {
 
     /// The byte form (for `call-bytes`): data bytes raw, every other request UTF-8.
     pub fn encode_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_bytes_into(&mut out);
+        out
+    }
+
+    /// [`Request::encode_bytes`] into `out`, which is cleared first: a host that calls the
+    /// guest many times encodes every request into one buffer instead of a new one each time.
+    pub fn encode_bytes_into(&self, out: &mut Vec<u8>) {
+        out.clear();
         if let Request::Data(bytes) | Request::FileBytes(bytes) | Request::CopyData(bytes) = self {
-            let mut out = Vec::with_capacity(bytes.len() + 1);
+            out.reserve(bytes.len() + 1);
             out.push(match self {
                 Request::Data(_) => b'd',
                 Request::FileBytes(_) => b'Y',
                 _ => b'D',
             });
             out.extend_from_slice(bytes);
-            return out;
+            return;
         }
-        let mut out = String::new();
-        self.encode_text(&mut out);
-        out.into_bytes()
+        // An empty buffer is text; the string form is written into it and handed back.
+        let mut text = String::from_utf8(std::mem::take(out)).unwrap_or_default();
+        self.encode_text(&mut text);
+        *out = text.into_bytes();
     }
 
     /// The string form; `encode_bytes` writes data raw instead.

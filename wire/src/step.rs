@@ -51,6 +51,7 @@ use std::borrow::Cow;
 
 use crate::escape::{GS, RS};
 use crate::fields::{FieldReader, RecordWriter};
+use crate::text::TextOut;
 use crate::{ErrorKind, WireError};
 
 /// What the host must do after writing `send`.
@@ -292,10 +293,10 @@ pub struct Step<'a> {
 
 /// Appends each byte as the character of the same code point. ASCII runs (most of every
 /// message but TLS records and binary values) are copied whole.
-fn push_latin1(out: &mut String, mut bytes: &[u8]) {
+fn push_latin1(out: &mut impl TextOut, mut bytes: &[u8]) {
     if bytes.is_ascii() {
-        // Invariant: ASCII is UTF-8. (`is_ascii` tests a word at a time.)
-        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        // `is_ascii` tests a word at a time.
+        out.push_ascii(bytes);
         return;
     }
     while !bytes.is_empty() {
@@ -304,17 +305,16 @@ fn push_latin1(out: &mut String, mut bytes: &[u8]) {
             .position(|b| !b.is_ascii())
             .unwrap_or(bytes.len());
         let (run, rest) = bytes.split_at(ascii);
-        // Invariant: `run` is ASCII, hence UTF-8.
-        out.push_str(std::str::from_utf8(run).unwrap_or_default());
+        out.push_ascii(run);
         let Some((&high, rest)) = rest.split_first() else {
             break;
         };
-        out.push(char::from(high));
+        out.push_char(char::from(high));
         bytes = rest;
     }
 }
 
-fn write_target(w: &mut RecordWriter<'_>, target: &Target<'_>) {
+fn write_target(w: &mut RecordWriter<'_, impl TextOut>, target: &Target<'_>) {
     match target {
         Target::Tcp { host, port } => w.text("t").text(host).num(port),
         Target::Unix(path) => w.text("u").text(path).text(""),
@@ -336,7 +336,7 @@ fn read_target<'a>(r: &mut FieldReader<'a>) -> Result<Target<'a>, WireError> {
     }
 }
 
-fn write_columns(w: &mut RecordWriter<'_>, columns: &[Column<'_>]) {
+fn write_columns(w: &mut RecordWriter<'_, impl TextOut>, columns: &[Column<'_>]) {
     w.num(columns.len());
     for c in columns {
         w.text(&c.name)
@@ -372,7 +372,7 @@ fn read_columns<'a>(r: &mut FieldReader<'a>) -> Result<Vec<Column<'a>>, WireErro
     Ok(columns)
 }
 
-fn write_db(w: &mut RecordWriter<'_>, db: &DbFields<'_>, scratch: &mut String) {
+fn write_db(w: &mut RecordWriter<'_, impl TextOut>, db: &DbFields<'_>, scratch: &mut String) {
     for (code, value) in db {
         scratch.clear();
         scratch.push(*code);
@@ -411,16 +411,22 @@ impl Step<'_> {
                 other => 32 + other.part().map_or(0, |p| p.len() + 1),
             })
             .sum();
-        let mut out = String::with_capacity(64 + self.send.len() + events);
-        crate::fields::Decimal::push_decimal(self.send.len(), &mut out);
-        out.push(':');
-        push_latin1(&mut out, &self.send);
-        self.encode_action(&mut out);
+        // The records are written as bytes and checked as UTF-8 once, when they become the
+        // step's text (`crate::text` says why); the parts, text already, are appended after.
+        let mut head = Vec::with_capacity(64 + self.send.len() + events);
+        crate::fields::Decimal::push_decimal(self.send.len(), &mut head);
+        head.push(b':');
+        push_latin1(&mut head, &self.send);
+        self.encode_action(&mut head);
         let mut scratch = String::new();
         for event in &self.events {
-            out.push(RS);
-            encode_event(&mut out, event, &mut scratch);
+            head.push(RS as u8);
+            encode_event(&mut head, event, &mut scratch);
         }
+        // Invariant: every write above appends text or ASCII, so the check passes (were it to
+        // fail, invalid bytes would become U+FFFD rather than a panic).
+        let mut out = String::from_utf8(head)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         for event in &self.events {
             if let Some(data) = event.part() {
                 out.push(GS);
@@ -430,7 +436,7 @@ impl Step<'_> {
         out
     }
 
-    fn encode_action(&self, out: &mut String) {
+    fn encode_action(&self, out: &mut impl TextOut) {
         match &self.action {
             Action::Read => {
                 RecordWriter::new(out, 'r');
@@ -476,7 +482,7 @@ impl Step<'_> {
     }
 }
 
-fn encode_event(out: &mut String, event: &Event<'_>, scratch: &mut String) {
+fn encode_event(out: &mut impl TextOut, event: &Event<'_>, scratch: &mut String) {
     match event {
         Event::Columns(columns) => write_columns(&mut RecordWriter::new(out, 'C'), columns),
         Event::Rows { count, escaped, .. } => {

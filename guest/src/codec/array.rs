@@ -7,6 +7,7 @@
 
 use super::{CodecError, Decoder};
 use wasmpg_wire::json::{self, Reader, Scalar};
+use wasmpg_wire::TextOut;
 
 /// PostgreSQL's `MAXDIM`.
 const MAX_DIMS: usize = 6;
@@ -82,13 +83,13 @@ impl From<&'static str> for Failure {
 }
 
 /// Appends the JSON form of the array text `raw`, its elements decoded by `element`.
-pub(super) fn decode(element: &Decoder, raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn decode(element: &Decoder, raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     let mut parser = ArrayText {
         rest: raw,
         element,
         shape: Shape::default(),
         unescaped: Vec::new(),
-        canonical: String::new(),
+        canonical: Vec::new(),
     };
     parser.array(out).map_err(|failure| match failure {
         Failure::Syntax(reason) => CodecError::invalid_because("array", raw, reason),
@@ -104,7 +105,7 @@ struct ArrayText<'a> {
     /// Holds an element whose text had backslash escapes, without them.
     unescaped: Vec<u8>,
     /// Holds an element's canonical form before it is written as a JSON string.
-    canonical: String,
+    canonical: Vec<u8>,
 }
 
 /// Where an element's unescaped text is.
@@ -145,7 +146,7 @@ impl<'a> ArrayText<'a> {
     }
 
     /// The whole value: optional bounds, the outermost list, nothing after it.
-    fn array(&mut self, out: &mut String) -> Result<(), Failure> {
+    fn array(&mut self, out: &mut Vec<u8>) -> Result<(), Failure> {
         self.skip_space();
         let bounds = self.bounds()?;
         self.skip_space();
@@ -229,15 +230,15 @@ impl<'a> ArrayText<'a> {
     }
 
     /// The rest of a list whose `{` has been consumed, at `depth`.
-    fn list(&mut self, depth: usize, out: &mut String) -> Result<(), Failure> {
+    fn list(&mut self, depth: usize, out: &mut Vec<u8>) -> Result<(), Failure> {
         self.shape.open(depth)?;
-        out.push('[');
+        out.push(b'[');
         self.skip_space();
         let mut len = 0;
         if !self.eat(b'}') {
             loop {
                 if len > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 self.skip_space();
                 if self.eat(b'{') {
@@ -257,12 +258,12 @@ impl<'a> ArrayText<'a> {
                 return Err("expected \",\" or \"}\"".into());
             }
         }
-        out.push(']');
+        out.push(b']');
         Ok(self.shape.close(depth, len)?)
     }
 
     /// One element, written as a JSON string of its canonical form or `null`.
-    fn element(&mut self, out: &mut String) -> Result<(), Failure> {
+    fn element(&mut self, out: &mut Vec<u8>) -> Result<(), Failure> {
         let text = match self.element_text()? {
             Element::Null => {
                 out.push_str("null");
@@ -280,7 +281,9 @@ impl<'a> ArrayText<'a> {
         self.element
             .decode(text, &mut self.canonical)
             .map_err(Failure::Element)?;
-        json::push_string(&self.canonical, out);
+        let canonical = std::str::from_utf8(&self.canonical)
+            .map_err(|_| "invalid UTF-8 in an element's canonical form")?;
+        json::push_string(canonical, out);
         Ok(())
     }
 
@@ -496,9 +499,9 @@ mod tests {
     use super::*;
 
     fn decoded(element: Decoder, raw: &str) -> Result<String, CodecError> {
-        let mut out = String::new();
+        let mut out = Vec::new();
         decode(&element, raw.as_bytes(), &mut out)?;
-        Ok(out)
+        Ok(String::from_utf8(out).expect("decoded text is UTF-8"))
     }
 
     fn text(raw: &str) -> String {
@@ -648,7 +651,7 @@ mod tests {
                 "{raw:?}"
             );
         }
-        let err = decode(&Decoder::Passthrough, b"{\"\xff\"}", &mut String::new()).unwrap_err();
+        let err = decode(&Decoder::Passthrough, b"{\"\xff\"}", &mut Vec::new()).unwrap_err();
         assert!(
             err.message().ends_with("invalid UTF-8 in an element"),
             "{err}"
@@ -780,8 +783,9 @@ mod tests {
                 r#"{"+1 mons -2 days -0 hours -1 secs"}"#,
             ),
         ] {
-            let mut canonical = String::new();
+            let mut canonical = Vec::new();
             decode(&decoder_for(element), server.as_bytes(), &mut canonical).unwrap();
+            let canonical = String::from_utf8(canonical).unwrap();
             assert_eq!(encoded(element, &canonical).unwrap(), literal, "{server:?}");
         }
     }

@@ -13,6 +13,7 @@
 use wasmpg_wire::{padded_digits, Decimal};
 
 use super::CodecError;
+use wasmpg_wire::TextOut;
 
 /// A type read from its binary form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +43,11 @@ const DAYS_1970_TO_2000: i64 = 10_957;
 
 impl Binary {
     /// Appends the canonical text of the binary value `raw`.
-    pub(super) fn decode(self, raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+    pub(super) fn decode(self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
         let ok = match self {
             Self::Bool => match raw {
-                [0] => Some('f'),
-                [1] => Some('t'),
+                [0] => Some(b'f'),
+                [1] => Some(b't'),
                 _ => None,
             }
             .map(|c| out.push(c)),
@@ -57,10 +58,10 @@ impl Binary {
             Self::Date => fixed::<4>(raw).map(|b| push_date(i32::from_be_bytes(b), out)),
             Self::Time => fixed::<8>(raw).and_then(|b| push_time(i64::from_be_bytes(b), out)),
             Self::Timestamp => {
-                fixed::<8>(raw).map(|b| push_timestamp(i64::from_be_bytes(b), "", out))
+                fixed::<8>(raw).map(|b| push_timestamp(i64::from_be_bytes(b), false, out))
             }
             Self::TimestampUtc => {
-                fixed::<8>(raw).map(|b| push_timestamp(i64::from_be_bytes(b), "+00:00", out))
+                fixed::<8>(raw).map(|b| push_timestamp(i64::from_be_bytes(b), true, out))
             }
             Self::Interval { infinities } => {
                 fixed::<16>(raw).map(|b| push_interval(b, infinities, out))
@@ -136,14 +137,14 @@ impl<const N: usize> Ascii<N> {
         self.put(&digits[start..]);
     }
 
-    fn append_to(&self, out: &mut String) {
-        // Every byte put is ASCII, so this is always UTF-8; the fallback is never taken.
-        out.push_str(std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default());
+    fn append_to(&self, out: &mut Vec<u8>) {
+        // Every byte put is ASCII.
+        out.push_ascii_head(&self.bytes, self.len);
     }
 }
 
 /// `date`: days from 2000-01-01; the extreme values are the infinities.
-fn push_date(days: i32, out: &mut String) {
+fn push_date(days: i32, out: &mut Vec<u8>) {
     match days {
         i32::MAX => out.push_str("infinity"),
         i32::MIN => out.push_str("-infinity"),
@@ -159,7 +160,7 @@ fn push_date(days: i32, out: &mut String) {
 }
 
 /// `time`: microseconds from midnight, 24:00:00 included.
-fn push_time(micros: i64, out: &mut String) -> Option<()> {
+fn push_time(micros: i64, out: &mut Vec<u8>) -> Option<()> {
     if !(0..=DAY_MICROS).contains(&micros) {
         return None;
     }
@@ -170,23 +171,69 @@ fn push_time(micros: i64, out: &mut String) -> Option<()> {
 }
 
 /// `timestamp` and `timestamptz`: microseconds from 2000-01-01 00:00:00 (UTC for timestamptz),
-/// printed with `offset` after the time; the extreme values are the infinities.
-fn push_timestamp(micros: i64, offset: &str, out: &mut String) {
+/// printed with `+00:00` after the time when `utc`; the extreme values are the infinities.
+fn push_timestamp(micros: i64, utc: bool, out: &mut Vec<u8>) {
     match micros {
         i64::MAX => out.push_str("infinity"),
         i64::MIN => out.push_str("-infinity"),
         _ => {
+            let days = micros.div_euclid(DAY_MICROS);
+            let (year, month, day) = civil(days);
+            if let Ok(year @ 1_000..=9_999) = u32::try_from(year) {
+                push_common_timestamp(
+                    [year / 100, year % 100, month, day],
+                    micros.rem_euclid(DAY_MICROS),
+                    utc,
+                    out,
+                );
+                return;
+            }
             let mut text = Ascii::<48>::new();
-            let bc = civil_date(micros.div_euclid(DAY_MICROS), &mut text);
+            let bc = civil_date(days, &mut text);
             text.put(b" ");
             time_of_day(micros.rem_euclid(DAY_MICROS), &mut text);
-            text.put(offset.as_bytes());
+            if utc {
+                text.put(b"+00:00");
+            }
             if bc {
                 text.put(b" BC");
             }
             text.append_to(out);
         }
     }
+}
+
+/// A timestamp of the years 1000 to 9999 AD (nearly every one stored): every character has a
+/// fixed place, so it is written into a template by position, then appended with one copy of
+/// fixed size. `date` holds the century, the year within it, the month and the day; `micros`
+/// is within the day. The same text as the general path (`time_of_day`), which the tests
+/// compare.
+fn push_common_timestamp(date: [u32; 4], micros: i64, utc: bool, out: &mut Vec<u8>) {
+    let mut text = *b"0000-00-00 00:00:00.000000+00:00";
+    let seconds = (micros / 1_000_000) as u32;
+    let fraction = (micros % 1_000_000) as u32;
+    let fields = [
+        (0, date[0]),
+        (2, date[1]),
+        (5, date[2]),
+        (8, date[3]),
+        (11, seconds / 3_600),
+        (14, seconds / 60 % 60),
+        (17, seconds % 60),
+        (20, fraction / 10_000),
+        (22, fraction / 100 % 100),
+        (24, fraction % 100),
+    ];
+    for (at, value) in fields {
+        text[at] = b'0' + (value / 10 % 10) as u8;
+        text[at + 1] = b'0' + (value % 10) as u8;
+    }
+    let mut len = if fraction == 0 { 19 } else { 26 };
+    if utc {
+        text[len..len + 6].copy_from_slice(b"+00:00");
+        len += 6;
+    }
+    out.push_ascii_head(&text, len);
 }
 
 /// Writes `YYYY-MM-DD` (the year at least four digits, counted as the era does) of the day
@@ -196,21 +243,7 @@ fn push_timestamp(micros: i64, offset: &str, out: &mut String) {
 /// The day-to-date conversion is the standard era arithmetic (400-year eras of 146,097 days,
 /// years starting on March 1st so that the leap day comes last).
 fn civil_date<const N: usize>(days: i64, text: &mut Ascii<N>) -> bool {
-    let z = days + DAYS_1970_TO_2000 + 719_468;
-    let era = z.div_euclid(146_097);
-    // Within an era every quantity is small and non-negative: 32-bit arithmetic.
-    let day_of_era = z.rem_euclid(146_097) as u32;
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = i64::from(year_of_era) + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil(days);
     // Year 0 is 1 BC.
     let bc = year <= 0;
     let shown = if bc { 1 - year } else { year };
@@ -226,6 +259,26 @@ fn civil_date<const N: usize>(days: i64, text: &mut Ascii<N>) -> bool {
     text.put(b"-");
     text.two(day);
     bc
+}
+
+/// The proleptic Gregorian year (0 is 1 BC), month and day of the day `days` after 2000-01-01.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + DAYS_1970_TO_2000 + 719_468;
+    let era = z.div_euclid(146_097);
+    // Within an era every quantity is small and non-negative: 32-bit arithmetic.
+    let day_of_era = z.rem_euclid(146_097) as u32;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = i64::from(year_of_era) + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// `HH:MM:SS`, then `.ffffff` when the fraction is nonzero; `micros` is within one day
@@ -248,7 +301,7 @@ fn time_of_day<const N: usize>(micros: i64, text: &mut Ascii<N>) {
 
 /// `interval`: microseconds (int64), days (int32), months (int32) as `months days microseconds`;
 /// with `infinities`, all three at their maximum (or minimum) is `infinity` (`-infinity`).
-fn push_interval(raw: [u8; 16], infinities: bool, out: &mut String) {
+fn push_interval(raw: [u8; 16], infinities: bool, out: &mut Vec<u8>) {
     let [m0, m1, m2, m3, m4, m5, m6, m7, d0, d1, d2, d3, n0, n1, n2, n3] = raw;
     let micros = i64::from_be_bytes([m0, m1, m2, m3, m4, m5, m6, m7]);
     let days = i32::from_be_bytes([d0, d1, d2, d3]);
@@ -258,27 +311,27 @@ fn push_interval(raw: [u8; 16], infinities: bool, out: &mut String) {
         (i32::MIN, i32::MIN, i64::MIN) if infinities => out.push_str("-infinity"),
         _ => {
             months.push_decimal(out);
-            out.push(' ');
+            out.push(b' ');
             days.push_decimal(out);
-            out.push(' ');
+            out.push(b' ');
             micros.push_decimal(out);
         }
     }
 }
 
 /// Each byte as the character of that code point (bytea's canonical form).
-fn push_latin1(raw: &[u8], out: &mut String) {
+fn push_latin1(raw: &[u8], out: &mut Vec<u8>) {
     out.reserve(raw.len());
-    for chunk in raw.utf8_chunks() {
-        // ASCII runs go in at once; a chunk's valid part may hold multi-byte UTF-8, whose bytes
-        // are latin-1 characters of their own.
-        let valid = chunk.valid();
-        if valid.is_ascii() {
-            out.push_str(valid);
-        } else {
-            out.extend(valid.bytes().map(char::from));
-        }
-        out.extend(chunk.invalid().iter().map(|&b| char::from(b)));
+    let mut rest = raw;
+    // ASCII runs go in at once; a byte from 0x80 on is the two-byte UTF-8 of its character.
+    while !rest.is_empty() {
+        let ascii = rest.iter().position(|&b| b >= 0x80).unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..ascii]);
+        let Some(&high) = rest.get(ascii) else {
+            break;
+        };
+        out.extend_from_slice(&[0xC0 | high >> 6, 0x80 | (high & 0x3F)]);
+        rest = &rest[ascii + 1..];
     }
 }
 
@@ -287,9 +340,9 @@ mod tests {
     use super::*;
 
     fn decode(kind: Binary, raw: &[u8]) -> Result<String, CodecError> {
-        let mut out = String::from(">");
+        let mut out = b">".to_vec();
         kind.decode(raw, &mut out)?;
-        Ok(out[1..].to_owned())
+        Ok(String::from_utf8(out[1..].to_vec()).expect("decoded text is UTF-8"))
     }
 
     fn ts(kind: Binary, micros: i64) -> String {
@@ -360,6 +413,60 @@ mod tests {
         );
         assert_eq!(ts(Binary::Timestamp, i64::MAX), "infinity");
         assert_eq!(ts(Binary::TimestampUtc, i64::MIN), "-infinity");
+    }
+
+    /// The fixed-place writer of the common years agrees with the general writer (the one that
+    /// also serves the years outside 1000-9999 AD), at both ends of that range, across days,
+    /// times of day with and without a fraction, and both offsets.
+    #[test]
+    fn common_timestamps_match_the_general_writer() {
+        let general = |micros: i64, utc: bool| {
+            let mut text = Ascii::<48>::new();
+            let bc = civil_date(micros.div_euclid(DAY_MICROS), &mut text);
+            text.put(b" ");
+            time_of_day(micros.rem_euclid(DAY_MICROS), &mut text);
+            if utc {
+                text.put(b"+00:00");
+            }
+            if bc {
+                text.put(b" BC");
+            }
+            let mut out = Vec::new();
+            text.append_to(&mut out);
+            String::from_utf8(out).expect("ASCII")
+        };
+        // Days from 2000-01-01 to 1000-01-01 and to 10000-01-01.
+        let first = -365_242i64;
+        let after_last = 2_921_940i64;
+        let mut days: Vec<i64> = (-3..3)
+            .flat_map(|d| [first + d, after_last + d, d])
+            .collect();
+        days.extend((first..after_last).step_by(9_973));
+        let times = [
+            0,
+            1,
+            999_999,
+            1_000_000,
+            45_296_500_000,
+            DAY_MICROS - 1,
+            3_599_000_010,
+        ];
+        for day in days {
+            for time in times {
+                let micros = day * DAY_MICROS + time;
+                for (kind, utc) in [(Binary::Timestamp, false), (Binary::TimestampUtc, true)] {
+                    assert_eq!(ts(kind, micros), general(micros, utc), "{micros}");
+                }
+            }
+        }
+        assert_eq!(
+            ts(Binary::TimestampUtc, first * DAY_MICROS - 1),
+            "0999-12-31 23:59:59.999999+00:00"
+        );
+        assert_eq!(
+            ts(Binary::Timestamp, after_last * DAY_MICROS),
+            "10000-01-01 00:00:00"
+        );
     }
 
     #[test]
@@ -441,9 +548,12 @@ mod tests {
                 for day in 1..=len {
                     let mut text = Ascii::<16>::new();
                     assert!(!civil_date(days, &mut text));
-                    let mut s = String::new();
+                    let mut s = Vec::new();
                     text.append_to(&mut s);
-                    assert_eq!(s, format!("{year:04}-{month:02}-{day:02}"));
+                    assert_eq!(
+                        String::from_utf8(s).unwrap(),
+                        format!("{year:04}-{month:02}-{day:02}")
+                    );
                     days += 1;
                 }
             }

@@ -1,11 +1,12 @@
 //! bytea: server hex (`\x4142`) or escape (`\101\\`) output to latin-1 text, and back to hex.
 
 use super::CodecError;
+use wasmpg_wire::TextOut;
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends the bytes of the bytea text `raw` as latin-1 characters.
-pub(super) fn decode(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     let decoded = match raw.strip_prefix(b"\\x") {
         Some(hex) => decode_hex(hex, out),
         None => decode_escape(raw, out),
@@ -13,7 +14,7 @@ pub(super) fn decode(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
     decoded.ok_or_else(|| CodecError::invalid("bytea", raw))
 }
 
-fn decode_hex(hex: &[u8], out: &mut String) -> Option<()> {
+fn decode_hex(hex: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let (pairs, odd) = hex.as_chunks::<2>();
     if !odd.is_empty() {
         return None;
@@ -21,7 +22,7 @@ fn decode_hex(hex: &[u8], out: &mut String) -> Option<()> {
     // Characters from U+0080 take two bytes; most binary data has some.
     out.reserve(pairs.len() * 2);
     for &[high, low] in pairs {
-        out.push(char::from(hex_value(high)? << 4 | hex_value(low)?));
+        out.push_char(char::from(hex_value(high)? << 4 | hex_value(low)?));
     }
     Some(())
 }
@@ -36,22 +37,22 @@ fn hex_value(digit: u8) -> Option<u8> {
 }
 
 /// The escape format: `\\` is a backslash, `\ooo` an octal byte, every other byte itself.
-fn decode_escape(raw: &[u8], out: &mut String) -> Option<()> {
+fn decode_escape(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.reserve(raw.len());
     let mut rest = raw;
     while let Some((&byte, tail)) = rest.split_first() {
         rest = tail;
         if byte != b'\\' {
-            out.push(char::from(byte));
+            out.push_char(char::from(byte));
             continue;
         }
         match rest {
             [b'\\', tail @ ..] => {
-                out.push('\\');
+                out.push(b'\\');
                 rest = tail;
             }
             [a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7', tail @ ..] => {
-                out.push(char::from((a - b'0') << 6 | (b - b'0') << 3 | (c - b'0')));
+                out.push_char(char::from((a - b'0') << 6 | (b - b'0') << 3 | (c - b'0')));
                 rest = tail;
             }
             _ => return None,
@@ -84,9 +85,9 @@ mod tests {
     use super::*;
 
     fn decoded(raw: &[u8]) -> Result<String, CodecError> {
-        let mut out = String::new();
+        let mut out = Vec::new();
         decode(raw, &mut out)?;
-        Ok(out)
+        Ok(String::from_utf8(out).expect("decoded text is UTF-8"))
     }
 
     fn encoded(value: &str) -> Result<Vec<u8>, CodecError> {

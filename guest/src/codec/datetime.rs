@@ -5,6 +5,7 @@
 //! `+HH:MM` (`+HH:MM:SS` when it has seconds). Everything else is validated and copied.
 
 use super::CodecError;
+use wasmpg_wire::TextOut;
 
 /// A cursor over ASCII text being parsed.
 struct Cursor<'a> {
@@ -61,12 +62,12 @@ impl<'a> Cursor<'a> {
 }
 
 /// `time`: `HH:MM:SS[.f]`.
-pub(super) fn time(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn time(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     convert("time", raw, out, push_time)
 }
 
 /// `timetz`: a time then an offset.
-pub(super) fn timetz(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn timetz(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     convert("timetz", raw, out, |cursor, out| {
         push_time(cursor, out)?;
         push_offset(cursor, out)
@@ -74,7 +75,7 @@ pub(super) fn timetz(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
 }
 
 /// `date`: `YYYY-MM-DD[ BC]`, `infinity` or `-infinity`.
-pub(super) fn date(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn date(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     convert("date", raw, out, |cursor, out| {
         if push_infinity(cursor, out) {
             return Some(());
@@ -86,7 +87,7 @@ pub(super) fn date(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
 }
 
 /// `timestamp`: `YYYY-MM-DD HH:MM:SS[.f][ BC]`, `infinity` or `-infinity`.
-pub(super) fn timestamp(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn timestamp(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     convert("timestamp", raw, out, |cursor, out| {
         if push_infinity(cursor, out) {
             return Some(());
@@ -100,7 +101,7 @@ pub(super) fn timestamp(raw: &[u8], out: &mut String) -> Result<(), CodecError> 
 }
 
 /// `timestamptz`: as `timestamp` with the offset right after the time, before ` BC`.
-pub(super) fn timestamptz(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn timestamptz(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     convert("timestamptz", raw, out, |cursor, out| {
         if push_infinity(cursor, out) {
             return Some(());
@@ -118,8 +119,8 @@ pub(super) fn timestamptz(raw: &[u8], out: &mut String) -> Result<(), CodecError
 fn convert(
     what: &str,
     raw: &[u8],
-    out: &mut String,
-    parse: impl FnOnce(&mut Cursor<'_>, &mut String) -> Option<()>,
+    out: &mut Vec<u8>,
+    parse: impl FnOnce(&mut Cursor<'_>, &mut Vec<u8>) -> Option<()>,
 ) -> Result<(), CodecError> {
     let mut cursor = Cursor { rest: raw };
     match parse(&mut cursor, out) {
@@ -128,7 +129,7 @@ fn convert(
     }
 }
 
-fn push_infinity(cursor: &mut Cursor<'_>, out: &mut String) -> bool {
+fn push_infinity(cursor: &mut Cursor<'_>, out: &mut Vec<u8>) -> bool {
     for special in ["infinity", "-infinity"] {
         if cursor.rest == special.as_bytes() {
             cursor.rest = &[];
@@ -140,7 +141,7 @@ fn push_infinity(cursor: &mut Cursor<'_>, out: &mut String) -> bool {
 }
 
 /// `YYYY-MM-DD`, the year four digits or more.
-fn push_date(cursor: &mut Cursor<'_>, out: &mut String) -> Option<()> {
+fn push_date(cursor: &mut Cursor<'_>, out: &mut Vec<u8>) -> Option<()> {
     let year = cursor.digits();
     if year.len() < 4 {
         return None;
@@ -153,16 +154,16 @@ fn push_date(cursor: &mut Cursor<'_>, out: &mut String) -> Option<()> {
         return None;
     }
     push_ascii(year, out);
-    out.push('-');
+    out.push(b'-');
     push_two_digits(month, out);
-    out.push('-');
+    out.push(b'-');
     push_two_digits(day, out);
     Some(())
 }
 
 /// `HH:MM:SS[.f]` (1-6 fraction digits); the canonical fraction has six digits, or none when
 /// it is zero. `24:00:00` is valid.
-fn push_time(cursor: &mut Cursor<'_>, out: &mut String) -> Option<()> {
+fn push_time(cursor: &mut Cursor<'_>, out: &mut Vec<u8>) -> Option<()> {
     let hour = cursor.two_digits(24)?;
     expect(cursor, b':')?;
     let minute = cursor.two_digits(59)?;
@@ -182,15 +183,15 @@ fn push_time(cursor: &mut Cursor<'_>, out: &mut String) -> Option<()> {
         return None;
     }
     push_two_digits(hour, out);
-    out.push(':');
+    out.push(b':');
     push_two_digits(minute, out);
-    out.push(':');
+    out.push(b':');
     push_two_digits(second, out);
     if !fraction_is_zero {
-        out.push('.');
+        out.push(b'.');
         push_ascii(fraction, out);
         for _ in fraction.len()..6 {
-            out.push('0');
+            out.push(b'0');
         }
     }
     Some(())
@@ -198,7 +199,7 @@ fn push_time(cursor: &mut Cursor<'_>, out: &mut String) -> Option<()> {
 
 /// `+HH`, `+HH:MM` or `+HH:MM:SS` (or `-`) as `+HH:MM`, or `+HH:MM:SS` when the seconds are
 /// nonzero.
-fn push_offset(cursor: &mut Cursor<'_>, out: &mut String) -> Option<()> {
+fn push_offset(cursor: &mut Cursor<'_>, out: &mut Vec<u8>) -> Option<()> {
     let sign = if cursor.eat(b'+') {
         '+'
     } else if cursor.eat(b'-') {
@@ -216,18 +217,18 @@ fn push_offset(cursor: &mut Cursor<'_>, out: &mut String) -> Option<()> {
             seconds = cursor.two_digits(59)?;
         }
     }
-    out.push(sign);
+    out.push_char(sign);
     push_two_digits(hours, out);
-    out.push(':');
+    out.push(b':');
     push_two_digits(minutes, out);
     if seconds != 0 {
-        out.push(':');
+        out.push(b':');
         push_two_digits(seconds, out);
     }
     Some(())
 }
 
-fn push_era(cursor: &mut Cursor<'_>, out: &mut String) {
+fn push_era(cursor: &mut Cursor<'_>, out: &mut Vec<u8>) {
     if cursor.eat_slice(b" BC") {
         out.push_str(" BC");
     }
@@ -238,33 +239,34 @@ fn expect(cursor: &mut Cursor<'_>, byte: u8) -> Option<()> {
 }
 
 /// Consumes `byte` and appends it.
-fn push_byte(cursor: &mut Cursor<'_>, byte: u8, out: &mut String) -> Option<()> {
+fn push_byte(cursor: &mut Cursor<'_>, byte: u8, out: &mut Vec<u8>) -> Option<()> {
     expect(cursor, byte)?;
-    out.push(char::from(byte));
+    out.push_char(char::from(byte));
     Some(())
 }
 
-fn push_ascii(text: &[u8], out: &mut String) {
-    out.extend(text.iter().map(|&b| char::from(b)));
+fn push_ascii(text: &[u8], out: &mut Vec<u8>) {
+    for &b in text {
+        out.push_char(char::from(b));
+    }
 }
 
 /// Appends `value` (below 100) as two digits.
-fn push_two_digits(value: u8, out: &mut String) {
-    out.push(char::from(b'0' + value / 10 % 10));
-    out.push(char::from(b'0' + value % 10));
+fn push_two_digits(value: u8, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[b'0' + value / 10 % 10, b'0' + value % 10]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    type Convert = fn(&[u8], &mut String) -> Result<(), CodecError>;
+    type Convert = fn(&[u8], &mut Vec<u8>) -> Result<(), CodecError>;
 
     fn check(convert: Convert, cases: &[(&str, &str)]) {
         for &(raw, canonical) in cases {
-            let mut out = String::new();
+            let mut out = Vec::new();
             match convert(raw.as_bytes(), &mut out) {
-                Ok(()) => assert_eq!(out, canonical, "{raw:?}"),
+                Ok(()) => assert_eq!(String::from_utf8(out).unwrap(), canonical, "{raw:?}"),
                 Err(e) => panic!("{raw:?}: {e}"),
             }
         }
@@ -272,7 +274,7 @@ mod tests {
 
     fn check_errors(convert: Convert, what: &str, cases: &[&str]) {
         for raw in cases {
-            let mut out = String::new();
+            let mut out = Vec::new();
             let err = convert(raw.as_bytes(), &mut out).expect_err(raw);
             assert_eq!(err.message(), format!("invalid {what} {raw:?}"));
         }
@@ -492,8 +494,8 @@ mod tests {
 
     #[test]
     fn output_is_appended() {
-        let mut out = String::from("x");
+        let mut out = b"x".to_vec();
         timestamptz(b"2024-01-02 03:04:05.5+01", &mut out).unwrap();
-        assert_eq!(out, "x2024-01-02 03:04:05.500000+01:00");
+        assert_eq!(out, b"x2024-01-02 03:04:05.500000+01:00");
     }
 }

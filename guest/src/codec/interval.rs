@@ -6,10 +6,10 @@
 //! (no sum of a valid value's fields comes near its range); the totals must fit PostgreSQL's
 //! `int32` months, `int32` days and `int64` microseconds.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use super::{echo, CodecError};
+use wasmpg_wire::TextOut;
 
 const MICROS_PER_SECOND: i128 = 1_000_000;
 const MICROS_PER_MINUTE: i128 = 60 * MICROS_PER_SECOND;
@@ -25,7 +25,7 @@ struct Interval {
 
 /// Appends the canonical `months days microseconds` of the interval text `raw`, or `infinity`
 /// or `-infinity` (PostgreSQL 17).
-pub(super) fn decode(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+pub(super) fn decode(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     if let Some(special) = infinity(raw) {
         out.push_str(special);
         return Ok(());
@@ -41,7 +41,7 @@ pub(super) fn decode(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
     else {
         return Err(CodecError::invalid_because("interval", raw, "out of range"));
     };
-    // Writing to a String cannot fail.
+    // Writing to a Vec cannot fail.
     let _ = write!(out, "{months} {days} {micros}");
     Ok(())
 }
@@ -468,9 +468,9 @@ mod tests {
     use super::*;
 
     fn decoded(raw: &str) -> Result<String, CodecError> {
-        let mut out = String::new();
+        let mut out = Vec::new();
         decode(raw.as_bytes(), &mut out)?;
-        Ok(out)
+        Ok(String::from_utf8(out).expect("decoded text is UTF-8"))
     }
 
     fn encoded(value: &str) -> Result<String, CodecError> {

@@ -32,6 +32,7 @@ mod datetime;
 mod interval;
 
 use std::fmt;
+use wasmpg_wire::TextOut;
 
 pub use binary::Binary;
 
@@ -195,7 +196,7 @@ impl Decoder {
     /// Appends the canonical form of `raw` (text format, or binary for [`Decoder::Binary`]) to
     /// `out`. On error `out` is left as
     /// it was.
-    pub fn decode(&self, raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+    pub fn decode(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
         let start = out.len();
         let result = self.decode_into(raw, out);
         if result.is_err() {
@@ -204,7 +205,7 @@ impl Decoder {
         result
     }
 
-    fn decode_into(&self, raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+    fn decode_into(&self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
         match self {
             Self::Passthrough => passthrough(raw, out),
             Self::Bytea => bytea::decode(raw, out),
@@ -220,7 +221,7 @@ impl Decoder {
     }
 }
 
-fn passthrough(raw: &[u8], out: &mut String) -> Result<(), CodecError> {
+fn passthrough(raw: &[u8], out: &mut Vec<u8>) -> Result<(), CodecError> {
     let text = std::str::from_utf8(raw).map_err(|e| {
         CodecError::new(format!(
             "invalid UTF-8 in text value at byte {}",
@@ -270,9 +271,9 @@ mod tests {
     use super::*;
 
     fn decode(oid: u32, raw: &str) -> Result<String, CodecError> {
-        let mut out = String::new();
+        let mut out = Vec::new();
         decoder_for(oid).decode(raw.as_bytes(), &mut out)?;
-        Ok(out)
+        Ok(String::from_utf8(out).expect("decoded text is UTF-8"))
     }
 
     fn encode(oid: u32, value: &str) -> Result<String, CodecError> {
@@ -383,19 +384,19 @@ mod tests {
 
     #[test]
     fn passthrough_appends() {
-        let mut out = String::from("x");
+        let mut out = b"x".to_vec();
         Decoder::Passthrough.decode(b"yz", &mut out).unwrap();
-        assert_eq!(out, "xyz");
+        assert_eq!(out, b"xyz");
     }
 
     #[test]
     fn passthrough_rejects_invalid_utf8() {
-        let mut out = String::from("keep");
+        let mut out = b"keep".to_vec();
         let err = Decoder::Passthrough
             .decode(b"ab\xffcd", &mut out)
             .unwrap_err();
         assert_eq!(err.message(), "invalid UTF-8 in text value at byte 2");
-        assert_eq!(out, "keep");
+        assert_eq!(out, b"keep");
         assert!(Decoder::Passthrough.decode(b"\xc3", &mut out).is_err());
     }
 
@@ -409,12 +410,12 @@ mod tests {
             (decoder_for(oid::INT4_ARRAY), b"{1,2,{3}}"),
             (decoder_for(oid::BYTEA_ARRAY), b"{\"\\\\x00\",\"\\\\x0\"}"),
         ] {
-            let mut out = String::from("before");
+            let mut out = b"before".to_vec();
             assert!(
                 decoder.decode(raw, &mut out).is_err(),
                 "{decoder:?} {raw:?}"
             );
-            assert_eq!(out, "before", "{decoder:?}");
+            assert_eq!(out, b"before", "{decoder:?}");
         }
     }
 
@@ -539,9 +540,13 @@ mod tests {
                 }
             }
             for oid in OIDS {
-                let mut out = String::from("x");
+                let mut out = b"x".to_vec();
                 if decoder_for(oid).decode(&input, &mut out).is_err() {
-                    assert_eq!(out, "x");
+                    assert_eq!(out, b"x");
+                } else {
+                    // What a decoder writes is text: the row batch relies on it
+                    // (`BatchWriter::take` checks it once per batch).
+                    assert!(std::str::from_utf8(&out).is_ok(), "{oid} {input:?}");
                 }
                 if let Ok(text) = std::str::from_utf8(&input) {
                     let mut out = b"x".to_vec();

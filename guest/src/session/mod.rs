@@ -1223,9 +1223,27 @@ impl Session {
     }
 
     fn flush_batch(&mut self) {
-        if !self.batch.is_empty() {
-            let batch = self.batch.take();
-            self.events.push(Event::Rows(batch));
+        if self.batch.is_empty() {
+            return;
+        }
+        match self.batch.take() {
+            Ok(batch) => self.events.push(Event::Rows(batch)),
+            Err(e) => {
+                // No writer gets here (every codec writes text, and text from the server is
+                // checked before it is copied); if one did, its rows are reported, not sent,
+                // and the rest of the result is not delivered either.
+                if let Some(current) = &mut self.current {
+                    current.discarding = true;
+                }
+                self.events.push(Event::Error(Error::new(
+                    ErrorKind::Decode,
+                    format!(
+                        "a row batch was not valid UTF-8 after its first {} rows; \
+                         the result's rows from there on are not delivered",
+                        e.rows_before
+                    ),
+                )));
+            }
         }
     }
 

@@ -188,26 +188,31 @@ fn push_timestamp(micros: i64, utc: bool, out: &mut Vec<u8>) {
                 );
                 return;
             }
-            let mut text = Ascii::<48>::new();
-            let bc = civil_date(days, &mut text);
-            text.put(b" ");
-            time_of_day(micros.rem_euclid(DAY_MICROS), &mut text);
-            if utc {
-                text.put(b"+00:00");
-            }
-            if bc {
-                text.put(b" BC");
-            }
-            text.append_to(out);
+            push_any_timestamp(micros, utc, out);
         }
     }
+}
+
+/// Any finite timestamp, BC and years beyond 9999 included, written field by field.
+fn push_any_timestamp(micros: i64, utc: bool, out: &mut Vec<u8>) {
+    let mut text = Ascii::<48>::new();
+    let bc = civil_date(micros.div_euclid(DAY_MICROS), &mut text);
+    text.put(b" ");
+    time_of_day(micros.rem_euclid(DAY_MICROS), &mut text);
+    if utc {
+        text.put(b"+00:00");
+    }
+    if bc {
+        text.put(b" BC");
+    }
+    text.append_to(out);
 }
 
 /// A timestamp of the years 1000 to 9999 AD (nearly every one stored): every character has a
 /// fixed place, so it is written into a template by position, then appended with one copy of
 /// fixed size. `date` holds the century, the year within it, the month and the day; `micros`
-/// is within the day. The same text as the general path (`time_of_day`), which the tests
-/// compare.
+/// is within the day. The same text as the general writer (`push_any_timestamp`), which a test
+/// compares.
 fn push_common_timestamp(date: [u32; 4], micros: i64, utc: bool, out: &mut Vec<u8>) {
     let mut text = *b"0000-00-00 00:00:00.000000+00:00";
     let seconds = (micros / 1_000_000) as u32;
@@ -421,18 +426,8 @@ mod tests {
     #[test]
     fn common_timestamps_match_the_general_writer() {
         let general = |micros: i64, utc: bool| {
-            let mut text = Ascii::<48>::new();
-            let bc = civil_date(micros.div_euclid(DAY_MICROS), &mut text);
-            text.put(b" ");
-            time_of_day(micros.rem_euclid(DAY_MICROS), &mut text);
-            if utc {
-                text.put(b"+00:00");
-            }
-            if bc {
-                text.put(b" BC");
-            }
             let mut out = Vec::new();
-            text.append_to(&mut out);
+            push_any_timestamp(micros, utc, &mut out);
             String::from_utf8(out).expect("ASCII")
         };
         // Days from 2000-01-01 to 1000-01-01 and to 10000-01-01.

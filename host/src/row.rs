@@ -308,7 +308,7 @@ fn split_rows(
                 };
                 let field = pos..pos + len;
                 pos += len + 1;
-                if len == 1 && bytes[field.start] == 0 {
+                if batch::is_null(&bytes[field.clone()]) {
                     fields.push(None);
                 } else {
                     fields.push(Some(field));

@@ -413,7 +413,8 @@ pub(crate) struct Sandbox {
     driver: bindings::Driver,
     cpu_ticks: u64,
     poisoned: bool,
-    /// The columns of the session's last result, shared by the results of the same shape.
+    /// The columns of the session's recent result shapes, shared by the results of the same
+    /// shape.
     columns: guest::ColumnsCache,
     /// The buffer every request is encoded into (at most [`REQUEST_BUFFER_KEEP`] bytes kept).
     request: Vec<u8>,

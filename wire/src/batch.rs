@@ -210,6 +210,12 @@ pub struct Fields<'a> {
     escaped: bool,
 }
 
+/// Whether a field, as it stands in the batch, is the NULL marker (a lone U+0000).
+#[inline]
+pub fn is_null(field: &[u8]) -> bool {
+    field == [NULL as u8]
+}
+
 /// Where the field at the start of `bytes` ends (the index of its FIELD_END), and whether an
 /// ESCAPE comes before that; `None` when no FIELD_END follows.
 ///
@@ -263,7 +269,7 @@ impl<'a> Fields<'a> {
         // FIELD_END is ASCII, so `end` and `end + 1` are char boundaries.
         let field = &self.rest[..end];
         self.rest = &self.rest[end + 1..];
-        if field.len() == 1 && field.starts_with(NULL) {
+        if is_null(field.as_bytes()) {
             Some(Ok(None))
         } else {
             Some(Ok(Some((field, escapes))))

@@ -86,7 +86,7 @@ pub fn escape_bytes_into(out: &mut Vec<u8>, value: &[u8]) -> bool {
     let mut escaped = false;
     for &b in value {
         if is_special(b) {
-            out.extend_from_slice(&[ESC as u8, b + 0x40]);
+            push_escape(out, b);
             escaped = true;
         } else {
             out.push(b);

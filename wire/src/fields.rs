@@ -318,6 +318,7 @@ pub(crate) fn parse_number<T: FromStr>(raw: &str) -> Option<T> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// Zero-padded to the width asked for, never cut below the number's own digits.
     #[test]
@@ -354,8 +355,6 @@ mod tests {
             }
         }
     }
-
-    use super::*;
 
     #[test]
     fn decimal_digits_of_every_width() {

@@ -1,6 +1,7 @@
 //! Where formatted text goes: the one output trait of the writers shared by a `String` (the
-//! host's parameters, the step encoder) and a byte buffer whose UTF-8 is checked once when it is
-//! finished (the guest's row batches, [`crate::batch::BatchWriter`]).
+//! host's parameters and requests) and a byte buffer whose UTF-8 is checked once when it is
+//! finished (the guest's row batches, [`crate::batch::BatchWriter`], and a step's records,
+//! [`crate::Step::encode`]).
 //!
 //! Why a byte buffer: appending a formatted value to a `String` needs a `&str`, so each number
 //! or date the guest formats from the server's binary form was checked by `str::from_utf8`

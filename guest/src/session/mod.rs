@@ -1274,15 +1274,20 @@ impl Session {
         self.finish()
     }
 
-    /// Refuses a request without changing state. Nothing of it is sent, so the Closes it
-    /// carried are owed to the next request again.
+    /// Refuses a request without changing state ([`Session::unsend`]).
     fn reject(&mut self, error: Error) -> Step {
+        self.unsend(error);
+        self.finish()
+    }
+
+    /// Drops what a refused request wrote and reports why: nothing of it is sent, so the
+    /// Closes it carried are owed to the next request again.
+    pub(super) fn unsend(&mut self, error: Error) {
         self.out.clear();
         self.cache.owe_closes(std::mem::take(&mut self.closing));
         self.describing = None;
         self.pending_results.clear();
         self.events.push(Event::Error(error));
-        self.finish()
     }
 
     fn usage(&mut self, message: &str) -> Step {

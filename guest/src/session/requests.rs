@@ -106,11 +106,7 @@ impl Session {
     pub(super) fn requery(&mut self, retry: Retry) -> Result<(), Error> {
         self.state = State::Ready;
         if let Err(e) = self.start_query(&retry.sql, &retry.param_types, &retry.params) {
-            self.out.clear();
-            self.cache.owe_closes(std::mem::take(&mut self.closing));
-            self.describing = None;
-            self.pending_results.clear();
-            self.events.push(Event::Error(e));
+            self.unsend(e);
             return self.set_ready(b'I');
         }
         Ok(())

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use wasmpg_wire::TextOut as _;
+
 use chrono::{
     DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
     Timelike, Utc,
@@ -20,8 +22,8 @@ use super::{oid, BoxError, FromSql, IsNull, Oid, SqlType, ToSql};
 fn push_padded(out: &mut String, value: u32, width: usize) {
     let mut buf = [0u8; 20];
     let start = wasmpg_wire::padded_digits(value.into(), width, &mut buf);
-    // Invariant: `padded_digits` wrote ASCII digits, which are UTF-8.
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+    // `padded_digits` wrote ASCII digits.
+    out.push_ascii(&buf[start..]);
 }
 
 /// Appends `YYYY-MM-DD` (the year of era); returns whether the date is BC.

@@ -356,6 +356,24 @@ def select1(conn, iters):
     return us, cpu_us
 
 
+def bound_round_trip(conn, iters):
+    """Issue 8's round trip: a bound ``select %s::int`` (parameter i) + fetchone. psycopg2
+    and psycopg2cffi merge the parameter client-side; wasmpg, psycopg 3 and pg8000 bind it
+    server-side."""
+    cur = conn.cursor()
+    total = 0
+    start, cstart = time.perf_counter(), time.thread_time()
+    for i in range(iters):
+        cur.execute("select %s::int", (i,))
+        total += cur.fetchone()[0]
+    us = (time.perf_counter() - start) * 1e6 / iters
+    cpu_us = (time.thread_time() - cstart) * 1e6 / iters
+    cur.close()
+    want = iters * (iters - 1) // 2
+    ensure(total == want, lambda: "the bound round trips summed to %r, expected %d" % (total, want))
+    return us, cpu_us
+
+
 def fetch_rows(conn, expected):
     cur = conn.cursor()
     start, cstart = time.perf_counter(), time.thread_time()
@@ -424,6 +442,8 @@ class Bench(object):
         r["six"], r["six_cpu"] = six_ops(self.conn, self.data)
         gc.collect()
         r["select1_us"], r["select1_us_cpu"] = select1(self.conn, self.select1_iters)
+        gc.collect()
+        r["bound_us"], r["bound_us_cpu"] = bound_round_trip(self.conn, self.select1_iters)
         gc.collect()
         r["fetch_ms"], r["fetch_ms_cpu"] = fetch_rows(self.conn, self.micro_expected)
         gc.collect()

@@ -417,16 +417,16 @@ class Session:
 
     def simple_query_steps(self, sql: str, sink: Sink, stream: bool = False) -> Steps[None]:
         """Simple query protocol (one or more statements)."""
-        return self._request_steps(A.req_simple_query(sql), sink, stream)
+        return self.request_steps(A.req_simple_query(sql), sink, stream)
 
     def query_steps(
         self, sql: str, types: list[int], params: str, sink: Sink, stream: bool = False
     ) -> Steps[None]:
         """Extended protocol: one or more parameter rows, one round trip."""
-        return self._request_steps(A.req_query(types, params, sql), sink, stream)
+        return self.request_steps(A.req_query(types, params, sql), sink, stream)
 
-    def _request_steps(self, request: str, sink: Sink, stream: bool) -> Steps[None]:
-        """A query request (`simple_query_steps`, `query_steps`) run to its end (streamed:
+    def request_steps(self, request: str, sink: Sink, stream: bool) -> Steps[None]:
+        """A query request (`A.req_simple_query`, `A.req_query`) run to its end (streamed:
         until the sink holds rows)."""
         if self._action not in _IDLE or self.closed:
             yield from self._begin(sink)
@@ -530,7 +530,31 @@ class Session:
         drive(self.drain_steps(), self._io)
 
     def simple_query(self, sql: str, sink: Sink, stream: bool = False) -> None:
-        drive(self.simple_query_steps(sql, sink, stream), self._io)
+        self.request(A.req_simple_query(sql), sink, stream)
+
+    def request(self, request: str, sink: Sink, stream: bool = False) -> None:
+        """`request_steps` on the blocking channel. The hot path of every synchronous
+        statement: while the guest only asks to send and to read (its ``r`` action, until
+        ``d``), this loop makes the same calls in the same order as the generators, without
+        them (each generator step costs CPython about a microsecond); anything else (a busy
+        session, streaming, COPY, the session's end) is left to the generators."""
+        if stream or self._action not in _IDLE or self.closed:
+            drive(self.request_steps(request, sink, stream), self._io)
+            return
+        self._sink = sink
+        io = self._io
+        send = self._step(request)
+        if send:
+            io.send(send)
+        try:
+            while self._action == "r":
+                send = self._step(A.req_read(io.recv()))
+                if send:
+                    io.send(send)
+        except BaseException as e:
+            raise self._lost(e) from None
+        if self._action != "d":
+            drive(self._run(sink, False), io)
 
     def poll_idle(self, timeout: Optional[float]) -> bool:
         return drive(self.poll_idle_steps(timeout), self._io)
@@ -611,9 +635,9 @@ class Session:
                 if action == "r":
                     if stream and sink.has_rows():
                         return
-                    # The hot path (waiting for the server), inline.
+                    # Waiting for the server.
                     data = yield _RECV
-                    send = self._step("d" + data.decode("latin-1") if data else A.REQ_EOF)
+                    send = self._step(A.req_read(data))
                     if send:
                         yield SEND, send
                     continue

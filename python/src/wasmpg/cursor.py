@@ -27,6 +27,7 @@ from collections import deque, namedtuple
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, TypeVar
 
+from . import _abi as A
 from . import _copy, _sql, types
 from ._abi import unescape_data
 from ._literal import literal
@@ -198,7 +199,10 @@ class _Result:
         assert shape is not None
         if not escaped:
             # An unescaped batch holds U+0000 only as the NULL marker.
-            convert = shape.convert if _NUL in data else shape.convert_no_nulls()
+            if _NUL in data:
+                convert = shape.convert
+            else:
+                convert = shape._convert_no_nulls or shape.convert_no_nulls()
             try:
                 return convert(rows)
             except (ValueError, ArithmeticError, TypeError, KeyError):
@@ -237,30 +241,38 @@ class _Collector(Sink):
     def __init__(self, adapters: AdaptersMap = types.adapters) -> None:
         self.adapters = adapters
         self.results: list[_Result] = []
+        # The result whose columns came last while it has not completed: rows and the
+        # completion that follow are its.
+        self.current: Optional[_Result] = None
         self.error: Optional[Error] = None
         self.pending = 0  # batches received and not yet taken by the cursor
 
     def _open(self) -> _Result:
-        if self.results:
-            last = self.results[-1]
-            if last.columns is not None and not last.done:
-                return last
-        r = _Result(None)
-        self.results.append(r)
+        """The result rows or a completion belong to: the current one, else (a statement
+        without a row description) a new result without columns."""
+        r = self.current
+        if r is None or r.done:
+            r = _Result(None)
+            self.results.append(r)
         return r
 
     def columns(self, cols: list[ColumnInfo]) -> None:
-        self.results.append(_Result(cols, self.adapters))
+        r = self.current = _Result(cols, self.adapters)
+        self.results.append(r)
 
     def rows(self, batch: tuple[int, bool, str]) -> None:
-        self._open().batches.append(batch)
+        r = self.current
+        (self._open() if r is None or r.done else r).batches.append(batch)
         self.pending += 1
 
     def complete(self, tag: str, rows: Optional[int]) -> None:
-        r = self._open()
+        r = self.current
+        if r is None or r.done:
+            r = self._open()
         r.tag = tag
         r.count = rows
         r.done = True
+        self.current = None
 
     def empty(self) -> None:
         r = _Result(None)
@@ -292,9 +304,8 @@ def _merge_oid(a: Optional[int], b: int, column: int) -> int:
     return 0
 
 
-def _field(text: Optional[str]) -> str:
-    if text is None:
-        return "\x00\x1f"
+def _field(text: str) -> str:
+    """A parameter's text as a row-batch field (escaped, with its terminator)."""
     # Letters and digits only (most numbers, names): nothing to escape, without the search.
     if not text.isalnum() and _ESC.search(text):
         text = (
@@ -308,24 +319,31 @@ def _field(text: Optional[str]) -> str:
 
 
 def adapt_rows(
-    rows: Sequence[Sequence[Any]], dump: Callable[[Any], tuple[int, Optional[str]]] = types.dump
+    rows: Sequence[Sequence[Any]], adapters: AdaptersMap = types.adapters
 ) -> tuple[list[int], str]:
-    """Parameter rows -> (declared type per column, the row-batch string); ``dump`` adapts
-    each value (an `AdaptersMap`'s)."""
+    """Parameter rows -> (declared type per column, the row-batch string), each value adapted
+    by ``adapters``. Written for its cost (execute's one row runs it every round trip): the
+    adapters' resolved dumpers are looked up here, not through `AdaptersMap.dump`."""
     if not rows:
         return [], ""
+    resolved = adapters._resolved
     width = len(rows[0])
     declared: list[Optional[int]] = [None] * width
     parts = []
     for values in rows:
         if len(values) != width:
             raise ProgrammingError("every parameter row must have the same number of values")
-        for i, value in enumerate(values):
-            oid, text = dump(value)
-            if text is not None:
+        i = 0
+        for value in values:
+            fn = resolved.get(type(value))
+            oid, text = adapters.dump(value) if fn is None else fn(value)
+            if text is None:
+                parts.append("\x00\x1f")  # NULL
+            else:
                 current = declared[i]
                 declared[i] = oid if current is None else _merge_oid(current, oid, i)
-            parts.append(_field(text))
+                parts.append(_field(text))
+            i += 1
         parts.append(_RS)
     return [0 if t is None else t for t in declared], "".join(parts)
 
@@ -349,7 +367,7 @@ def _execute_request(query: str, params: Any, adapters: AdaptersMap = types.adap
     sql, spec = _sql.convert(query)
     values = _sql.bind(spec, params)
     if values:
-        return (sql, adapt_rows([values], adapters.dump))
+        return (sql, adapt_rows([values], adapters))
     return (sql, ([], ""))
 
 
@@ -375,15 +393,20 @@ def _executemany_request(
         return None
     if spec == 0:
         return (sql, ([], _RS * len(rows)))  # zero-column rows: one execution each
-    return (sql, adapt_rows(rows, adapters.dump))
+    return (sql, adapt_rows(rows, adapters))
+
+
+def request_text(request: Request) -> str:
+    """A prepared request in the guest's request layout (`_abi`)."""
+    sql, bound = request
+    if bound is None:
+        return A.req_simple_query(sql)
+    return A.req_query(bound[0], bound[1], sql)
 
 
 def request_steps(session: Session, request: Request, sink: Sink, stream: bool) -> Steps[None]:
-    """The session's steps for a prepared request."""
-    sql, bound = request
-    if bound is None:
-        return session.simple_query_steps(sql, sink, stream)
-    return session.query_steps(sql, bound[0], bound[1], sink, stream)
+    """The session's steps for a prepared request (the asynchronous driver's)."""
+    return session.request_steps(request_text(request), sink, stream)
 
 
 _PROC_NAME = re.compile(
@@ -722,7 +745,7 @@ class Cursor(BaseCursor["Connection"]):
             sink = self._start(self._sent(query, request))
             conn._before_statement(self)
             session = conn._session
-            drive(request_steps(session, request, sink, self._stream), session._io)
+            session.request(request_text(request), sink, self._stream)
             if sink.copied:
                 drive(session.drain_steps(), session._io)
                 raise _copy_refused()
@@ -743,7 +766,7 @@ class Cursor(BaseCursor["Connection"]):
                 return self
             conn._before_statement(self)
             session = conn._session
-            drive(request_steps(session, request, sink, False), session._io)
+            session.request(request_text(request), sink)
             if sink.copied:
                 drive(session.drain_steps(), session._io)
                 raise _copy_refused()
@@ -824,8 +847,11 @@ class Cursor(BaseCursor["Connection"]):
         """The next row, or None at the end."""
         self._fetch_check()
         with self.connection._lock:
-            if not self._fill():
-                return None
+            res = self._res
+            # A converted row at hand (each but the first of a batch) needs no `_fill`.
+            if res is None or res.pos >= len(res.rows) or self._discarded:
+                if not self._fill():
+                    return None
             return self._take_one()
 
     def fetchmany(self, size: Optional[int] = None) -> list[Row]:

@@ -19,8 +19,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Optional
 
-from ._session import drive
-from .cursor import BaseCursor, C, Request, Row, _Collector, _execute_request, request_steps
+from .cursor import (
+    BaseCursor,
+    C,
+    Request,
+    Row,
+    _Collector,
+    _execute_request,
+    request_steps,
+    request_text,
+)
 from .errors import InterfaceError, NotSupportedError, ProgrammingError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,7 +150,7 @@ class ServerCursor(_ServerCursorBase["Connection"]):
         conn._end_stream()
         sink = _Collector(self._map())
         session = conn._session
-        drive(session.simple_query_steps(sql, sink), session._io)
+        session.simple_query(sql, sink)
         return sink
 
     def execute(self, query: str, params: Any = None) -> ServerCursor:
@@ -156,7 +164,7 @@ class ServerCursor(_ServerCursorBase["Connection"]):
             conn._before_statement(self)
             sink = _Collector(self._map())
             session = conn._session
-            drive(request_steps(session, request, sink, False), session._io)
+            session.request(request_text(request), sink)
             if sink.error is not None:
                 raise sink.error
             self._declared = True

@@ -868,3 +868,26 @@ fn a_refused_request_keeps_the_close_it_owed() {
     assert_eq!(tags.first(), Some(&b'C'), "{tags:?}");
     assert!(String::from_utf8_lossy(&next.send).contains("wasmpg_s1"));
 }
+
+#[test]
+fn command_tags_give_row_counts() {
+    use wasmpg_guest::session::tag_rows;
+    for (tag, rows) in [
+        ("INSERT 0 5", Some(5)),
+        ("SELECT 12", Some(12)),
+        ("UPDATE 0", Some(0)),
+        ("DELETE 3", Some(3)),
+        ("MERGE 2", Some(2)),
+        ("MOVE 4", Some(4)),
+        ("FETCH 7", Some(7)),
+        ("COPY 1000000", Some(1_000_000)),
+        ("CREATE TABLE", None),
+        ("SELECT", None),
+        ("BEGIN", None),
+        ("", None),
+        ("SELECTED 3", None),
+        ("INSERT 0 x", None),
+    ] {
+        assert_eq!(tag_rows(tag), rows, "{tag:?}");
+    }
+}

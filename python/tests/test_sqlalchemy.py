@@ -791,18 +791,20 @@ def test_async_engine(cluster, schema):  # type: ignore[no-untyped-def]
             await session.rollback()
 
         # several connections at once: the sleeps overlap
-        async def one(i: int) -> tuple[int, int]:
+        async def one(i: int) -> tuple[int, int, datetime.datetime]:
             async with e.connect() as conn:
-                await conn.execute(sa.text("select pg_sleep(1)"))
+                began = await conn.scalar(sa.text("select statement_timestamp() from pg_sleep(1)"))
                 pid = await conn.scalar(sa.text("select pg_backend_pid()"))
-                return i, int(pid)
+                return i, int(pid), began
 
-        start = time.monotonic()
         done = await asyncio.gather(*(one(i) for i in range(5)))
-        elapsed = time.monotonic() - start
-        assert [i for i, _ in done] == list(range(5))
-        assert len({pid for _, pid in done}) == 5
-        assert elapsed < 3.5, elapsed  # one after the other would take 5 s
+        assert [i for i, _, _ in done] == list(range(5))
+        assert len({pid for _, pid, _ in done}) == 5
+        # The server's own clock, not the test's: one after the other, each 1 s sleep would
+        # begin after the one before had ended; at once, some began while another slept.
+        starts = sorted(began for _, _, began in done)
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert min(gaps) < datetime.timedelta(seconds=1), gaps
         # isolation levels and AUTOCOMMIT through the adapted connection
         async with e.connect() as conn:
             conn2 = await conn.execution_options(isolation_level="SERIALIZABLE")

@@ -226,6 +226,24 @@ fn malformed_requests_are_errors() {
         assert!(request::decode_str(bad).is_err(), "{bad:?}");
     }
     assert!(request::decode_bytes(b"s\x1d\xff").is_err());
+    // The parts are counted, and the last one is verbatim (it may hold U+001D).
+    for (bad, count) in [("q\u{1d}1", 1), ("q\u{1d}23\u{1d}5", 2), ("X\u{1d}", 1)] {
+        let e = request::decode_str(bad).expect_err(bad);
+        let expected = if bad.starts_with('X') { 2 } else { 3 };
+        assert!(
+            e.to_string()
+                .contains(&format!("{count} parts, {expected} expected")),
+            "{bad:?}: {e}"
+        );
+    }
+    assert_eq!(
+        request::decode_str("q\u{1d}23\u{1d}5\u{1f}\u{1e}\u{1d}select '\u{1d}é'").unwrap(),
+        Request::Query {
+            param_types: vec![23],
+            params: b("5\u{1f}\u{1e}"),
+            sql: b("select '\u{1d}é'"),
+        }
+    );
 }
 
 fn col(name: &'static str, oid: u32) -> Column<'static> {

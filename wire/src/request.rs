@@ -471,26 +471,35 @@ pub fn decode_str(request: &str) -> Result<Request<'_>, WireError> {
     })
 }
 
+/// A text request's `N` parts after the U+001D that follows its tag, the last one verbatim
+/// (it may hold U+001D). U+001D is ASCII, so a 0x1D byte is always that character: the parts
+/// are split on bytes, without a character searcher or a list.
+fn parts<const N: usize>(tag: char, body: &str) -> Result<[&str; N], WireError> {
+    const { assert!(N >= 1) };
+    let mut rest = body
+        .strip_prefix(GS)
+        .ok_or_else(|| WireError::new(format!("request {tag:?}: its parts must follow U+001D")))?;
+    let mut out = [""; N];
+    for (found, part) in out.iter_mut().enumerate().take(N - 1) {
+        let Some(at) = rest.bytes().position(|b| b == GS as u8) else {
+            return Err(WireError::new(format!(
+                "request {tag:?}: {} parts, {N} expected",
+                found + 1
+            )));
+        };
+        *part = &rest[..at];
+        rest = &rest[at + 1..];
+    }
+    out[N - 1] = rest;
+    Ok(out)
+}
+
 fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
     let mut chars = request.chars();
     let tag = chars
         .next()
         .ok_or_else(|| WireError::new("an empty request"))?;
     let body = chars.as_str();
-    // `parts(n)`: exactly n parts, the last one verbatim.
-    let parts = |n: usize| -> Result<Vec<&str>, WireError> {
-        let rest = body.strip_prefix(GS).ok_or_else(|| {
-            WireError::new(format!("request {tag:?}: its parts must follow U+001D"))
-        })?;
-        let parts: Vec<&str> = rest.splitn(n, GS).collect();
-        if parts.len() != n {
-            return Err(WireError::new(format!(
-                "request {tag:?}: {} parts, {n} expected",
-                parts.len()
-            )));
-        }
-        Ok(parts)
-    };
     let none = || -> Result<(), WireError> {
         if body.is_empty() {
             Ok(())
@@ -499,9 +508,9 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
         }
     };
     Ok(match tag {
-        'n' => Request::Init(read_pairs(parts(1)?[0])?),
+        'n' => Request::Init(read_pairs(parts::<1>(tag, body)?[0])?),
         'c' | 'i' => {
-            let p = parts(2)?;
+            let p = parts::<2>(tag, body)?;
             let defaults = read_pairs(p[0])?;
             let conninfo = Cow::Borrowed(p[1]);
             if tag == 'c' {
@@ -512,7 +521,7 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
         }
         'o' if body.is_empty() => Request::Opened(None),
         'o' => {
-            let rest = parts(1)?[0];
+            let rest = parts::<1>(tag, body)?[0];
             match rest.split_once(GS) {
                 None => Request::Opened(Some(Cow::Borrowed(rest))),
                 Some((addr, now)) => Request::OpenedAt {
@@ -523,7 +532,7 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             }
         }
         'x' => {
-            let p = parts(2)?;
+            let p = parts::<2>(tag, body)?;
             Request::OpenFailed {
                 kind: ErrorKind::parse(p[0])
                     .ok_or_else(|| WireError::new(format!("unknown error kind {:?}", p[0])))?,
@@ -531,9 +540,9 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             }
         }
         'w' if body.is_empty() => Request::Password(None),
-        'w' => Request::Password(Some(Cow::Borrowed(parts(1)?[0]))),
+        'w' => Request::Password(Some(Cow::Borrowed(parts::<1>(tag, body)?[0]))),
         'y' => {
-            let p = parts(2)?;
+            let p = parts::<2>(tag, body)?;
             Request::File {
                 status: FileStatus::parse(p[0])
                     .ok_or_else(|| WireError::new(format!("unknown file status {:?}", p[0])))?,
@@ -544,9 +553,9 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             none()?;
             Request::Eof
         }
-        's' => Request::SimpleQuery(Cow::Borrowed(parts(1)?[0])),
+        's' => Request::SimpleQuery(Cow::Borrowed(parts::<1>(tag, body)?[0])),
         'q' => {
-            let p = parts(3)?;
+            let p = parts::<3>(tag, body)?;
             Request::Query {
                 param_types: read_types(p[0])?,
                 params: Cow::Borrowed(p[1]),
@@ -554,7 +563,7 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             }
         }
         'P' => {
-            let p = parts(3)?;
+            let p = parts::<3>(tag, body)?;
             Request::Prepare {
                 param_types: read_types(p[0])?,
                 name: Cow::Borrowed(p[1]),
@@ -562,13 +571,13 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             }
         }
         'X' => {
-            let p = parts(2)?;
+            let p = parts::<2>(tag, body)?;
             Request::Execute {
                 params: Cow::Borrowed(p[0]),
                 name: Cow::Borrowed(p[1]),
             }
         }
-        'L' => Request::CloseStatement(Cow::Borrowed(parts(1)?[0])),
+        'L' => Request::CloseStatement(Cow::Borrowed(parts::<1>(tag, body)?[0])),
         't' => {
             none()?;
             Request::Terminate
@@ -577,12 +586,12 @@ fn decode_text(request: &str) -> Result<Request<'_>, WireError> {
             none()?;
             Request::CancelToken
         }
-        'k' => Request::Cancel(Cow::Borrowed(parts(1)?[0])),
+        'k' => Request::Cancel(Cow::Borrowed(parts::<1>(tag, body)?[0])),
         'F' => {
             none()?;
             Request::CopyDone
         }
-        'f' => Request::CopyFail(Cow::Borrowed(parts(1)?[0])),
+        'f' => Request::CopyFail(Cow::Borrowed(parts::<1>(tag, body)?[0])),
         'p' => Request::Pipeline(read_pipeline(body)?),
         other => return Err(WireError::new(format!("unknown request {other:?}"))),
     })

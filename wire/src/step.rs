@@ -587,8 +587,10 @@ pub fn decode_columns(record: &str) -> Result<Vec<Column<'_>>, WireError> {
 }
 
 fn decode_inner(step: &str, keep_columns: bool) -> Result<Step<'_>, WireError> {
+    // A byte scan: the length is a few digits, and a `char` searcher costs more than the scan.
     let colon = step
-        .find(':')
+        .bytes()
+        .position(|b| b == b':')
         .ok_or_else(|| WireError::new("a step without its send length"))?;
     let len: usize = crate::fields::parse_number(&step[..colon])
         .ok_or_else(|| WireError::new("a step's send length is not a number"))?;

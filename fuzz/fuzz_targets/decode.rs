@@ -1,7 +1,9 @@
-//! Every type decoder: server text output of type OID (first byte selects it) to canonical form.
+//! Every type decoder: server text output of type OID (first byte selects it) to canonical form,
+//! and the same bytes as the type's binary output where the guest asks for binary.
 #![no_main]
 
-use wasmpg_guest::codec::decoder_for;
+use wasmpg_guest::codec::{decoder_for, Decoder};
+use wasmpg_wire::escape::needs_escape;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((oid, raw)) = wasmpg_fuzz::pick_oid(data) else {
@@ -14,5 +16,20 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         Err(_) => assert_eq!(out, b"prefix"),
         // What a decoder writes is text: the row batch checks it only once per batch.
         Ok(()) => assert!(out.starts_with(b"prefix") && std::str::from_utf8(&out).is_ok()),
+    }
+    let infinite_intervals = data.first().is_some_and(|b| b & 0x80 != 0);
+    let Some(binary) = Decoder::binary_for(oid, true, infinite_intervals) else {
+        return;
+    };
+    let mut out = b"prefix".to_vec();
+    match binary.decode(raw, &mut out) {
+        Err(_) => assert_eq!(out, b"prefix"),
+        Ok(()) => {
+            assert!(out.starts_with(b"prefix") && std::str::from_utf8(&out).is_ok());
+            // A plain writer's output goes into the row batch without the escape scan.
+            if binary.writes_plain() {
+                assert!(!needs_escape(&out[b"prefix".len()..]), "{out:?}");
+            }
+        }
     }
 });

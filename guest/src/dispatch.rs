@@ -21,7 +21,13 @@ pub struct Dispatcher {
     options: Options,
     session: Option<Session>,
     cancel: Option<CancelSession>,
+    /// The buffer each step's records are written into before they become its string
+    /// (`wire::Step::encode_with`); kept between calls while it is small.
+    step_head: Vec<u8>,
 }
+
+/// The largest [`Dispatcher::step_head`] kept for the next call (as the session's buffers).
+const STEP_HEAD_KEEP: usize = 16 * 1024;
 
 impl Dispatcher {
     pub fn new() -> Dispatcher {
@@ -51,7 +57,11 @@ impl Dispatcher {
                 None,
             ),
         };
-        let encoded = self.encode(&step, addr);
+        let mut head = std::mem::take(&mut self.step_head);
+        let encoded = self.encode(&step, addr, &mut head);
+        if head.capacity() <= STEP_HEAD_KEEP {
+            self.step_head = head;
+        }
         if let Some(session) = &mut self.session {
             session.recycle(step);
         }
@@ -211,7 +221,7 @@ impl Dispatcher {
     }
 
     /// The session's step in the packed layout, ReadyForQuery folded into `done`.
-    fn encode(&self, step: &Step, addr: Option<String>) -> String {
+    fn encode(&self, step: &Step, addr: Option<String>, head: &mut Vec<u8>) -> String {
         let mut ready = None;
         let mut events = Vec::with_capacity(step.events.len());
         for event in &step.events {
@@ -275,7 +285,7 @@ impl Dispatcher {
             action,
             events,
         }
-        .encode()
+        .encode_with(head)
     }
 }
 

@@ -891,3 +891,87 @@ fn command_tags_give_row_counts() {
         assert_eq!(tag_rows(tag), rows, "{tag:?}");
     }
 }
+
+#[test]
+fn invalid_utf8_in_a_text_value_delivers_the_rows_before_it() {
+    // Each row's place of the invalid value: the first row (nothing delivered), a later row of
+    // the same batch, and the last row. The rows before it arrive, then one decode error naming
+    // the column, and nothing of the result after it; the session stays usable.
+    for bad_row in [0usize, 2, 3] {
+        let mut s = connected(Options::default());
+        s.simple_query("SELECT a, b, c FROM t");
+        let mut reply = row_description(&[("a", 23), ("b", 25), ("c", 25)]);
+        let values = ["one", "two", "three", "four"];
+        for (i, value) in values.iter().enumerate() {
+            let number = (i + 1).to_string();
+            let b: &[u8] = if i == bad_row {
+                b"ok \xff\xfe"
+            } else {
+                value.as_bytes()
+            };
+            reply.extend(data_row(&[
+                Some(number.as_bytes()),
+                Some(b),
+                Some(b"\x1ftail"),
+            ]));
+        }
+        reply.extend(command_complete("SELECT 4"));
+        reply.extend(ready(b'I'));
+        let step = s.feed(&reply);
+        assert_eq!(
+            errors(&step),
+            vec![(
+                ErrorKind::Decode,
+                "column 2: invalid UTF-8 in a text value".to_owned()
+            )],
+            "bad row {bad_row}: {step:?}"
+        );
+        let delivered: Vec<Vec<Option<String>>> = step
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Rows(batch) => Some(batch),
+                _ => None,
+            })
+            .flat_map(|batch| {
+                parse_rows(&batch.data)
+                    .unwrap()
+                    .into_iter()
+                    .map(|row| row.into_iter().map(|f| f.map(|v| v.into_owned())).collect())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let expected: Vec<Vec<Option<String>>> = (0..bad_row)
+            .map(|i| {
+                vec![
+                    Some((i + 1).to_string()),
+                    Some(values[i].to_owned()),
+                    Some("\u{1f}tail".to_owned()),
+                ]
+            })
+            .collect();
+        assert_eq!(delivered, expected, "bad row {bad_row}");
+        assert_eq!(step.action, Action::Done);
+        // The error comes after the rows before it.
+        let error_at = step
+            .events
+            .iter()
+            .position(|e| matches!(e, Event::Error(_)))
+            .unwrap();
+        assert!(!step.events[error_at..]
+            .iter()
+            .any(|e| matches!(e, Event::Rows(_))));
+
+        s.simple_query("SELECT 1");
+        let mut reply = row_description(&[("x", 23)]);
+        reply.extend(data_row(&[Some(b"1")]));
+        reply.extend(command_complete("SELECT 1"));
+        reply.extend(ready(b'I'));
+        let step = s.feed(&reply);
+        assert!(errors(&step).is_empty(), "{step:?}");
+        assert!(step
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Rows(b) if b.count == 1 && b.data == "1\u{1f}\u{1e}")));
+    }
+}

@@ -50,6 +50,20 @@ impl BatchWriter {
         self.data.push(FIELD_END as u8);
     }
 
+    /// [`BatchWriter::push_field`] for a value the caller found to be ASCII
+    /// (`<[u8]>::is_ascii`, for a short value a fraction of what `str::from_utf8` costs), which
+    /// is text with no other check. Were it not ASCII after all, [`BatchWriter::take`]'s check
+    /// would still refuse the batch.
+    pub fn push_ascii_field(&mut self, value: &[u8]) {
+        debug_assert!(value.is_ascii());
+        if escape::needs_escape(value) {
+            self.escaped |= escape::escape_bytes_into(&mut self.data, value);
+        } else {
+            self.data.extend_from_slice(value);
+        }
+        self.data.push(FIELD_END as u8);
+    }
+
     /// Appends one non-NULL field that `write` produces directly into the batch (no scratch
     /// copy), then escapes what it wrote if it has to. `write` appends text ([`TextOut`]
     /// methods, or bytes that are UTF-8). When `write` fails, nothing of the field stays in the
@@ -60,17 +74,43 @@ impl BatchWriter {
         &mut self,
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let start = self.data.len();
-        if let Err(e) = write(&mut self.data) {
-            self.data.truncate(start);
-            return Err(e);
-        }
+        let start = self.write_field(write)?;
         if escape::needs_escape(&self.data[start..]) {
             let value = self.data.split_off(start);
             self.escaped |= escape::escape_bytes_into(&mut self.data, &value);
         }
         self.data.push(FIELD_END as u8);
         Ok(())
+    }
+
+    /// [`BatchWriter::push_with`] for a `write` whose output never holds one of the five
+    /// structuring characters (the guest's formatters of binary values: ASCII digits, letters,
+    /// signs, spaces and punctuation), so the field is not scanned for them. A `write` that
+    /// broke that promise would corrupt the batch's layout: debug builds check it here, and the
+    /// guest's unit tests and the `decode` fuzz target check every such formatter's output.
+    pub fn push_plain_with<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let start = self.write_field(write)?;
+        debug_assert!(!escape::needs_escape(&self.data[start..]));
+        self.data.push(FIELD_END as u8);
+        Ok(())
+    }
+
+    /// Runs `write` at the end of the batch and returns where its field starts; when it fails,
+    /// nothing of what it wrote stays.
+    #[inline(always)]
+    fn write_field<E>(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let start = self.data.len();
+        if let Err(e) = write(&mut self.data) {
+            self.data.truncate(start);
+            return Err(e);
+        }
+        Ok(start)
     }
 
     pub fn end_row(&mut self) {
@@ -394,6 +434,49 @@ mod tests {
             assert_eq!((a, bytes.as_slice()), (b, text.as_bytes()), "{value:?}");
             assert_eq!(escape::unescape(&text).expect("escaped"), value);
         }
+    }
+
+    #[test]
+    fn ascii_fields_are_escaped_like_text() {
+        let mut w = BatchWriter::default();
+        w.push_ascii_field(b"plain");
+        w.end_row();
+        let batch = w.take().expect("the rows are text");
+        assert!(!batch.escaped);
+        assert_eq!(batch.data, "plain\u{1f}\u{1e}");
+        for value in ["a\u{1f}b", "\u{0}", "\u{1b}[", "x\u{1e}\u{1d}"] {
+            let (mut ascii, mut text) = (BatchWriter::default(), BatchWriter::default());
+            ascii.push_ascii_field(value.as_bytes());
+            text.push_field(value);
+            let (ascii, text) = (ascii.take().unwrap(), text.take().unwrap());
+            assert_eq!(ascii, text);
+            assert!(ascii.escaped);
+        }
+    }
+
+    #[test]
+    fn push_plain_with_writes_in_place_and_rolls_back() {
+        let mut w = BatchWriter::default();
+        w.push_plain_with(|out| {
+            out.extend_from_slice(b"-12345");
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert!(w
+            .push_plain_with(|out| {
+                out.extend_from_slice(b"half");
+                Err("bad value")
+            })
+            .is_err());
+        w.push_null();
+        w.end_row();
+        let batch = w.take().expect("the rows are text");
+        assert!(!batch.escaped);
+        assert_eq!(batch.data, "-12345\u{1f}\u{0}\u{1f}\u{1e}");
+        assert_eq!(
+            parse_rows(&batch.data).unwrap(),
+            vec![vec![Some("-12345".into()), None]]
+        );
     }
 
     #[test]

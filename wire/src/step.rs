@@ -402,31 +402,40 @@ fn read_db<'a>(r: &mut FieldReader<'a>) -> Result<DbFields<'a>, WireError> {
 impl Step<'_> {
     /// The step as one string.
     pub fn encode(&self) -> String {
-        // One allocation in the usual case: the records are short, the parts are copied whole.
-        let events: usize = self
-            .events
-            .iter()
-            .map(|e| match e {
-                Event::Record(record) => record.len() + 1,
-                other => 32 + other.part().map_or(0, |p| p.len() + 1),
-            })
-            .sum();
-        // The records are written as bytes and checked as UTF-8 once, when they become the
-        // step's text (`crate::text` says why); the parts, text already, are appended after.
-        let mut head = Vec::with_capacity(64 + self.send.len() + events);
-        crate::fields::Decimal::push_decimal(self.send.len(), &mut head);
+        self.encode_with(&mut Vec::new())
+    }
+
+    /// [`Step::encode`], with the send bytes and the records written into `head` first (cleared
+    /// here; a buffer the caller may keep between steps). The string returned is allocated
+    /// once, at its exact length: a component export that hands it over as a boxed slice, as
+    /// wit-bindgen's does, then has no spare capacity to give back with a reallocation.
+    pub fn encode_with(&self, head: &mut Vec<u8>) -> String {
+        head.clear();
+        crate::fields::Decimal::push_decimal(self.send.len(), head);
         head.push(b':');
-        push_latin1(&mut head, &self.send);
-        self.encode_action(&mut head);
+        push_latin1(head, &self.send);
+        self.encode_action(head);
         let mut scratch = String::new();
         for event in &self.events {
             head.push(RS as u8);
-            encode_event(&mut head, event, &mut scratch);
+            encode_event(head, event, &mut scratch);
         }
-        // Invariant: every write above appends text or ASCII, so the check passes (were it to
-        // fail, invalid bytes would become U+FFFD rather than a panic).
-        let mut out = String::from_utf8(head)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // The records are written as bytes and checked as UTF-8 once, here (`crate::text` says
+        // why); the parts, text already, are appended after. Invariant: every write above
+        // appends text or ASCII, so the check passes (were it to fail, invalid bytes would
+        // become U+FFFD rather than a panic).
+        let records = match std::str::from_utf8(head) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(head),
+        };
+        let parts: usize = self
+            .events
+            .iter()
+            .filter_map(Event::part)
+            .map(|data| GS.len_utf8() + data.len())
+            .sum();
+        let mut out = String::with_capacity(records.len() + parts);
+        out.push_str(&records);
         for event in &self.events {
             if let Some(data) = event.part() {
                 out.push(GS);

@@ -424,6 +424,8 @@ pub struct Session {
     channel_bound: bool,
     inbuf: BytesMut,
     out: BytesMut,
+    /// A step's send buffer given back by [`Session::recycle`], for the next step's bytes.
+    spare_send: Vec<u8>,
     events: Vec<Event>,
     /// FxHash (as the statement cache): the keys are server parameter names and the
     /// application's statement names, looked up on every round trip, not attacker-chosen.
@@ -516,6 +518,7 @@ impl Session {
             channel_bound: false,
             inbuf: BytesMut::new(),
             out: BytesMut::new(),
+            spare_send: Vec::new(),
             events: Vec::new(),
             parameters: FxHashMap::default(),
             utc: false,
@@ -1188,6 +1191,11 @@ impl Session {
                 continue;
             };
             if decoder.is_passthrough() {
+                // Most text values are ASCII: a far cheaper test than the UTF-8 check.
+                if raw.is_ascii() {
+                    batch.push_ascii_field(raw);
+                    continue;
+                }
                 match std::str::from_utf8(raw) {
                     Ok(text) => batch.push_field(text),
                     Err(_) => {
@@ -1196,7 +1204,12 @@ impl Session {
                 }
                 continue;
             }
-            if let Err(e) = batch.push_with(|out| decoder.decode(raw, out)) {
+            let pushed = if decoder.writes_plain() {
+                batch.push_plain_with(|out| decoder.decode(raw, out))
+            } else {
+                batch.push_with(|out| decoder.decode(raw, out))
+            };
+            if let Err(e) = pushed {
                 failure = Some(format!("column {index}: {e}"));
             }
         }
@@ -1250,11 +1263,17 @@ impl Session {
     // ---- step assembly ----
 
     /// Takes back a step's buffers once it was encoded, so that the next steps reuse their
-    /// allocations: a row batch's text becomes the next batch's, the event list the next one.
+    /// allocations: a row batch's text becomes the next batch's, the event list and the send
+    /// buffer the next step's.
     /// Only small ones are kept (at most [`RECYCLE_MAX`] bytes each), so an idle session holds
     /// no large buffer.
     pub fn recycle(&mut self, step: Step) {
-        let Step { mut events, .. } = step;
+        let Step {
+            mut events, send, ..
+        } = step;
+        if send.capacity() <= RECYCLE_MAX && send.capacity() > self.spare_send.capacity() {
+            self.spare_send = send;
+        }
         for event in events.drain(..) {
             if let Event::Rows(batch) = event {
                 self.batch.recycle(batch.data, RECYCLE_MAX);
@@ -1331,8 +1350,11 @@ impl Session {
             State::Closed => Action::Close,
         };
         let plain = if self.out.capacity() <= RECYCLE_MAX {
-            // Copied: the output buffer keeps its allocation for the next request.
-            let plain = self.out.to_vec();
+            // Copied, into an earlier step's send buffer when `recycle` gave one back (no
+            // allocation): the output buffer keeps its allocation for the next request.
+            let mut plain = std::mem::take(&mut self.spare_send);
+            plain.clear();
+            plain.extend_from_slice(&self.out);
             self.out.clear();
             plain
         } else {

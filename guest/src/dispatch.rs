@@ -13,7 +13,7 @@ use wasmpg_wire::{FileStatus, WireError};
 use crate::cancel::CancelSession;
 use crate::conninfo::{self, Target};
 use crate::error::{DbError, Error, ErrorKind};
-use crate::session::{Action, Event, FileAnswer, Options, Session, Step, TxStatus};
+use crate::session::{Action, Event, FileAnswer, Options, Session, Step, TxStatus, RECYCLE_MAX};
 
 /// One instance's state.
 #[derive(Default)]
@@ -22,12 +22,10 @@ pub struct Dispatcher {
     session: Option<Session>,
     cancel: Option<CancelSession>,
     /// The buffer each step's records are written into before they become its string
-    /// (`wire::Step::encode_with`); kept between calls while it is small.
+    /// (`wire::Step::encode_with`); kept between calls while it is at most
+    /// [`RECYCLE_MAX`] bytes, as the session's buffers.
     step_head: Vec<u8>,
 }
-
-/// The largest [`Dispatcher::step_head`] kept for the next call (as the session's buffers).
-const STEP_HEAD_KEEP: usize = 16 * 1024;
 
 impl Dispatcher {
     pub fn new() -> Dispatcher {
@@ -59,7 +57,7 @@ impl Dispatcher {
         };
         let mut head = std::mem::take(&mut self.step_head);
         let encoded = self.encode(&step, addr, &mut head);
-        if head.capacity() <= STEP_HEAD_KEEP {
+        if head.capacity() <= RECYCLE_MAX {
             self.step_head = head;
         }
         if let Some(session) = &mut self.session {

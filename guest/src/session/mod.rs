@@ -492,8 +492,9 @@ struct Retry {
     idle_at_start: bool,
 }
 
-/// The largest buffer [`Session::recycle`] keeps, in bytes.
-const RECYCLE_MAX: usize = 16 * 1024;
+/// The largest buffer kept between calls for reuse, in bytes: by [`Session::recycle`], and
+/// the dispatcher's buffer for a step's records.
+pub(crate) const RECYCLE_MAX: usize = 16 * 1024;
 
 fn write_err(e: std::io::Error) -> Error {
     Error::new(ErrorKind::Encode, format!("cannot encode message: {e}"))

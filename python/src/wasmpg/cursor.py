@@ -248,12 +248,10 @@ class _Collector(Sink):
         self.pending = 0  # batches received and not yet taken by the cursor
 
     def _open(self) -> _Result:
-        """The result rows or a completion belong to: the current one, else (a statement
-        without a row description) a new result without columns."""
-        r = self.current
-        if r is None or r.done:
-            r = _Result(None)
-            self.results.append(r)
+        """A new result without columns: for rows or a completion when no current result
+        awaits them (a statement without a row description)."""
+        r = _Result(None)
+        self.results.append(r)
         return r
 
     def columns(self, cols: list[ColumnInfo]) -> None:
@@ -262,7 +260,9 @@ class _Collector(Sink):
 
     def rows(self, batch: tuple[int, bool, str]) -> None:
         r = self.current
-        (self._open() if r is None or r.done else r).batches.append(batch)
+        if r is None or r.done:
+            r = self._open()
+        r.batches.append(batch)
         self.pending += 1
 
     def complete(self, tag: str, rows: Optional[int]) -> None:
@@ -275,9 +275,7 @@ class _Collector(Sink):
         self.current = None
 
     def empty(self) -> None:
-        r = _Result(None)
-        r.done = True
-        self.results.append(r)
+        self._open().done = True
 
     def has_rows(self) -> bool:
         return self.pending > 0

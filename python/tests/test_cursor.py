@@ -1,5 +1,7 @@
 """Cursor behaviour beyond the DB-API suite."""
 
+from datetime import date
+
 import pytest
 
 import wasmpg
@@ -180,3 +182,15 @@ def test_batches_with_and_without_nulls_of_one_shape(aconn):
     assert cur.fetchall() == [(n, "a\x1fb%d" % n) for n in (1, 2, 3)]
     cur.execute("SELECT 1, 'x' UNION ALL SELECT NULL, NULL UNION ALL SELECT 2, 'y'")
     assert cur.fetchall() == [(1, "x"), (None, None), (2, "y")]
+    # A batch of one row takes a converter of its own: NULLs, a value its fast loader refuses
+    # (infinity: the careful path), escaped text, no columns, a bound parameter.
+    cur.execute("SELECT NULL::int, 'x', 'infinity'::date, '2020-02-03'::date")
+    assert cur.fetchone() == (None, "x", date.max, date(2020, 2, 3))
+    assert cur.fetchone() is None
+    cur.execute("SELECT E'a\\x1fb', 2")
+    assert cur.fetchall() == [("a\x1fb", 2)]
+    cur.execute("SELECT")
+    assert cur.fetchall() == [()]
+    for v in (None, 0, -(2**31), 2**31, 2**63, "x\x1e\x1fy", ""):
+        cur.execute("SELECT %s, 1", (v,))
+        assert cur.fetchone() == (v, 1)

@@ -115,13 +115,32 @@ pub fn escape_latin1_into(out: &mut String, bytes: &[u8]) -> bool {
 /// point): borrowed when all are ASCII (the usual case for protocol messages), else decoded
 /// from the UTF-8 two-byte forms of U+0080-U+00FF. `Err`: the first character above U+00FF.
 pub fn latin1_bytes(text: &str) -> Result<Cow<'_, [u8]>, char> {
-    if text.is_ascii() {
-        return Ok(Cow::Borrowed(text.as_bytes()));
-    }
+    latin1_take(text, usize::MAX).map(|(bytes, _)| bytes)
+}
+
+/// The bytes of the first `n` latin-1 characters of `text` (fewer if it ends first), as
+/// [`latin1_bytes`], and the text after them.
+pub fn latin1_take(text: &str, n: usize) -> Result<(Cow<'_, [u8]>, &str), char> {
     let utf8 = text.as_bytes();
-    let mut bytes = Vec::with_capacity(utf8.len());
+    let head = utf8.get(..n).unwrap_or(utf8);
+    if head.is_ascii() {
+        return Ok((Cow::Borrowed(head), text.get(head.len()..).unwrap_or("")));
+    }
+    // A byte scan, no `char` decoding, eight ASCII bytes at a time where it can: protocol
+    // messages are mostly ASCII with a few high bytes (a type modifier of -1, binary values).
+    let mut bytes = Vec::with_capacity(head.len());
     let mut i = 0;
-    while let Some(&b) = utf8.get(i) {
+    while bytes.len() < n {
+        if n - bytes.len() >= 8 {
+            if let Some(word) = utf8.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+                if u64::from_ne_bytes(word) & 0x8080_8080_8080_8080 == 0 {
+                    bytes.extend_from_slice(&word);
+                    i += 8;
+                    continue;
+                }
+            }
+        }
+        let Some(&b) = utf8.get(i) else { break };
         if b < 0x80 {
             bytes.push(b);
             i += 1;
@@ -140,7 +159,8 @@ pub fn latin1_bytes(text: &str) -> Result<Cow<'_, [u8]>, char> {
             }
         }
     }
-    Ok(Cow::Owned(bytes))
+    // Invariant: `i` is past whole characters, so a boundary (else the rest is empty).
+    Ok((Cow::Owned(bytes), text.get(i..).unwrap_or("")))
 }
 
 /// The escape of one of the five special bytes.
@@ -187,6 +207,54 @@ pub fn field(raw: &str) -> Result<Option<Cow<'_, str>>, InvalidEscape> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Byte strings of every length up to 40 with high bytes at random places (a fixed LCG),
+    /// so the eight-byte fast path meets them in every position of a word.
+    fn latin1_samples() -> Vec<Vec<u8>> {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut out = Vec::new();
+        for len in 0..=40 {
+            for _ in 0..8 {
+                let v = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                        let r = (seed >> 33) as u8;
+                        if r.is_multiple_of(5) {
+                            r | 0x80
+                        } else {
+                            r & 0x7f
+                        }
+                    })
+                    .collect();
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn latin1_take_matches_a_char_by_char_decoding() {
+        for bytes in latin1_samples() {
+            let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+            assert_eq!(latin1_bytes(&text).unwrap().as_ref(), &bytes[..]);
+            for n in 0..=bytes.len() + 2 {
+                let (got, rest) = latin1_take(&text, n).unwrap();
+                let k = n.min(bytes.len());
+                assert_eq!(got.as_ref(), &bytes[..k], "{bytes:?} n={n}");
+                let want: String = bytes[k..].iter().map(|&b| char::from(b)).collect();
+                assert_eq!(rest, want, "{bytes:?} n={n}");
+            }
+            // A character above U+00FF anywhere is the error, whatever comes before it.
+            for at in 0..=bytes.len() {
+                let mut chars: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
+                chars.insert(at, '\u{20ac}');
+                let bad: String = chars.into_iter().collect();
+                assert_eq!(latin1_bytes(&bad), Err('\u{20ac}'), "{bytes:?} at={at}");
+                assert_eq!(latin1_take(&bad, at + 1).map(|_| ()), Err('\u{20ac}'));
+                assert!(latin1_take(&bad, at).is_ok(), "{bytes:?} at={at}");
+            }
+        }
+    }
 
     #[test]
     fn round_trips_every_special_character() {

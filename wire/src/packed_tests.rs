@@ -461,6 +461,27 @@ fn latin1_send_bytes() {
     let s = step.encode();
     assert!(s.starts_with("3:\u{ff}\u{0}a"));
     assert_eq!(step::decode(&s).unwrap().send.as_ref(), b"\xff\x00a");
+    // Every byte value, in runs and alone, before records and parts: the string is exactly
+    // as long as it was allocated and decodes to the same step.
+    let all: Vec<u8> = (0..=255u8).chain(*b"abc\xff\x80z\xc3\xa9").collect();
+    let step = Step {
+        send: Cow::Owned(all.clone()),
+        action: Action::Done(TxStatus::Idle),
+        events: vec![Event::Rows {
+            count: 1,
+            escaped: false,
+            data: Cow::Borrowed("x\u{e9}\u{1f}\u{1e}"),
+        }],
+    };
+    let s = step.encode();
+    assert_eq!(s.capacity(), s.len());
+    assert!(s.starts_with(&format!("{}:", all.len())));
+    assert_eq!(step::decode(&s).unwrap(), step);
+    // A character above U+00FF among the send bytes, and fewer characters than announced.
+    let e = step::decode("3:a\u{e9}\u{100}r").unwrap_err();
+    assert!(e.to_string().contains("above U+00FF"), "{e}");
+    let e = step::decode("4:a\u{e9}").unwrap_err();
+    assert!(e.to_string().contains("shorter"), "{e}");
 }
 
 #[test]

@@ -645,23 +645,12 @@ fn decode_inner(step: &str, keep_columns: bool) -> Result<Step<'_>, WireError> {
 
 /// Takes `n` latin-1 characters off the front of `s`: the bytes, and what follows.
 fn take_latin1(s: &str, n: usize) -> Result<(Cow<'_, [u8]>, &str), WireError> {
-    let short = || WireError::new("a step shorter than its send length");
-    // Fast path: ASCII bytes are their own latin-1 encoding.
-    if let Some(prefix) = s.as_bytes().get(..n) {
-        if prefix.is_ascii() {
-            return Ok((Cow::Borrowed(prefix), &s[n..]));
-        }
+    let (bytes, rest) =
+        crate::escape::latin1_take(s, n).map_err(|_| WireError::new("a send byte above U+00FF"))?;
+    if bytes.len() < n {
+        return Err(WireError::new("a step shorter than its send length"));
     }
-    let mut out = Vec::with_capacity(n.min(s.len()));
-    let mut chars = s.char_indices();
-    for _ in 0..n {
-        let (_, c) = chars.next().ok_or_else(short)?;
-        let b =
-            u8::try_from(u32::from(c)).map_err(|_| WireError::new("a send byte above U+00FF"))?;
-        out.push(b);
-    }
-    let end = chars.next().map_or(s.len(), |(i, _)| i);
-    Ok((Cow::Owned(out), &s[end..]))
+    Ok((bytes, rest))
 }
 
 fn decode_action(record: &str) -> Result<Action<'_>, WireError> {

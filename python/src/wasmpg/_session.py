@@ -543,12 +543,21 @@ class Session:
             return
         self._sink = sink
         io = self._io
-        send = self._step(request)
+        call, process = self._sb.call, self._process
+        # `_step`, inline here and below (in the loop a trap reaches `_lost`, which closes the
+        # socket too).
+        try:
+            step = call(request)
+        except GuestTrap:
+            self._close_socket()
+            raise
+        send = process(step)
         if send:
             io.send(send)
+        recv, read = io.recv, A.req_read
         try:
             while self._action == "r":
-                send = self._step(A.req_read(io.recv()))
+                send = process(call(read(recv())))
                 if send:
                     io.send(send)
         except BaseException as e:

@@ -182,7 +182,7 @@ class BaseConnection:
         return "<wasmpg.%s %s>" % (type(self).__name__, "closed" if self.closed else "open")
 
     def _check(self) -> None:
-        if self.closed:
+        if self._closed or self._session.closed:  # `closed`, without the property's call
             raise InterfaceError("the connection is closed")
 
     def _cursor_name(self, name: Optional[str]) -> None:

@@ -83,16 +83,25 @@ def _describe(col: ColumnInfo) -> Column:
 
 class _Shape:
     """What a result's columns imply, computed once per distinct RowDescription: the
-    description, the careful loaders, and a generated converter for whole batches."""
+    description, the careful loaders, and generated converters for whole batches and for a
+    batch of one row."""
 
-    __slots__ = ("description", "loaders", "fast_loaders", "convert", "_convert_no_nulls")
+    __slots__ = ("description", "loaders", "fast_loaders", "convert", "_one", "_convert_no_nulls")
 
     def __init__(self, columns: list[ColumnInfo], adapters: AdaptersMap) -> None:
         self.description = tuple(_describe(c) for c in columns)
         self.loaders = tuple(adapters.loader_for(c[1]) for c in columns)
         self.fast_loaders = tuple(adapters.fast_loader_for(c[1]) for c in columns)
         self.convert = _batch_converter(self.fast_loaders)
+        self._one: Optional[Callable[[str], Row]] = None
         self._convert_no_nulls: Optional[Callable[[list[str]], list[Row]]] = None
+
+    def one(self) -> Callable[[str], Row]:
+        """The converter of a batch's only row, made when first needed."""
+        one = self._one
+        if one is None:
+            one = self._one = _row_converter(self.fast_loaders)
+        return one
 
     def convert_no_nulls(self) -> Callable[[list[str]], list[Row]]:
         """The converter of batches without any NULL (no test per value), made when first
@@ -126,14 +135,10 @@ def _shape(columns: list[ColumnInfo], adapters: AdaptersMap) -> _Shape:
     return shape
 
 
-def _batch_converter(
-    loaders: tuple[Any, ...], nulls: bool = True
-) -> Callable[[list[str]], list[Row]]:
-    """``convert(rows) -> [tuple]`` for the rows of one batch (each row's fields end with
-    U+001F; NULL is U+0000). Generated code: one comprehension, no call per row. With
-    ``nulls`` False, for batches known to hold no NULL, the values are not tested for it."""
-    n = len(loaders)
-    env: dict[str, Any] = {}
+def _row_exprs(loaders: tuple[Any, ...], nulls: bool, env: dict[str, Any]) -> tuple[str, str]:
+    """The generated converters' common part: the unpacking targets of a row's fields
+    (``v0, v1, _``: the text after the last terminator is empty) and the row tuple's
+    expressions, with the loaders put in ``env``."""
     exprs = []
     for i, loader in enumerate(loaders):
         if loader is None:
@@ -144,18 +149,40 @@ def _batch_converter(
                 exprs.append("None if v%d == %r else L%d(v%d)" % (i, _NUL, i, i))
             else:
                 exprs.append("L%d(v%d)" % (i, i))
-    if n:
-        targets = ", ".join("v%d" % i for i in range(n)) + ", _"
-        src = "def convert(rows):\n    return [(%s,) for r in rows for %s in [r.split(%r)]]\n" % (
-            ", ".join(exprs),
-            targets,
-            _FS,
-        )
-    else:
-        src = "def convert(rows):\n    return [() for r in rows]\n"
+    targets = "".join("v%d, " % i for i in range(len(loaders))) + "_"
+    return targets, "(%s)" % "".join(e + ", " for e in exprs)
+
+
+def _compile(src: str, env: dict[str, Any], name: str) -> Any:
     exec(compile(src, "<wasmpg row converter>", "exec"), env)  # noqa: S102 - built from constants
-    convert: Callable[[list[str]], list[Row]] = env["convert"]
+    return env[name]
+
+
+def _batch_converter(
+    loaders: tuple[Any, ...], nulls: bool = True
+) -> Callable[[list[str]], list[Row]]:
+    """``convert(rows) -> [tuple]`` for the rows of one batch (each row's fields end with
+    U+001F; NULL is U+0000). Generated code: one comprehension, no call per row. With
+    ``nulls`` False, for batches known to hold no NULL, the values are not tested for it."""
+    env: dict[str, Any] = {}
+    targets, row = _row_exprs(loaders, nulls, env)
+    src = "def convert(rows):\n    return [%s for r in rows for %s in [r.split(%r)]]\n" % (
+        row,
+        targets,
+        _FS,
+    )
+    convert: Callable[[list[str]], list[Row]] = _compile(src, env, "convert")
     return convert
+
+
+def _row_converter(loaders: tuple[Any, ...]) -> Callable[[str], Row]:
+    """``one(row) -> tuple`` for one row (its fields, without the row separator): a batch of
+    one row, the most common (a fetch by key), without a comprehension's call and list."""
+    env: dict[str, Any] = {}
+    targets, row = _row_exprs(loaders, True, env)
+    src = "def one(r):\n    %s = r.split(%r)\n    return %s\n" % (targets, _FS, row)
+    one: Callable[[str], Row] = _compile(src, env, "one")
+    return one
 
 
 class _Result:
@@ -192,12 +219,17 @@ class _Result:
         self.fetched = 0
 
     def convert(self, batch: tuple[int, bool, str]) -> list[Row]:
-        _count, escaped, data = batch
-        rows = data.split(_RS)
-        rows.pop()  # the text after the last row separator is empty
+        count, escaped, data = batch
         shape = self.shape
         assert shape is not None
-        if not escaped:
+        if count == 1 and not escaped:
+            try:
+                return [(shape._one or shape.one())(data[:-1])]
+            except (ValueError, ArithmeticError, TypeError, KeyError):
+                pass  # the careful path below
+        rows = data.split(_RS)
+        rows.pop()  # the text after the last row separator is empty
+        if not escaped and count != 1:
             # An unescaped batch holds U+0000 only as the NULL marker.
             if _NUL in data:
                 convert = shape.convert
@@ -302,31 +334,18 @@ def _merge_oid(a: Optional[int], b: int, column: int) -> int:
     return 0
 
 
-def _field(text: str) -> str:
-    """A parameter's text as a row-batch field (escaped, with its terminator)."""
-    # Letters and digits only (most numbers, names): nothing to escape, without the search.
-    if not text.isalnum() and _ESC.search(text):
-        text = (
-            text.replace("\x1b", "\x1b[")
-            .replace("\x00", "\x1b@")
-            .replace("\x1d", "\x1b]")
-            .replace("\x1e", "\x1b^")
-            .replace("\x1f", "\x1b_")
-        )
-    return text + _FS
-
-
 def adapt_rows(
     rows: Sequence[Sequence[Any]], adapters: AdaptersMap = types.adapters
 ) -> tuple[list[int], str]:
     """Parameter rows -> (declared type per column, the row-batch string), each value adapted
     by ``adapters``. Written for its cost (execute's one row runs it every round trip): the
-    adapters' resolved dumpers are looked up here, not through `AdaptersMap.dump`."""
+    adapters' resolved dumpers are looked up here, not through `AdaptersMap.dump`, and a
+    field is escaped inline."""
     if not rows:
         return [], ""
     resolved = adapters._resolved
     width = len(rows[0])
-    declared: list[Optional[int]] = [None] * width
+    declared: list[Any] = [None] * width
     parts = []
     for values in rows:
         if len(values) != width:
@@ -339,11 +358,18 @@ def adapt_rows(
                 parts.append("\x00\x1f")  # NULL
             else:
                 current = declared[i]
-                declared[i] = oid if current is None else _merge_oid(current, oid, i)
-                parts.append(_field(text))
+                if current != oid:
+                    declared[i] = oid if current is None else _merge_oid(current, oid, i)
+                # Letters and digits only (most numbers, names): nothing to escape, without
+                # the search.
+                if not text.isalnum() and _ESC.search(text):
+                    text = A.escape(text)
+                parts.append(text + _FS)
             i += 1
         parts.append(_RS)
-    return [0 if t is None else t for t in declared], "".join(parts)
+    if None in declared:  # a column of NULLs only: its type is left to the server
+        declared = [0 if t is None else t for t in declared]
+    return declared, "".join(parts)
 
 
 def _copy_refused() -> NotSupportedError:
@@ -363,7 +389,11 @@ def _execute_request(query: str, params: Any, adapters: AdaptersMap = types.adap
     if params is None:
         return (query, None)
     sql, spec = _sql.convert(query)
-    values = _sql.bind(spec, params)
+    kind = type(params)
+    if (kind is tuple or kind is list) and len(params) == spec:
+        values = params  # `_sql.bind`'s common case, without its call
+    else:
+        values = _sql.bind(spec, params)
     if values:
         return (sql, adapt_rows([values], adapters))
     return (sql, ([], ""))
@@ -456,7 +486,7 @@ class BaseCursor(Generic[C]):
         conn = self._conn
         if self.closed or conn is None:
             raise InterfaceError("the cursor is closed")
-        if conn.closed:
+        if conn._closed or conn._session.closed:  # `conn.closed`, without the property's call
             raise InterfaceError("the connection is closed")
         return conn
 
@@ -514,7 +544,11 @@ class BaseCursor(Generic[C]):
             assert conn is not None
             if conn._session.busy():
                 conn._streaming = self
-        self._after_request(sink)
+        self._results = sink.results
+        if sink.error is not None and not self._results_pending():
+            self._streaming_done()
+            raise sink.error
+        self._select(0)
 
     def _after_many(self, sink: _Collector) -> None:
         if sink.error is not None:
@@ -527,13 +561,6 @@ class BaseCursor(Generic[C]):
             total += r.count
         self.rowcount = total
         self.statusmessage = sink.results[-1].tag if sink.results else None
-
-    def _after_request(self, sink: _Collector) -> None:
-        self._results = sink.results
-        if sink.error is not None and not self._results_pending():
-            self._streaming_done()
-            raise sink.error
-        self._select(0)
 
     def _results_pending(self) -> bool:
         conn = self._conn
@@ -843,8 +870,10 @@ class Cursor(BaseCursor["Connection"]):
 
     def fetchone(self) -> Optional[Row]:
         """The next row, or None at the end."""
-        self._fetch_check()
-        with self.connection._lock:
+        conn = self._conn
+        if self.closed or conn is None:  # `_fetch_check`, inline
+            raise InterfaceError("the cursor is closed")
+        with conn._lock:
             res = self._res
             # A converted row at hand (each but the first of a batch) needs no `_fill`.
             if res is None or res.pos >= len(res.rows) or self._discarded:

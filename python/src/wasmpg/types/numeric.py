@@ -41,6 +41,9 @@ def int_oid(value: int) -> int:
 
 def dump_int(value: int) -> tuple[int, str]:
     value = int(value)  # IntEnum and other subclasses: the plain number
+    # `int_oid`, inline: a bound integer runs this every round trip.
+    if INT4_MIN <= value <= INT4_MAX:
+        return oids.INT4, str(value)
     return int_oid(value), str(value)
 
 

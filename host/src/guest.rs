@@ -160,15 +160,16 @@ fn malformed_step(e: wasmpg_wire::WireError) -> Error {
 /// Decodes a step the guest returned. A step that does not follow the layout is the guest's
 /// fault: reported as a trap, and the caller discards the instance.
 pub(crate) fn decode(step: &str, cache: &mut ColumnsCache) -> Result<Step, Error> {
-    let step = wire::decode_keeping_columns(step).map_err(malformed_step)?;
-    let events = step
-        .events
-        .into_iter()
-        .map(|event| event_in(event, cache))
-        .collect::<Result<_, _>>()?;
+    // Each event becomes the host's as it is read: one vector, sized once.
+    let mut reader = wire::StepReader::new(step, true).map_err(malformed_step)?;
+    let mut events = Vec::with_capacity(reader.events_left());
+    while let Some(event) = reader.next_event().map_err(malformed_step)? {
+        events.push(event_in(event, cache)?);
+    }
+    let (send, action) = reader.finish().map_err(malformed_step)?;
     Ok(Step {
-        send: step.send.into_owned(),
-        action: action_in(step.action),
+        send: send.into_owned(),
+        action: action_in(action),
         events,
     })
 }

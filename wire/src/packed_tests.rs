@@ -421,6 +421,66 @@ fn steps_round_trip() {
 }
 
 #[test]
+fn a_step_read_event_by_event_is_the_decoded_step() {
+    // `StepReader` (the Rust host's decoder) against `decode_keeping_columns`, which collects
+    // the same reader's events: the count it announces, each event in order, then the send
+    // bytes and the action.
+    for step in every_step() {
+        let s = step.encode();
+        let whole = step::decode_keeping_columns(&s).unwrap();
+        let mut reader = step::StepReader::new(&s, true).unwrap();
+        assert_eq!(reader.events_left(), step.events.len(), "{s:?}");
+        let mut events = Vec::new();
+        while let Some(event) = reader.next_event().unwrap() {
+            events.push(event);
+            assert_eq!(reader.events_left(), step.events.len() - events.len());
+        }
+        assert_eq!(reader.next_event().unwrap(), None);
+        let (send, action) = reader.finish().unwrap();
+        assert_eq!(
+            (send, action, events),
+            (whole.send, whole.action, whole.events)
+        );
+    }
+    // Without `keep_columns` a result's columns are decoded, as by `decode`.
+    let s = "0:d\u{1f}I\u{1e}C\u{1f}1\u{1f}n\u{1f}23\u{1f}-1\u{1f}0\u{1f}0\u{1f}4";
+    let mut kept = step::StepReader::new(s, true).unwrap();
+    assert!(matches!(kept.next_event().unwrap(), Some(Event::Record(_))));
+    let mut decoded = step::StepReader::new(s, false).unwrap();
+    assert_eq!(
+        decoded.next_event().unwrap().as_ref(),
+        step::decode(s).unwrap().events.first()
+    );
+}
+
+#[test]
+fn a_step_reader_reports_what_a_decode_reports() {
+    // An event left unread, a data part no event took, and a malformed event in the middle:
+    // errors, never a short step.
+    let rows = "0:r\u{1e}R\u{1f}1\u{1f}0\u{1e}Q\u{1d}1\u{1f}\u{1e}";
+    let mut reader = step::StepReader::new(rows, true).unwrap();
+    assert!(reader.next_event().unwrap().is_some());
+    let e = reader.finish().unwrap_err();
+    assert!(e.to_string().contains("not all read"), "{e}");
+    let extra = "0:r\u{1e}Q\u{1d}1\u{1f}\u{1e}";
+    let mut reader = step::StepReader::new(extra, true).unwrap();
+    assert_eq!(reader.next_event().unwrap(), Some(Event::EmptyQuery));
+    assert_eq!(reader.next_event().unwrap(), None);
+    let e = reader.finish().unwrap_err();
+    assert!(e.to_string().contains("without its rows"), "{e}");
+    assert!(step::decode(extra).is_err());
+    let bad = "0:r\u{1e}Q\u{1e}B\u{1f}x\u{1e}Q";
+    let mut reader = step::StepReader::new(bad, true).unwrap();
+    assert_eq!(reader.events_left(), 3);
+    assert_eq!(reader.next_event().unwrap(), Some(Event::EmptyQuery));
+    assert!(reader.next_event().is_err());
+    assert!(step::decode(bad).is_err());
+    // A malformed head fails at once.
+    assert!(step::StepReader::new("x:r", true).is_err());
+    assert!(step::StepReader::new("0:z", true).is_err());
+}
+
+#[test]
 fn steps_encode_at_their_exact_length_with_a_kept_buffer() {
     // The guest keeps one head buffer across steps: what it held before changes nothing, and
     // the string has no spare capacity (wit-bindgen's export would shrink it by reallocation).

@@ -596,51 +596,109 @@ pub fn decode_columns(record: &str) -> Result<Vec<Column<'_>>, WireError> {
 }
 
 fn decode_inner(step: &str, keep_columns: bool) -> Result<Step<'_>, WireError> {
-    // A byte scan: the length is a few digits, and a `char` searcher costs more than the scan.
-    let colon = step
-        .bytes()
-        .position(|b| b == b':')
-        .ok_or_else(|| WireError::new("a step without its send length"))?;
-    let len: usize = crate::fields::parse_number(&step[..colon])
-        .ok_or_else(|| WireError::new("a step's send length is not a number"))?;
-    let after = &step[colon + 1..];
-    let (send, rest) = take_latin1(after, len)?;
-    // The records are short: a plain scan finds their end sooner than `str::find`.
-    let (meta, mut batches) = match rest.bytes().position(|b| b == GS as u8) {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    let mut records = crate::fields::Pieces::new(meta, RS);
-    let action = decode_action(records.next().unwrap_or(""))?;
-    let mut events = Vec::new();
-    for record in records {
-        if keep_columns && record.starts_with('C') {
-            events.push(Event::Record(Cow::Borrowed(record)));
-            continue;
+    let mut reader = StepReader::new(step, keep_columns)?;
+    let mut events = Vec::with_capacity(reader.events_left());
+    while let Some(event) = reader.next_event()? {
+        events.push(event);
+    }
+    let (send, action) = reader.finish()?;
+    Ok(Step {
+        send,
+        action,
+        events,
+    })
+}
+
+/// A step read one event at a time: what [`decode_keeping_columns`] returns, for a host that
+/// turns each event into its own type at once, without the [`Step`]'s vector of them in
+/// between. Never panics, whatever the input.
+#[derive(Debug)]
+pub struct StepReader<'a> {
+    send: Cow<'a, [u8]>,
+    action: Action<'a>,
+    records: crate::fields::Pieces<'a>,
+    /// The events not yet read: the separators left in the records.
+    left: usize,
+    batches: Option<&'a str>,
+    keep_columns: bool,
+}
+
+impl<'a> StepReader<'a> {
+    /// Reads the send bytes and the action; the events follow from [`StepReader::next_event`].
+    /// With `keep_columns`, a result's columns come back as [`Event::Record`], as from
+    /// [`decode_keeping_columns`].
+    pub fn new(step: &'a str, keep_columns: bool) -> Result<StepReader<'a>, WireError> {
+        // A byte scan: the length is a few digits, and a `char` searcher costs more than the
+        // scan.
+        let colon = step
+            .bytes()
+            .position(|b| b == b':')
+            .ok_or_else(|| WireError::new("a step without its send length"))?;
+        let len: usize = crate::fields::parse_number(&step[..colon])
+            .ok_or_else(|| WireError::new("a step's send length is not a number"))?;
+        let after = &step[colon + 1..];
+        let (send, rest) = take_latin1(after, len)?;
+        // One scan finds the records' end and counts their separators (each event's record
+        // follows one). Separators are ASCII, so byte positions are char boundaries.
+        let (end, left) = crate::fields::find_counting(rest.as_bytes(), GS as u8, RS as u8);
+        let (meta, batches) = match end {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        let mut records = crate::fields::Pieces::new(meta, RS);
+        let action = decode_action(records.next().unwrap_or(""))?;
+        Ok(StepReader {
+            send,
+            action,
+            records,
+            left,
+            batches,
+            keep_columns,
+        })
+    }
+
+    /// How many events are still to be read.
+    pub fn events_left(&self) -> usize {
+        self.left
+    }
+
+    /// The next event in protocol order, `None` after the last.
+    pub fn next_event(&mut self) -> Result<Option<Event<'a>>, WireError> {
+        let Some(record) = self.records.next() else {
+            return Ok(None);
+        };
+        self.left = self.left.saturating_sub(1);
+        if self.keep_columns && record.starts_with('C') {
+            return Ok(Some(Event::Record(Cow::Borrowed(record))));
         }
         let mut event = decode_event(record)?;
         if let Event::Rows { data, .. } | Event::CopyData { data, .. } = &mut event {
-            let part = batches
+            let part = self
+                .batches
                 .ok_or_else(|| WireError::new("a rows or COPY data event without its part"))?;
             let (this, next) = match part.find(GS) {
                 Some(i) => (&part[..i], Some(&part[i + 1..])),
                 None => (part, None),
             };
             *data = Cow::Borrowed(this);
-            batches = next;
+            self.batches = next;
         }
-        events.push(event);
+        Ok(Some(event))
     }
-    if batches.is_some() {
-        return Err(WireError::new(
-            "a data part without its rows or COPY data event",
-        ));
+
+    /// The send bytes and the action, once every event was read: a data part left over (one
+    /// that no event took) is an error, as is an event not read.
+    pub fn finish(mut self) -> Result<(Cow<'a, [u8]>, Action<'a>), WireError> {
+        if self.records.next().is_some() {
+            return Err(WireError::new("a step's events were not all read"));
+        }
+        if self.batches.is_some() {
+            return Err(WireError::new(
+                "a data part without its rows or COPY data event",
+            ));
+        }
+        Ok((self.send, self.action))
     }
-    Ok(Step {
-        send,
-        action,
-        events,
-    })
 }
 
 /// Takes `n` latin-1 characters off the front of `s`: the bytes, and what follows.
